@@ -15,12 +15,16 @@ fn main() {
     let mut env = Vec::new();
     let file = loop {
         let Some(a) = args.next() else {
-            eprintln!("usage: run_guest [--mount-ro G=H] [--mount-rw G=H] [--env K=V] FILE.wasm [ARGS…]");
+            eprintln!(
+                "usage: run_guest [--mount-ro G=H] [--mount-rw G=H] [--env K=V] FILE.wasm [ARGS…]"
+            );
             std::process::exit(64);
         };
         let mut pair = |flag: &str| {
             let v = args.next().unwrap_or_default();
-            let (g, h) = v.split_once('=').unwrap_or_else(|| panic!("{flag} wants GUEST=HOST"));
+            let (g, h) = v
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{flag} wants GUEST=HOST"));
             (g.to_string(), PathBuf::from(h))
         };
         match a.as_str() {
@@ -48,8 +52,14 @@ fn main() {
         std::process::exit(66)
     });
     let cache = std::env::temp_dir().join("doomlink-run-guest-cache");
-    let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache), ..Default::default() }, Arc::new(NoNetwork))
-        .expect("kernel");
+    let kernel = Kernel::new(
+        KernelConfig {
+            cache_dir: Some(cache),
+            ..Default::default()
+        },
+        Arc::new(NoNetwork),
+    )
+    .expect("kernel");
     let t = std::time::Instant::now();
     let module = kernel.load(&wasm).unwrap_or_else(|e| {
         eprintln!("run_guest: {e}");

@@ -9,6 +9,7 @@
 //!
 //! The guest ABI is described in `ABI.md` beside this crate.
 
+pub mod devices;
 pub mod errno;
 pub mod host;
 mod mem;
@@ -19,7 +20,9 @@ pub mod vfs;
 mod wasi;
 
 pub use errno::Errno;
-pub use host::{CaptureSink, Device, HostIO, HostStderr, HostStdout, NoNetwork, OutputSink, TeeSink};
+pub use host::{
+    CaptureSink, Device, HostIO, HostStderr, HostStdout, NoNetwork, OutputSink, TeeSink,
+};
 pub use net::{SocketStats, MAX_DGRAM_PAYLOAD, MAX_INJECT_DGRAM_QUEUE_LEN};
 pub use vfs::{Mount, Vfs};
 
@@ -59,7 +62,10 @@ pub struct KernelConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { cache_dir: None, memory_limit: 512 << 20 }
+        KernelConfig {
+            cache_dir: None,
+            memory_limit: 512 << 20,
+        }
     }
 }
 
@@ -191,12 +197,19 @@ impl ProcessHandle {
             if left.is_zero() {
                 return None;
             }
-            s = cvar.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            s = cvar
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     pub fn try_status(&self) -> Option<ExitStatus> {
-        self.status.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops the process from any thread: running wasm is interrupted at the next epoch tick, a
@@ -235,7 +248,10 @@ impl Kernel {
             inner: Arc::new(Inner {
                 engine,
                 linker,
-                shared: Arc::new(Shared { sockets: net::SocketLayer::new(host), start: Instant::now() }),
+                shared: Arc::new(Shared {
+                    sockets: net::SocketLayer::new(host),
+                    start: Instant::now(),
+                }),
                 procs: Mutex::new(HashMap::new()),
                 next_pid: AtomicU32::new(1),
                 config,
@@ -249,7 +265,11 @@ impl Kernel {
         let pre = self.inner.linker.instantiate_pre(&module).map_err(|e| {
             let text = format!("{e:#}");
             // wasmtime names the first undefined import as `module::name` in backticks.
-            match text.split('`').nth(1).filter(|_| text.contains("unknown import")) {
+            match text
+                .split('`')
+                .nth(1)
+                .filter(|_| text.contains("unknown import"))
+            {
                 Some(name) => KernelError::MissingImport(name.to_string()),
                 None => KernelError::InvalidModule(text),
             }
@@ -259,8 +279,11 @@ impl Kernel {
 
     fn compile_cached(&self, wasm: &[u8]) -> Result<Module, KernelError> {
         let engine = &self.inner.engine;
-        let compile = || Module::new(engine, wasm).map_err(|e| KernelError::InvalidModule(format!("{e:#}")));
-        let Some(dir) = &self.inner.config.cache_dir else { return compile() };
+        let compile =
+            || Module::new(engine, wasm).map_err(|e| KernelError::InvalidModule(format!("{e:#}")));
+        let Some(dir) = &self.inner.config.cache_dir else {
+            return compile();
+        };
         use sha2::{Digest, Sha256};
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -268,7 +291,12 @@ impl Kernel {
         let mut sha = Sha256::new();
         sha.update(wasm);
         sha.update(h.finish().to_le_bytes());
-        let key: String = sha.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let key: String = sha
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let path = dir.join(format!("{key}.cwasm"));
         if path.exists() {
             // SAFETY: the file is one this kernel serialised for this engine configuration
@@ -290,26 +318,43 @@ impl Kernel {
     }
 
     /// Starts a process on its own thread.
-    pub fn spawn(&self, module: &GuestModule, spec: ProcessSpec) -> Result<ProcessHandle, KernelError> {
+    pub fn spawn(
+        &self,
+        module: &GuestModule,
+        spec: ProcessSpec,
+    ) -> Result<ProcessHandle, KernelError> {
         let pid = self.inner.next_pid.fetch_add(1, Ordering::Relaxed);
         let killed = Arc::new(AtomicBool::new(false));
-        let status: Arc<(Mutex<Option<ExitStatus>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
+        let status: Arc<(Mutex<Option<ExitStatus>>, Condvar)> =
+            Arc::new((Mutex::new(None), Condvar::new()));
         self.inner
             .procs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(pid, ProcEntry { killed: killed.clone() });
+            .insert(
+                pid,
+                ProcEntry {
+                    killed: killed.clone(),
+                },
+            );
         let limit = spec.memory_limit.unwrap_or(self.inner.config.memory_limit);
         let ctx = ProcCtx {
             pid,
             args: spec.args,
-            env: spec.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: spec
+                .env
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
             vfs: spec.vfs,
             fds: FdTable::with_stdio(),
             stdout: spec.stdout,
             stderr: spec.stderr,
             memory: None,
-            limits: StoreLimitsBuilder::new().memory_size(limit).instances(4).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limit)
+                .instances(4)
+                .build(),
             killed: killed.clone(),
             shared: self.inner.shared.clone(),
         };
@@ -331,7 +376,12 @@ impl Kernel {
                 self.reap(pid);
                 KernelError::Spawn(e)
             })?;
-        Ok(ProcessHandle { pid, killed, status, kernel: self.clone() })
+        Ok(ProcessHandle {
+            pid,
+            killed,
+            status,
+            kernel: self.clone(),
+        })
     }
 
     /// The body of a process's thread: instantiate, run `_start`, map how it ended.
@@ -372,7 +422,11 @@ impl Kernel {
     }
 
     fn reap(&self, pid: Pid) {
-        self.inner.procs.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+        self.inner
+            .procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
         self.inner.shared.sockets.close_all(pid);
     }
 
@@ -387,10 +441,19 @@ impl Kernel {
         src_port: u16,
         data: &[u8],
     ) -> Result<(), Errno> {
-        if !self.inner.procs.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&pid) {
+        if !self
+            .inner
+            .procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&pid)
+        {
             return Err(Errno::Srch);
         }
-        self.inner.shared.sockets.inject(pid, dst_port, src_ip, src_port, data)
+        self.inner
+            .shared
+            .sockets
+            .inject(pid, dst_port, src_ip, src_port, data)
     }
 
     /// Queue lengths and drop counts of a process's sockets.
@@ -415,9 +478,11 @@ fn describe_trap(e: &wasmtime::Error) -> String {
         Some(trap) => trap.to_string(),
         None => e.to_string(),
     };
-    let place = e
-        .downcast_ref::<wasmtime::WasmBacktrace>()
-        .and_then(|bt| bt.frames().iter().find_map(|f| f.func_name().map(str::to_string)));
+    let place = e.downcast_ref::<wasmtime::WasmBacktrace>().and_then(|bt| {
+        bt.frames()
+            .iter()
+            .find_map(|f| f.func_name().map(str::to_string))
+    });
     match place {
         Some(func) => format!("{what} (in {func})"),
         None => what.lines().next().unwrap_or("unknown trap").to_string(),

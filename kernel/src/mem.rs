@@ -36,19 +36,26 @@ impl<'a> GuestMemory<'a> {
     }
 
     pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
-        Ok(u16::from_le_bytes(self.slice(ptr, 2)?.try_into().unwrap_or([0; 2])))
+        Ok(u16::from_le_bytes(
+            self.slice(ptr, 2)?.try_into().unwrap_or([0; 2]),
+        ))
     }
 
     pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
-        Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.slice(ptr, 4)?.try_into().unwrap_or([0; 4]),
+        ))
     }
 
     pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
-        Ok(u64::from_le_bytes(self.slice(ptr, 8)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.slice(ptr, 8)?.try_into().unwrap_or([0; 8]),
+        ))
     }
 
     pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
-        self.slice_mut(ptr, data.len() as u32)?.copy_from_slice(data);
+        self.slice_mut(ptr, data.len() as u32)?
+            .copy_from_slice(data);
         Ok(())
     }
 

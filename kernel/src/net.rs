@@ -172,7 +172,11 @@ impl Interrupt for std::sync::atomic::AtomicBool {
 
 impl SocketLayer {
     pub fn new(host: Arc<dyn HostIO>) -> Self {
-        SocketLayer { table: Mutex::new(SocketTable::default()), wake: Condvar::new(), host }
+        SocketLayer {
+            table: Mutex::new(SocketTable::default()),
+            wake: Condvar::new(),
+            host,
+        }
     }
 
     /// The table, even if a thread panicked while holding it (its state is still consistent:
@@ -258,8 +262,15 @@ impl SocketLayer {
         let src_port = self.ensure_bound(pid, id)?;
         if is_loopback(dst_ip) {
             let mut t = self.lock();
-            let dst_id = t.socket_on_port(dst_port).map(|(i, _)| i).ok_or(Errno::ConnRefused)?;
-            let dgram = Datagram { src_ip: Ipv4Addr::LOCALHOST, src_port, data: data.to_vec() };
+            let dst_id = t
+                .socket_on_port(dst_port)
+                .map(|(i, _)| i)
+                .ok_or(Errno::ConnRefused)?;
+            let dgram = Datagram {
+                src_ip: Ipv4Addr::LOCALHOST,
+                src_port,
+                data: data.to_vec(),
+            };
             t.get_mut(dst_id)?.deliver(dgram);
             drop(t);
             self.wake_all();
@@ -269,7 +280,8 @@ impl SocketLayer {
         if is_broadcast && !self.lock().get(id)?.broadcast {
             return Err(Errno::Acces);
         }
-        self.host.send_dgram(pid, src_port, dst_ip, dst_port, data)?;
+        self.host
+            .send_dgram(pid, src_port, dst_ip, dst_port, data)?;
         Ok(data.len())
     }
 
@@ -285,7 +297,11 @@ impl SocketLayer {
         let mut t = self.lock();
         loop {
             let sock = t.get_mut(id)?;
-            let next = if peek { sock.queue.front().cloned() } else { sock.queue.pop_front() };
+            let next = if peek {
+                sock.queue.front().cloned()
+            } else {
+                sock.queue.pop_front()
+            };
             if let Some(d) = next {
                 return Ok(d);
             }
@@ -323,7 +339,11 @@ impl SocketLayer {
     }
 
     pub fn local_addr(&self, id: SocketId) -> Result<(Ipv4Addr, u16), Errno> {
-        Ok(self.lock().get(id)?.local.unwrap_or((Ipv4Addr::UNSPECIFIED, 0)))
+        Ok(self
+            .lock()
+            .get(id)?
+            .local
+            .unwrap_or((Ipv4Addr::UNSPECIFIED, 0)))
     }
 
     pub fn peer_addr(&self, id: SocketId) -> Result<(Ipv4Addr, u16), Errno> {
@@ -332,7 +352,9 @@ impl SocketLayer {
 
     pub fn close(&self, id: SocketId) {
         let mut t = self.lock();
-        let Some(sock) = t.sockets.remove(&id) else { return };
+        let Some(sock) = t.sockets.remove(&id) else {
+            return;
+        };
         let unbound = sock.local.map(|(_, port)| port);
         if let Some(port) = unbound {
             t.ports.remove(&port);
@@ -345,8 +367,13 @@ impl SocketLayer {
 
     /// Closes every socket a process still holds (it ended).
     pub fn close_all(&self, pid: Pid) {
-        let ids: Vec<SocketId> =
-            self.lock().sockets.iter().filter(|(_, s)| s.owner == pid).map(|(i, _)| *i).collect();
+        let ids: Vec<SocketId> = self
+            .lock()
+            .sockets
+            .iter()
+            .filter(|(_, s)| s.owner == pid)
+            .map(|(i, _)| *i)
+            .collect();
         for id in ids {
             self.close(id);
         }
@@ -371,7 +398,11 @@ impl SocketLayer {
             Some((id, s)) if s.owner == pid => id,
             _ => return Err(Errno::ConnRefused),
         };
-        t.get_mut(id)?.deliver(Datagram { src_ip, src_port, data: data.to_vec() });
+        t.get_mut(id)?.deliver(Datagram {
+            src_ip,
+            src_port,
+            data: data.to_vec(),
+        });
         drop(t);
         self.wake_all();
         Ok(())
@@ -386,7 +417,11 @@ impl SocketLayer {
             .filter(|s| s.owner == pid)
             .filter_map(|s| {
                 let (_, port) = s.local?;
-                Some(SocketStats { port, queued: s.queue.len(), dropped: s.dropped })
+                Some(SocketStats {
+                    port,
+                    queued: s.queue.len(),
+                    dropped: s.dropped,
+                })
             })
             .collect();
         v.sort_by_key(|s| s.port);
@@ -410,8 +445,18 @@ mod tests {
         binds: Mutex<Vec<(Pid, u16, bool)>>,
     }
     impl HostIO for MockHostIO {
-        fn send_dgram(&self, _pid: Pid, src_port: u16, dst_ip: Ipv4Addr, dst_port: u16, data: &[u8]) -> Result<(), Errno> {
-            self.sent.lock().unwrap().push((src_port, dst_ip, dst_port, data.to_vec()));
+        fn send_dgram(
+            &self,
+            _pid: Pid,
+            src_port: u16,
+            dst_ip: Ipv4Addr,
+            dst_port: u16,
+            data: &[u8],
+        ) -> Result<(), Errno> {
+            self.sent
+                .lock()
+                .unwrap()
+                .push((src_port, dst_ip, dst_port, data.to_vec()));
             Ok(())
         }
         fn on_bind(&self, pid: Pid, port: u16) {
@@ -440,10 +485,23 @@ mod tests {
         let (host, l) = layer();
         let a = bound(&l, 5000);
         let b = bound(&l, 5001);
-        assert_eq!(l.sendto(PID, a, b"ping", Some((Ipv4Addr::LOCALHOST, 5001))), Ok(4));
+        assert_eq!(
+            l.sendto(PID, a, b"ping", Some((Ipv4Addr::LOCALHOST, 5001))),
+            Ok(4)
+        );
         let d = l.recvfrom(b, false, false, &()).unwrap();
-        assert_eq!(d, Datagram { src_ip: Ipv4Addr::LOCALHOST, src_port: 5000, data: b"ping".to_vec() });
-        assert!(host.sent.lock().unwrap().is_empty(), "loopback must not reach the relay");
+        assert_eq!(
+            d,
+            Datagram {
+                src_ip: Ipv4Addr::LOCALHOST,
+                src_port: 5000,
+                data: b"ping".to_vec()
+            }
+        );
+        assert!(
+            host.sent.lock().unwrap().is_empty(),
+            "loopback must not reach the relay"
+        );
         assert_eq!(l.recvfrom(b, false, false, &()), Err(Errno::Again));
     }
 
@@ -453,34 +511,52 @@ mod tests {
         let a = bound(&l, 2342);
         let dst = Ipv4Addr::new(10, 0, 0, 1);
         assert_eq!(l.sendto(PID, a, b"hello", Some((dst, 1234))), Ok(5));
-        assert_eq!(*host.sent.lock().unwrap(), vec![(2342, dst, 1234, b"hello".to_vec())]);
+        assert_eq!(
+            *host.sent.lock().unwrap(),
+            vec![(2342, dst, 1234, b"hello".to_vec())]
+        );
     }
 
     #[test]
     fn test_default_host_is_enetunreach() {
         let l = SocketLayer::new(Arc::new(crate::host::NoNetwork));
         let a = l.open(PID, true);
-        assert_eq!(l.sendto(PID, a, b"x", Some((Ipv4Addr::new(10, 0, 0, 1), 1234))), Err(Errno::NetUnreach));
+        assert_eq!(
+            l.sendto(PID, a, b"x", Some((Ipv4Addr::new(10, 0, 0, 1), 1234))),
+            Err(Errno::NetUnreach)
+        );
     }
 
     #[test]
     fn test_broadcast_needs_so_broadcast() {
         let (host, l) = layer();
         let a = bound(&l, 2342);
-        assert_eq!(l.sendto(PID, a, b"q", Some((Ipv4Addr::BROADCAST, 2342))), Err(Errno::Acces));
+        assert_eq!(
+            l.sendto(PID, a, b"q", Some((Ipv4Addr::BROADCAST, 2342))),
+            Err(Errno::Acces)
+        );
         l.set_broadcast(a, true).unwrap();
-        assert_eq!(l.sendto(PID, a, b"q", Some((Ipv4Addr::BROADCAST, 2342))), Ok(1));
+        assert_eq!(
+            l.sendto(PID, a, b"q", Some((Ipv4Addr::BROADCAST, 2342))),
+            Ok(1)
+        );
         assert_eq!(host.sent.lock().unwrap().len(), 1);
     }
 
     #[test]
     fn test_inject_datagram_no_bound_socket() {
         let (_, l) = layer();
-        assert_eq!(l.inject(PID, 2342, Ipv4Addr::new(10, 0, 0, 2), 2342, b"x"), Err(Errno::ConnRefused));
+        assert_eq!(
+            l.inject(PID, 2342, Ipv4Addr::new(10, 0, 0, 2), 2342, b"x"),
+            Err(Errno::ConnRefused)
+        );
         // A socket of another process on that port is not ours either.
         let other = l.open(2, true);
         l.bind(2, other, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
-        assert_eq!(l.inject(PID, 2342, Ipv4Addr::new(10, 0, 0, 2), 2342, b"x"), Err(Errno::ConnRefused));
+        assert_eq!(
+            l.inject(PID, 2342, Ipv4Addr::new(10, 0, 0, 2), 2342, b"x"),
+            Err(Errno::ConnRefused)
+        );
     }
 
     #[test]
@@ -490,7 +566,10 @@ mod tests {
         let src = Ipv4Addr::new(10, 77, 0, 2);
         assert_eq!(l.inject(PID, 2342, src, 40000, b"tic"), Ok(()));
         let d = l.recvfrom(s, false, false, &()).unwrap();
-        assert_eq!((d.src_ip, d.src_port, d.data.as_slice()), (src, 40000, &b"tic"[..]));
+        assert_eq!(
+            (d.src_ip, d.src_port, d.data.as_slice()),
+            (src, 40000, &b"tic"[..])
+        );
     }
 
     #[test]
@@ -502,12 +581,26 @@ mod tests {
             assert_eq!(l.inject(PID, 2342, src, 1, &[i as u8]), Ok(()));
         }
         for _ in 0..16 {
-            assert_eq!(l.inject(PID, 2342, src, 1, b"over"), Ok(()), "overflow is silent");
+            assert_eq!(
+                l.inject(PID, 2342, src, 1, b"over"),
+                Ok(()),
+                "overflow is silent"
+            );
         }
-        assert_eq!(l.stats(PID), vec![SocketStats { port: 2342, queued: 256, dropped: 16 }]);
+        assert_eq!(
+            l.stats(PID),
+            vec![SocketStats {
+                port: 2342,
+                queued: 256,
+                dropped: 16
+            }]
+        );
         // The first 256 are intact and in order.
         for i in 0..MAX_INJECT_DGRAM_QUEUE_LEN {
-            assert_eq!(l.recvfrom(s, false, false, &()).unwrap().data, vec![i as u8]);
+            assert_eq!(
+                l.recvfrom(s, false, false, &()).unwrap().data,
+                vec![i as u8]
+            );
         }
         assert_eq!(l.recvfrom(s, false, false, &()), Err(Errno::Again));
     }
@@ -527,10 +620,14 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(30));
-        l.inject(PID, 2342, Ipv4Addr::new(10, 77, 0, 2), 2342, b"wake").unwrap();
+        l.inject(PID, 2342, Ipv4Addr::new(10, 77, 0, 2), 2342, b"wake")
+            .unwrap();
         let (d, waited) = reader.join().unwrap();
         assert_eq!(d.unwrap().data, b"wake");
-        assert!(waited >= Duration::from_millis(25), "the reader really blocked");
+        assert!(
+            waited >= Duration::from_millis(25),
+            "the reader really blocked"
+        );
     }
 
     #[test]
@@ -554,23 +651,35 @@ mod tests {
         let (host, l) = layer();
         let a = bound(&l, 7000);
         let b = l.open(PID, true);
-        assert_eq!(l.bind(PID, b, Ipv4Addr::UNSPECIFIED, 7000), Err(Errno::AddrInUse));
+        assert_eq!(
+            l.bind(PID, b, Ipv4Addr::UNSPECIFIED, 7000),
+            Err(Errno::AddrInUse)
+        );
         let big = vec![0u8; MAX_DGRAM_PAYLOAD + 1];
-        assert_eq!(l.sendto(PID, a, &big, Some((Ipv4Addr::LOCALHOST, 7000))), Err(Errno::MsgSize));
+        assert_eq!(
+            l.sendto(PID, a, &big, Some((Ipv4Addr::LOCALHOST, 7000))),
+            Err(Errno::MsgSize)
+        );
         // Unbound send binds an ephemeral port and tells the host.
-        l.sendto(PID, b, b"x", Some((Ipv4Addr::LOCALHOST, 7000))).unwrap();
+        l.sendto(PID, b, b"x", Some((Ipv4Addr::LOCALHOST, 7000)))
+            .unwrap();
         let eph = l.local_addr(b).unwrap().1;
         assert!(eph >= 49152);
         assert!(host.binds.lock().unwrap().contains(&(PID, eph, true)));
         // A connected socket only hears its peer.
         l.connect(PID, a, Ipv4Addr::new(10, 0, 0, 9), 1).unwrap();
-        l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 8), 1, b"stranger").unwrap();
-        l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 9), 1, b"peer").unwrap();
+        l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 8), 1, b"stranger")
+            .unwrap();
+        l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 9), 1, b"peer")
+            .unwrap();
         let _ = l.recvfrom(a, false, false, &()); // the loopback "x" arrived before connect
         assert_eq!(l.recvfrom(a, false, false, &()).unwrap().data, b"peer");
         assert_eq!(l.sendto(PID, a, b"to-peer", None), Ok(7));
         l.close(a);
         assert!(host.binds.lock().unwrap().contains(&(PID, 7000, false)));
-        assert_eq!(l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 9), 1, b"x"), Err(Errno::ConnRefused));
+        assert_eq!(
+            l.inject(PID, 7000, Ipv4Addr::new(10, 0, 0, 9), 1, b"x"),
+            Err(Errno::ConnRefused)
+        );
     }
 }

@@ -35,8 +35,15 @@ pub enum FdEntry {
     Stderr,
     /// The root preopen, `/`.
     Root,
-    File { file: std::fs::File, writable: bool, append: bool },
-    Dir { comps: Vec<String>, node: Node },
+    File {
+        file: std::fs::File,
+        writable: bool,
+        append: bool,
+    },
+    Dir {
+        comps: Vec<String>,
+        node: Node,
+    },
     Device(Arc<dyn Device>),
     Socket(SocketId),
 }
@@ -75,15 +82,24 @@ impl FdTable {
     }
 
     pub fn get(&self, fd: u32) -> Result<&FdEntry, Errno> {
-        self.entries.get(fd as usize).and_then(|e| e.as_ref()).ok_or(Errno::BadF)
+        self.entries
+            .get(fd as usize)
+            .and_then(|e| e.as_ref())
+            .ok_or(Errno::BadF)
     }
 
     pub fn get_mut(&mut self, fd: u32) -> Result<&mut FdEntry, Errno> {
-        self.entries.get_mut(fd as usize).and_then(|e| e.as_mut()).ok_or(Errno::BadF)
+        self.entries
+            .get_mut(fd as usize)
+            .and_then(|e| e.as_mut())
+            .ok_or(Errno::BadF)
     }
 
     pub fn remove(&mut self, fd: u32) -> Result<FdEntry, Errno> {
-        self.entries.get_mut(fd as usize).and_then(|e| e.take()).ok_or(Errno::BadF)
+        self.entries
+            .get_mut(fd as usize)
+            .and_then(|e| e.take())
+            .ok_or(Errno::BadF)
     }
 
     /// Moves `from` onto `to` (closing what `to` held); returns what was displaced.

@@ -78,7 +78,13 @@ fn write_addr(m: &mut GuestMemory, out: i32, (ip, port): (Ipv4Addr, u16)) -> Res
     m.write_u32(out as u32 + 4, port as u32)
 }
 
-fn sock_open(_: &mut GuestMemory, p: &mut ProcCtx, domain: i32, ty: i32, protocol: i32) -> SysResult<i32> {
+fn sock_open(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    domain: i32,
+    ty: i32,
+    protocol: i32,
+) -> SysResult<i32> {
     if domain != AF_INET {
         return Err(Errno::AfNoSupport.into());
     }
@@ -100,28 +106,60 @@ fn sock_open(_: &mut GuestMemory, p: &mut ProcCtx, domain: i32, ty: i32, protoco
 
 fn sock_bind(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, ip: i32, port: i32) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
-    p.shared.sockets.bind(p.pid, id, Ipv4Addr::from(ip as u32), port_of(port)?)?;
+    p.shared
+        .sockets
+        .bind(p.pid, id, Ipv4Addr::from(ip as u32), port_of(port)?)?;
     Ok(0)
 }
 
-fn sock_connect(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, ip: i32, port: i32) -> SysResult<i32> {
+fn sock_connect(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    ip: i32,
+    port: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
-    p.shared.sockets.connect(p.pid, id, Ipv4Addr::from(ip as u32), port_of(port)?)?;
+    p.shared
+        .sockets
+        .connect(p.pid, id, Ipv4Addr::from(ip as u32), port_of(port)?)?;
     Ok(0)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn sock_sendto(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, len: i32, _flags: i32, ip: i32, port: i32, has_addr: i32) -> SysResult<i32> {
+fn sock_sendto(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    buf: i32,
+    len: i32,
+    _flags: i32,
+    ip: i32,
+    port: i32,
+    has_addr: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     if len as u32 as usize > crate::net::MAX_DGRAM_PAYLOAD {
         return Err(Errno::MsgSize.into());
     }
     let data = m.slice(buf as u32, len as u32)?;
-    let dst = if has_addr != 0 { Some((Ipv4Addr::from(ip as u32), port_of(port)?)) } else { None };
+    let dst = if has_addr != 0 {
+        Some((Ipv4Addr::from(ip as u32), port_of(port)?))
+    } else {
+        None
+    };
     Ok(p.shared.sockets.sendto(p.pid, id, data, dst)? as i32)
 }
 
-fn sock_recvfrom(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, len: i32, flags: i32, addr_out: i32) -> SysResult<i32> {
+fn sock_recvfrom(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    buf: i32,
+    len: i32,
+    flags: i32,
+    addr_out: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     // Check the destination before taking a datagram off the queue: EFAULT must lose nothing.
     m.slice(buf as u32, len as u32)?;
@@ -131,7 +169,12 @@ fn sock_recvfrom(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, len: i
     let dgram = p
         .shared
         .sockets
-        .recvfrom(id, flags & MSG_PEEK != 0, flags & MSG_DONTWAIT != 0, p.killed.as_ref())
+        .recvfrom(
+            id,
+            flags & MSG_PEEK != 0,
+            flags & MSG_DONTWAIT != 0,
+            p.killed.as_ref(),
+        )
         .map_err(|e| match e {
             Errno::Intr if p.is_killed() => SysError::Killed,
             e => SysError::Errno(e),
@@ -144,19 +187,36 @@ fn sock_recvfrom(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, len: i
     Ok(n as i32)
 }
 
-fn sock_getsockname(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, addr_out: i32) -> SysResult<i32> {
+fn sock_getsockname(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    addr_out: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     write_addr(m, addr_out, p.shared.sockets.local_addr(id)?)?;
     Ok(0)
 }
 
-fn sock_getpeername(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, addr_out: i32) -> SysResult<i32> {
+fn sock_getpeername(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    addr_out: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     write_addr(m, addr_out, p.shared.sockets.peer_addr(id)?)?;
     Ok(0)
 }
 
-fn sock_setsockopt(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, level: i32, name: i32, value: i32) -> SysResult<i32> {
+fn sock_setsockopt(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    level: i32,
+    name: i32,
+    value: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     if level != SOL_SOCKET {
         return Err(Errno::NoProtoOpt.into());
@@ -170,7 +230,14 @@ fn sock_setsockopt(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, level: i32, na
     Ok(0)
 }
 
-fn sock_getsockopt(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, level: i32, name: i32, value_out: i32) -> SysResult<i32> {
+fn sock_getsockopt(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    level: i32,
+    name: i32,
+    value_out: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     if level != SOL_SOCKET {
         return Err(Errno::NoProtoOpt.into());

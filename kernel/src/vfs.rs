@@ -35,7 +35,10 @@ impl Mount {
 #[derive(Clone)]
 pub enum Node {
     /// A directory that exists only in the namespace (`/`, `/dev`, a mount's parent).
-    VirtualDir { path: String, entries: Vec<(String, bool)> },
+    VirtualDir {
+        path: String,
+        entries: Vec<(String, bool)>,
+    },
     /// A host file or directory under a mount.
     Host { path: PathBuf, writable: bool },
     /// A device node.
@@ -56,7 +59,11 @@ pub fn normalize(base: &[String], path: &str) -> Result<Vec<String>, Errno> {
     if path.len() > 4096 {
         return Err(Errno::NameTooLong);
     }
-    let mut out: Vec<String> = if path.starts_with('/') { Vec::new() } else { base.to_vec() };
+    let mut out: Vec<String> = if path.starts_with('/') {
+        Vec::new()
+    } else {
+        base.to_vec()
+    };
     for part in path.split('/') {
         match part {
             "" | "." => {}
@@ -101,17 +108,22 @@ impl Vfs {
                 return match mount {
                     Mount::ReadOnlyFile { host, .. } => {
                         if rest.is_empty() {
-                            Ok(Node::Host { path: host.clone(), writable: false })
+                            Ok(Node::Host {
+                                path: host.clone(),
+                                writable: false,
+                            })
                         } else {
                             Err(Errno::NotDir)
                         }
                     }
-                    Mount::ReadOnlyDir { host, .. } => {
-                        Ok(Node::Host { path: confine(host, rest)?, writable: false })
-                    }
-                    Mount::ReadWriteDir { host, .. } => {
-                        Ok(Node::Host { path: confine(host, rest)?, writable: true })
-                    }
+                    Mount::ReadOnlyDir { host, .. } => Ok(Node::Host {
+                        path: confine(host, rest)?,
+                        writable: false,
+                    }),
+                    Mount::ReadWriteDir { host, .. } => Ok(Node::Host {
+                        path: confine(host, rest)?,
+                        writable: true,
+                    }),
                 };
             }
         }
@@ -133,13 +145,19 @@ impl Vfs {
         if comps.is_empty() || !entries.is_empty() {
             entries.sort();
             entries.dedup();
-            return Ok(Node::VirtualDir { path: format!("/{}", comps.join("/")), entries });
+            return Ok(Node::VirtualDir {
+                path: format!("/{}", comps.join("/")),
+                entries,
+            });
         }
         Err(Errno::NoEnt)
     }
 
     fn mount_at(&self, point: &[String]) -> Option<&Mount> {
-        self.mounts.iter().find(|(p, _)| p[..] == point[..]).map(|(_, m)| m)
+        self.mounts
+            .iter()
+            .find(|(p, _)| p[..] == point[..])
+            .map(|(_, m)| m)
     }
 }
 
@@ -179,8 +197,14 @@ mod tests {
     fn dotdot_cannot_climb_above_root() {
         assert_eq!(normalize(&[], "/a/../b").unwrap(), vec!["b".to_string()]);
         assert_eq!(normalize(&[], "/../etc/passwd"), Err(Errno::NotCapable));
-        assert_eq!(normalize(&["data".into()], "../../x"), Err(Errno::NotCapable));
-        assert_eq!(normalize(&["data".into()], "x/./y").unwrap(), vec!["data", "x", "y"]);
+        assert_eq!(
+            normalize(&["data".into()], "../../x"),
+            Err(Errno::NotCapable)
+        );
+        assert_eq!(
+            normalize(&["data".into()], "x/./y").unwrap(),
+            vec!["data", "x", "y"]
+        );
     }
 
     #[test]
@@ -191,7 +215,10 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.join("rw/out")).unwrap();
         std::os::unix::fs::symlink("/nonexistent-target", dir.join("rw/dangling")).unwrap();
         let mut vfs = Vfs::new();
-        vfs.mount(Mount::ReadWriteDir { guest: "/data".into(), host: dir.join("rw") });
+        vfs.mount(Mount::ReadWriteDir {
+            guest: "/data".into(),
+            host: dir.join("rw"),
+        });
         let r = |p: &str| vfs.resolve(&normalize(&[], p).unwrap()).map(|_| ());
         assert_eq!(r("/data/out/passwd"), Err(Errno::NotCapable));
         assert_eq!(r("/data/dangling"), Err(Errno::NotCapable));

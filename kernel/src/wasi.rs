@@ -126,9 +126,13 @@ pub fn register(linker: &mut Linker<ProcCtx>) -> wasmtime::Result<()> {
         sock_send(fd: i32, iovs: i32, iovs_len: i32, flags: i32, nwritten_out: i32),
         sock_shutdown(fd: i32, how: i32),
     );
-    linker.func_wrap(MODULE, "proc_exit", |_: Caller<'_, ProcCtx>, code: i32| -> wasmtime::Result<()> {
-        Err(ProcessEnd::Exit(code).into())
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "proc_exit",
+        |_: Caller<'_, ProcCtx>, code: i32| -> wasmtime::Result<()> {
+            Err(ProcessEnd::Exit(code).into())
+        },
+    )?;
     Ok(())
 }
 
@@ -145,9 +149,17 @@ fn write_strings(m: &mut GuestMemory, strs: &[String], ptrs: i32, buf: i32) -> S
     Ok(())
 }
 
-fn write_sizes(m: &mut GuestMemory, strs: &[String], count_out: i32, size_out: i32) -> SysResult<()> {
+fn write_sizes(
+    m: &mut GuestMemory,
+    strs: &[String],
+    count_out: i32,
+    size_out: i32,
+) -> SysResult<()> {
     m.write_u32(count_out as u32, strs.len() as u32)?;
-    m.write_u32(size_out as u32, strs.iter().map(|s| s.len() as u32 + 1).sum())?;
+    m.write_u32(
+        size_out as u32,
+        strs.iter().map(|s| s.len() as u32 + 1).sum(),
+    )?;
     Ok(())
 }
 
@@ -175,13 +187,21 @@ fn clock_res_get(m: &mut GuestMemory, _: &mut ProcCtx, id: i32, out: i32) -> Sys
 /// has no finer notion of its own CPU time here).
 fn now_ns(p: &ProcCtx, id: u32) -> Result<u64, Errno> {
     match id {
-        CLOCK_REALTIME => Ok(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)),
+        CLOCK_REALTIME => Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)),
         CLOCK_MONOTONIC | 2 | 3 => Ok(p.shared.start.elapsed().as_nanos() as u64),
         _ => Err(Errno::Inval),
     }
 }
 
-fn clock_time_get(m: &mut GuestMemory, p: &mut ProcCtx, id: i32, _precision: i64, out: i32) -> SysResult<()> {
+fn clock_time_get(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    id: i32,
+    _precision: i64,
+    out: i32,
+) -> SysResult<()> {
     let ns = now_ns(p, id as u32)?;
     Ok(m.write_u64(out as u32, ns)?)
 }
@@ -216,7 +236,14 @@ fn fd_close(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
     Ok(())
 }
 
-fn fd_advise(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _: i64, _: i64, _: i32) -> SysResult<()> {
+fn fd_advise(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    _: i64,
+    _: i64,
+    _: i32,
+) -> SysResult<()> {
     p.fds.get(fd as u32)?;
     Ok(())
 }
@@ -240,10 +267,16 @@ fn fd_fdstat_get(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, out: i32) -> Sys
             (FILETYPE_CHARACTER_DEVICE, 0)
         }
         FdEntry::Root | FdEntry::Dir { .. } => (FILETYPE_DIRECTORY, 0),
-        FdEntry::File { append, .. } => (FILETYPE_REGULAR_FILE, if *append { FDFLAGS_APPEND } else { 0 }),
+        FdEntry::File { append, .. } => (
+            FILETYPE_REGULAR_FILE,
+            if *append { FDFLAGS_APPEND } else { 0 },
+        ),
         FdEntry::Socket(id) => {
             let nonblocking = p.shared.sockets.lock().get(*id)?.nonblocking;
-            (FILETYPE_SOCKET_DGRAM, if nonblocking { FDFLAGS_NONBLOCK } else { 0 })
+            (
+                FILETYPE_SOCKET_DGRAM,
+                if nonblocking { FDFLAGS_NONBLOCK } else { 0 },
+            )
         }
     };
     let out = out as u32;
@@ -260,7 +293,9 @@ fn fd_fdstat_set_flags(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, flags: i32
     match p.fds.get_mut(fd as u32)? {
         FdEntry::Socket(id) => {
             let id = *id;
-            p.shared.sockets.set_nonblocking(id, flags & FDFLAGS_NONBLOCK != 0)?;
+            p.shared
+                .sockets
+                .set_nonblocking(id, flags & FDFLAGS_NONBLOCK != 0)?;
         }
         FdEntry::File { append, .. } => *append = flags & FDFLAGS_APPEND != 0,
         _ => {}
@@ -268,13 +303,25 @@ fn fd_fdstat_set_flags(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, flags: i32
     Ok(())
 }
 
-fn fd_fdstat_set_rights(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _: i64, _: i64) -> SysResult<()> {
+fn fd_fdstat_set_rights(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    _: i64,
+    _: i64,
+) -> SysResult<()> {
     p.fds.get(fd as u32)?;
     Ok(())
 }
 
 /// Writes a preview1 `filestat`.
-fn write_filestat(m: &mut GuestMemory, out: u32, filetype: u8, size: u64, meta: Option<&std::fs::Metadata>) -> Result<(), Errno> {
+fn write_filestat(
+    m: &mut GuestMemory,
+    out: u32,
+    filetype: u8,
+    size: u64,
+    meta: Option<&std::fs::Metadata>,
+) -> Result<(), Errno> {
     use std::os::unix::fs::MetadataExt;
     m.slice_mut(out, 64)?.fill(0);
     if let Some(md) = meta {
@@ -346,7 +393,14 @@ fn fd_filestat_set_size(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, size: i64
     Ok(())
 }
 
-fn fd_filestat_set_times(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _: i64, _: i64, _: i32) -> SysResult<()> {
+fn fd_filestat_set_times(
+    _: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    _: i64,
+    _: i64,
+    _: i32,
+) -> SysResult<()> {
     p.fds.get(fd as u32)?;
     Ok(())
 }
@@ -362,7 +416,13 @@ fn fd_prestat_get(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, out: i32) -> Sy
     }
 }
 
-fn fd_prestat_dir_name(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: i32) -> SysResult<()> {
+fn fd_prestat_dir_name(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> SysResult<()> {
     match p.fds.get(fd as u32)? {
         FdEntry::Root if len >= 1 => Ok(m.write_bytes(path as u32, b"/")?),
         FdEntry::Root => Err(Errno::NameTooLong.into()),
@@ -370,7 +430,14 @@ fn fd_prestat_dir_name(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32,
     }
 }
 
-fn fd_read(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, out: i32) -> SysResult<()> {
+fn fd_read(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    out: i32,
+) -> SysResult<()> {
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let mut total = 0u32;
     match p.fds.get_mut(fd as u32)? {
@@ -409,12 +476,23 @@ fn gather(m: &GuestMemory, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
     Ok(v)
 }
 
-fn fd_write(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, out: i32) -> SysResult<()> {
+fn fd_write(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    out: i32,
+) -> SysResult<()> {
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let mut total = 0u32;
     match p.fds.get_mut(fd as u32)? {
         FdEntry::Stdout | FdEntry::Stderr => {
-            let sink = if fd == 1 { p.stdout.clone() } else { p.stderr.clone() };
+            let sink = if fd == 1 {
+                p.stdout.clone()
+            } else {
+                p.stderr.clone()
+            };
             for &(ptr, len) in &iovs {
                 sink.write(m.slice(ptr, len)?);
                 total += len;
@@ -450,14 +528,24 @@ fn fd_write(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, ou
     Ok(m.write_u32(out as u32, total)?)
 }
 
-fn fd_pread(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, offset: i64, out: i32) -> SysResult<()> {
+fn fd_pread(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    offset: i64,
+    out: i32,
+) -> SysResult<()> {
     use std::os::unix::fs::FileExt;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let (file, _) = file_mut(p, fd)?;
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
-        let got = file.read_at(m.slice_mut(ptr, len)?, at).map_err(Errno::from)?;
+        let got = file
+            .read_at(m.slice_mut(ptr, len)?, at)
+            .map_err(Errno::from)?;
         total += got as u32;
         at += got as u64;
         if got < len as usize {
@@ -467,7 +555,15 @@ fn fd_pread(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, of
     Ok(m.write_u32(out as u32, total)?)
 }
 
-fn fd_pwrite(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, offset: i64, out: i32) -> SysResult<()> {
+fn fd_pwrite(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    offset: i64,
+    out: i32,
+) -> SysResult<()> {
     use std::os::unix::fs::FileExt;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let (file, writable) = file_mut(p, fd)?;
@@ -477,14 +573,22 @@ fn fd_pwrite(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, o
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
-        file.write_all_at(m.slice(ptr, len)?, at).map_err(Errno::from)?;
+        file.write_all_at(m.slice(ptr, len)?, at)
+            .map_err(Errno::from)?;
         total += len;
         at += len as u64;
     }
     Ok(m.write_u32(out as u32, total)?)
 }
 
-fn fd_seek(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, offset: i64, whence: i32, out: i32) -> SysResult<()> {
+fn fd_seek(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    offset: i64,
+    whence: i32,
+    out: i32,
+) -> SysResult<()> {
     let (file, _) = file_mut(p, fd)?;
     let pos = match whence {
         0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::Inval)?),
@@ -507,8 +611,19 @@ fn fd_renumber(_: &mut GuestMemory, p: &mut ProcCtx, from: i32, to: i32) -> SysR
     Ok(())
 }
 
-fn fd_readdir(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, buf_len: i32, cookie: i64, used_out: i32) -> SysResult<()> {
-    let mut entries: Vec<(String, u8)> = vec![(".".into(), FILETYPE_DIRECTORY), ("..".into(), FILETYPE_DIRECTORY)];
+fn fd_readdir(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    buf: i32,
+    buf_len: i32,
+    cookie: i64,
+    used_out: i32,
+) -> SysResult<()> {
+    let mut entries: Vec<(String, u8)> = vec![
+        (".".into(), FILETYPE_DIRECTORY),
+        ("..".into(), FILETYPE_DIRECTORY),
+    ];
     let node = match p.fds.get(fd as u32)? {
         FdEntry::Dir { node, .. } => node.clone(),
         FdEntry::Root => p.vfs.resolve(&[])?,
@@ -516,14 +631,26 @@ fn fd_readdir(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, buf_len: 
     };
     match node {
         Node::VirtualDir { entries: e, .. } => {
-            entries.extend(e.into_iter().map(|(n, d)| (n, if d { FILETYPE_DIRECTORY } else { FILETYPE_REGULAR_FILE })));
+            entries.extend(e.into_iter().map(|(n, d)| {
+                (
+                    n,
+                    if d {
+                        FILETYPE_DIRECTORY
+                    } else {
+                        FILETYPE_REGULAR_FILE
+                    },
+                )
+            }));
         }
         Node::Host { path, .. } => {
             let mut names: Vec<(String, u8)> = std::fs::read_dir(&path)
                 .map_err(Errno::from)?
                 .filter_map(|e| e.ok())
                 .map(|e| {
-                    let t = e.metadata().map(|md| host_filetype(&md)).unwrap_or(FILETYPE_UNKNOWN);
+                    let t = e
+                        .metadata()
+                        .map(|md| host_filetype(&md))
+                        .unwrap_or(FILETYPE_UNKNOWN);
                     (e.file_name().to_string_lossy().into_owned(), t)
                 })
                 .collect();
@@ -552,7 +679,13 @@ fn fd_readdir(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, buf: i32, buf_len: 
 // ---- paths ----
 
 /// The components of `path` relative to the directory `fd` names.
-fn path_comps(m: &GuestMemory, p: &ProcCtx, fd: i32, path: i32, len: i32) -> Result<Vec<String>, Errno> {
+fn path_comps(
+    m: &GuestMemory,
+    p: &ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> Result<Vec<String>, Errno> {
     let text = m.str(path as u32, len as u32)?;
     let base: Vec<String> = match p.fds.get(fd as u32)? {
         FdEntry::Root => Vec::new(),
@@ -562,10 +695,19 @@ fn path_comps(m: &GuestMemory, p: &ProcCtx, fd: i32, path: i32, len: i32) -> Res
     normalize(&base, text)
 }
 
-fn writable_host_path(m: &GuestMemory, p: &ProcCtx, fd: i32, path: i32, len: i32) -> Result<std::path::PathBuf, Errno> {
+fn writable_host_path(
+    m: &GuestMemory,
+    p: &ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> Result<std::path::PathBuf, Errno> {
     let comps = path_comps(m, p, fd, path, len)?;
     match p.vfs.resolve(&comps)? {
-        Node::Host { path, writable: true } => Ok(path),
+        Node::Host {
+            path,
+            writable: true,
+        } => Ok(path),
         Node::Host { .. } | Node::VirtualDir { .. } | Node::Device(_) => Err(Errno::RoFs),
     }
 }
@@ -586,7 +728,8 @@ fn path_open(
     let comps = path_comps(m, p, fd, path, len)?;
     let oflags = oflags as u16;
     let fdflags = fdflags as u16;
-    let want_write = (base as u64) & RIGHTS_FD_WRITE != 0 || oflags & (OFLAGS_CREAT | OFLAGS_TRUNC) != 0;
+    let want_write =
+        (base as u64) & RIGHTS_FD_WRITE != 0 || oflags & (OFLAGS_CREAT | OFLAGS_TRUNC) != 0;
     let node = p.vfs.resolve(&comps);
     let entry = match node {
         Ok(Node::Device(dev)) => FdEntry::Device(dev),
@@ -596,13 +739,24 @@ fn path_open(
             }
             FdEntry::Dir { comps, node }
         }
-        Ok(Node::Host { path: host, writable }) => {
-            let is_dir = std::fs::metadata(&host).map(|md| md.is_dir()).unwrap_or(false);
+        Ok(Node::Host {
+            path: host,
+            writable,
+        }) => {
+            let is_dir = std::fs::metadata(&host)
+                .map(|md| md.is_dir())
+                .unwrap_or(false);
             if is_dir {
                 if want_write && oflags & OFLAGS_DIRECTORY == 0 {
                     return Err(Errno::IsDir.into());
                 }
-                FdEntry::Dir { comps, node: Node::Host { path: host, writable } }
+                FdEntry::Dir {
+                    comps,
+                    node: Node::Host {
+                        path: host,
+                        writable,
+                    },
+                }
             } else {
                 if oflags & OFLAGS_DIRECTORY != 0 {
                     return Err(Errno::NotDir.into());
@@ -623,7 +777,11 @@ fn path_open(
                 if append {
                     file.seek(SeekFrom::End(0)).map_err(Errno::from)?;
                 }
-                FdEntry::File { file, writable: want_write, append }
+                FdEntry::File {
+                    file,
+                    writable: want_write,
+                    append,
+                }
             }
         }
         Err(e) => return Err(e.into()),
@@ -632,56 +790,131 @@ fn path_open(
     Ok(m.write_u32(fd_out as u32, new_fd)?)
 }
 
-fn path_filestat_get(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _flags: i32, path: i32, len: i32, out: i32) -> SysResult<()> {
+fn path_filestat_get(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    _flags: i32,
+    path: i32,
+    len: i32,
+    out: i32,
+) -> SysResult<()> {
     let comps = path_comps(m, p, fd, path, len)?;
     let node = p.vfs.resolve(&comps)?;
     Ok(stat_node(m, out as u32, &node)?)
 }
 
-fn path_filestat_set_times(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _: i32, path: i32, len: i32, _: i64, _: i64, _: i32) -> SysResult<()> {
+fn path_filestat_set_times(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    _: i32,
+    path: i32,
+    len: i32,
+    _: i64,
+    _: i64,
+    _: i32,
+) -> SysResult<()> {
     let comps = path_comps(m, p, fd, path, len)?;
     p.vfs.resolve(&comps)?;
     Ok(())
 }
 
-fn path_create_directory(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: i32) -> SysResult<()> {
+fn path_create_directory(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> SysResult<()> {
     let host = writable_host_path(m, p, fd, path, len)?;
     std::fs::create_dir(host).map_err(Errno::from)?;
     Ok(())
 }
 
-fn path_remove_directory(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: i32) -> SysResult<()> {
+fn path_remove_directory(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> SysResult<()> {
     let host = writable_host_path(m, p, fd, path, len)?;
     std::fs::remove_dir(host).map_err(Errno::from)?;
     Ok(())
 }
 
-fn path_unlink_file(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: i32) -> SysResult<()> {
+fn path_unlink_file(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+) -> SysResult<()> {
     let host = writable_host_path(m, p, fd, path, len)?;
-    if std::fs::symlink_metadata(&host).map(|md| md.is_dir()).unwrap_or(false) {
+    if std::fs::symlink_metadata(&host)
+        .map(|md| md.is_dir())
+        .unwrap_or(false)
+    {
         return Err(Errno::IsDir.into());
     }
     std::fs::remove_file(host).map_err(Errno::from)?;
     Ok(())
 }
 
-fn path_rename(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, old: i32, old_len: i32, fd2: i32, new: i32, new_len: i32) -> SysResult<()> {
+fn path_rename(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    old: i32,
+    old_len: i32,
+    fd2: i32,
+    new: i32,
+    new_len: i32,
+) -> SysResult<()> {
     let from = writable_host_path(m, p, fd, old, old_len)?;
     let to = writable_host_path(m, p, fd2, new, new_len)?;
     std::fs::rename(from, to).map_err(Errno::from)?;
     Ok(())
 }
 
-fn path_link(_: &mut GuestMemory, _: &mut ProcCtx, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32) -> SysResult<()> {
+fn path_link(
+    _: &mut GuestMemory,
+    _: &mut ProcCtx,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+) -> SysResult<()> {
     Err(Errno::NotSup.into())
 }
 
-fn path_symlink(_: &mut GuestMemory, _: &mut ProcCtx, _: i32, _: i32, _: i32, _: i32, _: i32) -> SysResult<()> {
+fn path_symlink(
+    _: &mut GuestMemory,
+    _: &mut ProcCtx,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+) -> SysResult<()> {
     // Guests may not make symlinks: a symlink is the classic way out of a sandboxed directory.
     Err(Errno::Perm.into())
 }
 
-fn path_readlink(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: i32, _: i32, _: i32, _: i32) -> SysResult<()> {
+fn path_readlink(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    path: i32,
+    len: i32,
+    _: i32,
+    _: i32,
+    _: i32,
+) -> SysResult<()> {
     let comps = path_comps(m, p, fd, path, len)?;
     p.vfs.resolve(&comps)?;
     Err(Errno::Inval.into())
@@ -690,11 +923,21 @@ fn path_readlink(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, path: i32, len: 
 // ---- sockets through preview1's own calls ----
 
 /// Receives one datagram into iovecs; returns (bytes, truncated).
-pub fn recv_into(m: &mut GuestMemory, p: &ProcCtx, id: crate::net::SocketId, iovs: &[(u32, u32)], peek: bool) -> SysResult<(u32, bool)> {
-    let dgram = p.shared.sockets.recvfrom(id, peek, false, p.killed.as_ref()).map_err(|e| match e {
-        Errno::Intr if p.is_killed() => SysError::Killed,
-        e => SysError::Errno(e),
-    })?;
+pub fn recv_into(
+    m: &mut GuestMemory,
+    p: &ProcCtx,
+    id: crate::net::SocketId,
+    iovs: &[(u32, u32)],
+    peek: bool,
+) -> SysResult<(u32, bool)> {
+    let dgram = p
+        .shared
+        .sockets
+        .recvfrom(id, peek, false, p.killed.as_ref())
+        .map_err(|e| match e {
+            Errno::Intr if p.is_killed() => SysError::Killed,
+            e => SysError::Errno(e),
+        })?;
     let mut at = 0usize;
     for &(ptr, len) in iovs {
         let n = (len as usize).min(dgram.data.len() - at);
@@ -716,7 +959,16 @@ fn sock_accept(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, _: i32, _: i32) ->
     Err(Errno::NotSup.into())
 }
 
-fn sock_recv(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, flags: i32, nread_out: i32, flags_out: i32) -> SysResult<()> {
+fn sock_recv(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    flags: i32,
+    nread_out: i32,
+    flags_out: i32,
+) -> SysResult<()> {
     let id = socket_of(p, fd)?;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let (got, truncated) = recv_into(m, p, id, &iovs, flags & 1 != 0)?;
@@ -724,7 +976,15 @@ fn sock_recv(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, f
     Ok(m.write_u16(flags_out as u32, if truncated { 1 } else { 0 })?)
 }
 
-fn sock_send(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, iovs: i32, n: i32, _flags: i32, out: i32) -> SysResult<()> {
+fn sock_send(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    _flags: i32,
+    out: i32,
+) -> SysResult<()> {
     let id = socket_of(p, fd)?;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let data = gather(m, &iovs)?;
@@ -744,7 +1004,14 @@ enum Sub {
     Fd { userdata: u64, fd: u32, read: bool },
 }
 
-fn poll_oneoff(m: &mut GuestMemory, p: &mut ProcCtx, subs: i32, events: i32, nsubs: i32, nevents_out: i32) -> SysResult<()> {
+fn poll_oneoff(
+    m: &mut GuestMemory,
+    p: &mut ProcCtx,
+    subs: i32,
+    events: i32,
+    nsubs: i32,
+    nevents_out: i32,
+) -> SysResult<()> {
     if nsubs <= 0 || nsubs > 4096 {
         return Err(Errno::Inval.into());
     }
@@ -764,18 +1031,32 @@ fn poll_oneoff(m: &mut GuestMemory, p: &mut ProcCtx, subs: i32, events: i32, nsu
                 } else {
                     timeout
                 };
-                let deadline = now.checked_add(Duration::from_nanos(wait)).unwrap_or(now + Duration::from_secs(86400 * 365));
+                let deadline = now
+                    .checked_add(Duration::from_nanos(wait))
+                    .unwrap_or(now + Duration::from_secs(86400 * 365));
                 list.push(Sub::Clock { userdata, deadline });
             }
             EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE => {
                 let fd = m.read_u32(at + 16)?;
-                list.push(Sub::Fd { userdata, fd, read: tag == EVENTTYPE_FD_READ });
+                list.push(Sub::Fd {
+                    userdata,
+                    fd,
+                    read: tag == EVENTTYPE_FD_READ,
+                });
             }
             _ => return Err(Errno::Inval.into()),
         }
     }
-    let deadline = list.iter().filter_map(|s| match s { Sub::Clock { deadline, .. } => Some(*deadline), _ => None }).min();
-    let has_devices = list.iter().any(|s| matches!(s, Sub::Fd { fd, .. } if matches!(p.fds.get(*fd), Ok(FdEntry::Device(_)))));
+    let deadline = list
+        .iter()
+        .filter_map(|s| match s {
+            Sub::Clock { deadline, .. } => Some(*deadline),
+            _ => None,
+        })
+        .min();
+    let has_devices = list.iter().any(
+        |s| matches!(s, Sub::Fd { fd, .. } if matches!(p.fds.get(*fd), Ok(FdEntry::Device(_)))),
+    );
     loop {
         // (userdata, errno, type, nbytes)
         let mut ready: Vec<(u64, u16, u8, u64)> = Vec::new();
@@ -788,11 +1069,20 @@ fn poll_oneoff(m: &mut GuestMemory, p: &mut ProcCtx, subs: i32, events: i32, nsu
                     }
                 }
                 Sub::Fd { userdata, fd, read } => {
-                    let kind = if read { EVENTTYPE_FD_READ } else { EVENTTYPE_FD_WRITE };
+                    let kind = if read {
+                        EVENTTYPE_FD_READ
+                    } else {
+                        EVENTTYPE_FD_WRITE
+                    };
                     match p.fds.get(fd) {
                         Err(e) => ready.push((userdata, e.code(), kind, 0)),
                         Ok(FdEntry::Socket(id)) if read => {
-                            let queued = p.shared.sockets.lock().get(*id).map(|s| s.queue.front().map(|d| d.data.len() as u64));
+                            let queued = p
+                                .shared
+                                .sockets
+                                .lock()
+                                .get(*id)
+                                .map(|s| s.queue.front().map(|d| d.data.len() as u64));
                             match queued {
                                 Ok(Some(n)) => ready.push((userdata, 0, kind, n)),
                                 Ok(None) => {}
@@ -811,7 +1101,9 @@ fn poll_oneoff(m: &mut GuestMemory, p: &mut ProcCtx, subs: i32, events: i32, nsu
         }
         if !ready.is_empty() {
             for (i, (userdata, err, kind, nbytes)) in ready.iter().enumerate() {
-                let at = (events as u32).checked_add(i as u32 * 32).ok_or(Errno::Fault)?;
+                let at = (events as u32)
+                    .checked_add(i as u32 * 32)
+                    .ok_or(Errno::Fault)?;
                 m.slice_mut(at, 32)?.fill(0);
                 m.write_u64(at, *userdata)?;
                 m.write_u16(at + 8, *err)?;
@@ -824,7 +1116,11 @@ fn poll_oneoff(m: &mut GuestMemory, p: &mut ProcCtx, subs: i32, events: i32, nsu
             return Err(SysError::Killed);
         }
         // Sockets wake us; devices and kills are looked at every few milliseconds.
-        let nap = if has_devices { Duration::from_millis(2) } else { Duration::from_millis(50) };
+        let nap = if has_devices {
+            Duration::from_millis(2)
+        } else {
+            Duration::from_millis(50)
+        };
         p.shared.sockets.wait_until(deadline, nap);
     }
 }

@@ -20,7 +20,9 @@ fn run(k: &Kernel, m: &GuestModule, args: &[&str], vfs: Vfs) -> (ExitStatus, Str
     spec.stdout = Arc::new(out.clone());
     spec.vfs = vfs;
     let h = k.spawn(m, spec).unwrap();
-    let st = h.wait_timeout(Duration::from_secs(30)).expect("guest finished");
+    let st = h
+        .wait_timeout(Duration::from_secs(30))
+        .expect("guest finished");
     (st, out.text())
 }
 
@@ -39,10 +41,18 @@ fn two_processes_exchange_datagrams_over_loopback() {
     let mut spec = ProcessSpec::new(["ktest", "echo", "7100", "50"]);
     spec.stdout = Arc::new(server_out.clone());
     let server = k.spawn(&m, spec).unwrap();
-    let (st, out) = run(&k, &m, &["ping", "127.0.0.1", "7100", "50", "64"], Vfs::new());
+    let (st, out) = run(
+        &k,
+        &m,
+        &["ping", "127.0.0.1", "7100", "50", "64"],
+        Vfs::new(),
+    );
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
     assert!(out.contains("rtt_ns p50="), "{out}");
-    assert_eq!(server.wait_timeout(Duration::from_secs(10)), Some(ExitStatus::Exited(0)));
+    assert_eq!(
+        server.wait_timeout(Duration::from_secs(10)),
+        Some(ExitStatus::Exited(0))
+    );
     assert!(server_out.text().contains("echoed 50"));
 }
 
@@ -59,16 +69,30 @@ fn blocked_recvfrom_is_woken_by_inject() {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(50));
-    assert!(h.try_status().is_none(), "the guest is blocked, not finished");
-    k.inject_datagram(h.pid(), 2342, Ipv4Addr::new(10, 77, 0, 2), 40001, b"hello").unwrap();
-    assert_eq!(h.wait_timeout(Duration::from_secs(5)), Some(ExitStatus::Exited(0)));
-    assert!(out.text().contains("got 'hello' from 10.77.0.2:40001"), "{}", out.text());
+    assert!(
+        h.try_status().is_none(),
+        "the guest is blocked, not finished"
+    );
+    k.inject_datagram(h.pid(), 2342, Ipv4Addr::new(10, 77, 0, 2), 40001, b"hello")
+        .unwrap();
+    assert_eq!(
+        h.wait_timeout(Duration::from_secs(5)),
+        Some(ExitStatus::Exited(0))
+    );
+    assert!(
+        out.text().contains("got 'hello' from 10.77.0.2:40001"),
+        "{}",
+        out.text()
+    );
 }
 
 #[test]
 fn test_inject_datagram_unknown_pid() {
     let (k, _) = kernel_with(Arc::new(NoNetwork));
-    assert_eq!(k.inject_datagram(4242, 2342, Ipv4Addr::LOCALHOST, 1, b"x"), Err(Errno::Srch));
+    assert_eq!(
+        k.inject_datagram(4242, 2342, Ipv4Addr::LOCALHOST, 1, b"x"),
+        Err(Errno::Srch)
+    );
 }
 
 #[test]
@@ -76,7 +100,14 @@ fn guest_sends_reach_the_host_relay() {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<(u16, Ipv4Addr, u16, Vec<u8>)>>, Mutex<Vec<u16>>);
     impl HostIO for Recorder {
-        fn send_dgram(&self, _: Pid, sp: u16, ip: Ipv4Addr, dp: u16, d: &[u8]) -> Result<(), Errno> {
+        fn send_dgram(
+            &self,
+            _: Pid,
+            sp: u16,
+            ip: Ipv4Addr,
+            dp: u16,
+            d: &[u8],
+        ) -> Result<(), Errno> {
             self.0.lock().unwrap().push((sp, ip, dp, d.to_vec()));
             Err(Errno::NetUnreach)
         }
@@ -90,8 +121,15 @@ fn guest_sends_reach_the_host_relay() {
     assert_eq!(st, ExitStatus::Exited(0));
     let sent = rec.0.lock().unwrap();
     assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].1, sent[0].2, sent[0].3.as_slice()), (Ipv4Addr::new(10, 0, 0, 1), 1234, &b"x"[..]));
-    assert_eq!(rec.1.lock().unwrap().as_slice(), &[sent[0].0], "the host heard of the bind");
+    assert_eq!(
+        (sent[0].1, sent[0].2, sent[0].3.as_slice()),
+        (Ipv4Addr::new(10, 0, 0, 1), 1234, &b"x"[..])
+    );
+    assert_eq!(
+        rec.1.lock().unwrap().as_slice(),
+        &[sent[0].0],
+        "the host heard of the bind"
+    );
 }
 
 #[test]
@@ -110,8 +148,14 @@ fn files_in_the_sandbox_and_refused_escapes() {
     std::fs::write(dir.join("ro/hello.txt"), "hello").unwrap();
     std::os::unix::fs::symlink("/etc", dir.join("rw/escape")).unwrap();
     let mut vfs = Vfs::new();
-    vfs.mount(Mount::ReadWriteDir { guest: "/data".into(), host: dir.join("rw") });
-    vfs.mount(Mount::ReadOnlyDir { guest: "/ro".into(), host: dir.join("ro") });
+    vfs.mount(Mount::ReadWriteDir {
+        guest: "/data".into(),
+        host: dir.join("rw"),
+    });
+    vfs.mount(Mount::ReadOnlyDir {
+        guest: "/ro".into(),
+        host: dir.join("ro"),
+    });
     let (k, m) = kernel_with(Arc::new(NoNetwork));
     let (st, out) = run(&k, &m, &["files"], vfs);
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
@@ -147,22 +191,44 @@ fn a_spinning_guest_is_killed_from_another_thread() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(h.try_status().is_none());
     h.kill();
-    assert_eq!(h.wait_timeout(Duration::from_secs(5)), Some(ExitStatus::Killed));
+    assert_eq!(
+        h.wait_timeout(Duration::from_secs(5)),
+        Some(ExitStatus::Killed)
+    );
     // A guest blocked in recvfrom is killed too.
-    let h = k.spawn(&m, ProcessSpec::new(["ktest", "recv-block", "2400"])).unwrap();
+    let h = k
+        .spawn(&m, ProcessSpec::new(["ktest", "recv-block", "2400"]))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     k.kill(h.pid()).unwrap();
-    assert_eq!(h.wait_timeout(Duration::from_secs(5)), Some(ExitStatus::Killed));
-    assert_eq!(k.inject_datagram(h.pid(), 2400, Ipv4Addr::LOCALHOST, 1, b"x"), Err(Errno::Srch));
+    assert_eq!(
+        h.wait_timeout(Duration::from_secs(5)),
+        Some(ExitStatus::Killed)
+    );
+    assert_eq!(
+        k.inject_datagram(h.pid(), 2400, Ipv4Addr::LOCALHOST, 1, b"x"),
+        Err(Errno::Srch)
+    );
 }
 
 #[test]
 fn the_memory_cap_holds() {
-    let k = Kernel::new(KernelConfig { memory_limit: 32 << 20, ..Default::default() }, Arc::new(NoNetwork)).unwrap();
+    let k = Kernel::new(
+        KernelConfig {
+            memory_limit: 32 << 20,
+            ..Default::default()
+        },
+        Arc::new(NoNetwork),
+    )
+    .unwrap();
     let m = k.load(&common::guest("ktest")).unwrap();
     let (st, out) = run(&k, &m, &["memhog"], Vfs::new());
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
-    let mib: usize = out.split_whitespace().nth(3).and_then(|s| s.parse().ok()).expect(&out);
+    let mib: usize = out
+        .split_whitespace()
+        .nth(3)
+        .and_then(|s| s.parse().ok())
+        .expect(&out);
     assert!(mib < 32, "{out}");
 }
 
@@ -178,14 +244,24 @@ fn a_missing_import_is_named_at_load() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("loaded a module with an unknown import"),
     }
-    assert!(matches!(k.load(b"not wasm"), Err(KernelError::InvalidModule(_))));
+    assert!(matches!(
+        k.load(b"not wasm"),
+        Err(KernelError::InvalidModule(_))
+    ));
 }
 
 #[test]
 fn compiled_modules_are_cached() {
     let dir = std::env::temp_dir().join(format!("dl-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let k = Kernel::new(KernelConfig { cache_dir: Some(dir.clone()), ..Default::default() }, Arc::new(NoNetwork)).unwrap();
+    let k = Kernel::new(
+        KernelConfig {
+            cache_dir: Some(dir.clone()),
+            ..Default::default()
+        },
+        Arc::new(NoNetwork),
+    )
+    .unwrap();
     let wasm = common::guest("ktest");
     k.load(&wasm).unwrap();
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();

@@ -7,12 +7,16 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Compiles `kernel/tests/guests/<name>.c` (plus the guest libc) and returns the wasm bytes.
 pub fn guest(name: &str) -> Vec<u8> {
-    static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> = OnceLock::new();
+    static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> =
+        OnceLock::new();
     let cache = BUILT.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap();
     if let Some(w) = cache.get(name) {
@@ -21,7 +25,14 @@ pub fn guest(name: &str) -> Vec<u8> {
     let root = repo_root();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
     let status = Command::new("clang-16")
-        .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-fuse-ld=lld", "-L/usr/lib/wasm32-wasi"])
+        .args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-O2",
+            "-Wall",
+            "-fuse-ld=lld",
+            "-L/usr/lib/wasm32-wasi",
+        ])
         .arg("-I")
         .arg(root.join("assets/guest-libc/include"))
         .args(["-isystem", "/usr/include/wasm32-wasi"])
