@@ -1,0 +1,43 @@
+//! doomlink-net: the relay that carries doomlink guests' UDP datagrams between players.
+//!
+//! Each player's kernel hands the datagrams its guest (Chocolate Doom) sends to anything but
+//! 127/8 to `HostIO::send_dgram`; this crate decides where they go in the game's virtual network
+//! and hands them to the destination player's kernel as `inject_datagram` arguments. The crate
+//! speaks plain ports, [`std::net::Ipv4Addr`] and bytes, and does not depend on the kernel: the
+//! app wires the two together.
+//!
+//! - [`subnet`]: the virtual network's address arithmetic (default 10.77.0.0/24, hub .1).
+//! - [`wire`]: the versioned binary frames links carry, with strict decoders.
+//! - [`session`]: the sans-IO core, [`Session`]; hub or client, fed with timestamps, polled for
+//!   [`Output`]s (frames to send, datagrams to deliver, events) and deadlines.
+//! - [`stats`]: the live figures per link and per session.
+//! - [`sim`]: an in-memory transport over a simulated lossy network in virtual time, for tests.
+//! - [`lan_nat`]: the sans-IO address table of the LAN bridge (real UDP endpoints ↔ virtual ones).
+//! - [`rng`]: the small seeded generator the simulation uses.
+//!
+//! # Links and transports
+//!
+//! The core knows links only as [`LinkId`]s. A transport tells it when a link comes up
+//! ([`Session::link_up`]), what bytes arrived on it ([`Session::handle_frame`]) and when it went
+//! away ([`Session::link_down`]); the core answers with [`Transmit`]s that name the link and the
+//! [`Channel`] each frame needs, and with [`Event::LinkClosed`] when the transport should drop a
+//! link. Issue 7's WebRTC transport maps one peer connection to one link with two data channels:
+//! [`Channel::Datagram`] → `ordered: false, maxRetransmits: 0` (game datagrams, ping/pong),
+//! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
+//! up when both are open. The in-memory [`sim`] transport models exactly that.
+
+pub mod lan_nat;
+pub mod rng;
+pub mod session;
+pub mod sim;
+pub mod stats;
+pub mod subnet;
+pub mod wire;
+
+pub use session::{
+    CloseReason, Config, Delivery, Event, LinkId, LinkView, Output, Role, SendError, Session,
+    SessionError, Transmit,
+};
+pub use stats::{LinkStats, SessionStats};
+pub use subnet::{Dest, Subnet, SubnetError, DEFAULT_SUBNET};
+pub use wire::{ByeReason, Channel, Frame, FrameError, PeerInfo, WadHash, WadSet};
