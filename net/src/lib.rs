@@ -26,6 +26,7 @@
 //! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
 //! up when both are open. The in-memory [`sim`] transport models exactly that.
 
+pub mod lan;
 pub mod lan_nat;
 pub mod rng;
 pub mod session;
