@@ -112,6 +112,8 @@ struct Source {
 struct Manifest {
     includes: Vec<PathBuf>,
     cflags: Vec<String>,
+    engine_cflags: Vec<String>,
+    ours_cflags: Vec<String>,
     /// (file, NAME=VALUE) macros for single files.
     defines: Vec<(String, String)>,
     ldflags: Vec<String>,
@@ -256,6 +258,8 @@ fn read_manifest(path: &Path, tree: &Path, assets: &Path) -> Manifest {
                 _ => bad(),
             }),
             "cflag" => manifest.cflags.push(value),
+            "engine-cflag" => manifest.engine_cflags.push(value),
+            "ours-cflag" => manifest.ours_cflags.push(value),
             "ldflag" => manifest.ldflags.push(value),
             "define" if !rest.is_empty() => manifest.defines.push((value, rest)),
             "engine" => manifest.sources.push(Source {
@@ -319,9 +323,10 @@ fn compile_all(
                 println!("cargo:rerun-if-changed={}", file.display());
                 let mut cc = Command::new(clang);
                 cc.args(common).args(&manifest.cflags);
-                if source.origin == Origin::Ours {
-                    cc.arg("-Wall");
-                }
+                cc.args(match source.origin {
+                    Origin::Engine => &manifest.engine_cflags,
+                    Origin::Ours => &manifest.ours_cflags,
+                });
                 for (target, define) in &manifest.defines {
                     if *target == source.path {
                         cc.arg(format!("-D{define}"));

@@ -7,8 +7,8 @@
 // D_RegisterLoopCallbacks; the build compiles that one file with
 // -DD_RegisterLoopCallbacks=DL_RegisterDoomLoopCallbacks, so the callbacks come here first and
 // the game's RunTic is wrapped. After each tic the wrapper
-//   - reports `title <game> — <map>` to /dev/control when a level starts, and
-//     `gametic <n>` once a second of game time;
+//   - reports `title <game> — <map>` to /dev/control when a level starts (`title <game>` when
+//     the title pages come back), and `gametic <n>` once a second of game time;
 //   - ends the run cleanly when DOOMLINK_TICS (env) tics have run: a demo being recorded is
 //     written (G_CheckDemoStatus, which ends with "Demo NAME recorded"; i_system.c makes that a
 //     status-0 exit), then the network is served a little longer, then the process exits 0.
@@ -42,9 +42,17 @@ static void ReportLevel(void)
 {
     char mapname[9];
 
+    if (gamestate == GS_DEMOSCREEN && reported_map != -1)
+    {
+        // Back on the title pages: the title is the game's again.
+        reported_episode = reported_map = -1;
+        DL_ControlLine("title %s", I_GetWindowTitle());
+        return;
+    }
+
+    // The intermission and the finale keep the title of the map they follow.
     if (gamestate != GS_LEVEL)
     {
-        reported_episode = reported_map = -1;
         return;
     }
 

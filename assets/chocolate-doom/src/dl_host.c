@@ -2,11 +2,12 @@
 // Copyright (C) 2026 the doomlink authors
 //
 // doomlink — the host side of the platform layer: opening the /dev devices the doomlink kernel
-// provides per process (kernel/ABI.md, "Devices"), the /dev/control text channel, and reading
-// the DOOMLINK_* environment variables.
+// provides per process (kernel/ABI.md, "Devices"), the /dev/control text channel, temporary
+// files, and reading the DOOMLINK_* environment variables.
 //
-// Owns: the /dev/control file descriptor. The other devices belong to the file that uses them
-// (fb0 and input: i_video.c / i_input.c, dsp: i_sound.c, lobby: net_lobby.c).
+// Owns: the /dev/control file descriptor and where temporary files go. The other devices
+// belong to the file that uses them (fb0 and input: i_video.c / i_input.c, dsp: i_sound.c,
+// lobby: net_lobby.c).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,13 @@ void DL_ControlLine(const char *format, ...)
         // The host went away or refused the record; stop trying rather than fail every tic.
         control_fd = -1;
     }
+}
+
+// Where temporary files go: the read-write mount, as the guest's VFS has no /tmp. Only the
+// OPL music module uses one (a song's MIDI, removed as soon as it is read).
+char *DL_TempFile(const char *name)
+{
+    return M_StringJoin("/data/.tmp-", name, NULL);
 }
 
 int DL_EnvInt(const char *name, int fallback)

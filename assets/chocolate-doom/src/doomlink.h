@@ -24,6 +24,9 @@ int DL_OpenDevice(const char *name, int flags);
 // Does nothing when the host has no /dev/control.
 void DL_ControlLine(const char *format, ...) PRINTF_ATTR(1, 2);
 
+// M_TempFile for the OPL music module (the build renames its calls): a path in /data.
+char *DL_TempFile(const char *name);
+
 // Reads an integer environment variable; `fallback` if unset or not a number.
 int DL_EnvInt(const char *name, int fallback);
 

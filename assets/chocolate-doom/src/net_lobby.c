@@ -70,7 +70,7 @@ static int last_reported_players = -1;
 
 // Appends one field, separated by a space, with bytes outside printable ASCII, spaces and '%'
 // written as %XX, so that a field is never empty of meaning or split (player names may hold
-// spaces; the loopback address reads "local server").
+// spaces; the loopback address reads "local client").
 static void AppendField(char *record, const char *field)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -39,6 +39,9 @@ extern net_module_t net_posix_module;
 
 #define DEFAULT_PORT 2342
 
+// The Internet master server's name, as net_query.c spells it.
+#define MASTER_SERVER_NAME "master.chocolate-doom.org"
+
 // Largest datagram received, as net_sdl.c (SDLNet_AllocPacket(1500)); longer ones are
 // truncated there and here alike.
 #define MAX_DATAGRAM 1500
@@ -375,6 +378,11 @@ static net_addr_t *NET_POSIX_ResolveAddress(const char *address)
     if (ParseIPv4(host, &ip))
     {
         result = FindAddress(ip, (uint16_t) addr_port);
+    }
+    else if (!strcasecmp(host, MASTER_SERVER_NAME))
+    {
+        // net_query.c asks for the master server (NAT hole punching, -search); a guest never
+        // contacts it, and the engine reports the failure itself.
     }
     else
     {
