@@ -28,16 +28,13 @@ pub fn default_data_dir() -> PathBuf {
 
 /// A kernel with the module cache, and doom.wasm loaded into it.
 pub fn boot(host: Arc<dyn doomlink_kernel::HostIO>) -> Result<(Kernel, GuestModule)> {
-    let kernel = Kernel::new(
-        KernelConfig {
-            cache_dir: Some(cache_dir()),
-            ..Default::default()
-        },
-        host,
-    )?;
-    let module = kernel
-        .load(doomlink_assets::DOOM_WASM)
-        .context("loading doom.wasm")?;
+    boot_with_cache(host, Some(cache_dir()))
+}
+
+/// `boot` with a chosen module cache (`None`: compile every time).
+pub fn boot_with_cache(host: Arc<dyn doomlink_kernel::HostIO>, cache: Option<PathBuf>) -> Result<(Kernel, GuestModule)> {
+    let kernel = Kernel::new(KernelConfig { cache_dir: cache, ..Default::default() }, host)?;
+    let module = kernel.load(doomlink_assets::DOOM_WASM).context("loading doom.wasm")?;
     Ok((kernel, module))
 }
 

@@ -1,0 +1,429 @@
+//! The home screen: a column of places — Play, Host, Join, LAN games, Settings — each its own
+//! page type, and a banner for what happened last (a game's error, a failed start). Pages return
+//! a [`HomeAction`]; the app turns it into a state transition.
+
+use super::choice::GameChoice;
+use super::keys::DEFAULT_BINDINGS;
+use super::launch::GameSetup;
+use super::netplay::{mode_label, parse_address, HostOptions, LanGame, Netplay, NetplayError, MODES};
+use super::settings::Settings;
+use super::view::Scaling;
+use eframe::egui::{self, RichText};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+
+/// What the player asked the home screen for.
+pub enum HomeAction {
+    Play(GameSetup),
+    Host(GameSetup, HostOptions),
+    Join(String),
+    /// Settings changed: save them, apply the volume.
+    SettingsChanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Play,
+    Host,
+    Join,
+    Lan,
+    Settings,
+}
+
+impl Page {
+    const ALL: [Page; 5] = [Page::Play, Page::Host, Page::Join, Page::Lan, Page::Settings];
+    fn label(self) -> &'static str {
+        match self {
+            Page::Play => "Play",
+            Page::Host => "Host a game",
+            Page::Join => "Join a game",
+            Page::Lan => "LAN games",
+            Page::Settings => "Settings",
+        }
+    }
+}
+
+/// A message at the top of the home screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Banner {
+    Error(String),
+    Info(String),
+}
+
+pub struct HomeScreen {
+    pub page: Page,
+    pub choice: GameChoice,
+    pub banner: Option<Banner>,
+    host: HostPage,
+    join: JoinPage,
+    lan: LanPage,
+}
+
+/// What the home screen shows about the machine (read-only facts).
+pub struct HomeFacts<'a> {
+    pub audio: &'a str,
+    pub settings_path: Option<&'a std::path::Path>,
+    pub data_dir: &'a std::path::Path,
+    pub netplay: &'a Arc<dyn Netplay>,
+}
+
+impl HomeScreen {
+    pub fn new(settings: &Settings) -> HomeScreen {
+        HomeScreen {
+            page: Page::Play,
+            choice: GameChoice::new(
+                settings.last_iwad.clone(),
+                settings.last_pwads.clone(),
+                settings.last_skill,
+                settings.last_map.clone(),
+            ),
+            banner: None,
+            host: HostPage::default(),
+            join: JoinPage::default(),
+            lan: LanPage::default(),
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut Settings, facts: &HomeFacts) -> Option<HomeAction> {
+        let mut action = None;
+        egui::Panel::left("home-nav")
+            .resizable(false)
+            .exact_size(170.0)
+            .show(ui, |ui| {
+                ui.add_space(14.0);
+                ui.heading(RichText::new("doomlink").strong().size(26.0));
+                ui.label(RichText::new("Classic DOOM with friends").weak());
+                ui.add_space(18.0);
+                for p in Page::ALL {
+                    let label = RichText::new(p.label()).size(17.0);
+                    if ui
+                        .add_sized([150.0, 32.0], egui::Button::selectable(self.page == p, label))
+                        .clicked()
+                    {
+                        self.page = p;
+                    }
+                }
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.add_space(8.0);
+                if let Some(b) = &self.banner {
+                    let closed = banner_ui(ui, b);
+                    if closed {
+                        self.banner = None;
+                    }
+                    ui.add_space(8.0);
+                }
+                action = match self.page {
+                    Page::Play => play_page(ui, &mut self.choice),
+                    Page::Host => self.host.ui(ui, &mut self.choice, facts.netplay.available()),
+                    Page::Join => self.join.ui(ui, facts.netplay.available()),
+                    Page::Lan => self.lan.ui(ui, facts.netplay),
+                    Page::Settings => settings_page(ui, settings, facts),
+                };
+            });
+        });
+        action
+    }
+}
+
+/// Draws a banner; true if the player dismissed it.
+fn banner_ui(ui: &mut egui::Ui, b: &Banner) -> bool {
+    let (text, color) = match b {
+        Banner::Error(t) => (t, ui.visuals().error_fg_color),
+        Banner::Info(t) => (t, ui.visuals().hyperlink_color),
+    };
+    let mut closed = false;
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(color, RichText::new(text).size(15.0));
+            if ui.small_button("Dismiss").clicked() {
+                closed = true;
+            }
+        });
+    });
+    closed
+}
+
+fn play_page(ui: &mut egui::Ui, choice: &mut GameChoice) -> Option<HomeAction> {
+    ui.heading("Play");
+    ui.label("A game on this computer.");
+    ui.add_space(10.0);
+    choice.ui(ui);
+    ui.add_space(16.0);
+    let start = ui.add_sized(
+        [160.0, 40.0],
+        egui::Button::new(RichText::new("Start").size(20.0).strong()),
+    );
+    let mut action = None;
+    if start.clicked() {
+        match choice.setup() {
+            Ok(s) => action = Some(HomeAction::Play(s)),
+            Err(e) => choice.error = Some(e),
+        }
+    }
+    ui.add_space(16.0);
+    choice.title_ui(ui);
+    action
+}
+
+/// Shown on the network pages until LAN play exists.
+fn not_yet_note(ui: &mut egui::Ui) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.label(
+            RichText::new("Not yet: network play is coming in a later version of doomlink.")
+                .strong(),
+        );
+        ui.label("The options below show what it will ask for.");
+    });
+    ui.add_space(8.0);
+}
+
+#[derive(Default)]
+struct HostPage {
+    options: HostOptions,
+}
+
+impl HostPage {
+    fn ui(&mut self, ui: &mut egui::Ui, choice: &mut GameChoice, available: bool) -> Option<HomeAction> {
+        ui.heading("Host a game");
+        ui.label("Others join you by your address, or find the game under LAN games.");
+        ui.add_space(10.0);
+        if !available {
+            not_yet_note(ui);
+        }
+        let mut action = None;
+        ui.add_enabled_ui(available, |ui| {
+            choice.ui(ui);
+            ui.add_space(8.0);
+            let o = &mut self.options;
+            egui::Grid::new("host-options")
+                .num_columns(2)
+                .spacing([12.0, 10.0])
+                .show(ui, |ui| {
+                    ui.label("Game name");
+                    ui.add(egui::TextEdit::singleline(&mut o.game_name).hint_text("shown on the LAN"));
+                    ui.end_row();
+                    ui.label("Mode");
+                    egui::ComboBox::from_id_salt("host-mode")
+                        .selected_text(mode_label(o.game.mode))
+                        .show_ui(ui, |ui| {
+                            for m in MODES {
+                                ui.selectable_value(&mut o.game.mode, m, mode_label(m));
+                            }
+                        });
+                    ui.end_row();
+                    ui.label("Players");
+                    ui.add(egui::Slider::new(&mut o.players, 2..=4))
+                        .on_hover_text("The game starts by itself when this many are in.");
+                    ui.end_row();
+                    ui.label("Port");
+                    ui.add(egui::DragValue::new(&mut o.port).range(1024..=65535));
+                    ui.end_row();
+                    ui.label("Options");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut o.game.respawn, "Monsters respawn");
+                        ui.checkbox(&mut o.game.fast, "Fast monsters");
+                        ui.checkbox(&mut o.game.nomonsters, "No monsters");
+                    });
+                    ui.end_row();
+                    ui.label("Time limit");
+                    let mut minutes = o.game.timer_minutes.unwrap_or(0);
+                    ui.add(egui::DragValue::new(&mut minutes).range(0..=120).suffix(" min"))
+                        .on_hover_text("0: no limit");
+                    o.game.timer_minutes = (minutes > 0).then_some(minutes);
+                    ui.end_row();
+                });
+            ui.add_space(12.0);
+            if ui.add_sized([160.0, 36.0], egui::Button::new("Host")).clicked() {
+                match choice.setup() {
+                    Ok(s) => action = Some(HomeAction::Host(s, self.options.clone())),
+                    Err(e) => choice.error = Some(e),
+                }
+            }
+        });
+        action
+    }
+}
+
+#[derive(Default)]
+struct JoinPage {
+    address: String,
+    error: Option<String>,
+}
+
+impl JoinPage {
+    fn ui(&mut self, ui: &mut egui::Ui, available: bool) -> Option<HomeAction> {
+        ui.heading("Join a game");
+        ui.label("The host's address, as their doomlink shows it.");
+        ui.add_space(10.0);
+        if !available {
+            not_yet_note(ui);
+        }
+        let mut action = None;
+        ui.add_enabled_ui(available, |ui| {
+            ui.horizontal(|ui| {
+                ui.label("Address");
+                let edit = ui.add(
+                    egui::TextEdit::singleline(&mut self.address)
+                        .hint_text("192.168.1.20:2342")
+                        .desired_width(220.0),
+                );
+                let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Join").clicked() || enter {
+                    match parse_address(&self.address) {
+                        Ok(a) => {
+                            self.error = None;
+                            action = Some(HomeAction::Join(a));
+                        }
+                        Err(e) => self.error = Some(e.to_string()),
+                    }
+                }
+            });
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        action
+    }
+}
+
+#[derive(Default)]
+struct LanPage {
+    games: Vec<LanGame>,
+    refreshing: Option<mpsc::Receiver<Result<Vec<LanGame>, NetplayError>>>,
+    error: Option<String>,
+}
+
+impl LanPage {
+    fn refresh(&mut self, ctx: &egui::Context, netplay: &Arc<dyn Netplay>) {
+        if self.refreshing.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let np = netplay.clone();
+        let ctx = ctx.clone();
+        if std::thread::Builder::new()
+            .name("lan-list".into())
+            .spawn(move || {
+                let _ = tx.send(np.lan_games());
+                ctx.request_repaint();
+            })
+            .is_ok()
+        {
+            self.refreshing = Some(rx);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, netplay: &Arc<dyn Netplay>) -> Option<HomeAction> {
+        if let Some(rx) = &self.refreshing {
+            if let Ok(r) = rx.try_recv() {
+                self.refreshing = None;
+                match r {
+                    Ok(g) => {
+                        self.games = g;
+                        self.error = None;
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+        }
+        ui.heading("LAN games");
+        ui.label("Games hosted on your local network.");
+        ui.add_space(10.0);
+        let available = netplay.available();
+        if !available {
+            not_yet_note(ui);
+        }
+        let mut action = None;
+        ui.add_enabled_ui(available, |ui| {
+            ui.horizontal(|ui| {
+                if ui.button("Refresh").clicked() {
+                    self.refresh(ui.ctx(), netplay);
+                }
+                if self.refreshing.is_some() {
+                    ui.spinner();
+                }
+            });
+            if self.games.is_empty() {
+                ui.label(RichText::new("No games found.").weak());
+            }
+            egui::Grid::new("lan-games").striped(true).show(ui, |ui| {
+                for g in &self.games {
+                    ui.label(&g.name);
+                    ui.label(&g.iwad);
+                    ui.label(format!("{}/{}", g.players, g.max_players));
+                    ui.label(&g.address);
+                    if ui.button("Join").clicked() {
+                        action = Some(HomeAction::Join(g.address.clone()));
+                    }
+                    ui.end_row();
+                }
+            });
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        action
+    }
+}
+
+fn settings_page(ui: &mut egui::Ui, s: &mut Settings, facts: &HomeFacts) -> Option<HomeAction> {
+    ui.heading("Settings");
+    ui.add_space(10.0);
+    let before = s.clone();
+    egui::Grid::new("settings")
+        .num_columns(2)
+        .spacing([12.0, 10.0])
+        .show(ui, |ui| {
+            ui.label("Player name");
+            ui.add(egui::TextEdit::singleline(&mut s.player_name).char_limit(30))
+                .on_hover_text("What other players see in network games.");
+            ui.end_row();
+            ui.label("Volume");
+            ui.add(egui::Slider::new(&mut s.volume, 0.0..=1.0).custom_formatter(|v, _| {
+                format!("{:.0}%", v * 100.0)
+            }));
+            ui.end_row();
+            ui.label("");
+            ui.label(RichText::new(facts.audio).weak());
+            ui.end_row();
+            ui.label("Scaling");
+            egui::ComboBox::from_id_salt("scaling")
+                .selected_text(s.scaling.label())
+                .show_ui(ui, |ui| {
+                    for m in Scaling::ALL {
+                        ui.selectable_value(&mut s.scaling, m, m.label());
+                    }
+                });
+            ui.end_row();
+            ui.label("Mouse sensitivity");
+            ui.add(egui::Slider::new(&mut s.mouse_sensitivity, 0.1..=5.0).logarithmic(true));
+            ui.end_row();
+        });
+    ui.add_space(14.0);
+    ui.label(RichText::new("Controls").strong());
+    egui::Grid::new("bindings").striped(true).show(ui, |ui| {
+        for (what, keys) in DEFAULT_BINDINGS {
+            ui.label(*what);
+            ui.label(RichText::new(*keys).monospace());
+            ui.end_row();
+        }
+    });
+    ui.label(
+        RichText::new("Doom's own controls are changed in its config (default.cfg in the data folder).")
+            .weak(),
+    );
+    ui.add_space(14.0);
+    ui.label(RichText::new("Files").strong());
+    let path = |p: Option<&std::path::Path>| {
+        p.map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(no config folder on this system: not saved)".into())
+    };
+    ui.label(format!("Settings: {}", path(facts.settings_path)));
+    ui.label(format!(
+        "Saves, demos and Doom's config: {}",
+        PathBuf::from(facts.data_dir).display()
+    ));
+    (*s != before).then_some(HomeAction::SettingsChanged)
+}

@@ -1,0 +1,95 @@
+//! The desktop window (eframe/egui): the home screen (Play, Host, Join, LAN games, Settings) and
+//! the game view. One app struct ([`app::DoomlinkApp`]) owns the current screen and changes it
+//! only through explicit transitions; each screen is its own type:
+//!
+//! - `home`: the home screen and its pages; `choice`: the IWAD/PWAD/skill/map picker they share
+//! - `game`: a running game — frames, keyboard and mouse, title, errors, lobby, quitting
+//! - `frames`: the thread that brings frames from the guest, the measurements, the frame dump
+//! - `keys`: egui keys to Doom key codes; `view`: the 4:3 letterbox arithmetic
+//! - `launch`: starting guests off the UI thread; `netplay`: the seam for network play
+//! - `settings`: the app's settings file; `lobby`: the netgame lobby records; `wads`: map lists
+
+mod app;
+mod choice;
+mod frames;
+mod game;
+mod home;
+pub mod keys;
+pub mod launch;
+mod lobby;
+pub mod netplay;
+pub mod settings;
+pub mod view;
+mod wads;
+
+pub use launch::{GameSetup, Launched};
+pub use netplay::{Netplay, NotYet};
+
+use eframe::egui;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+/// What the window opens on.
+pub enum StartWith {
+    /// The home screen (`doomlink` with no arguments).
+    Home,
+    /// This game (`doomlink run` without `--headless`).
+    Game(GameSetup),
+}
+
+/// Why the window could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum GuiError {
+    #[error("cannot open the window: {0}")]
+    Window(String),
+}
+
+/// Opens the window and runs it until it is closed. Returns the exit status: for a game opened
+/// directly, the game's (0 when it quit normally); otherwise 0.
+pub fn run(start: StartWith, data_dir: PathBuf, netplay: Arc<dyn Netplay>) -> Result<i32, GuiError> {
+    let exit_code = Arc::new(AtomicI32::new(0));
+    let (mode, direct) = match start {
+        StartWith::Home => (app::Mode::Home, None),
+        StartWith::Game(g) => (app::Mode::Direct, Some(g)),
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("doomlink")
+            .with_app_id("doomlink")
+            .with_inner_size([960.0, 720.0])
+            .with_min_inner_size([320.0, 240.0]),
+        ..Default::default()
+    };
+    let code = exit_code.clone();
+    eframe::run_native(
+        "doomlink",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(app::DoomlinkApp::new(
+                &cc.egui_ctx,
+                mode,
+                direct,
+                data_dir,
+                netplay,
+                code,
+            )))
+        }),
+    )
+    .map_err(|e| GuiError::Window(e.to_string()))?;
+    Ok(exit_code.load(Ordering::Relaxed))
+}
+
+/// F11, or Alt+Enter: the window's fullscreen toggle, never sent to the game.
+pub(crate) fn is_fullscreen_toggle(ev: &egui::Event) -> bool {
+    match ev {
+        egui::Event::Key {
+            key,
+            pressed: true,
+            modifiers,
+            repeat: false,
+            ..
+        } => *key == egui::Key::F11 || (*key == egui::Key::Enter && modifiers.alt),
+        _ => false,
+    }
+}

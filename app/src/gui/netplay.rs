@@ -1,0 +1,208 @@
+//! The seam between the window and network play. The Host, Join and LAN games screens collect
+//! what the player wants and call a [`Netplay`]; the LAN issue implements it (the app starts with
+//! [`NotYet`], which says so). Calls run on a worker thread, never on the UI thread, so an
+//! implementation may block (bind sockets, wait for a server) for as long as it needs.
+
+use super::launch::Launched;
+use crate::guest::DoomConfig;
+pub use crate::netplay::{GameMode, GameOptions};
+use std::fmt;
+
+/// The names the Host screen shows for each mode.
+pub fn mode_label(mode: GameMode) -> &'static str {
+    match mode {
+        GameMode::Coop => "Cooperative",
+        GameMode::Deathmatch => "Deathmatch",
+        GameMode::AltDeath => "Deathmatch 2.0 (items respawn)",
+    }
+}
+
+pub const MODES: [GameMode; 3] = [GameMode::Coop, GameMode::Deathmatch, GameMode::AltDeath];
+
+/// What the Host screen asks for. `game.skill` and `game.warp` come from the Play choice (the
+/// same picker is on the Host screen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostOptions {
+    pub game: GameOptions,
+    /// Players to wait for before the game starts by itself (`-nodes`); the host can also start
+    /// earlier from the lobby.
+    pub players: u8,
+    /// UDP port the server listens on (`-port`; Chocolate Doom's default is 2342).
+    pub port: u16,
+    /// Shown to others on the LAN.
+    pub game_name: String,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            game: GameOptions::default(),
+            players: 2,
+            port: 2342,
+            game_name: String::new(),
+        }
+    }
+}
+
+/// `-warp` arguments as [`GameOptions::warp`] has them: `["1", "3"]` → (Some(1), 3), `["7"]` →
+/// (None, 7).
+pub fn warp_of(args: &[String]) -> Option<(Option<u8>, u8)> {
+    match args {
+        [e, m] => Some((Some(e.parse().ok()?), m.parse().ok()?)),
+        [m] => Some((None, m.parse().ok()?)),
+        _ => None,
+    }
+}
+
+/// The game side of a netgame request: the guest's configuration as a local game would have it
+/// (IWAD, PWADs, data dir, video, the audio rate of this machine's device; `args` empty: the game
+/// options are the host's [`HostOptions::game`], or the server's), and the player's name.
+#[derive(Debug, Clone)]
+pub struct NetGameRequest {
+    pub game: DoomConfig,
+    pub player_name: String,
+}
+
+/// A game found on the LAN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LanGame {
+    pub name: String,
+    /// What to pass to [`Netplay::join`].
+    pub address: String,
+    pub players: u8,
+    pub max_players: u8,
+    /// The IWAD the server plays (its file name or game name).
+    pub iwad: String,
+}
+
+/// Why a netplay action did not start a game.
+#[derive(Debug, thiserror::Error)]
+pub enum NetplayError {
+    /// The feature is not built yet; the message says what is missing.
+    #[error("{0}")]
+    NotYet(String),
+    /// It was tried and failed; the message is for the player.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Network play, as the window needs it. Each method runs on a worker thread.
+pub trait Netplay: Send + Sync {
+    /// Whether the Host, Join and LAN screens are live. When false they show their options
+    /// greyed out under a "not yet" note.
+    fn available(&self) -> bool;
+
+    /// Starts a server with this player in it; the returned guest shows the lobby (its
+    /// `/dev/lobby`) until the game starts.
+    fn host(&self, request: &NetGameRequest, options: &HostOptions) -> Result<Launched, NetplayError>;
+
+    /// Joins the server at `address` (as typed and checked by [`parse_address`]: `host` or
+    /// `host:port`, the host an IPv4 address or a name).
+    fn join(&self, request: &NetGameRequest, address: &str) -> Result<Launched, NetplayError>;
+
+    /// Games currently announced on the LAN.
+    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError>;
+}
+
+/// The stand-in until LAN play exists.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NotYet;
+
+impl NotYet {
+    fn err() -> NetplayError {
+        NetplayError::NotYet("network play is not in this build yet".into())
+    }
+}
+
+impl Netplay for NotYet {
+    fn available(&self) -> bool {
+        false
+    }
+    fn host(&self, _: &NetGameRequest, _: &HostOptions) -> Result<Launched, NetplayError> {
+        Err(Self::err())
+    }
+    fn join(&self, _: &NetGameRequest, _: &str) -> Result<Launched, NetplayError> {
+        Err(Self::err())
+    }
+    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError> {
+        Err(Self::err())
+    }
+}
+
+/// Checks a typed server address: a host (an IPv4 address or a name; the [`Netplay`]
+/// implementation resolves it) and an optional port. Returns it trimmed.
+pub fn parse_address(text: &str) -> Result<String, AddressError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AddressError::Empty);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (text, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !host_ok {
+        return Err(AddressError::BadHost(host.to_string()));
+    }
+    match port {
+        None => Ok(host.to_string()),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(format!("{host}:{n}")),
+            _ => Err(AddressError::BadPort(p.to_string())),
+        },
+    }
+}
+
+/// What is wrong with a typed address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("type the host's address, e.g. 192.168.1.20 or 192.168.1.20:2342")]
+    Empty,
+    #[error("{0:?} is not an address (e.g. 192.168.1.20, or a host name)")]
+    BadHost(String),
+    #[error("{0:?} is not a port number (1-65535)")]
+    BadPort(String),
+}
+
+impl fmt::Display for LanGame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} — {} ({}/{}) at {}",
+            self.name, self.iwad, self.players, self.max_players, self.address
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_a_host_and_an_optional_port() {
+        assert_eq!(parse_address(" 10.0.0.2 ").unwrap(), "10.0.0.2");
+        assert_eq!(parse_address("10.0.0.2:2342").unwrap(), "10.0.0.2:2342");
+        assert_eq!(parse_address(""), Err(AddressError::Empty));
+        assert_eq!(parse_address("doom.example:2342").unwrap(), "doom.example:2342");
+        assert!(matches!(parse_address("a b:2342"), Err(AddressError::BadHost(_))));
+        assert!(matches!(parse_address("10.0.0.2:0"), Err(AddressError::BadPort(_))));
+        assert!(matches!(parse_address("10.0.0.2:99999"), Err(AddressError::BadPort(_))));
+    }
+
+    #[test]
+    fn warp_arguments_become_game_options() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(warp_of(&a(&["1", "3"])), Some((Some(1), 3)));
+        assert_eq!(warp_of(&a(&["12"])), Some((None, 12)));
+        assert_eq!(warp_of(&a(&[])), None);
+    }
+
+    #[test]
+    fn the_stand_in_says_not_yet() {
+        assert!(!NotYet.available());
+        assert!(matches!(NotYet.lan_games(), Err(NetplayError::NotYet(_))));
+    }
+}

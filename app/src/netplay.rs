@@ -1,0 +1,152 @@
+//! Multiplayer wiring: how a guest's UDP gets to the other players.
+//!
+//! - `LanHost`: the kernel's `HostIO` backed by doomlink-net's `LanBridge` (a NAT onto real UDP,
+//!   Chocolate Doom's own protocol, so stock Chocolate Doom interoperates).
+//! - `KernelSink`: the way back, from a transport into the kernel's `inject_datagram`.
+//! - `GameOptions`: the host's game settings as Chocolate Doom arguments.
+
+use doomlink_kernel::{Errno, HostIO, Kernel, Pid};
+use doomlink_net::lan::{GuestSink, LanBridge, LanError};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Delivers datagrams from a transport to the guest that owns the destination port.
+#[derive(Default)]
+pub struct KernelSink {
+    kernel: OnceLock<Kernel>,
+    owners: Mutex<HashMap<u16, Pid>>,
+}
+
+impl KernelSink {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    /// Set once the kernel exists (the kernel needs its HostIO first).
+    pub fn attach(&self, kernel: Kernel) {
+        let _ = self.kernel.set(kernel);
+    }
+    pub fn owner_bound(&self, pid: Pid, port: u16) {
+        self.owners.lock().unwrap_or_else(|e| e.into_inner()).insert(port, pid);
+    }
+    pub fn owner_gone(&self, port: u16) {
+        self.owners.lock().unwrap_or_else(|e| e.into_inner()).remove(&port);
+    }
+    /// Injects into the guest bound on `dst_port`; false if none.
+    pub fn inject(&self, dst_port: u16, src_ip: Ipv4Addr, src_port: u16, data: &[u8]) -> bool {
+        let Some(kernel) = self.kernel.get() else { return false };
+        let Some(pid) = self.owners.lock().unwrap_or_else(|e| e.into_inner()).get(&dst_port).copied() else {
+            return false;
+        };
+        kernel.inject_datagram(pid, dst_port, src_ip, src_port, data).is_ok()
+    }
+    /// Datagrams the kernel dropped at the 256 cap, over every socket of the guests.
+    pub fn queue_drops(&self) -> u64 {
+        let Some(kernel) = self.kernel.get() else { return 0 };
+        let pids: Vec<Pid> = self.owners.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect();
+        let mut seen = std::collections::HashSet::new();
+        pids.into_iter().filter(|p| seen.insert(*p)).flat_map(|p| kernel.socket_stats(p)).map(|s| s.dropped).sum()
+    }
+}
+
+impl GuestSink for KernelSink {
+    fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
+        self.inject(dst_port, *src.ip(), src.port(), data);
+    }
+}
+
+/// The kernel's HostIO for LAN play.
+pub struct LanHost {
+    pub bridge: LanBridge,
+    pub sink: Arc<KernelSink>,
+}
+
+impl HostIO for LanHost {
+    fn send_dgram(&self, _pid: Pid, src_port: u16, dst_ip: Ipv4Addr, dst_port: u16, data: &[u8]) -> Result<(), Errno> {
+        self.bridge.send(src_port, SocketAddrV4::new(dst_ip, dst_port), data).map_err(|e| match e {
+            LanError::NoSocket(_) => Errno::BadF,
+            // Like a real network: an unreachable host is the sender's error, nothing more.
+            _ => Errno::NetUnreach,
+        })
+    }
+    fn on_bind(&self, pid: Pid, port: u16) {
+        self.sink.owner_bound(pid, port);
+        if let Err(e) = self.bridge.open_port(port) {
+            eprintln!("doomlink: {e}");
+        }
+    }
+    fn on_unbind(&self, _pid: Pid, port: u16) {
+        self.bridge.close_port(port);
+        self.sink.owner_gone(port);
+    }
+}
+
+/// The game a host sets up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GameOptions {
+    pub mode: GameMode,
+    pub skill: Option<u8>,
+    /// (episode, map) for Doom 1 IWADs, (None, map) for Doom 2.
+    pub warp: Option<(Option<u8>, u8)>,
+    pub timer_minutes: Option<u32>,
+    pub nomonsters: bool,
+    pub fast: bool,
+    pub respawn: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GameMode {
+    #[default]
+    Coop,
+    Deathmatch,
+    AltDeath,
+}
+
+impl GameOptions {
+    /// The Chocolate Doom arguments for these options.
+    pub fn doom_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        match self.mode {
+            GameMode::Coop => {}
+            GameMode::Deathmatch => a.push("-deathmatch".into()),
+            GameMode::AltDeath => a.push("-altdeath".into()),
+        }
+        if let Some(s) = self.skill {
+            a.extend(["-skill".into(), s.to_string()]);
+        }
+        match self.warp {
+            Some((Some(e), m)) => a.extend(["-warp".into(), e.to_string(), m.to_string()]),
+            Some((None, m)) => a.extend(["-warp".into(), m.to_string()]),
+            None => {}
+        }
+        if let Some(t) = self.timer_minutes {
+            a.extend(["-timer".into(), t.to_string()]);
+        }
+        for (on, flag) in [(self.nomonsters, "-nomonsters"), (self.fast, "-fast"), (self.respawn, "-respawn")] {
+            if on {
+                a.push(flag.into());
+            }
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn game_options_become_chocolate_doom_args() {
+        let o = GameOptions {
+            mode: GameMode::Deathmatch,
+            skill: Some(4),
+            warp: Some((Some(1), 3)),
+            timer_minutes: Some(10),
+            nomonsters: true,
+            fast: false,
+            respawn: true,
+        };
+        assert_eq!(o.doom_args().join(" "), "-deathmatch -skill 4 -warp 1 3 -timer 10 -nomonsters -respawn");
+        assert!(GameOptions::default().doom_args().is_empty());
+    }
+}

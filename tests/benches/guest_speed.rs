@@ -1,0 +1,86 @@
+//! Chocolate Doom in the kernel against native Chocolate Doom, in one run:
+//! - `-timedemo demo1` (freedoom1) fps: the guest headless (no /dev/fb0: nothing is blitted)
+//!   against Debian's native `chocolate-doom -noblit -nosound` under Xvfb, best of 3 each, and
+//!   the ratio;
+//! - launch to first frame: from kernel creation to the first frame on /dev/fb0, cold (module
+//!   compiled, empty cache) and warm (module from the cache).
+//! Prints figures; asserts nothing.
+//!
+//! cargo bench -p doomlink-e2e --bench guest_speed
+
+use doomlink::guest::{boot_with_cache, DoomConfig, DoomGuest};
+use doomlink_e2e::{Scratch, FREEDOOM1};
+use doomlink_kernel::{CaptureSink, NoNetwork};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn fps_of(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.starts_with("timed "))?;
+    line.split('(').nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+fn native_fps() -> f64 {
+    let home = Scratch::new("native-bench");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "/usr/games/chocolate-doom", "-iwad", FREEDOOM1, "-timedemo", "demo1", "-noblit", "-nosound", "-nogui"])
+        .env("HOME", home.path())
+        .output()
+        .expect("xvfb-run and chocolate-doom (scripts/setup installs them)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    fps_of(&text).unwrap_or_else(|| panic!("native printed no timedemo result:\n{text}"))
+}
+
+fn guest_fps(cache: &std::path::Path) -> f64 {
+    let data = Scratch::new("guest-bench");
+    let (kernel, module) = boot_with_cache(Arc::new(NoNetwork), Some(cache.into())).unwrap();
+    let cfg = DoomConfig {
+        iwad: FREEDOOM1.into(),
+        pwads: vec![],
+        data_dir: data.path().into(),
+        video: false,
+        audio_rate: None,
+        tics: None,
+        args: vec!["-timedemo".into(), "demo1".into()],
+    };
+    let log = CaptureSink::new();
+    let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+    g.process.wait();
+    fps_of(&log.text()).unwrap_or_else(|| panic!("guest printed no timedemo result:\n{}", log.text()))
+}
+
+/// Kernel creation (and module load) to the first frame the guest presents.
+fn first_frame(cache: &std::path::Path) -> Duration {
+    let data = Scratch::new("first-frame");
+    let t = Instant::now();
+    let (kernel, module) = boot_with_cache(Arc::new(NoNetwork), Some(cache.into())).unwrap();
+    let cfg = DoomConfig { iwad: FREEDOOM1.into(), pwads: vec![], data_dir: data.path().into(), video: true, audio_rate: None, tics: None, args: vec![] };
+    let log = CaptureSink::new();
+    let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+    let fb = g.framebuffer.as_ref().unwrap();
+    fb.wait_newer(0, Duration::from_secs(60)).expect("a first frame");
+    let took = t.elapsed();
+    g.process.kill();
+    g.process.wait();
+    took
+}
+
+fn main() {
+    let cache = Scratch::new("bench-cache");
+    let cold = first_frame(cache.path());
+    let warm: Vec<Duration> = (0..3).map(|_| first_frame(cache.path())).collect();
+    let warm = *warm.iter().min().unwrap();
+    let mut guest = Vec::new();
+    let mut native = Vec::new();
+    for _ in 0..3 {
+        guest.push(guest_fps(cache.path()));
+        native.push(native_fps());
+    }
+    let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let (g, n) = (best(&guest), best(&native));
+    println!("freedoom1 -timedemo demo1, best of 3 (all: guest {guest:.0?}, native {native:.0?})");
+    println!("  guest (doomlink kernel, headless): {g:>7.1} fps");
+    println!("  native chocolate-doom -noblit:     {n:>7.1} fps");
+    println!("  ratio guest/native:                {:>7.2}×", g / n);
+    println!("launch to first frame: cold {:.0} ms (compile), warm {:.0} ms (cached module)", cold.as_secs_f64() * 1e3, warm.as_secs_f64() * 1e3);
+}
