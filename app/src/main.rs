@@ -206,7 +206,7 @@ fn play_headless(host: Arc<dyn HostIO>, sink: Option<&KernelSink>, cfg: &guest::
             break st;
         }
         for line in g.lobby.drain() {
-            if line.starts_with("players ") || line.starts_with("state ") {
+            if ["players ", "state ", "player "].iter().any(|k| line.starts_with(k)) {
                 eprintln!("doomlink: lobby {line}");
             }
         }

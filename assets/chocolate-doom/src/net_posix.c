@@ -30,6 +30,7 @@
 #include "i_system.h"
 #include "m_argv.h"
 #include "m_misc.h"
+#include "net_client.h"
 #include "net_defs.h"
 #include "net_io.h"
 #include "net_packet.h"
@@ -202,8 +203,24 @@ static void OpenSocket(int bind_port, const char *who)
     initted = true;
 }
 
+// `-doomlink-name NAME`: the player name the host's UI has. Applied when the network comes up
+// (a client before it sends its SYN, which carries the name; a -server before its own local
+// client connects), after the config is loaded, so it wins over chocolate-doom.cfg's
+// player_name without rewriting the user's config.
+static void ApplyPlayerName(void)
+{
+    int i = M_CheckParmWithArgs("-doomlink-name", 1);
+
+    if (i > 0)
+    {
+        net_player_name = M_StringDuplicate(myargv[i + 1]);
+    }
+}
+
 static boolean NET_POSIX_InitClient(void)
 {
+    ApplyPlayerName();
+
     if (initted)
     {
         return true;
@@ -217,6 +234,8 @@ static boolean NET_POSIX_InitClient(void)
 
 static boolean NET_POSIX_InitServer(void)
 {
+    ApplyPlayerName();
+
     if (initted)
     {
         return true;
