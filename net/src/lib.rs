@@ -13,6 +13,7 @@
 //! - [`stats`]: the live figures per link and per session.
 //! - [`sim`]: an in-memory transport over a simulated lossy network in virtual time, for tests.
 //! - [`lan_nat`]: the sans-IO address table of the LAN bridge (real UDP endpoints ↔ virtual ones).
+//! - [`lan_query`]: LAN discovery with Chocolate Doom's own server query packets.
 //! - [`rng`]: the small seeded generator the simulation uses.
 //!
 //! # Links and transports
@@ -28,6 +29,7 @@
 
 pub mod lan;
 pub mod lan_nat;
+pub mod lan_query;
 pub mod rng;
 pub mod session;
 pub mod sim;
