@@ -58,3 +58,21 @@ fn a_bad_wad_is_one_line_naming_the_file() {
         "{err}"
     );
 }
+
+/// An engine error (I_Error) ends the guest with a non-zero status and its message reaches the
+/// caller; the host does not panic.
+#[test]
+fn an_engine_error_reaches_the_caller() {
+    let data = Scratch::new("ierror");
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["run", "--headless", "--iwad", FREEDOOM1, "--data-dir"])
+            .arg(data.path())
+            .args(["--", "-playdemo", "nodemo"]),
+        Duration::from_secs(120),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.to_lowercase().contains("nodemo"), "the engine's message names the demo: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
