@@ -384,6 +384,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The longest [`search`] waits.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// Where and how long [`search`] looks.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
@@ -393,7 +396,7 @@ pub struct SearchConfig {
     pub broadcast: Option<SocketAddrV4>,
     /// Servers to query directly as well (those beyond the broadcast domain).
     pub servers: Vec<SocketAddr>,
-    /// How long to collect answers.
+    /// How long to collect answers (at most [`MAX_TIMEOUT`]).
     pub timeout: Duration,
     /// How many times the query goes out, spread evenly over the timeout (at least 1).
     pub attempts: u32,
@@ -469,9 +472,11 @@ pub fn search(cfg: &SearchConfig) -> Result<SearchReport, SearchError> {
     }
     let targets: Vec<SocketAddr> = cfg.broadcast.map(SocketAddr::V4).into_iter().chain(cfg.servers.iter().copied()).collect();
     let attempts = cfg.attempts.max(1);
+    // Clamped so that no timeout a user types can overflow the clock's arithmetic.
+    let timeout = cfg.timeout.min(MAX_TIMEOUT);
     let start = Instant::now();
-    let deadline = start + cfg.timeout;
-    let spacing = cfg.timeout / attempts;
+    let deadline = start + timeout;
+    let spacing = timeout / attempts;
     let mut report = SearchReport::default();
     let mut sent = 0u32;
     let mut last_sent = start;
