@@ -276,6 +276,11 @@ fn host(a: HostArgs) -> Result<i32> {
     };
     let opts = GameOptions { mode, skill: a.skill, warp, timer_minutes: a.timer, nomonsters: a.nomonsters, fast: a.fast, respawn: a.respawn };
     let mut args = vec!["-server".to_string(), "-port".into(), a.port.to_string()];
+    // What LAN browsers (lan-list, native -search) show for this game, unless the user set it.
+    if !a.game.doom_args.iter().any(|x| x == "-servername") {
+        let title = a.name.as_deref().map(|n| format!("{n}'s game")).unwrap_or_else(|| "doomlink game".into());
+        args.extend(["-servername".into(), title]);
+    }
     if let Some(n) = a.players {
         args.extend(["-nodes".into(), n.to_string()]);
     }
