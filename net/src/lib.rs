@@ -16,6 +16,21 @@
 //! - [`lan_query`]: LAN discovery with Chocolate Doom's own server query packets.
 //! - [`rng`]: the small seeded generator the simulation uses.
 //!
+//! Internet play (issue 7), behind the default `internet` feature (webrtc 0.21 on tokio):
+//!
+//! - [`peer`]: one WebRTC peer connection = one link: two negotiated data channels, offer/answer,
+//!   trickle ICE, fingerprint checks, the selected path (direct or relayed).
+//! - [`node`]: [`node::WebRtcNode`], a [`Session`] driven over such links on tokio: what the app
+//!   holds (guest datagrams in, deliveries to a [`lan::GuestSink`], events for the UI).
+//! - [`online`]: the app's side of the rendezvous: `host_room` (a room, an invite link,
+//!   joiners' links) and `join_room`.
+//! - [`rendezvous`]: `doomlink serve`, the service: signaling over WebSocket, the invite page,
+//!   STUN and TURN with per-room credentials, rooms and limits.
+//! - [`signal`]: the signaling messages and their strict decoder.
+//! - [`invite`]: invite links (`doomlink://join/…` and the http form).
+//! - [`manual`]: manual offer/answer codes, for a game without a rendezvous.
+//! - [`identity`]: a host's persistent DTLS certificate and its fingerprint.
+//!
 //! # Links and transports
 //!
 //! The core knows links only as [`LinkId`]s. A transport tells it when a link comes up
@@ -27,11 +42,27 @@
 //! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
 //! up when both are open. The in-memory [`sim`] transport models exactly that.
 
+#[cfg(feature = "internet")]
+pub mod identity;
+#[cfg(feature = "internet")]
+pub mod invite;
 pub mod lan;
 pub mod lan_nat;
 pub mod lan_query;
+#[cfg(feature = "internet")]
+pub mod manual;
+#[cfg(feature = "internet")]
+pub mod node;
+#[cfg(feature = "internet")]
+pub mod online;
+#[cfg(feature = "internet")]
+pub mod peer;
+#[cfg(feature = "internet")]
+pub mod rendezvous;
 pub mod rng;
 pub mod session;
+#[cfg(feature = "internet")]
+pub mod signal;
 pub mod sim;
 pub mod stats;
 pub mod subnet;

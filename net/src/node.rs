@@ -1,0 +1,446 @@
+//! A [`Session`] driven over WebRTC links on tokio: what the app holds for an Internet game.
+//!
+//! Owns the session (behind a mutex), its links' peer connections and writer tasks, and the
+//! timer task. The app gives it a [`GuestSink`] (its `KernelSink`: `Output::Deliver` goes
+//! straight into the kernel) and reads [`NodeEvent`]s for its UI; the kernel's
+//! `HostIO::send_dgram` calls [`WebRtcNode::send_from_guest`], which never blocks on the network.
+//!
+//! ```text
+//! HostIO::send_dgram ─► send_from_guest ─► Session ─► Transmit ─► per-link, per-channel queue
+//!                                                                  └► writer task ─► DataChannel
+//! DataChannel::poll (reader task per channel) ─► Session::handle_frame ─► Deliver ─► GuestSink
+//!                                                                     └► Event ─► NodeEvent
+//! peer connection state failed/closed, channel closed ─► Session::link_down
+//! timer task: sleeps until Session::poll_timeout ─► handle_timeout (pings, 10 s liveness)
+//! ```
+//!
+//! Frames are queued to each link under the session lock, so the order the session emits them
+//! is the order they are sent. Deliveries are made after the lock is released: the sink calls
+//! into the kernel, which may be calling us. A datagram queue that is full drops the frame
+//! (it is a lossy channel anyway, and the game must not wait on a slow link); a full control
+//! queue means the other end stopped reading, and the link is closed.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
+
+use crate::lan::GuestSink;
+use crate::peer::{path_of, send_frame, PathInfo, PcEvent, RtcLink};
+use crate::session::{Config, Delivery, Event, LinkId, Output, SendError, Session, SessionError};
+use crate::stats::LinkStats;
+use crate::wire::{ByeReason, Channel};
+
+/// Datagram frames queued per link before new ones are dropped (~0.5 s of a 4-player game).
+pub const DGRAM_QUEUE: usize = 256;
+/// Control frames queued per link before the link is given up.
+pub const CONTROL_QUEUE: usize = 1024;
+
+/// What the app's UI hears about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeEvent {
+    /// From the session: joined, peers joining and leaving, chat, lobby, a closed link.
+    Session(Event),
+    /// A link's selected path is known (or changed).
+    Path { link: LinkId, path: PathInfo },
+    /// The transport's view of a link: `Disconnected` is ICE losing the path (it may come back;
+    /// the session gives up after its 10 s), `Connected` again after that.
+    Transport {
+        link: LinkId,
+        state: RTCPeerConnectionState,
+    },
+}
+
+/// A link as the UI shows it.
+#[derive(Debug, Clone)]
+pub struct LinkReport {
+    pub link: LinkId,
+    pub addr: Option<Ipv4Addr>,
+    pub name: Option<String>,
+    /// RTT, loss, counts: from the session's ping on the datagram channel.
+    pub stats: LinkStats,
+    pub path: Option<PathInfo>,
+    /// Datagram frames dropped because the link's send queue was full.
+    pub send_queue_drops: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("the node is shut down")]
+    Closed,
+}
+
+struct LinkHandle {
+    pc: Arc<dyn PeerConnection>,
+    dgram_tx: mpsc::Sender<Bytes>,
+    ctrl_tx: mpsc::Sender<Bytes>,
+    path: Option<PathInfo>,
+    drops: Arc<AtomicU64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+struct State {
+    session: Session,
+    links: HashMap<LinkId, LinkHandle>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    sink: Arc<dyn GuestSink>,
+    events: mpsc::UnboundedSender<NodeEvent>,
+    wake: Notify,
+    rt: tokio::runtime::Handle,
+}
+
+/// A session on WebRTC links. Cheap to clone (a handle); see the module docs.
+#[derive(Clone)]
+pub struct WebRtcNode {
+    inner: Arc<Inner>,
+}
+
+/// The hub (the game's server peer) is a [`WebRtcNode`] made with [`WebRtcNode::hub`].
+pub type WebRtcHub = WebRtcNode;
+/// A joiner is a [`WebRtcNode`] made with [`WebRtcNode::client`].
+pub type WebRtcClient = WebRtcNode;
+
+impl WebRtcNode {
+    /// A hub node. Must be called inside a tokio runtime (it spawns its timer task there).
+    pub fn hub(
+        cfg: Config,
+        sink: Arc<dyn GuestSink>,
+    ) -> (Self, mpsc::UnboundedReceiver<NodeEvent>) {
+        Self::new(Session::hub(cfg, Instant::now()), sink)
+    }
+
+    /// A client node; give it its one link with [`WebRtcNode::add_link`].
+    pub fn client(
+        cfg: Config,
+        sink: Arc<dyn GuestSink>,
+    ) -> (Self, mpsc::UnboundedReceiver<NodeEvent>) {
+        Self::new(Session::client(cfg, Instant::now()), sink)
+    }
+
+    /// Wraps an existing session.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (the node spawns its tasks on the current one); the hub and
+    /// client constructors likewise.
+    pub fn new(
+        session: Session,
+        sink: Arc<dyn GuestSink>,
+    ) -> (Self, mpsc::UnboundedReceiver<NodeEvent>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let node = WebRtcNode {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    session,
+                    links: HashMap::new(),
+                }),
+                sink,
+                events,
+                wake: Notify::new(),
+                rt: tokio::runtime::Handle::current(),
+            }),
+        };
+        let weak = Arc::downgrade(&node.inner);
+        node.inner.rt.spawn(async move {
+            // The timer task: holds only a weak reference, so dropping every handle ends it.
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let deadline = inner.lock().session.poll_timeout();
+                let notified = inner.wake.notified();
+                let sleep = async {
+                    match deadline {
+                        Some(d) => {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                // Re-check the weak link at least every second.
+                tokio::select! {
+                    _ = sleep => {
+                        let node = WebRtcNode { inner };
+                        node.with_outputs(|s, now| s.handle_timeout(now));
+                    }
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        });
+        (node, rx)
+    }
+
+    /// Runs `f` on the session, then sends what it produced. For chat, lobby, kick and the
+    /// session's figures.
+    pub fn with_session<R>(&self, f: impl FnOnce(&mut Session, Instant) -> R) -> R {
+        self.with_outputs(f)
+    }
+
+    /// The kernel's `HostIO::send_dgram`. Never waits on the network.
+    pub fn send_from_guest(
+        &self,
+        src_port: u16,
+        dst_ip: Ipv4Addr,
+        dst_port: u16,
+        data: &[u8],
+    ) -> Result<(), SendError> {
+        self.with_outputs(|s, now| s.send_from_guest(now, src_port, dst_ip, dst_port, data))
+    }
+
+    /// Our virtual address (a client's once welcomed).
+    pub fn local_addr(&self) -> Option<Ipv4Addr> {
+        self.inner.lock().session.local_addr()
+    }
+
+    /// Every link with its figures and path, for the UI.
+    pub fn links(&self) -> Vec<LinkReport> {
+        let st = self.inner.lock();
+        st.session
+            .links()
+            .map(|v| {
+                let h = st.links.get(&v.link);
+                LinkReport {
+                    link: v.link,
+                    addr: v.addr,
+                    name: v.name.map(str::to_owned),
+                    stats: v.stats.clone(),
+                    path: h.and_then(|h| h.path.clone()),
+                    send_queue_drops: h.map_or(0, |h| h.drops.load(Ordering::Relaxed)),
+                }
+            })
+            .collect()
+    }
+
+    /// Leaves the game: Bye on every link, then every peer connection closes.
+    pub fn close(&self, reason: ByeReason) {
+        self.with_outputs(|s, now| s.close(now, reason));
+    }
+
+    /// Hands a connected link to the session (hub: a new client; client: its hub). Frames that
+    /// arrived while connecting are fed first, in order.
+    pub fn add_link(&self, mut link: RtcLink) -> Result<LinkId, NodeError> {
+        let (dgram_tx, dgram_rx) = mpsc::channel::<Bytes>(DGRAM_QUEUE);
+        let (ctrl_tx, ctrl_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
+        let early: Vec<_> = link.early.drain(..).collect();
+        let id = {
+            let mut st = self.inner.lock();
+            let now = Instant::now();
+            let id = st.session.link_up(now)?;
+            st.links.insert(
+                id,
+                LinkHandle {
+                    pc: link.pc.clone(),
+                    dgram_tx,
+                    ctrl_tx,
+                    path: None,
+                    drops: Arc::new(AtomicU64::new(0)),
+                    tasks: Vec::new(),
+                },
+            );
+            let mut deliveries = self.flush(&mut st);
+            for (_, frame) in &early {
+                st.session.handle_frame(now, id, frame);
+                deliveries.extend(self.flush(&mut st));
+            }
+            drop(st);
+            self.deliver(deliveries);
+            id
+        };
+        self.inner.wake.notify_one();
+        let rt = &self.inner.rt;
+        let mut tasks = vec![
+            rt.spawn(writer(link.dgram.clone(), dgram_rx)),
+            rt.spawn(writer(link.ctrl.clone(), ctrl_rx)),
+            rt.spawn(reader(Arc::downgrade(&self.inner), id, link.dgram.clone())),
+            rt.spawn(reader(Arc::downgrade(&self.inner), id, link.ctrl.clone())),
+        ];
+        let weak = Arc::downgrade(&self.inner);
+        let pc = link.pc.clone();
+        tasks.push(rt.spawn(async move {
+            // Path first (the pair is selected by now), then watch the connection's state.
+            report_path(&weak, id, &pc).await;
+            while let Some(ev) = link.events.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                let node = WebRtcNode { inner };
+                match ev {
+                    PcEvent::State(
+                        s @ (RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed),
+                    ) => {
+                        tracing::info!(%id, state = %s, "peer connection gone");
+                        node.with_outputs(|s, now| s.link_down(now, id));
+                        return;
+                    }
+                    PcEvent::State(s @ RTCPeerConnectionState::Disconnected) => {
+                        tracing::info!(%id, "peer connection disconnected; waiting for ICE");
+                        let _ = node
+                            .inner
+                            .events
+                            .send(NodeEvent::Transport { link: id, state: s });
+                    }
+                    PcEvent::State(s @ RTCPeerConnectionState::Connected) => {
+                        let _ = node
+                            .inner
+                            .events
+                            .send(NodeEvent::Transport { link: id, state: s });
+                        report_path(&weak, id, &pc).await;
+                    }
+                    _ => {}
+                }
+            }
+        }));
+        let mut st = self.inner.lock();
+        match st.links.get_mut(&id) {
+            Some(h) => h.tasks.append(&mut tasks),
+            // Closed already (a Bye in the early frames): stop what was started.
+            None => tasks.iter().for_each(|t| t.abort()),
+        }
+        Ok(id)
+    }
+
+    fn with_outputs<R>(&self, f: impl FnOnce(&mut Session, Instant) -> R) -> R {
+        let (r, deliveries) = {
+            let mut st = self.inner.lock();
+            let r = f(&mut st.session, Instant::now());
+            let d = self.flush(&mut st);
+            (r, d)
+        };
+        self.deliver(deliveries);
+        self.inner.wake.notify_one();
+        r
+    }
+
+    /// Drains the session's outputs: frames are queued and events sent under the lock (their
+    /// order is the session's); deliveries are returned to be made after it.
+    fn flush(&self, st: &mut State) -> Vec<Delivery> {
+        let mut deliveries = Vec::new();
+        while let Some(out) = st.session.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    let Some(h) = st.links.get(&t.link) else {
+                        continue;
+                    };
+                    let frame = Bytes::from(t.frame);
+                    match t.channel {
+                        Channel::Datagram => {
+                            if h.dgram_tx.try_send(frame).is_err() {
+                                h.drops.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Channel::Control => {
+                            if h.ctrl_tx.try_send(frame).is_err() {
+                                tracing::warn!(link = %t.link, "control queue full; closing the link");
+                                st.session.link_down(Instant::now(), t.link);
+                            }
+                        }
+                    }
+                }
+                Output::Deliver(d) => deliveries.push(d),
+                Output::Event(e) => {
+                    if let Event::LinkClosed { link, reason, .. } = &e {
+                        tracing::info!(%link, ?reason, "link closed");
+                        if let Some(h) = st.links.remove(link) {
+                            self.inner.rt.spawn(close_link(h));
+                        }
+                    }
+                    let _ = self.inner.events.send(NodeEvent::Session(e));
+                }
+            }
+        }
+        deliveries
+    }
+
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            self.inner
+                .sink
+                .deliver(d.dst_port, SocketAddrV4::new(d.src_ip, d.src_port), &d.data);
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn report_path(weak: &std::sync::Weak<Inner>, id: LinkId, pc: &Arc<dyn PeerConnection>) {
+    let Some(path) = path_of(pc).await else {
+        return;
+    };
+    let Some(inner) = weak.upgrade() else { return };
+    let mut st = inner.lock();
+    if let Some(h) = st.links.get_mut(&id) {
+        if h.path.as_ref() != Some(&path) {
+            tracing::info!(%id, path = %path.kind, local = %path.local_addr, remote = %path.remote_addr, "link path");
+            h.path = Some(path.clone());
+            let _ = inner.events.send(NodeEvent::Path { link: id, path });
+        }
+    }
+}
+
+/// Sends a link's queued frames on one channel, in order.
+async fn writer(dc: Arc<dyn DataChannel>, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(frame) = rx.recv().await {
+        if let Err(e) = send_frame(&dc, &frame).await {
+            tracing::debug!("send failed: {e}");
+            return;
+        }
+    }
+}
+
+/// Feeds one channel's frames to the session; a closed channel is a lost link.
+async fn reader(weak: std::sync::Weak<Inner>, id: LinkId, dc: Arc<dyn DataChannel>) {
+    while let Some(ev) = dc.poll().await {
+        let Some(inner) = weak.upgrade() else { return };
+        let node = WebRtcNode { inner };
+        match ev {
+            DataChannelEvent::OnMessage(m) => {
+                node.with_outputs(|s, now| s.handle_frame(now, id, &m.data));
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+    if let Some(inner) = weak.upgrade() {
+        WebRtcNode { inner }.with_outputs(|s, now| s.link_down(now, id));
+    }
+}
+
+/// Lets the writers flush what is queued (the Bye), then closes the peer connection.
+async fn close_link(h: LinkHandle) {
+    let LinkHandle {
+        pc,
+        dgram_tx,
+        ctrl_tx,
+        tasks,
+        ..
+    } = h;
+    drop((dgram_tx, ctrl_tx));
+    // Writers end once their queue is drained; readers and the watcher are stopped at once.
+    let mut tasks = tasks.into_iter();
+    let writers: Vec<_> = tasks.by_ref().take(2).collect();
+    for t in tasks {
+        t.abort();
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        for w in writers {
+            let _ = w.await;
+        }
+    })
+    .await;
+    // A short grace for SCTP to put the Bye on the wire before the association goes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = pc.close().await;
+}

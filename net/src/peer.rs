@@ -1,0 +1,603 @@
+//! One WebRTC peer connection carrying one session link: the issue 7 transport's unit.
+//!
+//! Owns the [`RtcLink`]: a webrtc 0.21 `PeerConnection` on tokio with the two data channels a
+//! session link needs, the offer/answer and trickle-ICE steps the signaling (rendezvous or manual
+//! codes) drives, the DTLS fingerprint checks, and the path report (direct or relayed, from the
+//! selected candidate pair).
+//!
+//! # Channels
+//!
+//! Both channels are created *negotiated*, with the same fixed stream ids on both sides
+//! ([`DATAGRAM_STREAM`], [`CONTROL_STREAM`]), before the offer. In-band (DCEP) channels would be
+//! simpler to open, but in webrtc 0.21.1 a channel received through `on_data_channel` is reliable
+//! and ordered whatever the opener asked, which would put game datagrams behind retransmissions.
+//!
+//! - [`Channel::Datagram`] → `ordered: false, maxRetransmits: 0`: game datagrams, ping/pong;
+//! - [`Channel::Control`] → reliable and ordered: handshake, bye, roster, chat, lobby.
+//!
+//! # Fingerprints
+//!
+//! A joiner knows the host's certificate fingerprint from the invite link or the offer code. It
+//! checks the remote SDP's `a=fingerprint` *before* setting it ([`RtcLink::accept_offer`]), and
+//! once connected checks the certificate the DTLS transport actually received
+//! ([`RtcLink::wait_connected`]); webrtc itself checks that the certificate matches the SDP. So a
+//! rendezvous that rewrites the SDP gets a refusal, not a man-in-the-middle position.
+//!
+//! # Addresses
+//!
+//! [`RtcOptions::bind`] lists the local UDP addresses to bind, each giving host candidates.
+//! webrtc 0.21 expands a wildcard (`0.0.0.0:0`, `[::]:0`) into one socket per interface *except
+//! loopback*; tests and benchmarks bind `127.0.0.1:0` explicitly so everything stays on loopback.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceCandidateType, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription, SettingEngineBuilder,
+};
+
+use crate::identity::{Fingerprint, FingerprintError, Identity};
+use crate::signal::{Candidate, IceServer, Sdp, SdpKind};
+use crate::wire::Channel;
+
+/// SCTP stream id of the datagram channel, the same on both sides.
+pub const DATAGRAM_STREAM: u16 = 0;
+/// SCTP stream id of the control channel.
+pub const CONTROL_STREAM: u16 = 1;
+
+/// How a peer connection is set up.
+#[derive(Debug, Clone)]
+pub struct RtcOptions {
+    /// STUN and TURN servers (the rendezvous hands these out).
+    pub ice_servers: Vec<IceServer>,
+    /// Use relayed (TURN) candidates only: hides one's address from the other peers, and lets
+    /// tests force a relayed path.
+    pub relay_only: bool,
+    /// Local UDP addresses to bind. Default: `0.0.0.0:0` and `[::]:0`, every interface of both
+    /// families (webrtc skips loopback in a wildcard). Tests use `127.0.0.1:0`.
+    pub bind: Vec<SocketAddr>,
+    /// The certificate to present; a fresh one if `None`. A host presents its persistent one.
+    pub identity: Option<Identity>,
+    /// ICE's "disconnected" after this long without traffic, and "failed" after this long
+    /// disconnected: together well under the 10 s in which a dead link must be reported.
+    pub ice_disconnected_timeout: Duration,
+    pub ice_failed_timeout: Duration,
+    /// How long connecting (ICE, DTLS, SCTP, both channels open) may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for RtcOptions {
+    fn default() -> Self {
+        RtcOptions {
+            ice_servers: Vec::new(),
+            relay_only: false,
+            bind: vec![
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::from(([0u16; 8], 0)),
+            ],
+            identity: None,
+            ice_disconnected_timeout: Duration::from_secs(3),
+            ice_failed_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RtcOptions {
+    /// Loopback only: what tests and benchmarks use.
+    pub fn loopback() -> Self {
+        RtcOptions {
+            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RtcError {
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error("the host's certificate fingerprint does not match the link: expected {expected}, got {got}; someone may be in the middle (or the link is from another host)")]
+    FingerprintMismatch {
+        expected: Fingerprint,
+        got: Fingerprint,
+    },
+    #[error("the remote description's fingerprint is unusable: {0}")]
+    Fingerprint(#[from] FingerprintError),
+    #[error("a {got:?} description arrived where an {expected:?} was expected")]
+    UnexpectedSdp { expected: SdpKind, got: SdpKind },
+    #[error("connection failed ({0})")]
+    Failed(&'static str),
+    #[error("connecting took longer than {0:?}")]
+    Timeout(Duration),
+}
+
+fn rtc_err(e: impl std::fmt::Display) -> RtcError {
+    RtcError::WebRtc(e.to_string())
+}
+
+/// What a link's path goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Host, server-reflexive or peer-reflexive candidates on both ends: peer to peer.
+    Direct,
+    /// A TURN server relays the traffic (either end's selected candidate is a relay one).
+    Relayed,
+}
+
+impl std::fmt::Display for PathKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathKind::Direct => "direct",
+            PathKind::Relayed => "relayed",
+        })
+    }
+}
+
+/// ICE candidate types, as the selected pair reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateKind {
+    Host,
+    ServerReflexive,
+    PeerReflexive,
+    Relay,
+    Unknown,
+}
+
+impl From<RTCIceCandidateType> for CandidateKind {
+    fn from(t: RTCIceCandidateType) -> Self {
+        match t {
+            RTCIceCandidateType::Host => CandidateKind::Host,
+            RTCIceCandidateType::Srflx => CandidateKind::ServerReflexive,
+            RTCIceCandidateType::Prflx => CandidateKind::PeerReflexive,
+            RTCIceCandidateType::Relay => CandidateKind::Relay,
+            _ => CandidateKind::Unknown,
+        }
+    }
+}
+
+/// The selected candidate pair of a connected link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathInfo {
+    pub kind: PathKind,
+    pub local: CandidateKind,
+    pub remote: CandidateKind,
+    /// `ip:port` of each end as ICE sees it.
+    pub local_addr: String,
+    pub remote_addr: String,
+}
+
+/// What the peer connection reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PcEvent {
+    /// A local candidate to trickle to the other side.
+    LocalCandidate(Candidate),
+    GatheringComplete,
+    State(RTCPeerConnectionState),
+    Ice(RTCIceConnectionState),
+}
+
+struct Handler {
+    tx: mpsc::UnboundedSender<PcEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.tx.send(PcEvent::LocalCandidate(Candidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_mline_index: init.sdp_mline_index,
+            }));
+        }
+    }
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.tx.send(PcEvent::GatheringComplete);
+        }
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.tx.send(PcEvent::State(state));
+    }
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let _ = self.tx.send(PcEvent::Ice(state));
+    }
+}
+
+/// A frame that arrived before the link was handed to a node (the other side's Hello can
+/// overtake our own "open" bookkeeping).
+pub(crate) type EarlyFrame = (Channel, bytes::Bytes);
+
+/// One peer connection with its two channels. Made by [`RtcLink::new`], driven through
+/// offer/answer and candidates by the signaling, then [`RtcLink::wait_connected`], then handed to
+/// a [`crate::node::WebRtcNode`].
+pub struct RtcLink {
+    pub(crate) pc: Arc<dyn PeerConnection>,
+    pub(crate) dgram: Arc<dyn DataChannel>,
+    pub(crate) ctrl: Arc<dyn DataChannel>,
+    pub(crate) events: mpsc::UnboundedReceiver<PcEvent>,
+    pub(crate) early: VecDeque<EarlyFrame>,
+    /// Remote candidates that came before the remote description.
+    pending_candidates: Vec<Candidate>,
+    have_remote: bool,
+    expected: Option<Fingerprint>,
+    opts: RtcOptions,
+    local_fp: Fingerprint,
+    /// Local candidates and gathering-complete seen by [`RtcLink::next_local_candidate`]'s
+    /// callers while waiting for something else.
+    local_backlog: VecDeque<PcEvent>,
+}
+
+impl std::fmt::Debug for RtcLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtcLink")
+            .field("local_fp", &self.local_fp)
+            .field("expected", &self.expected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RtcLink {
+    /// A peer connection with both channels created (negotiated, fixed ids).
+    pub async fn new(opts: &RtcOptions) -> Result<RtcLink, RtcError> {
+        let identity = match &opts.identity {
+            Some(id) => id.clone(),
+            None => Identity::ephemeral().map_err(rtc_err)?,
+        };
+        let config = RTCConfigurationBuilder::new()
+            .with_ice_servers(opts.ice_servers.iter().map(IceServer::to_rtc).collect())
+            .with_ice_transport_policy(if opts.relay_only {
+                RTCIceTransportPolicy::Relay
+            } else {
+                RTCIceTransportPolicy::All
+            })
+            .with_certificates(vec![identity.certificate()])
+            .build();
+        let settings = SettingEngineBuilder::new()
+            .with_ice_timeouts(
+                Some(opts.ice_disconnected_timeout),
+                Some(opts.ice_failed_timeout),
+                Some(Duration::from_secs(1)),
+            )
+            .build();
+        let (tx, events) = mpsc::unbounded_channel();
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(config)
+            .with_setting_engine(settings)
+            .with_handler(Arc::new(Handler { tx }))
+            .with_udp_addrs(opts.bind.clone())
+            .build()
+            .await
+            .map_err(rtc_err)?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let dgram = pc
+            .create_data_channel(
+                "doomlink-datagram",
+                Some(RTCDataChannelInit {
+                    ordered: false,
+                    max_retransmits: Some(0),
+                    negotiated: Some(DATAGRAM_STREAM),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(rtc_err)?;
+        let ctrl = pc
+            .create_data_channel(
+                "doomlink-control",
+                Some(RTCDataChannelInit {
+                    ordered: true,
+                    negotiated: Some(CONTROL_STREAM),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(rtc_err)?;
+        Ok(RtcLink {
+            pc,
+            dgram,
+            ctrl,
+            events,
+            early: VecDeque::new(),
+            pending_candidates: Vec::new(),
+            have_remote: false,
+            expected: None,
+            opts: opts.clone(),
+            local_fp: identity.fingerprint(),
+            local_backlog: VecDeque::new(),
+        })
+    }
+
+    /// Our certificate's fingerprint (what the other side should expect).
+    pub fn local_fingerprint(&self) -> Fingerprint {
+        self.local_fp
+    }
+
+    /// The options this link was made with.
+    pub fn options(&self) -> &RtcOptions {
+        &self.opts
+    }
+
+    /// Offerer: makes the offer and sets it as the local description. Candidates then trickle
+    /// out through [`RtcLink::next_local_candidate`].
+    pub async fn create_offer(&mut self) -> Result<Sdp, RtcError> {
+        let offer = self.pc.create_offer(None).await.map_err(rtc_err)?;
+        self.pc
+            .set_local_description(offer.clone())
+            .await
+            .map_err(rtc_err)?;
+        Ok(Sdp {
+            kind: SdpKind::Offer,
+            sdp: offer.sdp,
+        })
+    }
+
+    /// Answerer: checks the offer's fingerprint against `expect` (before webrtc sees the
+    /// offer), sets it, and makes and sets the answer.
+    pub async fn accept_offer(
+        &mut self,
+        offer: &Sdp,
+        expect: Option<Fingerprint>,
+    ) -> Result<Sdp, RtcError> {
+        if offer.kind != SdpKind::Offer {
+            return Err(RtcError::UnexpectedSdp {
+                expected: SdpKind::Offer,
+                got: offer.kind,
+            });
+        }
+        self.check_fingerprint(&offer.sdp, expect)?;
+        let desc = RTCSessionDescription::offer(offer.sdp.clone()).map_err(rtc_err)?;
+        self.pc
+            .set_remote_description(desc)
+            .await
+            .map_err(rtc_err)?;
+        self.remote_set().await?;
+        let answer = self.pc.create_answer(None).await.map_err(rtc_err)?;
+        self.pc
+            .set_local_description(answer.clone())
+            .await
+            .map_err(rtc_err)?;
+        Ok(Sdp {
+            kind: SdpKind::Answer,
+            sdp: answer.sdp,
+        })
+    }
+
+    /// Offerer: checks and sets the answer.
+    pub async fn accept_answer(
+        &mut self,
+        answer: &Sdp,
+        expect: Option<Fingerprint>,
+    ) -> Result<(), RtcError> {
+        if answer.kind != SdpKind::Answer {
+            return Err(RtcError::UnexpectedSdp {
+                expected: SdpKind::Answer,
+                got: answer.kind,
+            });
+        }
+        self.check_fingerprint(&answer.sdp, expect)?;
+        let desc = RTCSessionDescription::answer(answer.sdp.clone()).map_err(rtc_err)?;
+        self.pc
+            .set_remote_description(desc)
+            .await
+            .map_err(rtc_err)?;
+        self.remote_set().await
+    }
+
+    fn check_fingerprint(
+        &mut self,
+        sdp: &str,
+        expect: Option<Fingerprint>,
+    ) -> Result<(), RtcError> {
+        let got = Fingerprint::from_sdp(sdp)?;
+        if let Some(expected) = expect {
+            if got != expected {
+                return Err(RtcError::FingerprintMismatch { expected, got });
+            }
+            self.expected = Some(expected);
+        }
+        Ok(())
+    }
+
+    async fn remote_set(&mut self) -> Result<(), RtcError> {
+        self.have_remote = true;
+        for c in std::mem::take(&mut self.pending_candidates) {
+            self.add_candidate_now(c).await?;
+        }
+        Ok(())
+    }
+
+    /// A trickled remote candidate; held until the remote description is set. An empty
+    /// candidate (end of candidates) is ignored.
+    pub async fn add_candidate(&mut self, c: Candidate) -> Result<(), RtcError> {
+        if c.candidate.is_empty() {
+            return Ok(());
+        }
+        if !self.have_remote {
+            // Bounded: a peer cannot make us hold more than a generous handful.
+            if self.pending_candidates.len() < 64 {
+                self.pending_candidates.push(c);
+            }
+            return Ok(());
+        }
+        self.add_candidate_now(c).await
+    }
+
+    async fn add_candidate_now(&mut self, c: Candidate) -> Result<(), RtcError> {
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            ..Default::default()
+        };
+        self.pc.add_ice_candidate(init).await.map_err(rtc_err)
+    }
+
+    /// The next local candidate to trickle, `None` once gathering is complete. State events
+    /// seen meanwhile are kept for [`RtcLink::wait_connected`].
+    pub async fn next_local_candidate(&mut self) -> Option<Candidate> {
+        loop {
+            match self.events.recv().await? {
+                PcEvent::LocalCandidate(c) => return Some(c),
+                PcEvent::GatheringComplete => return None,
+                other => self.local_backlog.push_back(other),
+            }
+        }
+    }
+
+    /// Waits until gathering is complete (for manual codes, which carry every candidate at
+    /// once) and returns the full local description.
+    pub async fn gathered_local_description(&mut self) -> Result<String, RtcError> {
+        let limit = self.opts.connect_timeout;
+        let wait = async { while self.next_local_candidate().await.is_some() {} };
+        tokio::time::timeout(limit, wait)
+            .await
+            .map_err(|_| RtcError::Timeout(limit))?;
+        Ok(self
+            .pc
+            .local_description()
+            .await
+            .ok_or(RtcError::Failed("no local description"))?
+            .sdp)
+    }
+
+    /// Waits until the connection is up and both channels are open, then checks the
+    /// certificate DTLS received against the expected fingerprint. Frames that arrive
+    /// meanwhile are kept for the node. Local candidates that show up here are returned in
+    /// `trickle` order through `on_candidate`, so the caller can keep trickling.
+    pub async fn wait_connected(
+        &mut self,
+        mut on_candidate: impl FnMut(Option<Candidate>),
+    ) -> Result<(), RtcError> {
+        let limit = self.opts.connect_timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let (mut dgram_open, mut ctrl_open, mut connected) = (false, false, false);
+        // First what was seen while trickling before.
+        while let Some(ev) = self.local_backlog.pop_front() {
+            if let PcEvent::State(s) = ev {
+                connected |= s == RTCPeerConnectionState::Connected;
+                if matches!(
+                    s,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                ) {
+                    return Err(RtcError::Failed("ICE or DTLS failed"));
+                }
+            }
+        }
+        while !(dgram_open && ctrl_open && connected) {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return Err(RtcError::Timeout(limit)),
+                ev = self.events.recv() => match ev {
+                    None => return Err(RtcError::Failed("peer connection gone")),
+                    Some(PcEvent::LocalCandidate(c)) => on_candidate(Some(c)),
+                    Some(PcEvent::GatheringComplete) => on_candidate(None),
+                    Some(PcEvent::State(RTCPeerConnectionState::Connected)) => connected = true,
+                    Some(PcEvent::State(RTCPeerConnectionState::Failed)) =>
+                        return Err(RtcError::Failed("ICE or DTLS failed")),
+                    Some(PcEvent::State(RTCPeerConnectionState::Closed)) =>
+                        return Err(RtcError::Failed("closed")),
+                    Some(_) => {}
+                },
+                ev = self.dgram.poll(), if !dgram_open => match ev {
+                    Some(DataChannelEvent::OnOpen) => dgram_open = true,
+                    Some(DataChannelEvent::OnMessage(m)) =>
+                        self.early.push_back((Channel::Datagram, m.data.freeze())),
+                    Some(DataChannelEvent::OnClose) | None =>
+                        return Err(RtcError::Failed("datagram channel closed")),
+                    Some(_) => {}
+                },
+                ev = self.ctrl.poll(), if !ctrl_open => match ev {
+                    Some(DataChannelEvent::OnOpen) => ctrl_open = true,
+                    Some(DataChannelEvent::OnMessage(m)) =>
+                        self.early.push_back((Channel::Control, m.data.freeze())),
+                    Some(DataChannelEvent::OnClose) | None =>
+                        return Err(RtcError::Failed("control channel closed")),
+                    Some(_) => {}
+                },
+            }
+        }
+        if let Some(expected) = self.expected {
+            let got = self.remote_certificate_fingerprint().await?;
+            if got != expected {
+                self.close().await;
+                return Err(RtcError::FingerprintMismatch { expected, got });
+            }
+        }
+        Ok(())
+    }
+
+    /// The fingerprint of the certificate the other end presented in DTLS.
+    pub async fn remote_certificate_fingerprint(&self) -> Result<Fingerprint, RtcError> {
+        let sctp = self
+            .pc
+            .sctp()
+            .await
+            .ok_or(RtcError::Failed("no SCTP transport"))?;
+        let certs = sctp
+            .transport()
+            .get_remote_certificates()
+            .await
+            .map_err(rtc_err)?;
+        let first = certs
+            .first()
+            .ok_or(RtcError::Failed("no remote certificate"))?;
+        Ok(Fingerprint::of_der(first))
+    }
+
+    /// The selected candidate pair, once connected.
+    pub async fn path(&self) -> Option<PathInfo> {
+        path_of(&self.pc).await
+    }
+
+    /// Closes the peer connection (both channels with it).
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}
+
+pub(crate) async fn path_of(pc: &Arc<dyn PeerConnection>) -> Option<PathInfo> {
+    let sctp = pc.sctp().await?;
+    let pair = sctp
+        .transport()
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await
+        .ok()??;
+    let (l, r) = (pair.local(), pair.remote());
+    let local = CandidateKind::from(l.typ);
+    let remote = CandidateKind::from(r.typ);
+    let kind = if local == CandidateKind::Relay || remote == CandidateKind::Relay {
+        PathKind::Relayed
+    } else {
+        PathKind::Direct
+    };
+    Some(PathInfo {
+        kind,
+        local,
+        remote,
+        local_addr: fmt_addr(&l.address, l.port),
+        remote_addr: fmt_addr(&r.address, r.port),
+    })
+}
+
+fn fmt_addr(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// Sends one frame on a channel (used by the node's writer tasks).
+pub(crate) async fn send_frame(dc: &Arc<dyn DataChannel>, frame: &[u8]) -> Result<(), RtcError> {
+    dc.send(BytesMut::from(frame)).await.map_err(rtc_err)
+}

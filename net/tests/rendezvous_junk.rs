@@ -1,0 +1,277 @@
+//! The rendezvous survives junk: bad JSON, binary frames, oversized messages, unknown rooms,
+//! wrong secrets, too many rooms per address, floods: each gets a typed error (or, past the
+//! hard size cap, a closed socket), and the service still serves a good client afterwards.
+//! Also its HTTP side: the invite page and the health check.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use doomlink_net::identity::Identity;
+use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
+use doomlink_net::peer::RtcOptions;
+use doomlink_net::rendezvous::Limits;
+use doomlink_net::signal::{ErrorCode, Message};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+type Sock =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(rv: &TestRendezvous) -> Sock {
+    tokio_tungstenite::connect_async(format!("ws://{}/ws", rv.addr))
+        .await
+        .unwrap()
+        .0
+}
+
+/// The next text message, decoded; `None` if the socket closed.
+async fn next(ws: &mut Sock) -> Option<Message> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer")
+        {
+            Some(Ok(Ws::Text(t))) => {
+                return Some(Message::decode(t.as_str()).expect("the service speaks the protocol"))
+            }
+            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+async fn expect_error(ws: &mut Sock, code: ErrorCode) {
+    match next(ws).await {
+        Some(Message::Error { code: c, .. }) if c == code => {}
+        other => panic!("expected {code:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_gets_typed_errors_and_the_service_goes_on() {
+    init_tracing();
+    let limits = Limits {
+        rooms_per_ip: 2,
+        messages_per_sec: 20.0,
+        message_burst: 30.0,
+        ..Limits::default()
+    };
+    let rv = TestRendezvous::start(limits).await;
+    let mut ws = connect(&rv).await;
+
+    ws.send(Ws::Text("not json at all".into())).await.unwrap();
+    expect_error(&mut ws, ErrorCode::BadMessage).await;
+    ws.send(Ws::Text(r#"{"t":"fly","to":"moon"}"#.into()))
+        .await
+        .unwrap();
+    expect_error(&mut ws, ErrorCode::BadMessage).await;
+    ws.send(Ws::Text(r#"{"t":"host","name":"x","extra":true}"#.into()))
+        .await
+        .unwrap();
+    expect_error(&mut ws, ErrorCode::BadMessage).await;
+    ws.send(Ws::Binary(vec![0xff; 64].into())).await.unwrap();
+    expect_error(&mut ws, ErrorCode::BadMessage).await;
+    ws.send(Ws::Text(
+        format!(r#"{{"t":"host","name":"{}"}}"#, "y".repeat(20_000)).into(),
+    ))
+    .await
+    .unwrap();
+    expect_error(&mut ws, ErrorCode::TooLarge).await;
+    ws.send(Ws::Text(
+        r#"{"t":"join","room":"nosuchroom","secret":"0123456789abcdefABCD"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    expect_error(&mut ws, ErrorCode::UnknownRoom).await;
+    ws.send(Ws::Text(
+        r#"{"t":"signal","peer":1,"data":{"end_of_candidates":null}}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let m = next(&mut ws).await;
+    assert!(
+        matches!(
+            m,
+            Some(Message::Error {
+                code: ErrorCode::NotAllowed | ErrorCode::BadMessage,
+                ..
+            })
+        ),
+        "{m:?}"
+    );
+    ws.send(Ws::Text(r#"{"t":"closed","reason":"I say so"}"#.into()))
+        .await
+        .unwrap();
+    expect_error(&mut ws, ErrorCode::NotAllowed).await;
+
+    // A real room, then a wrong secret for it.
+    ws.send(Ws::Text(
+        Message::Host { name: "h1".into() }.encode().unwrap().into(),
+    ))
+    .await
+    .unwrap();
+    let Some(Message::Hosted { room, .. }) = next(&mut ws).await else {
+        panic!("no room")
+    };
+    let mut other = connect(&rv).await;
+    other
+        .send(Ws::Text(
+            format!(r#"{{"t":"join","room":"{room}","secret":"wrongwrongwrongwrong"}}"#).into(),
+        ))
+        .await
+        .unwrap();
+    expect_error(&mut other, ErrorCode::BadSecret).await;
+    // Too many rooms from one address.
+    other
+        .send(Ws::Text(
+            Message::Host { name: "h2".into() }.encode().unwrap().into(),
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut other).await,
+        Some(Message::Hosted { .. })
+    ));
+    let mut third = connect(&rv).await;
+    third
+        .send(Ws::Text(
+            Message::Host { name: "h3".into() }.encode().unwrap().into(),
+        ))
+        .await
+        .unwrap();
+    expect_error(&mut third, ErrorCode::TooManyRooms).await;
+
+    // A flood: rate-limited, then dropped.
+    let mut limited = false;
+    for _ in 0..200 {
+        if third
+            .send(Ws::Text(r#"{"t":"keepalive"}"#.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    while let Some(m) = next(&mut third).await {
+        if matches!(
+            m,
+            Message::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            }
+        ) {
+            limited = true;
+        }
+    }
+    assert!(limited, "the flood was never rate-limited");
+
+    // Past the hard cap the socket closes; nothing else is affected.
+    let mut big = connect(&rv).await;
+    let _ = big.send(Ws::Text("z".repeat(100_000).into())).await;
+    assert!(
+        next(&mut big).await.is_none(),
+        "an oversized frame closes that socket"
+    );
+
+    // The two junk rooms end when their hosts leave; then a good client hosts and joins.
+    ws.send(Ws::Text(r#"{"t":"leave"}"#.into())).await.unwrap();
+    other
+        .send(Ws::Text(r#"{"t":"leave"}"#.into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut ws).await,
+        Some(Message::Closed { .. }) | None
+    ));
+    assert!(matches!(
+        next(&mut other).await,
+        Some(Message::Closed { .. }) | None
+    ));
+    let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
+    opts.rtc = RtcOptions::loopback();
+    let mut room = host_room(opts).await.expect("the service still serves");
+    let invite = room.invite.clone();
+    let (joined, host_side) = tokio::join!(
+        join_room(
+            &invite,
+            JoinOptions {
+                name: "ok".into(),
+                rtc: RtcOptions::loopback()
+            }
+        ),
+        room.next_joiner()
+    );
+    joined.expect("joiner connects");
+    host_side.expect("a joiner").expect("host connects");
+
+    // A link to a room that is gone is a clean refusal.
+    room.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let err = join_room(
+        &invite,
+        JoinOptions {
+            name: "late".into(),
+            rtc: RtcOptions::loopback(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OnlineError::Refused {
+                code: ErrorCode::UnknownRoom,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_form_of_a_link_serves_a_page_that_opens_doomlink() {
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let page = http_get(rv.addr, "/join/abcd2345?fp=AAAA&exp=1").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("doomlink://join/"), "{page}");
+    assert!(page.contains("Don't have doomlink?"));
+    let bad = http_get(rv.addr, "/join/%3Cscript%3E").await;
+    assert!(bad.starts_with("HTTP/1.1 404"), "{bad}");
+    assert!(!bad.contains("<script>"));
+    assert!(http_get(rv.addr, "/health").await.ends_with("ok\n"));
+}
+
+#[tokio::test]
+async fn a_bad_service_config_is_a_typed_error() {
+    use doomlink_net::rendezvous::{Rendezvous, ServeConfig, ServeError};
+    let dir = std::env::temp_dir().join(format!("doomlink-rv-cfg-{}", std::process::id()));
+    let cfg = ServeConfig::new("127.0.0.1:0".parse().unwrap(), "not a host!", dir.clone());
+    assert!(matches!(
+        Rendezvous::bind(cfg).await,
+        Err(ServeError::PublicHost(_))
+    ));
+    let cfg = ServeConfig::new("0.0.0.0:0".parse().unwrap(), "rv.example.org", dir.clone());
+    assert!(matches!(
+        Rendezvous::bind(cfg).await,
+        Err(ServeError::RelayIp)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,315 @@
+//! Sessions over real WebRTC with real signaling through a real in-process rendezvous, all on
+//! 127.0.0.1: handshake, datagrams both ways on the unordered channel, control on the reliable
+//! one, 2 to 4 peers, a tampered fingerprint, a forced relay, and the service's shutdown.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use doomlink_net::identity::{Fingerprint, Identity};
+use doomlink_net::invite::InviteLink;
+use doomlink_net::node::{NodeEvent, WebRtcNode};
+use doomlink_net::online::{
+    host_room, join_room, HostOptions, HostedRoom, JoinOptions, OnlineError,
+};
+use doomlink_net::peer::{PathKind, RtcError, RtcOptions};
+use doomlink_net::rendezvous::Limits;
+use doomlink_net::Event;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+struct Peer {
+    node: WebRtcNode,
+    events: UnboundedReceiver<NodeEvent>,
+    inbox: Arc<Inbox>,
+    addr: Ipv4Addr,
+}
+
+/// Hosts a room and feeds every joiner's link to the hub node.
+async fn start_hub(rv: &TestRendezvous, rtc: RtcOptions) -> (Peer, InviteLink) {
+    let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
+    opts.rtc = rtc;
+    let mut room: HostedRoom = host_room(opts).await.expect("room");
+    let invite = room.invite.clone();
+    let inbox = Inbox::new();
+    let (node, events) = WebRtcNode::hub(cfg("hub"), inbox.clone());
+    let hub = node.clone();
+    tokio::spawn(async move {
+        while let Some(j) = room.next_joiner().await {
+            match j {
+                Ok(j) => {
+                    hub.add_link(j.link).expect("hub takes the link");
+                }
+                Err(e) => eprintln!("joiner failed: {e}"),
+            }
+        }
+    });
+    let addr = node.local_addr().unwrap();
+    (
+        Peer {
+            node,
+            events,
+            inbox,
+            addr,
+        },
+        invite,
+    )
+}
+
+async fn join(invite: &InviteLink, name: &str, rtc: RtcOptions) -> Peer {
+    let joined = join_room(
+        invite,
+        JoinOptions {
+            name: name.into(),
+            rtc,
+        },
+    )
+    .await
+    .expect("join");
+    let inbox = Inbox::new();
+    let (node, mut events) = WebRtcNode::client(cfg(name), inbox.clone());
+    node.add_link(joined.link).unwrap();
+    let addr = wait_joined(&mut events).await;
+    Peer {
+        node,
+        events,
+        inbox,
+        addr,
+    }
+}
+
+async fn star(n_clients: usize) {
+    init_tracing();
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let (mut hub, invite) = start_hub(&rv, RtcOptions::loopback()).await;
+    let mut clients = Vec::new();
+    for i in 0..n_clients {
+        clients.push(join(&invite, &format!("p{i}"), RtcOptions::loopback()).await);
+    }
+    // Every client is through the handshake on the hub too.
+    for _ in 0..n_clients {
+        assert!(
+            wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
+                e,
+                NodeEvent::Session(Event::PeerJoined { .. })
+            ))
+            .await
+            .is_some()
+        );
+    }
+    // Paths on loopback are direct (host candidates).
+    let links = hub.node.links();
+    assert_eq!(links.len(), n_clients);
+    for l in &links {
+        let path = l.path.as_ref().expect("path reported");
+        assert_eq!(path.kind, PathKind::Direct, "{path:?}");
+    }
+    // Datagrams both ways between the hub and each client, and client to client via the hub.
+    for c in &clients {
+        datagrams_flow(&c.node, hub.addr, 2342, &hub.inbox, 40).await;
+        datagrams_flow(&hub.node, c.addr, 6000, &c.inbox, 40).await;
+    }
+    if n_clients >= 2 {
+        datagrams_flow(
+            &clients[0].node,
+            clients[1].addr,
+            6001,
+            &clients[1].inbox,
+            40,
+        )
+        .await;
+        datagrams_flow(
+            &clients[n_clients - 1].node,
+            clients[0].addr,
+            6002,
+            &clients[0].inbox,
+            40,
+        )
+        .await;
+        // A broadcast from a client reaches everyone else.
+        clients[0]
+            .node
+            .send_from_guest(5000, Ipv4Addr::BROADCAST, 2342, b"hello all")
+            .unwrap();
+        assert_eq!(hub.inbox.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+        for c in &clients[1..] {
+            assert_eq!(c.inbox.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+        }
+    }
+    // Control frames on the reliable channel: chat from the last client reaches everyone.
+    let last = clients.len() - 1;
+    clients[last]
+        .node
+        .with_session(|s, now| s.send_chat(now, "gg"))
+        .unwrap();
+    let is_chat =
+        |e: &NodeEvent| matches!(e, NodeEvent::Session(Event::Chat { text, .. }) if text == "gg");
+    assert!(wait_event(&mut hub.events, Duration::from_secs(5), is_chat)
+        .await
+        .is_some());
+    for c in &mut clients[..last] {
+        assert!(wait_event(&mut c.events, Duration::from_secs(5), is_chat)
+            .await
+            .is_some());
+    }
+    // RTT is measured on every link by the session's ping.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for l in hub.node.links() {
+        assert!(l.stats.rtt.is_some(), "{l:?}");
+    }
+    // A client leaves cleanly: the hub and the others hear it; the game goes on.
+    let gone = clients.pop().unwrap();
+    gone.node.close(doomlink_net::ByeReason::Quit);
+    assert!(
+        wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
+            e,
+            NodeEvent::Session(Event::PeerLeft { .. })
+        ))
+        .await
+        .is_some()
+    );
+    for c in &clients {
+        datagrams_flow(&c.node, hub.addr, 2342, &hub.inbox, 20).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_and_one_client_over_the_rendezvous() {
+    star(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_peers_over_the_rendezvous() {
+    star(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_peers_over_the_rendezvous() {
+    star(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_fingerprint_is_refused_and_says_why() {
+    init_tracing();
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let (_hub, invite) = start_hub(&rv, RtcOptions::loopback()).await;
+    let mut tampered = invite.clone();
+    tampered.fingerprint = Fingerprint([0x42; 32]);
+    // Through the link's text, as a user would paste it.
+    let text = tampered.to_doomlink_url();
+    let parsed = InviteLink::parse(&text).unwrap();
+    let err = join_room(
+        &parsed,
+        JoinOptions {
+            name: "eve".into(),
+            rtc: RtcOptions::loopback(),
+        },
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        OnlineError::Rtc(RtcError::FingerprintMismatch { expected, got }) => {
+            assert_eq!(*expected, Fingerprint([0x42; 32]));
+            assert_eq!(*got, invite.fingerprint);
+        }
+        other => panic!("expected a fingerprint mismatch, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("fingerprint does not match"), "{msg}");
+    // The genuine link still works afterwards.
+    let ok = join(&invite, "bob", RtcOptions::loopback()).await;
+    assert_ne!(ok.addr, Ipv4Addr::UNSPECIFIED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
+    init_tracing();
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let relay = RtcOptions {
+        relay_only: true,
+        ..RtcOptions::loopback()
+    };
+    let (mut hub, invite) = start_hub(&rv, relay.clone()).await;
+    let client = join(&invite, "bob", relay).await;
+    assert!(
+        wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
+            e,
+            NodeEvent::Session(Event::PeerJoined { .. })
+        ))
+        .await
+        .is_some()
+    );
+    let links = hub.node.links();
+    let path = links[0].path.clone().expect("path reported");
+    assert_eq!(path.kind, PathKind::Relayed, "{path:?}");
+    let cpath = client.node.links()[0].path.clone().expect("client path");
+    assert_eq!(cpath.kind, PathKind::Relayed, "{cpath:?}");
+    // The relayed addresses are the rendezvous's TURN relay on loopback.
+    assert!(path.local_addr.starts_with("127.0.0.1:"), "{path:?}");
+    datagrams_flow(&client.node, hub.addr, 2342, &hub.inbox, 40).await;
+    datagrams_flow(&hub.node, client.addr, 6000, &client.inbox, 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_the_rendezvous_down_closes_rooms_cleanly() {
+    init_tracing();
+    let mut rv = TestRendezvous::start(Limits::default()).await;
+    let opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
+    let mut room = host_room(opts).await.unwrap();
+    rv.stop.shutdown();
+    // The room ends: no more joiners.
+    let next = tokio::time::timeout(Duration::from_secs(5), room.next_joiner())
+        .await
+        .expect("room ends");
+    assert!(next.is_none());
+    let r = tokio::time::timeout(Duration::from_secs(5), &mut rv.task).await;
+    assert!(matches!(r, Ok(Ok(Ok(())))), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_socket_dropped_resumes_its_room() {
+    init_tracing();
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let id = Identity::ephemeral().unwrap();
+    let mut opts = HostOptions::new(rv.host_port(), id.clone());
+    opts.rtc = RtcOptions::loopback();
+    let room = host_room(opts.clone()).await.unwrap();
+    let (name, secret, invite) = (
+        room.room.clone(),
+        room.host_secret.clone(),
+        room.invite.clone(),
+    );
+    drop(room); // the socket goes, without a leave
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bad = doomlink_net::online::resume_room(opts.clone(), &name, "not-the-host-secret-at-all")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            bad,
+            OnlineError::Refused {
+                code: doomlink_net::signal::ErrorCode::BadSecret,
+                ..
+            }
+        ),
+        "{bad:?}"
+    );
+    let mut room = doomlink_net::online::resume_room(opts, &name, &secret)
+        .await
+        .expect("resumed");
+    assert_eq!(room.invite, invite, "the same link still works");
+    let (joined, j) = tokio::join!(
+        join_room(
+            &invite,
+            JoinOptions {
+                name: "bob".into(),
+                rtc: RtcOptions::loopback()
+            }
+        ),
+        room.next_joiner()
+    );
+    joined.expect("joined after resume");
+    j.unwrap().expect("host side");
+}
