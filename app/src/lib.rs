@@ -7,6 +7,7 @@ pub mod audio;
 pub mod bot;
 pub mod guest;
 pub mod gui;
+pub mod internet;
 pub mod iwad;
 pub mod netplay;
 pub mod relay;

@@ -3,7 +3,7 @@
 //! window (eframe/egui).
 
 use doomlink::netplay::{GameMode, GameOptions, KernelSink, LanHost};
-use doomlink::{bot, guest, iwad};
+use doomlink::{bot, guest, internet, iwad};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -27,8 +27,10 @@ enum Command {
     Run(RunArgs),
     /// Host a netgame.
     Host(HostArgs),
-    /// Join a netgame at ADDRESS[:PORT].
+    /// Join a netgame: ADDRESS[:PORT] on the LAN, or an invite link.
     Join(JoinArgs),
+    /// Run the rendezvous for Internet play (signaling, STUN, TURN).
+    Serve(ServeArgs),
     /// List the games on the local network: doomlink hosts and native Chocolate Doom servers.
     LanList(LanListArgs),
 }
@@ -74,10 +76,42 @@ struct LanArgs {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    /// HTTP and WebSocket signaling address.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7342")]
+    listen: SocketAddr,
+    /// The address players reach this machine at (goes into links and STUN/TURN answers).
+    #[arg(long, value_name = "IP")]
+    public_addr: Option<String>,
+    #[arg(long, value_name = "P", default_value_t = 3478)]
+    stun_port: u16,
+    #[arg(long, value_name = "P", default_value_t = 3478)]
+    turn_port: u16,
+    /// Where the TURN secret is kept (default: the platform data dir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// Where Internet play's WebRTC sockets bind (default: every interface; tests use 127.0.0.1).
+#[derive(Args, Clone, Debug)]
+struct RtcArgs {
+    #[arg(long, value_name = "IP")]
+    rtc_bind: Option<Ipv4Addr>,
+}
+
+#[derive(Args)]
 struct HostArgs {
     /// Host on the local network (Chocolate Doom's own protocol: native players can join).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "internet")]
     lan: bool,
+    /// Host over the Internet: register a room at a rendezvous and print its invite link.
+    #[arg(long, requires = "rendezvous")]
+    internet: bool,
+    /// The rendezvous (`doomlink serve`) to register the room at.
+    #[arg(long, value_name = "HOST:PORT")]
+    rendezvous: Option<String>,
+    #[command(flatten)]
+    rtc: RtcArgs,
     /// The UDP port of the game.
     #[arg(long, default_value_t = 2342)]
     port: u16,
@@ -115,8 +149,10 @@ struct HostArgs {
 
 #[derive(Args)]
 struct JoinArgs {
-    /// The game to join: ADDRESS[:PORT] on the LAN.
+    /// The game to join: ADDRESS[:PORT] on the LAN, or an invite link (doomlink://join/…).
     target: String,
+    #[command(flatten)]
+    rtc: RtcArgs,
     /// Your name in the game.
     #[arg(long, value_name = "TEXT")]
     name: Option<String>,
@@ -155,6 +191,7 @@ fn run_cli(cli: Cli) -> Result<i32> {
         Some(Command::Run(a)) => run(a),
         Some(Command::Host(a)) => host(a),
         Some(Command::Join(a)) => join(a),
+        Some(Command::Serve(a)) => serve(a),
         Some(Command::LanList(a)) => lan_list(a),
         None => Ok(doomlink::gui::run(
             doomlink::gui::StartWith::Home,
@@ -182,13 +219,24 @@ fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
 
 /// Runs a headless guest to its end: bot input if asked, lobby snapshots to stderr, and `start`
 /// typed on stdin starts a lobby (what Space does natively).
-fn play_headless(host: Arc<dyn HostIO>, sink: Option<&KernelSink>, cfg: &guest::DoomConfig, bot_seed: Option<u64>) -> Result<i32> {
+fn play_headless(
+    host: Arc<dyn HostIO>,
+    sink: Option<&KernelSink>,
+    cfg: &guest::DoomConfig,
+    bot_seed: Option<u64>,
+) -> Result<i32> {
     let (kernel, module) = guest::boot(host)?;
     if let Some(s) = sink {
         s.attach(kernel.clone());
     }
-    let g = guest::DoomGuest::start(&kernel, &module, cfg, Arc::new(HostStdout), Arc::new(HostStderr))
-        .context("starting Chocolate Doom")?;
+    let g = guest::DoomGuest::start(
+        &kernel,
+        &module,
+        cfg,
+        Arc::new(HostStdout),
+        Arc::new(HostStderr),
+    )
+    .context("starting Chocolate Doom")?;
     let stop = Arc::new(AtomicBool::new(false));
     let bot = bot_seed.map(|seed| bot::spawn(seed, g.input.clone(), stop.clone()));
     {
@@ -202,11 +250,17 @@ fn play_headless(host: Arc<dyn HostIO>, sink: Option<&KernelSink>, cfg: &guest::
         });
     }
     let status = loop {
-        if let Some(st) = g.process.wait_timeout(std::time::Duration::from_millis(200)) {
+        if let Some(st) = g
+            .process
+            .wait_timeout(std::time::Duration::from_millis(200))
+        {
             break st;
         }
         for line in g.lobby.drain() {
-            if ["players ", "state ", "player "].iter().any(|k| line.starts_with(k)) {
+            if ["players ", "state ", "player "]
+                .iter()
+                .any(|k| line.starts_with(k))
+            {
                 eprintln!("doomlink: lobby {line}");
             }
         }
@@ -239,28 +293,50 @@ fn run_window(g: &GameArgs) -> Result<i32> {
     };
     let data_dir = g.data_dir.clone().unwrap_or_else(guest::default_data_dir);
     let start = doomlink::gui::StartWith::Game(setup);
-    Ok(doomlink::gui::run(start, data_dir, Arc::new(doomlink::gui::NotYet))?)
+    Ok(doomlink::gui::run(
+        start,
+        data_dir,
+        Arc::new(doomlink::gui::NotYet),
+    )?)
 }
 
 fn lan_host(l: &LanArgs) -> Result<(Arc<LanHost>, Arc<KernelSink>)> {
     let sink = KernelSink::new();
-    let cfg = LanConfig { bind_ip: l.lan_bind, broadcast_ip: l.lan_broadcast, ..Default::default() };
+    let cfg = LanConfig {
+        bind_ip: l.lan_bind,
+        broadcast_ip: l.lan_broadcast,
+        ..Default::default()
+    };
     let bridge = LanBridge::new(cfg, sink.clone())?;
-    Ok((Arc::new(LanHost { bridge, sink: sink.clone() }), sink))
+    Ok((
+        Arc::new(LanHost {
+            bridge,
+            sink: sink.clone(),
+        }),
+        sink,
+    ))
 }
 
 fn name_args(name: &Option<String>) -> Vec<String> {
-    name.iter().flat_map(|n| ["-doomlink-name".to_string(), n.clone()]).collect()
+    name.iter()
+        .flat_map(|n| ["-doomlink-name".to_string(), n.clone()])
+        .collect()
 }
 
 /// `doomlink host --lan`: a server in our guest, on a real UDP port.
 fn host(a: HostArgs) -> Result<i32> {
-    if !a.lan {
-        bail!("say how to host: --lan");
+    if !a.lan && !a.internet {
+        bail!("say how to host: --lan, or --internet --rendezvous HOST:PORT");
     }
-    // Say so now, in one line, rather than as a socket error from inside the game.
-    std::net::UdpSocket::bind((a.lan_args.lan_bind, a.port))
-        .with_context(|| format!("cannot host on UDP port {} of {}", a.port, a.lan_args.lan_bind))?;
+    if a.lan {
+        // Say so now, in one line, rather than as a socket error from inside the game.
+        std::net::UdpSocket::bind((a.lan_args.lan_bind, a.port)).with_context(|| {
+            format!(
+                "cannot host on UDP port {} of {}",
+                a.port, a.lan_args.lan_bind
+            )
+        })?;
+    }
     let mode = if a.deathmatch {
         GameMode::Deathmatch
     } else if a.altdeath {
@@ -274,11 +350,23 @@ fn host(a: HostArgs) -> Result<i32> {
         [e, m] => Some((Some(*e), *m)),
         _ => unreachable!("clap takes 1 or 2 values"),
     };
-    let opts = GameOptions { mode, skill: a.skill, warp, timer_minutes: a.timer, nomonsters: a.nomonsters, fast: a.fast, respawn: a.respawn };
+    let opts = GameOptions {
+        mode,
+        skill: a.skill,
+        warp,
+        timer_minutes: a.timer,
+        nomonsters: a.nomonsters,
+        fast: a.fast,
+        respawn: a.respawn,
+    };
     let mut args = vec!["-server".to_string(), "-port".into(), a.port.to_string()];
     // What LAN browsers (lan-list, native -search) show for this game, unless the user set it.
     if !a.game.doom_args.iter().any(|x| x == "-servername") {
-        let title = a.name.as_deref().map(|n| format!("{n}'s game")).unwrap_or_else(|| "doomlink game".into());
+        let title = a
+            .name
+            .as_deref()
+            .map(|n| format!("{n}'s game"))
+            .unwrap_or_else(|| "doomlink game".into());
         args.extend(["-servername".into(), title]);
     }
     if let Some(n) = a.players {
@@ -288,13 +376,55 @@ fn host(a: HostArgs) -> Result<i32> {
     args.extend(name_args(&a.name));
     args.extend(a.game.doom_args.iter().cloned());
     let cfg = doom_config(&a.game, args)?;
+    if a.internet {
+        let rendezvous = a.rendezvous.as_deref().unwrap_or_default();
+        let rt = internet::runtime()?;
+        let session = internet::session_config(a.name.as_deref().unwrap_or("host"), &cfg.iwad)?;
+        let (host, sink, invite) =
+            internet::host(&rt, rendezvous, &cfg.data_dir, session, a.rtc.rtc_bind)?;
+        // The link on a line of its own, for people and scripts to pick up.
+        println!("{}", invite.to_doomlink_url());
+        return play_headless(host, Some(&sink), &cfg, a.game.bot_input);
+    }
     let (host, sink) = lan_host(&a.lan_args)?;
     play_headless(host, Some(&sink), &cfg, a.game.bot_input)
 }
 
+/// `doomlink serve`: the rendezvous for Internet play.
+fn serve(a: ServeArgs) -> Result<i32> {
+    let data_dir = a
+        .data_dir
+        .unwrap_or_else(guest::default_data_dir)
+        .join("serve");
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let public = a.public_addr.unwrap_or_else(|| a.listen.ip().to_string());
+    let mut cfg = doomlink_net::rendezvous::ServeConfig::new(a.listen, public, data_dir);
+    cfg.stun_port = a.stun_port;
+    cfg.turn_port = a.turn_port;
+    internet::serve(cfg)?;
+    Ok(0)
+}
+
 /// `doomlink join ADDRESS[:PORT]`: connect our guest to a server on the LAN.
 fn join(a: JoinArgs) -> Result<i32> {
-    let with_port = if a.target.contains(':') { a.target.clone() } else { format!("{}:2342", a.target) };
+    if a.target.contains("://") {
+        let invite = doomlink_net::invite::InviteLink::parse(a.target.trim())?;
+        let rt = internet::runtime()?;
+        let cfg0 = doom_config(&a.game, Vec::new())?;
+        let session = internet::session_config(a.name.as_deref().unwrap_or("player"), &cfg0.iwad)?;
+        let (host, sink, hub) = internet::join(&rt, &invite, session, a.rtc.rtc_bind)?;
+        let mut args = vec!["-connect".to_string(), format!("{hub}:2342")];
+        args.extend(name_args(&a.name));
+        args.extend(a.game.doom_args.iter().cloned());
+        let cfg = guest::DoomConfig { args, ..cfg0 };
+        return play_headless(host, Some(&sink), &cfg, a.game.bot_input);
+    }
+    let with_port = if a.target.contains(':') {
+        a.target.clone()
+    } else {
+        format!("{}:2342", a.target)
+    };
     let real: SocketAddr = with_port
         .to_socket_addrs()
         .ok()
@@ -314,7 +444,10 @@ fn lan_list(a: LanListArgs) -> Result<i32> {
     use doomlink_net::lan_query::{search, SearchConfig};
     let cfg = SearchConfig {
         bind_ip: a.lan_args.lan_bind,
-        broadcast: Some(std::net::SocketAddrV4::new(a.lan_args.lan_broadcast, a.port)),
+        broadcast: Some(std::net::SocketAddrV4::new(
+            a.lan_args.lan_broadcast,
+            a.port,
+        )),
         timeout: std::time::Duration::from_millis(a.timeout_ms),
         ..Default::default()
     };
