@@ -51,29 +51,28 @@ impl AudioOutput {
             _ => AudioError::Config(e),
         })?;
         let format = supported.sample_format();
-        let config: cpal::StreamConfig = supported.config();
+        let mut config: cpal::StreamConfig = supported.config();
         let volume = Arc::new(AtomicU32::new(volume.clamp(0.0, 1.0).to_bits()));
-        let (tx, rx) = mpsc::channel();
-        let source = Source {
-            ring: None,
-            rings: rx,
-            scratch: Vec::new(),
-            gain: volume_of(&volume),
-            volume: volume.clone(),
-            channels: config.channels.max(1) as usize,
+        // Ask for ~10 ms periods: the guest keeps ~84 ms queued and tops up every millisecond
+        // or so while it waits for the next tic, so short periods never run the ring dry, and
+        // a backend's default (sometimes 100 ms or more) would add latency to every sound.
+        let period = (config.sample_rate / 100).next_power_of_two();
+        let fixed = match supported.buffer_size() {
+            cpal::SupportedBufferSize::Range { min, max } => {
+                Some(cpal::BufferSize::Fixed(period.clamp(*min, *max)))
+            }
+            cpal::SupportedBufferSize::Unknown => None,
         };
-        let stream = match format {
-            SampleFormat::F32 => build::<f32>(&device, config.clone(), source),
-            SampleFormat::I16 => build::<i16>(&device, config.clone(), source),
-            SampleFormat::I32 => build::<i32>(&device, config.clone(), source),
-            SampleFormat::I24 => build::<cpal::I24>(&device, config.clone(), source),
-            SampleFormat::U16 => build::<u16>(&device, config.clone(), source),
-            SampleFormat::F64 => build::<f64>(&device, config.clone(), source),
-            SampleFormat::I8 => build::<i8>(&device, config.clone(), source),
-            SampleFormat::U8 => build::<u8>(&device, config.clone(), source),
-            other => return Err(AudioError::Format(other)),
-        }
-        .map_err(AudioError::Open)?;
+        let (stream, rings) = match fixed {
+            Some(size) => {
+                config.buffer_size = size;
+                open_stream(&device, format, config, &volume).or_else(|_| {
+                    config.buffer_size = cpal::BufferSize::Default;
+                    open_stream(&device, format, config, &volume)
+                })
+            }
+            None => open_stream(&device, format, config, &volume),
+        }?;
         stream.play().map_err(AudioError::Play)?;
         let name = device
             .description()
@@ -87,7 +86,7 @@ impl AudioOutput {
                 config.sample_rate, config.channels
             ),
             volume,
-            rings: tx,
+            rings,
         })
     }
 
@@ -114,6 +113,37 @@ impl AudioOutput {
         self.volume
             .store(volume.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
     }
+}
+
+/// An output stream in the device's sample format, pulling from the rings sent to it.
+fn open_stream(
+    device: &cpal::Device,
+    format: SampleFormat,
+    config: cpal::StreamConfig,
+    volume: &Arc<AtomicU32>,
+) -> Result<(cpal::Stream, mpsc::Sender<Option<AudioRing>>), AudioError> {
+    let (tx, rx) = mpsc::channel();
+    let source = Source {
+        ring: None,
+        rings: rx,
+        scratch: Vec::new(),
+        gain: volume_of(volume),
+        volume: volume.clone(),
+        channels: config.channels.max(1) as usize,
+    };
+    let stream = match format {
+        SampleFormat::F32 => build::<f32>(device, config, source),
+        SampleFormat::I16 => build::<i16>(device, config, source),
+        SampleFormat::I32 => build::<i32>(device, config, source),
+        SampleFormat::I24 => build::<cpal::I24>(device, config, source),
+        SampleFormat::U16 => build::<u16>(device, config, source),
+        SampleFormat::F64 => build::<f64>(device, config, source),
+        SampleFormat::I8 => build::<i8>(device, config, source),
+        SampleFormat::U8 => build::<u8>(device, config, source),
+        other => return Err(AudioError::Format(other)),
+    }
+    .map_err(AudioError::Open)?;
+    Ok((stream, tx))
 }
 
 fn volume_of(v: &AtomicU32) -> f32 {
@@ -239,7 +269,10 @@ mod tests {
         let (mut s, _tx) = source(6, 1.0);
         let mut out = [7u16; 12];
         s.fill(&mut out);
-        assert!(out.iter().all(|&v| v == 32768), "silence is mid-scale for u16: {out:?}");
+        assert!(
+            out.iter().all(|&v| v == 32768),
+            "silence is mid-scale for u16: {out:?}"
+        );
     }
 
     #[test]

@@ -32,9 +32,20 @@ pub fn boot(host: Arc<dyn doomlink_kernel::HostIO>) -> Result<(Kernel, GuestModu
 }
 
 /// `boot` with a chosen module cache (`None`: compile every time).
-pub fn boot_with_cache(host: Arc<dyn doomlink_kernel::HostIO>, cache: Option<PathBuf>) -> Result<(Kernel, GuestModule)> {
-    let kernel = Kernel::new(KernelConfig { cache_dir: cache, ..Default::default() }, host)?;
-    let module = kernel.load(doomlink_assets::DOOM_WASM).context("loading doom.wasm")?;
+pub fn boot_with_cache(
+    host: Arc<dyn doomlink_kernel::HostIO>,
+    cache: Option<PathBuf>,
+) -> Result<(Kernel, GuestModule)> {
+    let kernel = Kernel::new(
+        KernelConfig {
+            cache_dir: cache,
+            ..Default::default()
+        },
+        host,
+    )?;
+    let module = kernel
+        .load(doomlink_assets::DOOM_WASM)
+        .context("loading doom.wasm")?;
     Ok((kernel, module))
 }
 

@@ -27,25 +27,53 @@ impl KernelSink {
         let _ = self.kernel.set(kernel);
     }
     pub fn owner_bound(&self, pid: Pid, port: u16) {
-        self.owners.lock().unwrap_or_else(|e| e.into_inner()).insert(port, pid);
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(port, pid);
     }
     pub fn owner_gone(&self, port: u16) {
-        self.owners.lock().unwrap_or_else(|e| e.into_inner()).remove(&port);
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&port);
     }
     /// Injects into the guest bound on `dst_port`; false if none.
     pub fn inject(&self, dst_port: u16, src_ip: Ipv4Addr, src_port: u16, data: &[u8]) -> bool {
-        let Some(kernel) = self.kernel.get() else { return false };
-        let Some(pid) = self.owners.lock().unwrap_or_else(|e| e.into_inner()).get(&dst_port).copied() else {
+        let Some(kernel) = self.kernel.get() else {
             return false;
         };
-        kernel.inject_datagram(pid, dst_port, src_ip, src_port, data).is_ok()
+        let Some(pid) = self
+            .owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&dst_port)
+            .copied()
+        else {
+            return false;
+        };
+        kernel
+            .inject_datagram(pid, dst_port, src_ip, src_port, data)
+            .is_ok()
     }
     /// Datagrams the kernel dropped at the 256 cap, over every socket of the guests.
     pub fn queue_drops(&self) -> u64 {
-        let Some(kernel) = self.kernel.get() else { return 0 };
-        let pids: Vec<Pid> = self.owners.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect();
+        let Some(kernel) = self.kernel.get() else {
+            return 0;
+        };
+        let pids: Vec<Pid> = self
+            .owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .copied()
+            .collect();
         let mut seen = std::collections::HashSet::new();
-        pids.into_iter().filter(|p| seen.insert(*p)).flat_map(|p| kernel.socket_stats(p)).map(|s| s.dropped).sum()
+        pids.into_iter()
+            .filter(|p| seen.insert(*p))
+            .flat_map(|p| kernel.socket_stats(p))
+            .map(|s| s.dropped)
+            .sum()
     }
 }
 
@@ -62,12 +90,21 @@ pub struct LanHost {
 }
 
 impl HostIO for LanHost {
-    fn send_dgram(&self, _pid: Pid, src_port: u16, dst_ip: Ipv4Addr, dst_port: u16, data: &[u8]) -> Result<(), Errno> {
-        self.bridge.send(src_port, SocketAddrV4::new(dst_ip, dst_port), data).map_err(|e| match e {
-            LanError::NoSocket(_) => Errno::BadF,
-            // Like a real network: an unreachable host is the sender's error, nothing more.
-            _ => Errno::NetUnreach,
-        })
+    fn send_dgram(
+        &self,
+        _pid: Pid,
+        src_port: u16,
+        dst_ip: Ipv4Addr,
+        dst_port: u16,
+        data: &[u8],
+    ) -> Result<(), Errno> {
+        self.bridge
+            .send(src_port, SocketAddrV4::new(dst_ip, dst_port), data)
+            .map_err(|e| match e {
+                LanError::NoSocket(_) => Errno::BadF,
+                // Like a real network: an unreachable host is the sender's error, nothing more.
+                _ => Errno::NetUnreach,
+            })
     }
     fn on_bind(&self, pid: Pid, port: u16) {
         self.sink.owner_bound(pid, port);
@@ -122,7 +159,11 @@ impl GameOptions {
         if let Some(t) = self.timer_minutes {
             a.extend(["-timer".into(), t.to_string()]);
         }
-        for (on, flag) in [(self.nomonsters, "-nomonsters"), (self.fast, "-fast"), (self.respawn, "-respawn")] {
+        for (on, flag) in [
+            (self.nomonsters, "-nomonsters"),
+            (self.fast, "-fast"),
+            (self.respawn, "-respawn"),
+        ] {
             if on {
                 a.push(flag.into());
             }
@@ -146,7 +187,10 @@ mod tests {
             fast: false,
             respawn: true,
         };
-        assert_eq!(o.doom_args().join(" "), "-deathmatch -skill 4 -warp 1 3 -timer 10 -nomonsters -respawn");
+        assert_eq!(
+            o.doom_args().join(" "),
+            "-deathmatch -skill 4 -warp 1 3 -timer 10 -nomonsters -respawn"
+        );
         assert!(GameOptions::default().doom_args().is_empty());
     }
 }

@@ -22,7 +22,11 @@ pub struct SimRelay {
 
 impl SimRelay {
     pub fn new(cfg: SimConfig) -> Arc<Self> {
-        let relay = Arc::new(SimRelay { sim: Mutex::new(SimNet::new(cfg)), sinks: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let relay = Arc::new(SimRelay {
+            sim: Mutex::new(SimNet::new(cfg)),
+            sinks: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
         let pump = relay.clone();
         std::thread::spawn(move || {
             while !pump.stop.load(Ordering::Relaxed) {
@@ -69,7 +73,11 @@ impl SimRelay {
             n
         };
         sinks.push((node, sink.clone()));
-        Arc::new(SimPeer { relay: self.clone(), node, sink })
+        Arc::new(SimPeer {
+            relay: self.clone(),
+            node,
+            sink,
+        })
     }
 
     /// Crashes a peer: nothing more leaves or reaches it.
@@ -97,11 +105,21 @@ impl SimPeer {
 }
 
 impl HostIO for SimPeer {
-    fn send_dgram(&self, _pid: Pid, src_port: u16, dst_ip: Ipv4Addr, dst_port: u16, data: &[u8]) -> Result<(), Errno> {
-        self.relay.sim().guest_send(self.node, src_port, dst_ip, dst_port, data).map_err(|e| match e.wasi_errno() {
-            35 => Errno::MsgSize,
-            _ => Errno::NetUnreach,
-        })
+    fn send_dgram(
+        &self,
+        _pid: Pid,
+        src_port: u16,
+        dst_ip: Ipv4Addr,
+        dst_port: u16,
+        data: &[u8],
+    ) -> Result<(), Errno> {
+        self.relay
+            .sim()
+            .guest_send(self.node, src_port, dst_ip, dst_port, data)
+            .map_err(|e| match e.wasi_errno() {
+                35 => Errno::MsgSize,
+                _ => Errno::NetUnreach,
+            })
     }
     fn on_bind(&self, pid: Pid, port: u16) {
         self.sink.owner_bound(pid, port);

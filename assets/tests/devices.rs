@@ -36,11 +36,18 @@ fn frames_titles_and_progress_reach_the_host() {
     // 105 tics at 35 a second, about one frame each (a wipe adds a few).
     assert!(fb.seq() >= 80, "only {} frames", fb.seq());
     let frame = fb.latest().unwrap();
-    assert_eq!((frame.width, frame.height, frame.palette.len()), (320, 200, 768));
+    assert_eq!(
+        (frame.width, frame.height, frame.palette.len()),
+        (320, 200, 768)
+    );
     let mut colours = frame.pixels.clone();
     colours.sort_unstable();
     colours.dedup();
-    assert!(colours.len() > 32, "a level view has many colours, not {}", colours.len());
+    assert!(
+        colours.len() > 32,
+        "a level view has many colours, not {}",
+        colours.len()
+    );
 
     let lines = control.drain();
     for expected in [
@@ -50,7 +57,10 @@ fn frames_titles_and_progress_reach_the_host() {
         "gametic 70",
         "gametic 105",
     ] {
-        assert!(lines.iter().any(|l| l == expected), "no '{expected}' in {lines:?}");
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "no '{expected}' in {lines:?}"
+        );
     }
 }
 
@@ -65,7 +75,11 @@ fn closing_the_window_and_confirming_quits_with_status_0() {
         },
         &[],
     );
-    assert!(fb.wait_newer(0, Duration::from_secs(30)).is_some(), "no frame:\n{}", guest.output());
+    assert!(
+        fb.wait_newer(0, Duration::from_secs(30)).is_some(),
+        "no frame:\n{}",
+        guest.output()
+    );
     std::thread::sleep(Duration::from_millis(300));
     // The window's close button asks "are you sure?"; 'y' confirms.
     input.push(InputEvent::quit());
@@ -93,7 +107,10 @@ fn music_and_sound_follow_the_hosts_audio_clock() {
             while !stop.load(Ordering::Relaxed) {
                 max_queued = max_queued.max(dsp.queued_frames());
                 dsp.pull(&mut chunk, 1.0);
-                sum_squares += chunk.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>();
+                sum_squares += chunk
+                    .iter()
+                    .map(|&s| f64::from(s) * f64::from(s))
+                    .sum::<f64>();
                 samples += chunk.len() as u64;
                 ticks += 1;
                 let next = started + Duration::from_millis(10) * ticks;
@@ -110,7 +127,10 @@ fn music_and_sound_follow_the_hosts_audio_clock() {
         Setup {
             iwad: Some("freedoom1.wad"),
             data: Some(&data),
-            env: vec![("DOOMLINK_TICS", "105".into()), ("DOOMLINK_AUDIO_RATE", RATE.to_string())],
+            env: vec![
+                ("DOOMLINK_TICS", "105".into()),
+                ("DOOMLINK_AUDIO_RATE", RATE.to_string()),
+            ],
             devices: vec![("dsp", device(&dsp))],
         },
         &[],
@@ -119,13 +139,22 @@ fn music_and_sound_follow_the_hosts_audio_clock() {
     stop.store(true, Ordering::Relaxed);
     let (rms, max_queued) = consumer.join().unwrap();
     assert_eq!(status, ExitStatus::Exited(0), "{output}");
-    assert!(output.contains("I_InitSound: 44100 Hz stereo to /dev/dsp"), "{output}");
+    assert!(
+        output.contains("I_InitSound: 44100 Hz stereo to /dev/dsp"),
+        "{output}"
+    );
 
-    eprintln!("audio: rms {rms:.1}, at most {max_queued} frames queued, {} underruns", dsp.underruns());
+    eprintln!(
+        "audio: rms {rms:.1}, at most {max_queued} frames queued, {} underruns",
+        dsp.underruns()
+    );
     assert!(rms > 100.0, "the title music is missing (rms {rms:.1})");
     // The guest tops up to three 28 ms slices, never more.
     let target = (RATE as usize) * 3 * 28 / 1000;
-    assert!(max_queued <= target, "{max_queued} frames queued, more than {target}");
+    assert!(
+        max_queued <= target,
+        "{max_queued} frames queued, more than {target}"
+    );
     assert!(dsp.underruns() <= 3, "{} underruns", dsp.underruns());
 }
 
@@ -133,14 +162,19 @@ fn music_and_sound_follow_the_hosts_audio_clock() {
 fn an_error_is_reported_on_control_and_ends_with_status_1() {
     let control = LineChannel::new();
     let guest = start(
-        Setup { devices: vec![("control", device(&control))], ..Default::default() },
+        Setup {
+            devices: vec![("control", device(&control))],
+            ..Default::default()
+        },
         &["-iwad", "/iwad/none.wad"],
     );
     let (status, output) = guest.finish(Duration::from_secs(30));
     assert_eq!(status, ExitStatus::Exited(1), "{output}");
     let lines = control.drain();
     assert!(
-        lines.iter().any(|l| l == "error IWAD file '/iwad/none.wad' not found!"),
+        lines
+            .iter()
+            .any(|l| l == "error IWAD file '/iwad/none.wad' not found!"),
         "{lines:?}"
     );
 }
@@ -150,7 +184,9 @@ fn lobby_records_until(lobby: &LineChannel, until: impl Fn(&[String]) -> bool) -
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut records, mut current) = (Vec::new(), Vec::new());
     while Instant::now() < deadline {
-        let Some(line) = lobby.recv_timeout(Duration::from_millis(100)) else { continue };
+        let Some(line) = lobby.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
         if line == "end" {
             let record: Vec<String> = std::mem::take(&mut current);
             let done = until(&record);
@@ -193,17 +229,37 @@ fn the_lobby_shows_the_players_and_start_launches_the_game() {
 
     let server_view = lobby_records_until(&server_lobby, |r| r.iter().any(|l| l == "players 2 4"));
     let two = server_view.last().unwrap();
-    for expected in ["state waiting", "controller 1", "you 0", "observers 0", "freedoom match 1 1"] {
-        assert!(two.iter().any(|l| l == expected), "no '{expected}' in {two:?}");
+    for expected in [
+        "state waiting",
+        "controller 1",
+        "you 0",
+        "observers 0",
+        "freedoom match 1 1",
+    ] {
+        assert!(
+            two.iter().any(|l| l == expected),
+            "no '{expected}' in {two:?}"
+        );
     }
-    assert!(two.iter().any(|l| l.starts_with("player 0 ") && l.ends_with(" local%20client")), "{two:?}");
-    assert!(two.iter().any(|l| l.starts_with("player 1 ") && l.contains(" 127.0.0.1:")), "{two:?}");
+    assert!(
+        two.iter()
+            .any(|l| l.starts_with("player 0 ") && l.ends_with(" local%20client")),
+        "{two:?}"
+    );
+    assert!(
+        two.iter()
+            .any(|l| l.starts_with("player 1 ") && l.contains(" 127.0.0.1:")),
+        "{two:?}"
+    );
     assert!(two.iter().any(|l| l.starts_with("wad match ")), "{two:?}");
 
     let client_view = lobby_records_until(&client_lobby, |r| r.iter().any(|l| l == "players 2 4"));
     let two = client_view.last().unwrap();
     for expected in ["controller 0", "you 1"] {
-        assert!(two.iter().any(|l| l == expected), "no '{expected}' in {two:?}");
+        assert!(
+            two.iter().any(|l| l == expected),
+            "no '{expected}' in {two:?}"
+        );
     }
 
     // Only the controller may start; the other's request is refused.
@@ -211,7 +267,10 @@ fn the_lobby_shows_the_players_and_start_launches_the_game() {
     std::thread::sleep(Duration::from_millis(200));
     server_lobby.send("start");
 
-    for (name, guest, lobby) in [("server", &server, &server_lobby), ("client", &client, &client_lobby)] {
+    for (name, guest, lobby) in [
+        ("server", &server, &server_lobby),
+        ("client", &client, &client_lobby),
+    ] {
         let (status, output) = guest.finish(Duration::from_secs(60));
         assert_eq!(status, ExitStatus::Exited(0), "{name}:\n{output}");
         let records = lobby_records_until(lobby, |r| r.iter().any(|l| l == "state launched"));

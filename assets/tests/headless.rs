@@ -12,7 +12,13 @@ use doomlink_kernel::ExitStatus;
 use std::time::Duration;
 
 fn timedemo(iwad: &str, demo: &str) -> String {
-    let guest = start(Setup { iwad: Some(iwad), ..Default::default() }, &["-timedemo", demo]);
+    let guest = start(
+        Setup {
+            iwad: Some(iwad),
+            ..Default::default()
+        },
+        &["-timedemo", demo],
+    );
     let (status, output) = guest.finish(Duration::from_secs(60));
     assert_eq!(status, ExitStatus::Exited(0), "{output}");
     output
@@ -32,7 +38,10 @@ fn timedemos_run_as_native() {
         ("freedoom2.wad", "demo1", 1415),
     ] {
         let line = timedemo(iwad, demo);
-        assert!(line.starts_with(&format!("timed {gametics} gametics ")), "{iwad} {demo}: {line}");
+        assert!(
+            line.starts_with(&format!("timed {gametics} gametics ")),
+            "{iwad} {demo}: {line}"
+        );
     }
 }
 
@@ -52,11 +61,15 @@ fn two_peer_netgame_ends_by_itself_with_equal_demos() {
     let (server_data, client_data) = (data_dir("server"), data_dir("client"));
     let server = start(
         peer("freedoom1.wad", &server_data, TICS),
-        &["-server", "-port", "2400", "-nodes", "2", "-record", "peer", "-warp", "1", "1"],
+        &[
+            "-server", "-port", "2400", "-nodes", "2", "-record", "peer", "-warp", "1", "1",
+        ],
     );
     std::thread::sleep(Duration::from_millis(500));
-    let client =
-        start(peer("freedoom1.wad", &client_data, TICS), &["-connect", "127.0.0.1:2400", "-record", "peer"]);
+    let client = start(
+        peer("freedoom1.wad", &client_data, TICS),
+        &["-connect", "127.0.0.1:2400", "-record", "peer"],
+    );
 
     let (status, client_output) = client.finish(Duration::from_secs(60));
     assert_eq!(status, ExitStatus::Exited(0), "client:\n{client_output}");
@@ -66,7 +79,10 @@ fn two_peer_netgame_ends_by_itself_with_equal_demos() {
     // Private: nothing was sent outside 127.0.0.1 (the kernel's host would have refused it,
     // and net_posix.c reports a refused send).
     for text in [&output, &client_output] {
-        assert!(!text.contains("sendto") && !text.contains("master"), "{text}");
+        assert!(
+            !text.contains("sendto") && !text.contains("master"),
+            "{text}"
+        );
     }
 
     let a = std::fs::read(server_data.join("peer.lmp")).unwrap();
@@ -84,10 +100,22 @@ fn dedicated_server_serves_two_clients() {
     let (data1, data2) = (data_dir("dedicated-1"), data_dir("dedicated-2"));
     let first = start(
         peer("freedoom2.wad", &data1, TICS),
-        &["-connect", "127.0.0.1:2410", "-nodes", "2", "-record", "peer", "-warp", "1"],
+        &[
+            "-connect",
+            "127.0.0.1:2410",
+            "-nodes",
+            "2",
+            "-record",
+            "peer",
+            "-warp",
+            "1",
+        ],
     );
     std::thread::sleep(Duration::from_millis(300));
-    let second = start(peer("freedoom2.wad", &data2, TICS), &["-connect", "127.0.0.1:2410", "-record", "peer"]);
+    let second = start(
+        peer("freedoom2.wad", &data2, TICS),
+        &["-connect", "127.0.0.1:2410", "-record", "peer"],
+    );
 
     for (name, guest) in [("first", &first), ("second", &second)] {
         let (status, output) = guest.finish(Duration::from_secs(60));
@@ -98,7 +126,10 @@ fn dedicated_server_serves_two_clients() {
     assert_same_game(&a, &b, TICS, 2);
 
     // A dedicated server runs until it is stopped.
-    assert!(server.handle.try_status().is_none(), "the dedicated server ended early");
+    assert!(
+        server.handle.try_status().is_none(),
+        "the dedicated server ended early"
+    );
     server.handle.kill();
     server.handle.wait();
 }

@@ -50,7 +50,11 @@ impl Default for LanConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum LanError {
     #[error("cannot open UDP port {port} on {ip}: {source}")]
-    Bind { ip: Ipv4Addr, port: u16, source: std::io::Error },
+    Bind {
+        ip: Ipv4Addr,
+        port: u16,
+        source: std::io::Error,
+    },
     #[error("the guest has no socket on port {0}")]
     NoSocket(u16),
     #[error(transparent)]
@@ -111,7 +115,13 @@ impl LanBridge {
     pub fn new(cfg: LanConfig, sink: Arc<dyn GuestSink>) -> Result<Self, LanError> {
         let nat = NatTable::new(cfg.nat.clone())?;
         Ok(LanBridge {
-            inner: Arc::new(Inner { cfg, nat: Mutex::new(nat), ports: Mutex::new(HashMap::new()), sink, stats: LanStats::default() }),
+            inner: Arc::new(Inner {
+                cfg,
+                nat: Mutex::new(nat),
+                ports: Mutex::new(HashMap::new()),
+                sink,
+                stats: LanStats::default(),
+            }),
         })
     }
 
@@ -127,16 +137,33 @@ impl LanBridge {
 
     /// The real port behind a guest port, if open.
     pub fn real_port(&self, guest_port: u16) -> Option<u16> {
-        lock(&self.inner.ports).get(&guest_port).and_then(|p| p.socket.local_addr().ok()).map(|a| a.port())
+        lock(&self.inner.ports)
+            .get(&guest_port)
+            .and_then(|p| p.socket.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// The guest bound `guest_port`: open its real socket and start receiving.
     pub fn open_port(&self, guest_port: u16) -> Result<u16, LanError> {
         let ip = self.inner.cfg.bind_ip;
-        let want = if guest_port < self.inner.cfg.fixed_port_below { guest_port } else { 0 };
-        let socket = UdpSocket::bind((ip, want)).map_err(|source| LanError::Bind { ip, port: want, source })?;
+        let want = if guest_port < self.inner.cfg.fixed_port_below {
+            guest_port
+        } else {
+            0
+        };
+        let socket = UdpSocket::bind((ip, want)).map_err(|source| LanError::Bind {
+            ip,
+            port: want,
+            source,
+        })?;
         let _ = socket.set_broadcast(true);
-        socket.set_read_timeout(Some(RECV_POLL)).map_err(|source| LanError::Bind { ip, port: want, source })?;
+        socket
+            .set_read_timeout(Some(RECV_POLL))
+            .map_err(|source| LanError::Bind {
+                ip,
+                port: want,
+                source,
+            })?;
         let real_port = socket.local_addr().map(|a| a.port()).unwrap_or(want);
         let socket = Arc::new(socket);
         let stop = Arc::new(AtomicBool::new(false));
@@ -145,9 +172,20 @@ impl LanBridge {
             std::thread::Builder::new()
                 .name(format!("lan-port-{guest_port}"))
                 .spawn(move || bridge.receive_loop(guest_port, &socket, &stop))
-                .map_err(|source| LanError::Bind { ip, port: want, source })?
+                .map_err(|source| LanError::Bind {
+                    ip,
+                    port: want,
+                    source,
+                })?
         };
-        lock(&self.inner.ports).insert(guest_port, PortSocket { socket, stop, thread: Some(thread) });
+        lock(&self.inner.ports).insert(
+            guest_port,
+            PortSocket {
+                socket,
+                stop,
+                thread: Some(thread),
+            },
+        );
         Ok(real_port)
     }
 
@@ -162,19 +200,33 @@ impl LanBridge {
         let out = match lock(&self.inner.nat).outbound(Instant::now(), dst) {
             Ok(o) => o,
             Err(e) => {
-                self.inner.stats.dropped_unroutable.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .stats
+                    .dropped_unroutable
+                    .fetch_add(1, Ordering::Relaxed);
                 return Err(e.into());
             }
         };
-        let socket = lock(&self.inner.ports).get(&src_port).map(|p| p.socket.clone()).ok_or(LanError::NoSocket(src_port))?;
+        let socket = lock(&self.inner.ports)
+            .get(&src_port)
+            .map(|p| p.socket.clone())
+            .ok_or(LanError::NoSocket(src_port))?;
         let to = match out {
             Outbound::Unicast(a) => a,
-            Outbound::Broadcast(port) => SocketAddr::new(IpAddr::V4(self.inner.cfg.broadcast_ip), port),
+            Outbound::Broadcast(port) => {
+                SocketAddr::new(IpAddr::V4(self.inner.cfg.broadcast_ip), port)
+            }
         };
         match socket.send_to(data, to) {
             Ok(_) => {
-                self.inner.stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
-                self.inner.stats.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+                self.inner
+                    .stats
+                    .datagrams_out
+                    .fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .stats
+                    .bytes_out
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -189,7 +241,14 @@ impl LanBridge {
         while !stop.load(Ordering::Relaxed) {
             let (n, from) = match socket.recv_from(&mut buf) {
                 Ok(r) => r,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
                 // ICMP port-unreachable from an earlier send shows up here on Linux: not fatal.
                 Err(_) => continue,
             };
@@ -197,8 +256,14 @@ impl LanBridge {
                 Ok(v) => v,
                 Err(_) => continue,
             };
-            self.inner.stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
-            self.inner.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            self.inner
+                .stats
+                .datagrams_in
+                .fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .stats
+                .bytes_in
+                .fetch_add(n as u64, Ordering::Relaxed);
             self.inner.sink.deliver(guest_port, src, &buf[..n]);
         }
     }
@@ -218,8 +283,14 @@ mod tests {
 
     fn bridge() -> (LanBridge, mpsc::Receiver<(u16, SocketAddrV4, Vec<u8>)>) {
         let (tx, rx) = mpsc::channel();
-        let cfg = LanConfig { bind_ip: Ipv4Addr::LOCALHOST, ..Default::default() };
-        (LanBridge::new(cfg, Arc::new(ChanSink(Mutex::new(tx)))).unwrap(), rx)
+        let cfg = LanConfig {
+            bind_ip: Ipv4Addr::LOCALHOST,
+            ..Default::default()
+        };
+        (
+            LanBridge::new(cfg, Arc::new(ChanSink(Mutex::new(tx)))).unwrap(),
+            rx,
+        )
     }
 
     #[test]
@@ -229,10 +300,14 @@ mod tests {
         assert_ne!(real_port, 60001, "ephemeral guest ports get an OS port");
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        peer.send_to(b"hello guest", ("127.0.0.1", real_port)).unwrap();
+        peer.send_to(b"hello guest", ("127.0.0.1", real_port))
+            .unwrap();
         let (port, src, data) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!((port, data.as_slice()), (60001, &b"hello guest"[..]));
-        assert!(src.ip().octets()[0] == 10, "the guest sees a virtual address, got {src}");
+        assert!(
+            src.ip().octets()[0] == 10,
+            "the guest sees a virtual address, got {src}"
+        );
         assert_eq!(src.port(), peer.local_addr().unwrap().port());
         // The guest answers the virtual address; the real peer hears it from the bridge's port.
         b.send(60001, src, b"hello peer").unwrap();
@@ -241,8 +316,20 @@ mod tests {
         assert_eq!(&buf[..n], b"hello peer");
         assert_eq!(from.port(), real_port);
         // Unknown virtual hosts and outside addresses are dropped, counted, never sent.
-        assert!(b.send(60001, SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 200), 1), b"x").is_err());
-        assert!(b.send(60001, SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53), b"x").is_err());
+        assert!(b
+            .send(
+                60001,
+                SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 200), 1),
+                b"x"
+            )
+            .is_err());
+        assert!(b
+            .send(
+                60001,
+                SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53),
+                b"x"
+            )
+            .is_err());
         assert_eq!(b.stats().dropped_unroutable.load(Ordering::Relaxed), 2);
         b.close_port(60001);
         assert!(b.send(60001, src, b"x").is_err());
@@ -263,6 +350,9 @@ mod tests {
         let v2 = b.map_remote(server).unwrap();
         assert_eq!(v1, v2);
         assert_eq!(v1.port(), 2342);
-        assert!(!v1.ip().is_loopback(), "127.0.0.1 inside a guest is its own kernel");
+        assert!(
+            !v1.ip().is_loopback(),
+            "127.0.0.1 inside a guest is its own kernel"
+        );
     }
 }

@@ -278,9 +278,24 @@ impl QueryResponse {
         // As NET_ReadProtocolList: any failure from here on loses the list, not the response.
         let protocols = (|| {
             let n = r.u8(Field::Protocol).ok()?;
-            (0..n).map(|_| r.cstr(Field::Protocol).ok().map(|s| String::from_utf8_lossy(s).into_owned())).collect()
+            (0..n)
+                .map(|_| {
+                    r.cstr(Field::Protocol)
+                        .ok()
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                })
+                .collect()
         })();
-        Ok(QueryResponse { version, server_state, num_players, max_players, gamemode, gamemission, description, protocols })
+        Ok(QueryResponse {
+            version,
+            server_state,
+            num_players,
+            max_players,
+            gamemode,
+            gamemission,
+            description,
+            protocols,
+        })
     }
 
     /// Encodes as `NET_SV_SendQueryResponse` would.
@@ -297,7 +312,8 @@ impl QueryResponse {
         ]);
         put_cstr(&mut out, &self.description, Field::Description)?;
         if let Some(list) = &self.protocols {
-            let n = u8::try_from(list.len()).map_err(|_| QueryError::TooManyProtocols(list.len()))?;
+            let n =
+                u8::try_from(list.len()).map_err(|_| QueryError::TooManyProtocols(list.len()))?;
             out.push(n);
             for p in list {
                 put_cstr(&mut out, p, Field::Protocol)?;
@@ -338,13 +354,18 @@ impl QueryResponse {
     /// Whether we can play with this server: it speaks Chocolate Doom 3.0's protocol. A server
     /// that sent no list predates 3.0's protocol negotiation and is not compatible either.
     pub fn compatible(&self) -> bool {
-        self.protocols.as_ref().is_some_and(|l| l.iter().any(|p| p == PROTOCOL_CHOCOLATE_DOOM_0))
+        self.protocols
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|p| p == PROTOCOL_CHOCOLATE_DOOM_0))
     }
 }
 
 /// `NET_ReadSafeString`'s filter: `isprint` in the C locale, plus newline.
 fn safe_string(raw: &[u8]) -> String {
-    raw.iter().filter(|&&b| (0x20..=0x7e).contains(&b) || b == b'\n').map(|&b| b as char).collect()
+    raw.iter()
+        .filter(|&&b| (0x20..=0x7e).contains(&b) || b == b'\n')
+        .map(|&b| b as char)
+        .collect()
 }
 
 fn put_cstr(out: &mut Vec<u8>, s: &str, field: Field) -> Result<(), QueryError> {
@@ -363,12 +384,18 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn u8(&mut self, field: Field) -> Result<u8, QueryError> {
-        let b = *self.data.get(self.pos).ok_or(QueryError::Truncated(field))?;
+        let b = *self
+            .data
+            .get(self.pos)
+            .ok_or(QueryError::Truncated(field))?;
         self.pos += 1;
         Ok(b)
     }
     fn u16(&mut self, field: Field) -> Result<u16, QueryError> {
-        let b = self.data.get(self.pos..self.pos + 2).ok_or(QueryError::Truncated(field))?;
+        let b = self
+            .data
+            .get(self.pos..self.pos + 2)
+            .ok_or(QueryError::Truncated(field))?;
         self.pos += 2;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
@@ -378,7 +405,10 @@ impl<'a> Reader<'a> {
         if rest.is_empty() {
             return Err(QueryError::Truncated(field));
         }
-        let n = rest.iter().position(|&b| b == 0).ok_or(QueryError::Unterminated(field))?;
+        let n = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(QueryError::Unterminated(field))?;
         self.pos += n + 1;
         Ok(&rest[..n])
     }
@@ -420,7 +450,10 @@ pub enum SearchError {
     #[error("cannot open a UDP socket on {ip}: {error}")]
     Bind { ip: Ipv4Addr, error: std::io::Error },
     #[error("cannot send the query to {to}: {error}")]
-    Send { to: SocketAddr, error: std::io::Error },
+    Send {
+        to: SocketAddr,
+        error: std::io::Error,
+    },
     #[error("receiving answers failed: {0}")]
     Recv(std::io::Error),
 }
@@ -441,11 +474,23 @@ impl fmt::Display for FoundServer {
         let i = &self.info;
         // The description may hold newlines (the engine allows them); this is one line.
         let name = i.description.replace('\n', " ");
-        write!(f, "{}  {}  (", self.addr, if name.is_empty() { "(no name)" } else { &name })?;
+        write!(
+            f,
+            "{}  {}  (",
+            self.addr,
+            if name.is_empty() { "(no name)" } else { &name }
+        )?;
         if let Some(g) = i.game_name() {
             write!(f, "{g}, ")?;
         }
-        write!(f, "{})  {}/{} players  {:.1} ms", i.server_state, i.num_players, i.max_players, self.ping.as_secs_f64() * 1e3)?;
+        write!(
+            f,
+            "{})  {}/{} players  {:.1} ms",
+            i.server_state,
+            i.num_players,
+            i.max_players,
+            self.ping.as_secs_f64() * 1e3
+        )?;
         if !i.compatible() {
             write!(f, "  [incompatible: {}]", i.version.replace('\n', " "))?;
         }
@@ -468,9 +513,16 @@ pub fn search(cfg: &SearchConfig) -> Result<SearchReport, SearchError> {
     let ip = cfg.bind_ip;
     let socket = UdpSocket::bind((ip, 0)).map_err(|error| SearchError::Bind { ip, error })?;
     if cfg.broadcast.is_some() {
-        socket.set_broadcast(true).map_err(|error| SearchError::Bind { ip, error })?;
+        socket
+            .set_broadcast(true)
+            .map_err(|error| SearchError::Bind { ip, error })?;
     }
-    let targets: Vec<SocketAddr> = cfg.broadcast.map(SocketAddr::V4).into_iter().chain(cfg.servers.iter().copied()).collect();
+    let targets: Vec<SocketAddr> = cfg
+        .broadcast
+        .map(SocketAddr::V4)
+        .into_iter()
+        .chain(cfg.servers.iter().copied())
+        .collect();
     let attempts = cfg.attempts.max(1);
     // Clamped so that no timeout a user types can overflow the clock's arithmetic.
     let timeout = cfg.timeout.min(MAX_TIMEOUT);
@@ -500,22 +552,39 @@ pub fn search(cfg: &SearchConfig) -> Result<SearchReport, SearchError> {
         if now >= deadline {
             break;
         }
-        let next_send = if sent < attempts { start + spacing * sent } else { deadline };
-        let wait = next_send.min(deadline).saturating_duration_since(now).max(Duration::from_millis(1));
-        socket.set_read_timeout(Some(wait)).map_err(SearchError::Recv)?;
+        let next_send = if sent < attempts {
+            start + spacing * sent
+        } else {
+            deadline
+        };
+        let wait = next_send
+            .min(deadline)
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        socket
+            .set_read_timeout(Some(wait))
+            .map_err(SearchError::Recv)?;
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
             Err(e) => match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock
+                | std::io::ErrorKind::TimedOut
+                | std::io::ErrorKind::Interrupted => continue,
                 // ICMP port unreachable from a listed server with nothing on its port.
-                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => continue,
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => {
+                    continue
+                }
                 _ => return Err(SearchError::Recv(e)),
             },
         };
         let ping = last_sent.elapsed();
         match QueryResponse::parse(&buf[..n]) {
             Ok(info) if !report.servers.iter().any(|s| s.addr == from) => {
-                report.servers.push(FoundServer { addr: from, info, ping });
+                report.servers.push(FoundServer {
+                    addr: from,
+                    info,
+                    ping,
+                });
             }
             _ => report.ignored += 1,
         }

@@ -17,17 +17,33 @@ use std::time::{Duration, Instant};
 
 fn fps_of(text: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.starts_with("timed "))?;
-    line.split('(').nth(1)?.split_whitespace().next()?.parse().ok()
+    line.split('(')
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn native_fps() -> f64 {
     let home = Scratch::new("native-bench");
     let out = Command::new("xvfb-run")
-        .args(["-a", "/usr/games/chocolate-doom", "-iwad", FREEDOOM1, "-timedemo", "demo1", "-noblit", "-nosound", "-nogui"])
+        .args([
+            "-a",
+            "/usr/games/chocolate-doom",
+            "-iwad",
+            FREEDOOM1,
+            "-timedemo",
+            "demo1",
+            "-noblit",
+            "-nosound",
+            "-nogui",
+        ])
         .env("HOME", home.path())
         .output()
         .expect("xvfb-run and chocolate-doom (scripts/setup installs them)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     fps_of(&text).unwrap_or_else(|| panic!("native printed no timedemo result:\n{text}"))
 }
 
@@ -44,9 +60,17 @@ fn guest_fps(cache: &std::path::Path) -> f64 {
         args: vec!["-timedemo".into(), "demo1".into()],
     };
     let log = CaptureSink::new();
-    let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+    let g = DoomGuest::start(
+        &kernel,
+        &module,
+        &cfg,
+        Arc::new(log.clone()),
+        Arc::new(log.clone()),
+    )
+    .unwrap();
     g.process.wait();
-    fps_of(&log.text()).unwrap_or_else(|| panic!("guest printed no timedemo result:\n{}", log.text()))
+    fps_of(&log.text())
+        .unwrap_or_else(|| panic!("guest printed no timedemo result:\n{}", log.text()))
 }
 
 /// Kernel creation (and module load) to the first frame the guest presents.
@@ -54,11 +78,27 @@ fn first_frame(cache: &std::path::Path) -> Duration {
     let data = Scratch::new("first-frame");
     let t = Instant::now();
     let (kernel, module) = boot_with_cache(Arc::new(NoNetwork), Some(cache.into())).unwrap();
-    let cfg = DoomConfig { iwad: FREEDOOM1.into(), pwads: vec![], data_dir: data.path().into(), video: true, audio_rate: None, tics: None, args: vec![] };
+    let cfg = DoomConfig {
+        iwad: FREEDOOM1.into(),
+        pwads: vec![],
+        data_dir: data.path().into(),
+        video: true,
+        audio_rate: None,
+        tics: None,
+        args: vec![],
+    };
     let log = CaptureSink::new();
-    let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+    let g = DoomGuest::start(
+        &kernel,
+        &module,
+        &cfg,
+        Arc::new(log.clone()),
+        Arc::new(log.clone()),
+    )
+    .unwrap();
     let fb = g.framebuffer.as_ref().unwrap();
-    fb.wait_newer(0, Duration::from_secs(60)).expect("a first frame");
+    fb.wait_newer(0, Duration::from_secs(60))
+        .expect("a first frame");
     let took = t.elapsed();
     g.process.kill();
     g.process.wait();
@@ -82,5 +122,9 @@ fn main() {
     println!("  guest (doomlink kernel, headless): {g:>7.1} fps");
     println!("  native chocolate-doom -noblit:     {n:>7.1} fps");
     println!("  ratio guest/native:                {:>7.2}×", g / n);
-    println!("launch to first frame: cold {:.0} ms (compile), warm {:.0} ms (cached module)", cold.as_secs_f64() * 1e3, warm.as_secs_f64() * 1e3);
+    println!(
+        "launch to first frame: cold {:.0} ms (compile), warm {:.0} ms (cached module)",
+        cold.as_secs_f64() * 1e3,
+        warm.as_secs_f64() * 1e3
+    );
 }

@@ -69,13 +69,23 @@ struct Peer {
 
 fn peer(wasm: &[u8]) -> Peer {
     let sink = KernelSink::new();
-    let cfg = LanConfig { bind_ip: Ipv4Addr::LOCALHOST, ..Default::default() };
+    let cfg = LanConfig {
+        bind_ip: Ipv4Addr::LOCALHOST,
+        ..Default::default()
+    };
     let bridge = LanBridge::new(cfg, sink.clone()).unwrap();
-    let host = Arc::new(LanHost { bridge, sink: sink.clone() });
+    let host = Arc::new(LanHost {
+        bridge,
+        sink: sink.clone(),
+    });
     let kernel = Kernel::new(KernelConfig::default(), host.clone()).unwrap();
     sink.attach(kernel.clone());
     let module = kernel.load(wasm).unwrap();
-    Peer { kernel, host, module }
+    Peer {
+        kernel,
+        host,
+        module,
+    }
 }
 
 fn field(text: &str, name: &str) -> u64 {
@@ -89,7 +99,12 @@ fn field(text: &str, name: &str) -> u64 {
 /// Returns each ping's output and the wall time from the first ping's start to the last's end.
 fn lan_run(a: &Peer, b: &Peer, streams: usize, rounds: usize) -> (Vec<String>, Duration) {
     let port = free_server_port();
-    let mut spec = ProcessSpec::new(["ktest", "echo", &port.to_string(), &(streams * rounds).to_string()]);
+    let mut spec = ProcessSpec::new([
+        "ktest",
+        "echo",
+        &port.to_string(),
+        &(streams * rounds).to_string(),
+    ]);
     let echo_out = CaptureSink::new();
     spec.stdout = Arc::new(echo_out.clone());
     let echo = a.kernel.spawn(&a.module, spec).unwrap();
@@ -97,16 +112,30 @@ fn lan_run(a: &Peer, b: &Peer, streams: usize, rounds: usize) -> (Vec<String>, D
     // retry): wait for the echo's real socket.
     let t = Instant::now();
     while a.host.bridge.real_port(port).is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "the echo guest never bound {port}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the echo guest never bound {port}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(a.host.bridge.real_port(port), Some(port));
-    let vip = b.host.bridge.map_remote(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).unwrap();
+    let vip = b
+        .host
+        .bridge
+        .map_remote(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .unwrap();
     let start = Instant::now();
     let pings: Vec<_> = (0..streams)
         .map(|_| {
             let out = CaptureSink::new();
-            let mut spec = ProcessSpec::new(["ktest", "ping", &vip.ip().to_string(), &port.to_string(), &rounds.to_string(), &SIZE.to_string()]);
+            let mut spec = ProcessSpec::new([
+                "ktest",
+                "ping",
+                &vip.ip().to_string(),
+                &port.to_string(),
+                &rounds.to_string(),
+                &SIZE.to_string(),
+            ]);
             spec.stdout = Arc::new(out.clone());
             (b.kernel.spawn(&b.module, spec).unwrap(), out)
         })
@@ -148,14 +177,27 @@ fn main() {
     let (s50, s99) = (median(&std, |x| x.0), median(&std, |x| x.1));
 
     let stats = &a.host.bridge.stats();
-    let (in0, out0) = (stats.datagrams_in.load(Ordering::Relaxed), stats.datagrams_out.load(Ordering::Relaxed));
+    let (in0, out0) = (
+        stats.datagrams_in.load(Ordering::Relaxed),
+        stats.datagrams_out.load(Ordering::Relaxed),
+    );
     let (_, wall) = lan_run(&a, &b, STREAMS, ROUNDS);
-    let through_a = stats.datagrams_in.load(Ordering::Relaxed) - in0 + stats.datagrams_out.load(Ordering::Relaxed) - out0;
+    let through_a = stats.datagrams_in.load(Ordering::Relaxed) - in0
+        + stats.datagrams_out.load(Ordering::Relaxed)
+        - out0;
 
     let us = |ns: u64| ns as f64 / 1e3;
     println!("udp round trip, {SIZE}-byte datagrams, {ROUNDS} rounds, median of {REPEATS} runs");
-    println!("  guest↔guest over the LAN transport: p50 {:>6.1} µs  p99 {:>6.1} µs", us(l50), us(l99));
-    println!("  std UdpSocket 127.0.0.1:            p50 {:>6.1} µs  p99 {:>6.1} µs", us(s50), us(s99));
+    println!(
+        "  guest↔guest over the LAN transport: p50 {:>6.1} µs  p99 {:>6.1} µs",
+        us(l50),
+        us(l99)
+    );
+    println!(
+        "  std UdpSocket 127.0.0.1:            p50 {:>6.1} µs  p99 {:>6.1} µs",
+        us(s50),
+        us(s99)
+    );
     println!(
         "  added by kernel + bridge:           p50 {:>6.1} µs  p99 {:>6.1} µs  (goal: ≤ 100 µs at p99)",
         us(l50) - us(s50),

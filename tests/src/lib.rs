@@ -102,7 +102,10 @@ pub const FREEDOOM2: &str = "/usr/share/games/doom/freedoom2.wad";
 /// Gametics a netgame test plays: 3000 (the figure) unless DOOMLINK_TEST_TICS says
 /// otherwise (a quicker local run).
 pub fn test_tics() -> u32 {
-    std::env::var("DOOMLINK_TEST_TICS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
+    std::env::var("DOOMLINK_TEST_TICS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
 }
 
 /// Checks that demos recorded by the peers of one netgame are equal except the consoleplayer
@@ -111,7 +114,12 @@ pub fn assert_demos_equal(demos: &[PathBuf], players: usize, tics: u32) {
     let want_len = 13 + 4 * players * tics as usize + 1;
     for p in demos {
         let len = std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
-        assert_eq!(len, want_len, "{}: {len} bytes, want {want_len} ({players} players × {tics} tics)", p.display());
+        assert_eq!(
+            len,
+            want_len,
+            "{}: {len} bytes, want {want_len} ({players} players × {tics} tics)",
+            p.display()
+        );
     }
     assert_same_game(demos, players);
 }
@@ -119,9 +127,17 @@ pub fn assert_demos_equal(demos: &[PathBuf], players: usize, tics: u32) {
 /// Checks that demos recorded by the peers of one netgame are equal except the consoleplayer
 /// byte, whatever their length (a player who left mid-game shortens every tic after).
 pub fn assert_same_game(demos: &[PathBuf], players: usize) {
-    let bytes: Vec<Vec<u8>> = demos.iter().map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).collect();
+    let bytes: Vec<Vec<u8>> = demos
+        .iter()
+        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .collect();
     for (p, b) in demos.iter().zip(&bytes) {
-        assert!(b.len() > 14, "{}: {} bytes is no demo", p.display(), b.len());
+        assert!(
+            b.len() > 14,
+            "{}: {} bytes is no demo",
+            p.display(),
+            b.len()
+        );
         assert_eq!(b[0], 109, "{}: demo version", p.display());
         assert_eq!(b[b.len() - 1], 0x80, "{}: demo end marker", p.display());
         let in_game = b[9..13].iter().filter(|&&x| x == 1).count();
@@ -130,11 +146,30 @@ pub fn assert_same_game(demos: &[PathBuf], players: usize) {
     let mut consoleplayers: Vec<u8> = bytes.iter().map(|b| b[8]).collect();
     consoleplayers.sort();
     consoleplayers.dedup();
-    assert_eq!(consoleplayers.len(), demos.len(), "each peer is a different player");
+    assert_eq!(
+        consoleplayers.len(),
+        demos.len(),
+        "each peer is a different player"
+    );
     for (i, b) in bytes.iter().enumerate().skip(1) {
-        assert_eq!(b.len(), bytes[0].len(), "{} and {} differ in length", demos[i].display(), demos[0].display());
-        let diff: Vec<usize> = (0..b.len()).filter(|&k| k != 8 && b[k] != bytes[0][k]).collect();
-        assert!(diff.is_empty(), "{} differs from {} at {} bytes, first at {:?}", demos[i].display(), demos[0].display(), diff.len(), diff.first());
+        assert_eq!(
+            b.len(),
+            bytes[0].len(),
+            "{} and {} differ in length",
+            demos[i].display(),
+            demos[0].display()
+        );
+        let diff: Vec<usize> = (0..b.len())
+            .filter(|&k| k != 8 && b[k] != bytes[0][k])
+            .collect();
+        assert!(
+            diff.is_empty(),
+            "{} differs from {} at {} bytes, first at {:?}",
+            demos[i].display(),
+            demos[0].display(),
+            diff.len(),
+            diff.first()
+        );
     }
 }
 

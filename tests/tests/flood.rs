@@ -78,10 +78,36 @@ struct FloodReport {
 fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
     let (kernel, module) = guest::boot(Arc::new(NoNetwork)).unwrap();
     let dir = Scratch::new("flood");
-    let args = ["-server", "-nodes", "1", "-warp", "1", "1", "-port", &PORT.to_string()].map(String::from).to_vec();
-    let cfg = DoomConfig { iwad: FREEDOOM1.into(), pwads: vec![], data_dir: dir.path().into(), video: false, audio_rate: None, tics: None, args };
+    let args = [
+        "-server",
+        "-nodes",
+        "1",
+        "-warp",
+        "1",
+        "1",
+        "-port",
+        &PORT.to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let cfg = DoomConfig {
+        iwad: FREEDOOM1.into(),
+        pwads: vec![],
+        data_dir: dir.path().into(),
+        video: false,
+        audio_rate: None,
+        tics: None,
+        args,
+    };
     let log = CaptureSink::new();
-    let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+    let g = DoomGuest::start(
+        &kernel,
+        &module,
+        &cfg,
+        Arc::new(log.clone()),
+        Arc::new(log.clone()),
+    )
+    .unwrap();
     let pid = g.process.pid();
 
     // `gametic N` lines, timestamped as they arrive.
@@ -90,14 +116,22 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = g.control.recv_timeout(left).unwrap_or_else(|| {
-                panic!("no gametic line in {within:?} (status {:?}); log:\n{}", g.process.try_status(), log.text())
+                panic!(
+                    "no gametic line in {within:?} (status {:?}); log:\n{}",
+                    g.process.try_status(),
+                    log.text()
+                )
             });
-            if let Some(n) = line.strip_prefix("gametic ").and_then(|n| n.trim().parse().ok()) {
+            if let Some(n) = line
+                .strip_prefix("gametic ")
+                .and_then(|n| n.trim().parse().ok())
+            {
                 return (n, Instant::now());
             }
         }
     };
-    let rate = |a: (u64, Instant), b: (u64, Instant)| (b.0 - a.0) as f64 / (b.1 - a.1).as_secs_f64();
+    let rate =
+        |a: (u64, Instant), b: (u64, Instant)| (b.0 - a.0) as f64 / (b.1 - a.1).as_secs_f64();
 
     // The game runs; let it settle, then measure its rate without the flood.
     next_tic(Duration::from_secs(60));
@@ -107,7 +141,12 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
     for _ in 0..3 {
         before_end = next_tic(Duration::from_secs(5));
     }
-    let stats = || kernel.socket_stats(pid).into_iter().find(|s| s.port == PORT);
+    let stats = || {
+        kernel
+            .socket_stats(pid)
+            .into_iter()
+            .find(|s| s.port == PORT)
+    };
     let at_start = stats().expect("the server's socket is open on 2342");
     let rss_before = rss_kb();
 
@@ -120,7 +159,9 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
             let mut buf = vec![0u8; doomlink_kernel::MAX_DGRAM_PAYLOAD];
             let mut r = FloodReport::default();
             let t0 = Instant::now();
-            while (r.injected + r.refused < DATAGRAMS || t0.elapsed() < MIN_FLOOD) && !stop.load(Ordering::Relaxed) {
+            while (r.injected + r.refused < DATAGRAMS || t0.elapsed() < MIN_FLOOD)
+                && !stop.load(Ordering::Relaxed)
+            {
                 let x = junk.next();
                 let src = Ipv4Addr::new(10, 77, 0, 2 + (x % 250) as u8);
                 let data = junk.datagram(&mut buf);
@@ -129,7 +170,11 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
                     Err(_) => r.refused += 1,
                 }
                 if r.injected.is_multiple_of(256) {
-                    let q = kernel.socket_stats(pid).into_iter().find(|s| s.port == PORT).map_or(0, |s| s.queued);
+                    let q = kernel
+                        .socket_stats(pid)
+                        .into_iter()
+                        .find(|s| s.port == PORT)
+                        .map_or(0, |s| s.queued);
                     r.max_queued = r.max_queued.max(q);
                 }
             }
@@ -143,26 +188,43 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
     while done_rx.try_recv().is_err() {
         match g.control.recv_timeout(Duration::from_millis(200)) {
             Some(line) => {
-                if let Some(n) = line.strip_prefix("gametic ").and_then(|n| n.trim().parse::<u64>().ok()) {
+                if let Some(n) = line
+                    .strip_prefix("gametic ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                {
                     during.push((n, Instant::now()));
                 }
             }
             None if g.process.try_status().is_some() => break,
             None => {}
         }
-        assert!(before_end.1.elapsed() < Duration::from_secs(120), "the flood never ended");
+        assert!(
+            before_end.1.elapsed() < Duration::from_secs(120),
+            "the flood never ended"
+        );
     }
     stop.store(true, Ordering::Relaxed);
     let report = flood.join().unwrap();
     let at_end = stats();
     let rss_after = rss_kb();
     let alive = g.process.try_status().is_none();
-    let after = if alive { Some((next_tic(Duration::from_secs(5)), next_tic(Duration::from_secs(5)))) } else { None };
+    let after = if alive {
+        Some((
+            next_tic(Duration::from_secs(5)),
+            next_tic(Duration::from_secs(5)),
+        ))
+    } else {
+        None
+    };
     g.process.kill();
     let _ = g.process.wait_timeout(Duration::from_secs(10));
 
     let before_rate = rate(before_start, before_end);
-    let during_rate = if during.len() >= 2 { rate(during[0], *during.last().unwrap()) } else { 0.0 };
+    let during_rate = if during.len() >= 2 {
+        rate(during[0], *during.last().unwrap())
+    } else {
+        0.0
+    };
     eprintln!(
         "flood: {} injected ({} refused) in {:.2?} = {:.0}/s; max queued {}; socket {at_start:?} → {at_end:?}\n\
          tic rate before {before_rate:.1}/s, during {during_rate:.1}/s over {} gametic lines; RSS {rss_before} kB → {rss_after} kB",
@@ -179,17 +241,48 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
     assert_eq!(report.refused, 0, "the socket was there for every datagram");
     assert!(report.injected >= DATAGRAMS, "{} injected", report.injected);
     // The queue never outgrew its cap, and the flood overran it: the excess was counted.
-    assert!(report.max_queued <= MAX_INJECT_DGRAM_QUEUE_LEN && at_end.queued <= MAX_INJECT_DGRAM_QUEUE_LEN, "{report:?} {at_end:?}");
+    assert!(
+        report.max_queued <= MAX_INJECT_DGRAM_QUEUE_LEN
+            && at_end.queued <= MAX_INJECT_DGRAM_QUEUE_LEN,
+        "{report:?} {at_end:?}"
+    );
     let dropped = at_end.dropped - at_start.dropped;
-    assert!(dropped > 0, "the flood never filled the queue: {report:?} {at_end:?}");
+    assert!(
+        dropped > 0,
+        "the flood never filled the queue: {report:?} {at_end:?}"
+    );
     // Every injected datagram was either read by the guest, dropped, or is still queued.
-    let read = report.injected.checked_sub(dropped + at_end.queued as u64).expect("more drops than datagrams");
-    eprintln!("the guest read {read} of them, {dropped} were dropped, {} still queued", at_end.queued);
-    assert!(read > MAX_INJECT_DGRAM_QUEUE_LEN as u64, "the guest stopped reading its socket during the flood ({read} read)");
-    assert!(rss_after <= rss_before + RSS_SLACK_KB, "RSS grew from {rss_before} kB to {rss_after} kB");
+    let read = report
+        .injected
+        .checked_sub(dropped + at_end.queued as u64)
+        .expect("more drops than datagrams");
+    eprintln!(
+        "the guest read {read} of them, {dropped} were dropped, {} still queued",
+        at_end.queued
+    );
+    assert!(
+        read > MAX_INJECT_DGRAM_QUEUE_LEN as u64,
+        "the guest stopped reading its socket during the flood ({read} read)"
+    );
+    assert!(
+        rss_after <= rss_before + RSS_SLACK_KB,
+        "RSS grew from {rss_before} kB to {rss_after} kB"
+    );
     // The game kept its pace under the flood, and after it.
-    assert!(during.len() >= 3, "only {} gametic lines during a {:?} flood", during.len(), report.elapsed);
-    assert!(during_rate >= 30.0, "{during_rate:.1} tics/s during the flood (before: {before_rate:.1})");
+    assert!(
+        during.len() >= 3,
+        "only {} gametic lines during a {:?} flood",
+        during.len(),
+        report.elapsed
+    );
+    assert!(
+        during_rate >= 30.0,
+        "{during_rate:.1} tics/s during the flood (before: {before_rate:.1})"
+    );
     let (a, b) = after.expect("alive");
-    assert!(rate(a, b) >= 30.0, "{:.1} tics/s after the flood", rate(a, b));
+    assert!(
+        rate(a, b) >= 30.0,
+        "{:.1} tics/s after the flood",
+        rate(a, b)
+    );
 }

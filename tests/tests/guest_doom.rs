@@ -73,6 +73,9 @@ fn an_engine_error_reaches_the_caller() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.to_lowercase().contains("nodemo"), "the engine's message names the demo: {err}");
+    assert!(
+        err.to_lowercase().contains("nodemo"),
+        "the engine's message names the demo: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -22,7 +22,10 @@ const PREFIX: &str = "dlq";
 const SUBNET: &str = "192.168.213";
 
 fn ip(args: &[&str]) -> Output {
-    Command::new("ip").args(args).output().unwrap_or_else(|e| panic!("cannot run `ip` (iproute2): {e}"))
+    Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2): {e}"))
 }
 
 fn must(args: &[&str]) {
@@ -64,7 +67,9 @@ fn remove_stale() {
     let list = ip(&["netns", "list"]);
     for line in String::from_utf8_lossy(&list.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
         if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = ip(&["netns", "del", name]);
@@ -86,9 +91,19 @@ fn lan(hosts: usize) -> (Netns, Vec<String>) {
         let port = format!("p{i}");
         // Created inside the bridge namespace with its peer straight in the host's: the
         // machine's own namespace never sees either end.
-        must(&["-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &h]);
+        must(&[
+            "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &h,
+        ]);
         must(&["-n", &br, "link", "set", &port, "master", "br0", "up"]);
-        must(&["-n", &h, "addr", "add", &format!("{SUBNET}.{}/24", i + 1), "dev", "eth0"]);
+        must(&[
+            "-n",
+            &h,
+            "addr",
+            "add",
+            &format!("{SUBNET}.{}/24", i + 1),
+            "dev",
+            "eth0",
+        ]);
         must(&["-n", &h, "link", "set", "eth0", "up"]);
         must(&["-n", &h, "route", "add", "default", "dev", "eth0"]);
         names.push(h);
@@ -113,7 +128,13 @@ impl Drop for Proc {
 impl Proc {
     fn logs(&self) -> String {
         let r = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
-        format!("--- {} stdout\n{}--- {} stderr\n{}", self.name, r("log"), self.name, r("err"))
+        format!(
+            "--- {} stdout\n{}--- {} stderr\n{}",
+            self.name,
+            r("log"),
+            self.name,
+            r("err")
+        )
     }
     fn alive(&mut self) -> bool {
         self.child.try_wait().map(|s| s.is_none()).unwrap_or(false)
@@ -121,7 +142,13 @@ impl Proc {
 }
 
 fn in_ns(ns: &str, name: &'static str, program: &Path, args: &[&str]) -> Proc {
-    in_ns_with(ns, name, program, args, Scratch::new(&format!("disc-{name}")))
+    in_ns_with(
+        ns,
+        name,
+        program,
+        args,
+        Scratch::new(&format!("disc-{name}")),
+    )
 }
 
 /// Logs go to `dir` (log, err), which the process keeps as long as it runs.
@@ -136,8 +163,12 @@ fn in_ns_with(ns: &str, name: &'static str, program: &Path, args: &[&str], dir: 
     let child = cmd
         .current_dir(dir.path())
         .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(dir.path().join("log")).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("err")).unwrap()))
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("log")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("err")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     Proc { child, name, dir }
@@ -159,7 +190,11 @@ fn doomlink_in(ns: &str, name: &'static str, args: &[&str]) -> Proc {
 fn run_in(ns: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = Scratch::new("disc-run");
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns]).arg(program).args(args).env("HOME", dir.path()).current_dir(dir.path());
+    cmd.args(["netns", "exec", ns])
+        .arg(program)
+        .args(args)
+        .env("HOME", dir.path())
+        .current_dir(dir.path());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -174,11 +209,28 @@ fn lan_list_finds_native_and_doomlink_games_with_their_players() {
 
     // Host A: a native server (private: it must never register with the master server) and
     // one doomlink player waiting in its lobby.
-    let mut procs = vec![in_ns(a, "native-server", Path::new(NATIVE_SERVER), &["-privateserver", "-servername", "native-test"])];
+    let mut procs = vec![in_ns(
+        a,
+        "native-server",
+        Path::new(NATIVE_SERVER),
+        &["-privateserver", "-servername", "native-test"],
+    )];
     std::thread::sleep(Duration::from_millis(300));
     procs.push(doomlink_in(a, "join-native", &["join", &ip_a]));
     // Host B: a doomlink host waiting for 3 players, and one player joining from host C.
-    procs.push(doomlink_in(b, "doomlink-host", &["host", "--lan", "--players", "3", "--", "-servername", "doomlink-test"]));
+    procs.push(doomlink_in(
+        b,
+        "doomlink-host",
+        &[
+            "host",
+            "--lan",
+            "--players",
+            "3",
+            "--",
+            "-servername",
+            "doomlink-test",
+        ],
+    ));
     std::thread::sleep(Duration::from_millis(500));
     procs.push(doomlink_in(c, "join-doomlink", &["join", &ip_b]));
 
@@ -186,7 +238,12 @@ fn lan_list_finds_native_and_doomlink_games_with_their_players() {
         format!("{ip_a}:2342  native-test  (ultdoom, waiting for players)  1/4 players  "),
         format!("{ip_b}:2342  doomlink-test  (ultdoom, waiting for players)  2/4 players  "),
     ];
-    let listed = |out: &str| want.iter().all(|w| out.lines().any(|l| l.starts_with(w.as_str()) && l.ends_with(" ms")));
+    let listed = |out: &str| {
+        want.iter().all(|w| {
+            out.lines()
+                .any(|l| l.starts_with(w.as_str()) && l.ends_with(" ms"))
+        })
+    };
     let logs = |procs: &[Proc]| procs.iter().map(Proc::logs).collect::<Vec<_>>().join("\n");
 
     // The players take a few seconds to boot and join: ask until both games show them.
@@ -196,12 +253,20 @@ fn lan_list_finds_native_and_doomlink_games_with_their_players() {
             assert!(p.alive(), "{} exited early\n{}", p.name, p.logs());
         }
         let out = run_in(c, &doomlink(), &["lan-list", "--timeout-ms", "1000"], &[]);
-        assert!(out.status.success(), "lan-list failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "lan-list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         if listed(&text) {
             break text;
         }
-        assert!(start.elapsed() < Duration::from_secs(90), "lan-list never showed both games; last:\n{text}\n{}", logs(&procs));
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "lan-list never showed both games; last:\n{text}\n{}",
+            logs(&procs)
+        );
         std::thread::sleep(Duration::from_millis(500));
     };
     eprintln!("lan-list:\n{last}");
@@ -211,22 +276,52 @@ fn lan_list_finds_native_and_doomlink_games_with_their_players() {
     let out = run_in(
         c,
         &doomlink(),
-        &["lan-list", "--lan-bind", &format!("{SUBNET}.3"), "--lan-broadcast", &format!("{SUBNET}.255"), "--port", "2342", "--timeout-ms", "1000"],
+        &[
+            "lan-list",
+            "--lan-bind",
+            &format!("{SUBNET}.3"),
+            "--lan-broadcast",
+            &format!("{SUBNET}.255"),
+            "--port",
+            "2342",
+            "--timeout-ms",
+            "1000",
+        ],
         &[],
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(listed(&text), "with --lan-bind/--lan-broadcast:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        listed(&text),
+        "with --lan-bind/--lan-broadcast:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Nothing answers on another port.
-    let out = run_in(c, &doomlink(), &["lan-list", "--port", "2343", "--timeout-ms", "300"], &[]);
+    let out = run_in(
+        c,
+        &doomlink(),
+        &["lan-list", "--port", "2343", "--timeout-ms", "300"],
+        &[],
+    );
     assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
 
     // Native Chocolate Doom's own LAN search sees the doomlink host too (the guest's server
     // answers the engine's query through the bridge). It leaves out the default port.
-    let out = run_in(c, Path::new(NATIVE_DOOM), &["-localsearch"], &[("SDL_VIDEODRIVER", "dummy"), ("SDL_AUDIODRIVER", "dummy")]);
+    let out = run_in(
+        c,
+        Path::new(NATIVE_DOOM),
+        &["-localsearch"],
+        &[("SDL_VIDEODRIVER", "dummy"), ("SDL_AUDIODRIVER", "dummy")],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for (addr, players, name) in [(&ip_a, "1/4", "native-test"), (&ip_b, "2/4", "doomlink-test")] {
+    for (addr, players, name) in [
+        (&ip_a, "1/4", "native-test"),
+        (&ip_b, "2/4", "doomlink-test"),
+    ] {
         assert!(
-            text.lines().any(|l| l.contains(&format!(" {addr} ")) && l.contains(players) && l.contains("(ultdoom)") && l.ends_with(name)),
+            text.lines().any(|l| l.contains(&format!(" {addr} "))
+                && l.contains(players)
+                && l.contains("(ultdoom)")
+                && l.ends_with(name)),
             "chocolate-doom -localsearch did not list {addr} with {players} {name}:\n{text}"
         );
     }

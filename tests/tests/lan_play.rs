@@ -19,31 +19,70 @@ fn spawn(role: &[String], i: usize, tics: u32, tag: &str) -> Proc {
     let dir = Scratch::new(&format!("lan-{tag}-{i}"));
     let child = Command::new(doomlink())
         .args(role)
-        .args(["--lan-bind", "127.0.0.1", "--headless", "--iwad", FREEDOOM1, "--bot-input", &(200 + i).to_string()])
+        .args([
+            "--lan-bind",
+            "127.0.0.1",
+            "--headless",
+            "--iwad",
+            FREEDOOM1,
+            "--bot-input",
+            &(200 + i).to_string(),
+        ])
         .args(["--tics", &tics.to_string(), "--data-dir"])
         .arg(dir.path())
         .args(["--", "-record", &format!("peer{i}")])
         .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(dir.path().join("log")).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("err")).unwrap()))
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("log")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("err")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let demo = dir.path().join(format!("peer{i}.lmp"));
-    Proc { child, dir, demo, name: format!("peer{i}") }
+    Proc {
+        child,
+        dir,
+        demo,
+        name: format!("peer{i}"),
+    }
 }
 
 fn logs(p: &Proc) -> String {
     let r = |f: &str| std::fs::read_to_string(p.dir.path().join(f)).unwrap_or_default();
-    format!("--- {} stdout\n{}\n--- {} stderr\n{}", p.name, r("log"), p.name, r("err"))
+    format!(
+        "--- {} stdout\n{}\n--- {} stderr\n{}",
+        p.name,
+        r("log"),
+        p.name,
+        r("err")
+    )
 }
 
 /// Starts a host and `n - 1` joiners on 127.0.0.1.
 fn start(n: usize, tics: u32, tag: &str) -> Vec<Proc> {
     let port = free_server_port();
-    let host = vec!["host".to_string(), "--lan".into(), "--port".into(), port.to_string(), "--players".into(), n.to_string(), "--deathmatch".into(), "--warp".into(), "1".into(), "1".into()];
+    let host = vec![
+        "host".to_string(),
+        "--lan".into(),
+        "--port".into(),
+        port.to_string(),
+        "--players".into(),
+        n.to_string(),
+        "--deathmatch".into(),
+        "--warp".into(),
+        "1".into(),
+        "1".into(),
+    ];
     let mut procs = vec![spawn(&host, 0, tics, tag)];
     for i in 1..n {
-        procs.push(spawn(&["join".to_string(), format!("127.0.0.1:{port}")], i, tics, tag));
+        procs.push(spawn(
+            &["join".to_string(), format!("127.0.0.1:{port}")],
+            i,
+            tics,
+            tag,
+        ));
     }
     procs
 }
@@ -97,7 +136,11 @@ fn a_peer_killed_mid_game_does_not_stop_the_others() {
     let mut procs = start(3, tics, "kill");
     std::thread::sleep(Duration::from_secs(8));
     let mut victim = procs.pop().unwrap();
-    assert!(victim.child.try_wait().unwrap().is_none(), "the victim was still playing\n{}", logs(&victim));
+    assert!(
+        victim.child.try_wait().unwrap().is_none(),
+        "the victim was still playing\n{}",
+        logs(&victim)
+    );
     victim.child.kill().unwrap();
     let _ = victim.child.wait();
     wait_all(&mut procs, Duration::from_secs(120 + tics as u64 / 20));

@@ -21,14 +21,27 @@ fn logged(cmd: &mut Command, dir: &Path) -> Child {
 
 fn logs(dir: &Path) -> String {
     let r = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-    format!("--- {} stdout\n{}\n--- stderr\n{}", dir.display(), r("log"), r("err"))
+    format!(
+        "--- {} stdout\n{}\n--- stderr\n{}",
+        dir.display(),
+        r("log"),
+        r("err")
+    )
 }
 
 fn doomlink_peer(args: &[&str], dir: &Path, seed: u64, tics: u32, record: &str) -> Child {
     logged(
         Command::new(doomlink())
             .args(args)
-            .args(["--lan-bind", "127.0.0.1", "--headless", "--iwad", FREEDOOM1, "--bot-input", &seed.to_string()])
+            .args([
+                "--lan-bind",
+                "127.0.0.1",
+                "--headless",
+                "--iwad",
+                FREEDOOM1,
+                "--bot-input",
+                &seed.to_string(),
+            ])
             .args(["--tics", &tics.to_string(), "--data-dir"])
             .arg(dir)
             .arg("--")
@@ -70,7 +83,18 @@ fn a_native_client_joins_a_doomlink_host() {
     let port = free_server_port().to_string();
     let (host_dir, native_dir) = (Scratch::new("interop-host"), Scratch::new("interop-native"));
     let mut host = doomlink_peer(
-        &["host", "--lan", "--port", &port, "--players", "2", "--deathmatch", "--warp", "1", "1"],
+        &[
+            "host",
+            "--lan",
+            "--port",
+            &port,
+            "--players",
+            "2",
+            "--deathmatch",
+            "--warp",
+            "1",
+            "1",
+        ],
         host_dir.path(),
         7,
         tics,
@@ -78,12 +102,29 @@ fn a_native_client_joins_a_doomlink_host() {
     );
     std::thread::sleep(Duration::from_millis(500));
     // The native client records until the game ends under it (the host stops at `tics`).
-    let mut native = native_doom(&["-connect", &format!("127.0.0.1:{port}"), "-record", "native", "-maxdemo", "512"], native_dir.path());
+    let mut native = native_doom(
+        &[
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-record",
+            "native",
+            "-maxdemo",
+            "512",
+        ],
+        native_dir.path(),
+    );
     let limit = Duration::from_secs(90 + tics as u64 / 20);
     let st = wait(&mut host, limit, host_dir.path());
-    assert!(st.success(), "doomlink host: {st}\n{}", logs(host_dir.path()));
+    assert!(
+        st.success(),
+        "doomlink host: {st}\n{}",
+        logs(host_dir.path())
+    );
     wait(&mut native, Duration::from_secs(60), native_dir.path());
-    let demos: Vec<PathBuf> = vec![host_dir.path().join("host.lmp"), native_dir.path().join("native.lmp")];
+    let demos: Vec<PathBuf> = vec![
+        host_dir.path().join("host.lmp"),
+        native_dir.path().join("native.lmp"),
+    ];
     assert_demos_equal(&demos, 2, tics);
 }
 
@@ -92,7 +133,12 @@ fn doomlink_joins_a_native_server() {
     let tics = test_tics();
     let port = free_server_port().to_string();
     let server_dir = Scratch::new("interop-server");
-    let mut server = logged(Command::new(NATIVE_SERVER).args(["-privateserver", "-port", &port]).env("HOME", server_dir.path()), server_dir.path());
+    let mut server = logged(
+        Command::new(NATIVE_SERVER)
+            .args(["-privateserver", "-port", &port])
+            .env("HOME", server_dir.path()),
+        server_dir.path(),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let (a, b) = (Scratch::new("interop-a"), Scratch::new("interop-b"));
     let target = format!("127.0.0.1:{port}");
@@ -100,10 +146,30 @@ fn doomlink_joins_a_native_server() {
     // when two are in (-nodes, as natively).
     let mut ctl = Command::new(doomlink());
     let mut first = logged(
-        ctl.args(["join", &target, "--lan-bind", "127.0.0.1", "--headless", "--iwad", FREEDOOM1, "--bot-input", "8"])
-            .args(["--tics", &tics.to_string(), "--data-dir"])
-            .arg(a.path())
-            .args(["--", "-record", "a", "-nodes", "2", "-deathmatch", "-warp", "1", "1"]),
+        ctl.args([
+            "join",
+            &target,
+            "--lan-bind",
+            "127.0.0.1",
+            "--headless",
+            "--iwad",
+            FREEDOOM1,
+            "--bot-input",
+            "8",
+        ])
+        .args(["--tics", &tics.to_string(), "--data-dir"])
+        .arg(a.path())
+        .args([
+            "--",
+            "-record",
+            "a",
+            "-nodes",
+            "2",
+            "-deathmatch",
+            "-warp",
+            "1",
+            "1",
+        ]),
         a.path(),
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -113,6 +179,12 @@ fn doomlink_joins_a_native_server() {
     let st2 = wait(&mut second, limit, b.path());
     let _ = server.kill();
     let _ = server.wait();
-    assert!(st1.success() && st2.success(), "{st1} {st2}\n{}\n{}\n{}", logs(a.path()), logs(b.path()), logs(server_dir.path()));
+    assert!(
+        st1.success() && st2.success(),
+        "{st1} {st2}\n{}\n{}\n{}",
+        logs(a.path()),
+        logs(b.path()),
+        logs(server_dir.path())
+    );
     assert_demos_equal(&[a.path().join("a.lmp"), b.path().join("b.lmp")], 2, tics);
 }

@@ -37,7 +37,12 @@ struct Peer {
 
 /// Starts `n` peers; the first hosts (`-server -nodes n`), the others connect to its virtual
 /// address.
-fn start_game(relay: &Arc<SimRelay>, n: usize, tics: u32, stop: &Arc<AtomicBool>) -> Vec<(Arc<doomlink::relay::SimPeer>, Peer)> {
+fn start_game(
+    relay: &Arc<SimRelay>,
+    n: usize,
+    tics: u32,
+    stop: &Arc<AtomicBool>,
+) -> Vec<(Arc<doomlink::relay::SimPeer>, Peer)> {
     let mut peers = Vec::new();
     let mut hub_addr = None;
     for i in 0..n {
@@ -46,21 +51,52 @@ fn start_game(relay: &Arc<SimRelay>, n: usize, tics: u32, stop: &Arc<AtomicBool>
         let (kernel, module) = guest::boot(peer.clone()).unwrap();
         peer.sink.attach(kernel.clone());
         let mut args: Vec<String> = if i == 0 {
-            vec!["-server".into(), "-nodes".into(), n.to_string(), "-deathmatch".into(), "-warp".into(), "1".into(), "1".into()]
+            vec![
+                "-server".into(),
+                "-nodes".into(),
+                n.to_string(),
+                "-deathmatch".into(),
+                "-warp".into(),
+                "1".into(),
+                "1".into(),
+            ]
         } else {
             let hub: std::net::Ipv4Addr = hub_addr.expect("the hub has an address");
             vec!["-connect".into(), format!("{hub}:2342")]
         };
         args.extend(["-record".into(), format!("peer{i}")]);
-        let cfg = DoomConfig { iwad: FREEDOOM1.into(), pwads: vec![], data_dir: dir.path().into(), video: false, audio_rate: None, tics: Some(tics), args };
+        let cfg = DoomConfig {
+            iwad: FREEDOOM1.into(),
+            pwads: vec![],
+            data_dir: dir.path().into(),
+            video: false,
+            audio_rate: None,
+            tics: Some(tics),
+            args,
+        };
         let log = CaptureSink::new();
-        let g = DoomGuest::start(&kernel, &module, &cfg, Arc::new(log.clone()), Arc::new(log.clone())).unwrap();
+        let g = DoomGuest::start(
+            &kernel,
+            &module,
+            &cfg,
+            Arc::new(log.clone()),
+            Arc::new(log.clone()),
+        )
+        .unwrap();
         doomlink::bot::spawn(100 + i as u64, g.input.clone(), stop.clone());
         if i == 0 {
             hub_addr = peer.address();
         }
         let demo = dir.path().join(format!("peer{i}.lmp"));
-        peers.push((peer, Peer { guest: g, demo, log, _dir: dir }));
+        peers.push((
+            peer,
+            Peer {
+                guest: g,
+                demo,
+                log,
+                _dir: dir,
+            },
+        ));
     }
     peers
 }
@@ -73,7 +109,10 @@ fn play(n: usize, seed: u64) {
     let limit = Duration::from_secs(60 + tics as u64 / 20);
     for (i, (_, p)) in peers.iter().enumerate() {
         let st = p.guest.process.wait_timeout(limit).unwrap_or_else(|| {
-            panic!("peer {i} did not finish in {limit:?}; its log:\n{}", p.log.text())
+            panic!(
+                "peer {i} did not finish in {limit:?}; its log:\n{}",
+                p.log.text()
+            )
         });
         assert_eq!(st, ExitStatus::Exited(0), "peer {i}: {}", p.log.text());
     }

@@ -31,7 +31,15 @@ impl Xvfb {
     fn start() -> Xvfb {
         // -displayfd 1: Xvfb takes the first free display and writes its number on stdout.
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
             // Without -noreset the server resets whenever its last client leaves (each
             // xdotool call before the app connects).
             .arg("-noreset")
@@ -76,7 +84,6 @@ impl Xvfb {
 
     /// Asks a window to close, as a window manager's close button does.
     fn close_window(&self, window: u32) {
-        use x11rb::connection::Connection;
         use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
         let (conn, _) = x11rb::connect(Some(&self.display)).expect("connect to Xvfb");
         let atom = |name: &[u8]| {
@@ -87,10 +94,16 @@ impl Xvfb {
                 .atom
         };
         let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
-        let ev = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+        let ev = ClientMessageEvent::new(
+            32,
+            window,
+            protocols,
+            [delete, x11rb::CURRENT_TIME, 0, 0, 0],
+        );
         conn.send_event(false, window, EventMask::NO_EVENT, ev)
-            .expect("send_event");
-        conn.flush().expect("flush");
+            .expect("send_event")
+            .check()
+            .expect("the X server took the close message");
     }
 }
 
@@ -152,7 +165,10 @@ impl Image {
 /// Where the app drew the frame: (seq, x, y, w, h, window_w, window_h).
 fn read_view(dump: &Path) -> Option<[u64; 7]> {
     let text = std::fs::read_to_string(dump.join("view.txt")).ok()?;
-    let v: Vec<u64> = text.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let v: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
     v.try_into().ok()
 }
 
@@ -163,13 +179,17 @@ fn dumped_frames(dump: &Path) -> Vec<(u64, PathBuf)> {
             d.filter_map(|e| e.ok())
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let seq = name.strip_prefix("frame-")?.strip_suffix(".ppm")?.parse().ok()?;
+                    let seq = name
+                        .strip_prefix("frame-")?
+                        .strip_suffix(".ppm")?
+                        .parse()
+                        .ok()?;
                     Some((seq, e.path()))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     v
 }
 
@@ -180,7 +200,13 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
 /// Whether source coordinate `f` is in texel `c` or within rounding distance of it.
 fn near(f: f64, c: i64) -> bool {
     let (lo, hi) = (c as f64, c as f64 + 1.0);
-    let d = if f < lo { lo - f } else if f >= hi { f - hi } else { 0.0 };
+    let d = if f < lo {
+        lo - f
+    } else if f >= hi {
+        f - hi
+    } else {
+        0.0
+    };
     d < 0.02
 }
 
@@ -196,16 +222,18 @@ fn match_fraction(shot: &Image, frame: &Image, rect: [usize; 4]) -> f64 {
             let fx = (x as f64 + 0.5) * frame.w as f64 / rw as f64;
             let s = shot.px(rx + x, ry + y);
             let (sx, sy) = (fx as usize, fy as usize);
-            let hit = [(0i64, 0i64), (-1, 0), (1, 0), (0, -1), (0, 1)].iter().any(|(dx, dy)| {
-                let (cx, cy) = (sx as i64 + dx, sy as i64 + dy);
-                cx >= 0
-                    && cy >= 0
-                    && (cx as usize) < frame.w
-                    && (cy as usize) < frame.h
-                    && near(fx, cx)
-                    && near(fy, cy)
-                    && close(s, frame.px(cx as usize, cy as usize))
-            });
+            let hit = [(0i64, 0i64), (-1, 0), (1, 0), (0, -1), (0, 1)]
+                .iter()
+                .any(|(dx, dy)| {
+                    let (cx, cy) = (sx as i64 + dx, sy as i64 + dy);
+                    cx >= 0
+                        && cy >= 0
+                        && (cx as usize) < frame.w
+                        && (cy as usize) < frame.h
+                        && near(fx, cx)
+                        && near(fy, cy)
+                        && close(s, frame.px(cx as usize, cy as usize))
+                });
             good += hit as usize;
         }
     }
@@ -249,7 +277,12 @@ impl App {
             if let Some(st) = app.child.try_wait().unwrap() {
                 panic!("doomlink ended early ({st}):\n{}", app.logs());
             }
-            let found = app.x.cmd("xdotool").args(["search", "--name", "doomlink"]).output().unwrap();
+            let found = app
+                .x
+                .cmd("xdotool")
+                .args(["search", "--name", "doomlink"])
+                .output()
+                .unwrap();
             let ids: Vec<u32> = String::from_utf8_lossy(&found.stdout)
                 .lines()
                 .filter_map(|l| l.trim().parse().ok())
@@ -262,7 +295,11 @@ impl App {
                 std::thread::sleep(NOTICE_TIME);
                 return app;
             }
-            assert!(Instant::now() < deadline, "no game in the window after 240 s:\n{}", app.logs());
+            assert!(
+                Instant::now() < deadline,
+                "no game in the window after 240 s:\n{}",
+                app.logs()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -277,17 +314,27 @@ impl App {
 
     fn logs(&self) -> String {
         let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
-        format!("--- stdout\n{}\n--- stderr\n{}", read("stdout"), read("stderr"))
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            read("stdout"),
+            read("stderr")
+        )
     }
 
     fn title(&self) -> String {
-        self.x.tool("xdotool", &["getwindowname", &self.window.to_string()]).trim().to_string()
+        self.x
+            .tool("xdotool", &["getwindowname", &self.window.to_string()])
+            .trim()
+            .to_string()
     }
 
     fn screenshot(&self, name: &str) -> Image {
         let path = self.dir.path().join(format!("{name}.ppm"));
         let target = format!("ppm:{}", path.display());
-        self.x.tool("import", &["-window", &self.window.to_string(), "-depth", "8", &target]);
+        self.x.tool(
+            "import",
+            &["-window", &self.window.to_string(), "-depth", "8", &target],
+        );
         Image::read_ppm(&path)
     }
 
@@ -303,9 +350,13 @@ impl App {
             }
             std::thread::sleep(Duration::from_millis(300));
         }
-        let keep = std::env::temp_dir().join(format!("doomlink-window-failure-{}", std::process::id()));
+        let keep =
+            std::env::temp_dir().join(format!("doomlink-window-failure-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&keep);
-        let _ = std::fs::copy(self.dir.path().join(format!("{name}.ppm")), keep.join("shot.ppm"));
+        let _ = std::fs::copy(
+            self.dir.path().join(format!("{name}.ppm")),
+            keep.join("shot.ppm"),
+        );
         for (seq, path) in dumped_frames(&self.dump()) {
             let _ = std::fs::copy(&path, keep.join(format!("frame-{seq}.ppm")));
         }
@@ -328,7 +379,10 @@ impl App {
         }
         let [_, x, y, w, h, ww, wh] = view.map(|v| v as usize);
         if (shot.w, shot.h) != (ww, wh) {
-            return Err(format!("screenshot {}x{}, window {ww}x{wh}", shot.w, shot.h));
+            return Err(format!(
+                "screenshot {}x{}, window {ww}x{wh}",
+                shot.w, shot.h
+            ));
         }
         // Letterboxed at 4:3: the picture is 4:3 (to a pixel), centred, the rest black.
         if (w as f64 / h as f64 - 4.0 / 3.0).abs() > 0.01 {
@@ -346,7 +400,10 @@ impl App {
             }
         }
         let mut best = (0.0, 0);
-        for (seq, path) in dumped_frames(&self.dump()).into_iter().filter(|(s, _)| *s > after_seq) {
+        for (seq, path) in dumped_frames(&self.dump())
+            .into_iter()
+            .filter(|(s, _)| *s > after_seq)
+        {
             let Ok(data) = std::fs::read(&path) else {
                 continue; // the app removed it while we looked
             };
@@ -382,7 +439,10 @@ impl App {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("the app did not end within 30 s of closing its window\n{}", self.logs());
+                panic!(
+                    "the app did not end within 30 s of closing its window\n{}",
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -417,11 +477,24 @@ fn the_window_shows_the_game_opens_the_menu_on_esc_and_closes_cleanly() {
     );
 
     // A window that is not a multiple of 320×240 letterboxes: 1000×800 fits 3× (960×720).
-    app.x.tool("xdotool", &["windowsize", "--sync", &app.window.to_string(), "1000", "800"]);
+    app.x.tool(
+        "xdotool",
+        &[
+            "windowsize",
+            "--sync",
+            &app.window.to_string(),
+            "1000",
+            "800",
+        ],
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (before_seq, before) = app.shown_frame("game", 0);
     let [.., w, h, ww, wh] = read_view(&app.dump()).unwrap();
-    assert_eq!((w, h, ww, wh), (960, 720, 1000, 800), "integer scaling, letterboxed");
+    assert_eq!(
+        (w, h, ww, wh),
+        (960, 720, 1000, 800),
+        "integer scaling, letterboxed"
+    );
 
     assert!(
         !app.data().join("default.cfg").exists(),
@@ -443,9 +516,15 @@ fn the_window_shows_the_game_opens_the_menu_on_esc_and_closes_cleanly() {
     let (status, app) = app.close();
     assert!(status.success(), "exit status {status}\n{}", app.logs());
     let logs = app.logs();
-    assert!(!logs.contains("stopping it"), "the game had to be killed:\n{logs}");
+    assert!(
+        !logs.contains("stopping it"),
+        "the game had to be killed:\n{logs}"
+    );
     for cfg in ["default.cfg", "chocolate-doom.cfg"] {
-        assert!(app.data().join(cfg).is_file(), "{cfg} was not saved:\n{logs}");
+        assert!(
+            app.data().join(cfg).is_file(),
+            "{cfg} was not saved:\n{logs}"
+        );
     }
 }
 
@@ -459,5 +538,10 @@ fn closing_the_window_writes_the_demo_being_recorded() {
     assert!(status.success(), "exit status {status}\n{}", app.logs());
     let demo = app.data().join("closed.lmp");
     let len = std::fs::metadata(&demo).map(|m| m.len()).unwrap_or(0);
-    assert!(len > 13, "{} was not written ({len} bytes)\n{}", demo.display(), app.logs());
+    assert!(
+        len > 13,
+        "{} was not written ({len} bytes)\n{}",
+        demo.display(),
+        app.logs()
+    );
 }

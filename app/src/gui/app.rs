@@ -36,7 +36,10 @@ enum Transition {
 enum Audio {
     Open(AudioOutput),
     /// Why there is none; `told`: the player has been told once in a game.
-    Unavailable { why: String, told: bool },
+    Unavailable {
+        why: String,
+        told: bool,
+    },
 }
 
 /// How the window was opened.
@@ -61,7 +64,13 @@ pub struct DoomlinkApp {
     exit_code: Arc<AtomicI32>,
     /// The title last sent to the window.
     title: String,
+    /// Settings changed and not saved yet: saved once they stop changing (a slider being
+    /// dragged changes them every frame).
+    unsaved_since: Option<std::time::Instant>,
 }
+
+/// How long settings must stay unchanged before they are written.
+const SAVE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl DoomlinkApp {
     pub fn new(
@@ -105,6 +114,7 @@ impl DoomlinkApp {
             mode,
             exit_code,
             title: String::new(),
+            unsaved_since: None,
         };
         if let Some(setup) = direct {
             let config = setup.config(app.data_dir.clone(), app.audio_rate());
@@ -128,6 +138,7 @@ impl DoomlinkApp {
     }
 
     fn save_settings(&mut self) {
+        self.unsaved_since = None;
         if let Some(path) = &self.settings_path {
             if let Err(e) = self.settings.save(path) {
                 self.home.banner = Some(Banner::Error(e.to_string()));
@@ -201,17 +212,28 @@ impl DoomlinkApp {
                 if let Audio::Open(a) = &self.audio {
                     a.set_volume(self.settings.volume);
                 }
-                self.save_settings();
+                self.unsaved_since = Some(std::time::Instant::now());
+                ctx.request_repaint_after(SAVE_DELAY);
             }
             HomeAction::Play(setup) => {
-                remember(&mut self.settings, &setup, self.home.choice.map.clone(), self.home.choice.skill);
+                remember(
+                    &mut self.settings,
+                    &setup,
+                    self.home.choice.map.clone(),
+                    self.home.choice.skill,
+                );
                 self.save_settings();
                 let config = setup.config(self.data_dir.clone(), self.audio_rate());
                 self.home.banner = None;
                 self.go(ctx, Transition::Launch(PendingLaunch::local(config, ctx)));
             }
             HomeAction::Host(setup, mut options) => {
-                remember(&mut self.settings, &setup, self.home.choice.map.clone(), self.home.choice.skill);
+                remember(
+                    &mut self.settings,
+                    &setup,
+                    self.home.choice.map.clone(),
+                    self.home.choice.skill,
+                );
                 self.save_settings();
                 options.game.skill = setup.skill;
                 options.game.warp = setup.warp.as_deref().and_then(super::netplay::warp_of);
@@ -222,7 +244,8 @@ impl DoomlinkApp {
                     player_name: self.settings.player_name.clone(),
                 };
                 let np = self.netplay.clone();
-                let p = PendingLaunch::net("hosting".into(), ctx, move || np.host(&request, &options));
+                let p =
+                    PendingLaunch::net("hosting".into(), ctx, move || np.host(&request, &options));
                 self.go(ctx, Transition::Launch(p));
             }
             HomeAction::Join(address) => {
@@ -284,6 +307,34 @@ impl eframe::App for DoomlinkApp {
             self.go(ctx, t);
         }
         self.update_title(ctx);
+        if self
+            .unsaved_since
+            .is_some_and(|t| t.elapsed() >= SAVE_DELAY)
+        {
+            self.save_settings();
+        }
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        match self.screen {
+            // The letterbox.
+            Screen::Game(_) => [0.0, 0.0, 0.0, 1.0],
+            _ => visuals.panel_fill.to_normalized_gamma_f32(),
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if self.unsaved_since.is_some() {
+            self.save_settings();
+        }
+        // Normally a game has ended before the window closes (logic() cancels the close and asks
+        // the game to quit first); if eframe closed it anyway, end the game cleanly here.
+        if let Screen::Game(g) = &mut self.screen {
+            let status = g.quit_and_wait();
+            if self.mode == Mode::Direct {
+                self.exit_code.store(status.code(), Ordering::Relaxed);
+            }
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {

@@ -40,7 +40,12 @@ pub struct GameChoice {
 }
 
 impl GameChoice {
-    pub fn new(last_iwad: Option<PathBuf>, last_pwads: Vec<PathBuf>, skill: u8, map: Option<String>) -> Self {
+    pub fn new(
+        last_iwad: Option<PathBuf>,
+        last_pwads: Vec<PathBuf>,
+        skill: u8,
+        map: Option<String>,
+    ) -> Self {
         let mut iwads: Vec<(PathBuf, String)> = iwad::find_iwads()
             .into_iter()
             .map(|(p, n)| (p, n.to_string()))
@@ -237,11 +242,17 @@ impl GameChoice {
                         );
                         let typed = PathBuf::from(self.typed_path.trim());
                         let can = !self.typed_path.trim().is_empty();
-                        if ui.add_enabled(can, egui::Button::new("Use as IWAD")).clicked() {
+                        if ui
+                            .add_enabled(can, egui::Button::new("Use as IWAD"))
+                            .clicked()
+                        {
                             self.add_file(Target::Iwad, typed.clone());
                             self.typed_path.clear();
                         }
-                        if ui.add_enabled(can, egui::Button::new("Add as PWAD")).clicked() {
+                        if ui
+                            .add_enabled(can, egui::Button::new("Add as PWAD"))
+                            .clicked()
+                        {
                             self.add_file(Target::Pwad, typed);
                             self.typed_path.clear();
                         }
@@ -288,12 +299,19 @@ impl GameChoice {
         if self.title.as_ref().map(|(p, _)| p) != Some(iwad) {
             let tex = super::wads::title_picture(iwad).map(|(w, h, rgb)| {
                 let img = egui::ColorImage::from_rgb([w, h], &rgb);
-                ui.ctx().load_texture("title-picture", img, egui::TextureOptions::NEAREST)
+                ui.ctx()
+                    .load_texture("title-picture", img, egui::TextureOptions::NEAREST)
             });
             self.title = Some((iwad.clone(), tex));
         }
         if let Some((_, Some(tex))) = &self.title {
-            let width = ui.available_width().min(640.0);
+            // Fit what is left of the visible page (the page scrolls, so its height is open).
+            let visible = ui.clip_rect().bottom() - ui.cursor().top() - 12.0;
+            let width = ui
+                .available_width()
+                .min(640.0)
+                .min(visible * 4.0 / 3.0)
+                .max(160.0);
             let size = egui::vec2(width, width * 3.0 / 4.0);
             ui.add(egui::Image::new((tex.id(), size)).corner_radius(4.0));
         }

@@ -44,6 +44,9 @@ pub struct FramePump {
     shared: Arc<PumpShared>,
 }
 
+/// "Repaint now, once" (see where it is used).
+const REPAINT_NOW: Duration = Duration::from_micros(1);
+
 /// How long the pump waits for a frame before it checks whether it should stop.
 const PUMP_WAIT: Duration = Duration::from_millis(100);
 
@@ -77,7 +80,10 @@ impl FramePump {
                             arrived,
                         });
                     }
-                    ctx.request_repaint();
+                    // Any non-zero delay: egui answers `request_repaint()` (a zero delay) with
+                    // two passes "to let things settle", which here would draw every frame
+                    // twice.
+                    ctx.request_repaint_after(REPAINT_NOW);
                 }
             })?;
         Ok(FramePump { shared })
@@ -127,13 +133,20 @@ pub struct FrameStats {
     to_paint: Vec<u32>,
     pending_paint: VecDeque<(u64, Instant)>,
     presented: u64,
+    /// UI passes while the game ran (frames, input, anything else that repainted).
+    passes: u64,
 }
 
 pub type SharedStats = Arc<Mutex<FrameStats>>;
 
 impl FrameStats {
     pub fn from_env() -> Option<SharedStats> {
-        std::env::var_os("DOOMLINK_FRAME_STATS").map(|_| Arc::new(Mutex::new(FrameStats::default())))
+        std::env::var_os("DOOMLINK_FRAME_STATS")
+            .map(|_| Arc::new(Mutex::new(FrameStats::default())))
+    }
+
+    pub fn pass(&mut self) {
+        self.passes += 1;
     }
 
     pub fn uploaded(&mut self, seq: u64, arrived: Instant) {
@@ -170,10 +183,12 @@ impl FrameStats {
             .max(1e-9);
         let mut out = format!(
             "doomlink frame stats: {seen} guest frames seen ({:.1}/s), {} presented ({:.1}/s), \
-             {replaced} replaced before presentation\n",
+             {replaced} replaced before presentation, {} UI passes ({:.1}/s)\n",
             seen as f64 / secs,
             self.presented,
             self.presented as f64 / secs,
+            self.passes,
+            self.passes as f64 / secs,
         );
         for (name, v) in [
             ("guest frame -> texture upload", &self.to_upload),
@@ -223,7 +238,10 @@ impl FrameDump {
     pub fn from_env() -> Option<FrameDump> {
         let dir = PathBuf::from(std::env::var_os("DOOMLINK_DUMP_FRAMES")?);
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            eprintln!("doomlink: DOOMLINK_DUMP_FRAMES: cannot create {}: {e}", dir.display());
+            eprintln!(
+                "doomlink: DOOMLINK_DUMP_FRAMES: cannot create {}: {e}",
+                dir.display()
+            );
             return None;
         }
         Some(FrameDump {
@@ -258,8 +276,8 @@ impl FrameDump {
 
     fn write_atomically(&self, name: &str, data: &[u8]) {
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let result = std::fs::write(&tmp, data)
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
+        let result =
+            std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
         if let Err(e) = result {
             eprintln!("doomlink: DOOMLINK_DUMP_FRAMES: {name}: {e}");
         }

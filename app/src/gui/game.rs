@@ -45,7 +45,10 @@ impl GameEnd {
 enum Phase {
     Playing,
     /// Quit events sent; waiting for the guest to end.
-    Quitting { since: Instant, killed: bool },
+    Quitting {
+        since: Instant,
+        killed: bool,
+    },
 }
 
 /// What the mouse is doing.
@@ -79,22 +82,23 @@ pub struct GameScreen {
     audio_playing: bool,
 }
 
+/// How often the guest's status is checked when nothing else wakes the UI.
+const STATUS_POLL: Duration = Duration::from_millis(250);
+
 /// How long a notice stays over the game.
 const NOTICE_TIME: Duration = Duration::from_secs(6);
 
 impl GameScreen {
     pub fn new(launched: Launched, ctx: &egui::Context, audio: Option<&AudioOutput>) -> GameScreen {
-        let pump = launched
-            .guest
-            .framebuffer
-            .clone()
-            .and_then(|fb| match FramePump::start(fb, ctx.clone()) {
+        let pump = launched.guest.framebuffer.clone().and_then(|fb| {
+            match FramePump::start(fb, ctx.clone()) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     eprintln!("doomlink: cannot start the frame thread: {e}");
                     None
                 }
-            });
+            }
+        });
         let mut audio_playing = false;
         if let (Some(out), Some(ring)) = (audio, &launched.guest.audio) {
             out.play(ring.clone());
@@ -132,6 +136,7 @@ impl GameScreen {
         if self.is_quitting() {
             return;
         }
+        eprintln!("doomlink: the window is closing; asking the game to quit");
         let g = &self.launched.guest;
         let mut release = Vec::new();
         self.keyboard.release_all(&mut release);
@@ -153,7 +158,9 @@ impl GameScreen {
     /// Everything that must happen even while the window is hidden: the guest's messages, its
     /// end, the quit deadline, letting go of keys when focus is gone.
     pub fn logic(&mut self, ctx: &egui::Context) -> Option<GameEnd> {
-        if !ctx.input(|i| i.focused) {
+        // `raw.focused`: also current in the logic-only passes eframe runs while the window
+        // is hidden (the rest of the input is then the last shown pass's).
+        if !ctx.input(|i| i.raw.focused) {
             self.let_go(ctx);
         }
         let g = &self.launched.guest;
@@ -179,7 +186,12 @@ impl GameScreen {
             // Keep polling while waiting.
             ctx.request_repaint_after(Duration::from_millis(50));
         }
-        let status = g.process.try_status()?;
+        let Some(status) = g.process.try_status() else {
+            // Frames wake the UI 35 times a second; this covers a guest that writes none (in
+            // the lobby, ending, hung), so its end is still seen.
+            ctx.request_repaint_after(STATUS_POLL);
+            return None;
+        };
         self.finish();
         Some(match &self.phase {
             Phase::Quitting { killed, .. } => GameEnd::Closed {
@@ -200,6 +212,29 @@ impl GameScreen {
                 }
             },
         })
+    }
+
+    /// The app is shutting down with the game still in it (eframe can close the window without
+    /// a pass that lets the app cancel it, e.g. under heavy load): the same quit as
+    /// [`Self::request_quit`], waited for here, then a kill after the grace period.
+    pub fn quit_and_wait(&mut self) -> ExitStatus {
+        self.request_quit();
+        let p = &self.launched.guest.process;
+        let left = match self.phase {
+            Phase::Quitting { since, .. } => QUIT_GRACE.saturating_sub(since.elapsed()),
+            Phase::Playing => QUIT_GRACE,
+        };
+        let status = p.wait_timeout(left).unwrap_or_else(|| {
+            eprintln!(
+                "doomlink: the game did not quit within {} s; stopping it",
+                QUIT_GRACE.as_secs()
+            );
+            p.kill();
+            p.wait_timeout(Duration::from_secs(2))
+                .unwrap_or(ExitStatus::Killed)
+        });
+        self.finish();
+        status
     }
 
     /// Stops what this screen started (the pump, the audio source); the report if asked for.
@@ -358,6 +393,11 @@ impl GameScreen {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, settings: &Settings) {
         let ctx = ui.ctx().clone();
+        if let Some(s) = &self.stats {
+            if let Ok(mut s) = s.lock() {
+                s.pass();
+            }
+        }
         let options = if settings.scaling.nearest() {
             TextureOptions::NEAREST
         } else {
@@ -382,8 +422,10 @@ impl GameScreen {
 
         let mut game_area = None;
         let mut lobby_action = None;
+        // No fill: the window is cleared to black (App::clear_color), and a full-window rectangle
+        // drawn every frame would cost a software renderer a second pass over every pixel.
         egui::CentralPanel::default()
-            .frame(egui::Frame::NONE.fill(Color32::BLACK))
+            .frame(egui::Frame::NONE)
             .show(ui, |ui| {
                 let full = ui.max_rect();
                 let ppp = ctx.pixels_per_point();

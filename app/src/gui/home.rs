@@ -5,7 +5,9 @@
 use super::choice::GameChoice;
 use super::keys::DEFAULT_BINDINGS;
 use super::launch::GameSetup;
-use super::netplay::{mode_label, parse_address, HostOptions, LanGame, Netplay, NetplayError, MODES};
+use super::netplay::{
+    mode_label, parse_address, HostOptions, LanGame, Netplay, NetplayError, MODES,
+};
 use super::settings::Settings;
 use super::view::Scaling;
 use eframe::egui::{self, RichText};
@@ -31,7 +33,13 @@ pub enum Page {
 }
 
 impl Page {
-    const ALL: [Page; 5] = [Page::Play, Page::Host, Page::Join, Page::Lan, Page::Settings];
+    const ALL: [Page; 5] = [
+        Page::Play,
+        Page::Host,
+        Page::Join,
+        Page::Lan,
+        Page::Settings,
+    ];
     fn label(self) -> &'static str {
         match self {
             Page::Play => "Play",
@@ -84,7 +92,12 @@ impl HomeScreen {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut Settings, facts: &HomeFacts) -> Option<HomeAction> {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut Settings,
+        facts: &HomeFacts,
+    ) -> Option<HomeAction> {
         let mut action = None;
         egui::Panel::left("home-nav")
             .resizable(false)
@@ -97,7 +110,10 @@ impl HomeScreen {
                 for p in Page::ALL {
                     let label = RichText::new(p.label()).size(17.0);
                     if ui
-                        .add_sized([150.0, 32.0], egui::Button::selectable(self.page == p, label))
+                        .add_sized(
+                            [150.0, 32.0],
+                            egui::Button::selectable(self.page == p, label),
+                        )
                         .clicked()
                     {
                         self.page = p;
@@ -116,7 +132,9 @@ impl HomeScreen {
                 }
                 action = match self.page {
                     Page::Play => play_page(ui, &mut self.choice),
-                    Page::Host => self.host.ui(ui, &mut self.choice, facts.netplay.available()),
+                    Page::Host => self
+                        .host
+                        .ui(ui, &mut self.choice, facts.netplay.available()),
                     Page::Join => self.join.ui(ui, facts.netplay.available()),
                     Page::Lan => self.lan.ui(ui, facts.netplay),
                     Page::Settings => settings_page(ui, settings, facts),
@@ -185,7 +203,12 @@ struct HostPage {
 }
 
 impl HostPage {
-    fn ui(&mut self, ui: &mut egui::Ui, choice: &mut GameChoice, available: bool) -> Option<HomeAction> {
+    fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        choice: &mut GameChoice,
+        available: bool,
+    ) -> Option<HomeAction> {
         ui.heading("Host a game");
         ui.label("Others join you by your address, or find the game under LAN games.");
         ui.add_space(10.0);
@@ -202,7 +225,9 @@ impl HostPage {
                 .spacing([12.0, 10.0])
                 .show(ui, |ui| {
                     ui.label("Game name");
-                    ui.add(egui::TextEdit::singleline(&mut o.game_name).hint_text("shown on the LAN"));
+                    ui.add(
+                        egui::TextEdit::singleline(&mut o.game_name).hint_text("shown on the LAN"),
+                    );
                     ui.end_row();
                     ui.label("Mode");
                     egui::ComboBox::from_id_salt("host-mode")
@@ -229,13 +254,20 @@ impl HostPage {
                     ui.end_row();
                     ui.label("Time limit");
                     let mut minutes = o.game.timer_minutes.unwrap_or(0);
-                    ui.add(egui::DragValue::new(&mut minutes).range(0..=120).suffix(" min"))
-                        .on_hover_text("0: no limit");
+                    ui.add(
+                        egui::DragValue::new(&mut minutes)
+                            .range(0..=120)
+                            .suffix(" min"),
+                    )
+                    .on_hover_text("0: no limit");
                     o.game.timer_minutes = (minutes > 0).then_some(minutes);
                     ui.end_row();
                 });
             ui.add_space(12.0);
-            if ui.add_sized([160.0, 36.0], egui::Button::new("Host")).clicked() {
+            if ui
+                .add_sized([160.0, 36.0], egui::Button::new("Host"))
+                .clicked()
+            {
                 match choice.setup() {
                     Ok(s) => action = Some(HomeAction::Host(s, self.options.clone())),
                     Err(e) => choice.error = Some(e),
@@ -381,9 +413,10 @@ fn settings_page(ui: &mut egui::Ui, s: &mut Settings, facts: &HomeFacts) -> Opti
                 .on_hover_text("What other players see in network games.");
             ui.end_row();
             ui.label("Volume");
-            ui.add(egui::Slider::new(&mut s.volume, 0.0..=1.0).custom_formatter(|v, _| {
-                format!("{:.0}%", v * 100.0)
-            }));
+            ui.add(
+                egui::Slider::new(&mut s.volume, 0.0..=1.0)
+                    .custom_formatter(|v, _| format!("{:.0}%", v * 100.0)),
+            );
             ui.end_row();
             ui.label("");
             ui.label(RichText::new(facts.audio).weak());
@@ -411,8 +444,10 @@ fn settings_page(ui: &mut egui::Ui, s: &mut Settings, facts: &HomeFacts) -> Opti
         }
     });
     ui.label(
-        RichText::new("Doom's own controls are changed in its config (default.cfg in the data folder).")
-            .weak(),
+        RichText::new(
+            "Doom's own controls are changed in its config (default.cfg in the data folder).",
+        )
+        .weak(),
     );
     ui.add_space(14.0);
     ui.label(RichText::new("Files").strong());

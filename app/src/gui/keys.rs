@@ -223,11 +223,14 @@ pub const DEFAULT_BINDINGS: &[(&str, &str)] = &[
     ("Weapons", "1 – 7"),
     ("Automap", "Tab"),
     ("Menu", "Esc"),
-    ("Help, save, load, sound, quicksave…", "F1 – F10"),
+    ("Help, save, load and more", "F1 – F10"),
     ("Chat (netgames)", "T"),
     ("Pause", "Pause"),
     ("Fullscreen (doomlink)", "F11 or Alt + Enter"),
-    ("Grab / release the mouse (doomlink)", "click the game / Esc"),
+    (
+        "Grab / release the mouse (doomlink)",
+        "click the game / Esc",
+    ),
 ];
 
 #[cfg(test)]
@@ -281,7 +284,10 @@ mod tests {
         kb.release_all(&mut out);
         assert_eq!(
             out,
-            vec![InputEvent::key_up(KEY_UPARROW), InputEvent::key_up(KEY_RSHIFT)]
+            vec![
+                InputEvent::key_up(KEY_UPARROW),
+                InputEvent::key_up(KEY_RSHIFT)
+            ]
         );
         assert!(kb.held().is_empty());
     }

@@ -88,7 +88,8 @@ impl LobbyReader {
                 s.names.push((name, addr));
             }
             "wad" | "deh" | "freedoom" => {
-                s.checks.push((key.to_string(), rest.first() == Some(&"match")));
+                s.checks
+                    .push((key.to_string(), rest.first() == Some(&"match")));
             }
             _ => {}
         }
@@ -116,14 +117,16 @@ pub fn lobby_panel(ui: &mut egui::Ui, lobby: &LobbySnapshot) -> Option<LobbyActi
             if lobby.expected > 0 {
                 ui.label(format!("Starts by itself with {} players.", lobby.expected));
             }
-            egui::Grid::new("lobby-players").striped(true).show(ui, |ui| {
-                for (i, (name, addr)) in lobby.names.iter().enumerate() {
-                    let you = if lobby.you == Some(i) { " (you)" } else { "" };
-                    ui.label(format!("{}{you}", name));
-                    ui.label(addr);
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("lobby-players")
+                .striped(true)
+                .show(ui, |ui| {
+                    for (i, (name, addr)) in lobby.names.iter().enumerate() {
+                        let you = if lobby.you == Some(i) { " (you)" } else { "" };
+                        ui.label(format!("{}{you}", name));
+                        ui.label(addr);
+                        ui.end_row();
+                    }
+                });
             for (what, ok) in &lobby.checks {
                 if !ok {
                     ui.colored_label(

@@ -47,7 +47,11 @@ pub enum GuiError {
 
 /// Opens the window and runs it until it is closed. Returns the exit status: for a game opened
 /// directly, the game's (0 when it quit normally); otherwise 0.
-pub fn run(start: StartWith, data_dir: PathBuf, netplay: Arc<dyn Netplay>) -> Result<i32, GuiError> {
+pub fn run(
+    start: StartWith,
+    data_dir: PathBuf,
+    netplay: Arc<dyn Netplay>,
+) -> Result<i32, GuiError> {
     let exit_code = Arc::new(AtomicI32::new(0));
     let (mode, direct) = match start {
         StartWith::Home => (app::Mode::Home, None),
@@ -59,6 +63,9 @@ pub fn run(start: StartWith, data_dir: PathBuf, netplay: Arc<dyn Netplay>) -> Re
             .with_app_id("doomlink")
             .with_inner_size([960.0, 720.0])
             .with_min_inner_size([320.0, 240.0]),
+        // Dithering adds noise of up to half a level to every pixel: it would alter the game's
+        // exact palette colours, and costs a software renderer (Mesa's llvmpipe) time per pixel.
+        dithering: false,
         ..Default::default()
     };
     let code = exit_code.clone();

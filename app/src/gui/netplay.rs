@@ -94,7 +94,11 @@ pub trait Netplay: Send + Sync {
 
     /// Starts a server with this player in it; the returned guest shows the lobby (its
     /// `/dev/lobby`) until the game starts.
-    fn host(&self, request: &NetGameRequest, options: &HostOptions) -> Result<Launched, NetplayError>;
+    fn host(
+        &self,
+        request: &NetGameRequest,
+        options: &HostOptions,
+    ) -> Result<Launched, NetplayError>;
 
     /// Joins the server at `address` (as typed and checked by [`parse_address`]: `host` or
     /// `host:port`, the host an IPv4 address or a name).
@@ -186,10 +190,22 @@ mod tests {
         assert_eq!(parse_address(" 10.0.0.2 ").unwrap(), "10.0.0.2");
         assert_eq!(parse_address("10.0.0.2:2342").unwrap(), "10.0.0.2:2342");
         assert_eq!(parse_address(""), Err(AddressError::Empty));
-        assert_eq!(parse_address("doom.example:2342").unwrap(), "doom.example:2342");
-        assert!(matches!(parse_address("a b:2342"), Err(AddressError::BadHost(_))));
-        assert!(matches!(parse_address("10.0.0.2:0"), Err(AddressError::BadPort(_))));
-        assert!(matches!(parse_address("10.0.0.2:99999"), Err(AddressError::BadPort(_))));
+        assert_eq!(
+            parse_address("doom.example:2342").unwrap(),
+            "doom.example:2342"
+        );
+        assert!(matches!(
+            parse_address("a b:2342"),
+            Err(AddressError::BadHost(_))
+        ));
+        assert!(matches!(
+            parse_address("10.0.0.2:0"),
+            Err(AddressError::BadPort(_))
+        ));
+        assert!(matches!(
+            parse_address("10.0.0.2:99999"),
+            Err(AddressError::BadPort(_))
+        ));
     }
 
     #[test]

@@ -102,7 +102,12 @@ impl Settings {
             1.0
         };
         self.last_skill = self.last_skill.clamp(1, 5);
-        self.player_name = self.player_name.chars().filter(|c| !c.is_control()).take(30).collect();
+        self.player_name = self
+            .player_name
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(30)
+            .collect();
     }
 }
 

@@ -55,8 +55,17 @@ fn display_height(frame_w: u32, frame_h: u32) -> f64 {
 
 /// Where a `frame_w`×`frame_h` frame goes in a `win_w`×`win_h` window (physical pixels): centred,
 /// aspect-corrected, the rest black.
-pub fn game_rect(win_w: u32, win_h: u32, frame_w: u32, frame_h: u32, scaling: Scaling) -> PixelRect {
-    let (fw, fh) = (frame_w.max(1) as f64, display_height(frame_w.max(1), frame_h.max(1)));
+pub fn game_rect(
+    win_w: u32,
+    win_h: u32,
+    frame_w: u32,
+    frame_h: u32,
+    scaling: Scaling,
+) -> PixelRect {
+    let (fw, fh) = (
+        frame_w.max(1) as f64,
+        display_height(frame_w.max(1), frame_h.max(1)),
+    );
     let (ww, wh) = (win_w as f64, win_h as f64);
     let scale = (ww / fw).min(wh / fh);
     let scale = match scaling {
@@ -81,9 +90,25 @@ mod tests {
     fn integer_scaling_is_a_whole_multiple_of_320x240_centred() {
         // 1280×800: 4× is 1280×960 (too tall), 3× is 960×720.
         let r = game_rect(1280, 800, 320, 200, Scaling::Integer);
-        assert_eq!(r, PixelRect { x: 160, y: 40, w: 960, h: 720 });
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 160,
+                y: 40,
+                w: 960,
+                h: 720
+            }
+        );
         let r = game_rect(640, 480, 320, 200, Scaling::Integer);
-        assert_eq!(r, PixelRect { x: 0, y: 0, w: 640, h: 480 });
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 0,
+                y: 0,
+                w: 640,
+                h: 480
+            }
+        );
     }
 
     #[test]

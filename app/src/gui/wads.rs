@@ -18,8 +18,13 @@ pub struct MapName {
 pub fn parse_map_name(lump: &str) -> Option<MapName> {
     let upper = lump.to_ascii_uppercase();
     let b = upper.as_bytes();
-    if b.len() == 4 && b[0] == b'E' && b[2] == b'M' && b[1].is_ascii_digit() && b[3].is_ascii_digit()
-        && b[1] != b'0' && b[3] != b'0'
+    if b.len() == 4
+        && b[0] == b'E'
+        && b[2] == b'M'
+        && b[1].is_ascii_digit()
+        && b[3].is_ascii_digit()
+        && b[1] != b'0'
+        && b[3] != b'0'
     {
         return Some(MapName {
             name: upper.clone(),
@@ -51,7 +56,7 @@ pub fn list_maps(path: &Path) -> std::io::Result<Vec<MapName>> {
             }
         }
     }
-    maps.sort_by(|a, b| a.warp_key().cmp(&b.warp_key()));
+    maps.sort_by_key(MapName::warp_key);
     Ok(maps)
 }
 
@@ -181,7 +186,11 @@ mod tests {
             wad.extend_from_slice(&field);
         }
         std::fs::write(&path, wad).unwrap();
-        let maps: Vec<String> = list_maps(&path).unwrap().into_iter().map(|m| m.name).collect();
+        let maps: Vec<String> = list_maps(&path)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
         assert_eq!(maps, vec!["MAP01", "E1M1", "E1M2"]);
         let _ = std::fs::remove_dir_all(&dir);
     }

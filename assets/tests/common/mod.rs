@@ -6,8 +6,8 @@
 
 use doomlink_assets::DOOM_WASM;
 use doomlink_kernel::{
-    CaptureSink, Device, ExitStatus, GuestModule, Kernel, KernelConfig, Mount, NoNetwork, ProcessHandle,
-    ProcessSpec, Vfs,
+    CaptureSink, Device, ExitStatus, GuestModule, Kernel, KernelConfig, Mount, NoNetwork,
+    ProcessHandle, ProcessSpec, Vfs,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -52,7 +52,10 @@ impl Guest {
         let status = self.handle.wait_timeout(timeout);
         let output = self.output();
         // Shown by `cargo test -- --nocapture`, and with any failure.
-        eprintln!("---- guest {} ended {status:?} ----\n{output}", self.handle.pid());
+        eprintln!(
+            "---- guest {} ended {status:?} ----\n{output}",
+            self.handle.pid()
+        );
         match status {
             Some(status) => (status, output),
             None => {
@@ -69,12 +72,22 @@ pub fn start(setup: Setup, args: &[&str]) -> Guest {
     let mut argv = vec!["doom.wasm".to_string()];
     if let Some(iwad) = setup.iwad {
         let host_iwad = Path::new(WAD_DIR).join(iwad);
-        assert!(host_iwad.is_file(), "{} is missing: run scripts/setup", host_iwad.display());
-        vfs.mount(Mount::ReadOnlyFile { guest: format!("/iwad/{iwad}"), host: host_iwad });
+        assert!(
+            host_iwad.is_file(),
+            "{} is missing: run scripts/setup",
+            host_iwad.display()
+        );
+        vfs.mount(Mount::ReadOnlyFile {
+            guest: format!("/iwad/{iwad}"),
+            host: host_iwad,
+        });
         argv.extend(["-iwad".to_string(), format!("/iwad/{iwad}")]);
     }
     if let Some(data) = setup.data {
-        vfs.mount(Mount::ReadWriteDir { guest: "/data".into(), host: data.to_path_buf() });
+        vfs.mount(Mount::ReadWriteDir {
+            guest: "/data".into(),
+            host: data.to_path_buf(),
+        });
     }
     for (name, device) in setup.devices {
         vfs.add_device(name, device);
@@ -82,13 +95,21 @@ pub fn start(setup: Setup, args: &[&str]) -> Guest {
     argv.extend(args.iter().map(|a| a.to_string()));
     let mut spec = ProcessSpec::new(argv);
     spec.vfs = vfs;
-    spec.env = setup.env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    spec.env = setup
+        .env
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     let stdout = CaptureSink::new();
     let stderr = CaptureSink::new();
     spec.stdout = Arc::new(stdout.clone());
     spec.stderr = Arc::new(stderr.clone());
     let handle = kernel.spawn(module, spec).expect("spawn");
-    Guest { handle, stdout, stderr }
+    Guest {
+        handle,
+        stdout,
+        stderr,
+    }
 }
 
 /// A fresh scratch directory for one guest's /data, removed when dropped.
@@ -108,7 +129,10 @@ impl Drop for DataDir {
 }
 
 pub fn data_dir(name: &str) -> DataDir {
-    let dir = std::env::temp_dir().join(format!("doomlink-assets-test-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "doomlink-assets-test-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     DataDir(dir)
@@ -119,6 +143,9 @@ pub fn assert_same_game(a: &[u8], b: &[u8], tics: usize, players: usize) {
     assert_eq!(a.len(), 13 + tics * 4 * players + 1, "demo length");
     assert_eq!(a.len(), b.len());
     let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    assert!(differing.iter().all(|&i| i == 8), "demos differ at bytes {differing:?}");
+    assert!(
+        differing.iter().all(|&i| i == 8),
+        "demos differ at bytes {differing:?}"
+    );
     assert_eq!(*a.last().unwrap(), 0x80, "demo end marker");
 }

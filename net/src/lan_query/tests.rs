@@ -39,23 +39,44 @@ fn the_query_is_a_bare_type() {
     assert_eq!(parse_query(&QUERY), Ok(()));
     // The server reads the type and nothing else, so anything after it is ignored.
     assert_eq!(parse_query(&[0, 13, 0xff, 0]), Ok(()));
-    assert_eq!(parse_query(&[]), Err(QueryError::Truncated(Field::PacketType)));
-    assert_eq!(parse_query(&[0]), Err(QueryError::Truncated(Field::PacketType)));
-    assert_eq!(parse_query(&[13, 0]), Err(QueryError::WrongType(0x0d00, TYPE_QUERY)));
-    assert_eq!(parse_query(NATIVE), Err(QueryError::WrongType(TYPE_QUERY_RESPONSE, TYPE_QUERY)));
+    assert_eq!(
+        parse_query(&[]),
+        Err(QueryError::Truncated(Field::PacketType))
+    );
+    assert_eq!(
+        parse_query(&[0]),
+        Err(QueryError::Truncated(Field::PacketType))
+    );
+    assert_eq!(
+        parse_query(&[13, 0]),
+        Err(QueryError::WrongType(0x0d00, TYPE_QUERY))
+    );
+    assert_eq!(
+        parse_query(NATIVE),
+        Err(QueryError::WrongType(TYPE_QUERY_RESPONSE, TYPE_QUERY))
+    );
 }
 
 #[test]
 fn wrong_types_are_refused() {
-    assert_eq!(QueryResponse::parse(&QUERY), Err(QueryError::WrongType(TYPE_QUERY, TYPE_QUERY_RESPONSE)));
+    assert_eq!(
+        QueryResponse::parse(&QUERY),
+        Err(QueryError::WrongType(TYPE_QUERY, TYPE_QUERY_RESPONSE))
+    );
     let mut swapped = NATIVE.to_vec();
     swapped.swap(0, 1);
-    assert_eq!(QueryResponse::parse(&swapped), Err(QueryError::WrongType(0x0e00, TYPE_QUERY_RESPONSE)));
+    assert_eq!(
+        QueryResponse::parse(&swapped),
+        Err(QueryError::WrongType(0x0e00, TYPE_QUERY_RESPONSE))
+    );
     // A SYN (type 0), a master server answer (type 3 on the master protocol) and so on.
     for ty in (0u16..=16).filter(|&t| t != TYPE_QUERY_RESPONSE) {
         let mut p = NATIVE.to_vec();
         p[..2].copy_from_slice(&ty.to_be_bytes());
-        assert_eq!(QueryResponse::parse(&p), Err(QueryError::WrongType(ty, TYPE_QUERY_RESPONSE)));
+        assert_eq!(
+            QueryResponse::parse(&p),
+            Err(QueryError::WrongType(ty, TYPE_QUERY_RESPONSE))
+        );
     }
 }
 
@@ -79,7 +100,10 @@ fn every_truncation_is_a_typed_error_or_loses_only_the_protocol_list() {
             l if l == version_end + 5 => Err(QueryError::Truncated(Field::GameMission)),
             l if l == desc_start => Err(QueryError::Truncated(Field::Description)),
             l if l <= desc_end => Err(QueryError::Unterminated(Field::Description)),
-            _ => Ok(QueryResponse { protocols: None, ..native() }),
+            _ => Ok(QueryResponse {
+                protocols: None,
+                ..native()
+            }),
         };
         assert_eq!(got, want, "prefix of {len} bytes");
     }
@@ -94,16 +118,26 @@ fn protocol_lists_empty_unknown_and_trailing_bytes() {
     assert_eq!(empty.protocols, Some(vec![]));
     assert!(!empty.compatible());
     let two = with(b"\x02FORK_1\x00CHOCOLATE_DOOM_0\x00");
-    assert_eq!(two.protocols, Some(vec!["FORK_1".to_string(), PROTOCOL_CHOCOLATE_DOOM_0.into()]));
+    assert_eq!(
+        two.protocols,
+        Some(vec!["FORK_1".to_string(), PROTOCOL_CHOCOLATE_DOOM_0.into()])
+    );
     assert!(two.compatible());
     assert!(!with(b"\x01FORK_1\x00").compatible());
     // A name that only looks like ours once control codes are removed is not ours.
     assert!(!with(b"\x01CHOCOLATE\x01_DOOM_0\x00").compatible());
     // Invalid UTF-8 in a name is kept (replaced), not fatal.
-    assert_eq!(with(b"\x01\xff\x00").protocols, Some(vec!["\u{fffd}".to_string()]));
+    assert_eq!(
+        with(b"\x01\xff\x00").protocols,
+        Some(vec!["\u{fffd}".to_string()])
+    );
     // Bytes after the list are ignored, as the engine ignores them.
     assert_eq!(with(b"\x01CHOCOLATE_DOOM_0\x00extra\x00\xff"), native());
-    assert!(!QueryResponse { protocols: None, ..native() }.compatible());
+    assert!(!QueryResponse {
+        protocols: None,
+        ..native()
+    }
+    .compatible());
 }
 
 #[test]
@@ -113,8 +147,14 @@ fn shown_strings_lose_control_codes_and_non_ascii() {
     let r = QueryResponse::parse(&p).unwrap();
     assert_eq!(r.version, "Choc[2J");
     assert_eq!(r.description, "evilname\n");
-    assert_eq!((r.server_state, r.num_players, r.max_players), (ServerState::InGame, 3, 4));
-    assert_eq!((r.gamemode, r.gamemission), (GameMode::Registered, GameMission::Doom2));
+    assert_eq!(
+        (r.server_state, r.num_players, r.max_players),
+        (ServerState::InGame, 3, 4)
+    );
+    assert_eq!(
+        (r.gamemode, r.gamemission),
+        (GameMode::Registered, GameMission::Doom2)
+    );
 }
 
 #[test]
@@ -124,12 +164,29 @@ fn the_encoder_refuses_what_the_wire_cannot_carry() {
         f(&mut r);
         r.emit()
     };
-    assert_eq!(nul(|r| r.version.push('\0')), Err(QueryError::NulInString(Field::Version)));
-    assert_eq!(nul(|r| r.description = "a\0b".into()), Err(QueryError::NulInString(Field::Description)));
-    assert_eq!(nul(|r| r.protocols = Some(vec!["\0".into()])), Err(QueryError::NulInString(Field::Protocol)));
-    assert_eq!(nul(|r| r.protocols = Some(vec!["P".into(); 256])), Err(QueryError::TooManyProtocols(256)));
+    assert_eq!(
+        nul(|r| r.version.push('\0')),
+        Err(QueryError::NulInString(Field::Version))
+    );
+    assert_eq!(
+        nul(|r| r.description = "a\0b".into()),
+        Err(QueryError::NulInString(Field::Description))
+    );
+    assert_eq!(
+        nul(|r| r.protocols = Some(vec!["\0".into()])),
+        Err(QueryError::NulInString(Field::Protocol))
+    );
+    assert_eq!(
+        nul(|r| r.protocols = Some(vec!["P".into(); 256])),
+        Err(QueryError::TooManyProtocols(256))
+    );
     assert!(nul(|r| r.protocols = Some(vec!["P".into(); 255])).is_ok());
-    assert_eq!(nul(|r| r.description = "x".repeat(MAX_PACKET_LEN)), Err(QueryError::TooLong(NATIVE.len() - "Unnamed server".len() + MAX_PACKET_LEN)));
+    assert_eq!(
+        nul(|r| r.description = "x".repeat(MAX_PACKET_LEN)),
+        Err(QueryError::TooLong(
+            NATIVE.len() - "Unnamed server".len() + MAX_PACKET_LEN
+        ))
+    );
 }
 
 #[test]
@@ -141,7 +198,14 @@ fn enums_keep_unknown_values_and_game_names_match_the_engine() {
     }
     assert!(matches!(GameMission::from_u8(11), GameMission::Other(11)));
     assert!(ServerState::WaitingLaunch.joinable() && !ServerState::InGame.joinable());
-    let name = |mode, mission| QueryResponse { gamemode: mode, gamemission: mission, ..native() }.game_name();
+    let name = |mode, mission| {
+        QueryResponse {
+            gamemode: mode,
+            gamemission: mission,
+            ..native()
+        }
+        .game_name()
+    };
     use GameMission as Mi;
     use GameMode as Mo;
     assert_eq!(name(Mo::Shareware, Mi::Doom), Some("swdoom"));
@@ -161,9 +225,22 @@ fn a_found_server_is_one_line() {
     info.gamemode = GameMode::Retail;
     info.num_players = 2;
     info.max_players = 4;
-    let f = FoundServer { addr: "10.0.0.2:2342".parse().unwrap(), info, ping: Duration::from_micros(1500) };
-    assert_eq!(f.to_string(), "10.0.0.2:2342  Bob's game  (ultdoom, waiting for players)  2/4 players  1.5 ms");
-    let old = FoundServer { info: QueryResponse { protocols: None, ..native() }, ..f };
+    let f = FoundServer {
+        addr: "10.0.0.2:2342".parse().unwrap(),
+        info,
+        ping: Duration::from_micros(1500),
+    };
+    assert_eq!(
+        f.to_string(),
+        "10.0.0.2:2342  Bob's game  (ultdoom, waiting for players)  2/4 players  1.5 ms"
+    );
+    let old = FoundServer {
+        info: QueryResponse {
+            protocols: None,
+            ..native()
+        },
+        ..f
+    };
     assert_eq!(
         old.to_string(),
         "10.0.0.2:2342  Unnamed server  (waiting for players)  0/8 players  1.5 ms  [incompatible: Chocolate Doom 3.0.0]"
@@ -179,7 +256,10 @@ fn any_response() -> impl Strategy<Value = QueryResponse> {
         shown_string(),
         any::<[u8; 5]>(),
         shown_string(),
-        proptest::option::of(proptest::collection::vec(proptest::string::string_regex("[^\0]{0,20}").unwrap(), 0..5)),
+        proptest::option::of(proptest::collection::vec(
+            proptest::string::string_regex("[^\0]{0,20}").unwrap(),
+            0..5,
+        )),
     )
         .prop_map(|(version, b, description, protocols)| QueryResponse {
             version,
@@ -225,7 +305,9 @@ proptest! {
 
 /// A fake server on 127.0.0.1: answers each query with `reply(n)` (n counts queries) until
 /// stopped.
-fn fake_server(reply: impl Fn(u32) -> Vec<Vec<u8>> + Send + 'static) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<u32>) {
+fn fake_server(
+    reply: impl Fn(u32) -> Vec<Vec<u8>> + Send + 'static,
+) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<u32>) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     let addr = s.local_addr().unwrap();
@@ -251,10 +333,22 @@ fn fake_server(reply: impl Fn(u32) -> Vec<Vec<u8>> + Send + 'static) -> (SocketA
 
 #[test]
 fn search_collects_each_server_once_and_ignores_junk() {
-    let answer = QueryResponse { num_players: 2, max_players: 4, gamemode: GameMode::Retail, ..native() };
+    let answer = QueryResponse {
+        num_players: 2,
+        max_players: 4,
+        gamemode: GameMode::Retail,
+        ..native()
+    };
     let a = answer.clone();
     // Answers every query with junk, an echoed query and the answer twice.
-    let (good, stop1, t1) = fake_server(move |_| vec![b"junk".to_vec(), QUERY.to_vec(), a.emit().unwrap(), a.emit().unwrap()]);
+    let (good, stop1, t1) = fake_server(move |_| {
+        vec![
+            b"junk".to_vec(),
+            QUERY.to_vec(),
+            a.emit().unwrap(),
+            a.emit().unwrap(),
+        ]
+    });
     let (silent, stop2, t2) = fake_server(|_| vec![]);
     let cfg = SearchConfig {
         bind_ip: Ipv4Addr::LOCALHOST,
@@ -265,7 +359,10 @@ fn search_collects_each_server_once_and_ignores_junk() {
     };
     let t0 = Instant::now();
     let report = search(&cfg).unwrap();
-    assert!(t0.elapsed() >= cfg.timeout, "waits out the timeout for late answers");
+    assert!(
+        t0.elapsed() >= cfg.timeout,
+        "waits out the timeout for late answers"
+    );
     stop1.store(true, Ordering::Relaxed);
     stop2.store(true, Ordering::Relaxed);
     assert_eq!(t1.join().unwrap(), 3, "three attempts");
@@ -280,16 +377,31 @@ fn search_collects_each_server_once_and_ignores_junk() {
 
 #[test]
 fn search_errors_are_typed() {
-    let bad_bind = SearchConfig { bind_ip: Ipv4Addr::new(192, 0, 2, 1), broadcast: None, ..Default::default() };
+    let bad_bind = SearchConfig {
+        bind_ip: Ipv4Addr::new(192, 0, 2, 1),
+        broadcast: None,
+        ..Default::default()
+    };
     assert!(matches!(search(&bad_bind), Err(SearchError::Bind { .. })));
     // Broadcasting without SO_BROADCAST's permission is not possible to provoke portably, but a
     // send to port 0 fails everywhere.
-    let bad_send = SearchConfig { bind_ip: Ipv4Addr::LOCALHOST, broadcast: None, servers: vec!["127.0.0.1:0".parse().unwrap()], ..Default::default() };
+    let bad_send = SearchConfig {
+        bind_ip: Ipv4Addr::LOCALHOST,
+        broadcast: None,
+        servers: vec!["127.0.0.1:0".parse().unwrap()],
+        ..Default::default()
+    };
     assert!(matches!(search(&bad_send), Err(SearchError::Send { .. })));
 }
 
 #[test]
 fn nothing_answering_is_an_empty_list() {
-    let cfg = SearchConfig { bind_ip: Ipv4Addr::LOCALHOST, broadcast: None, servers: vec![], timeout: Duration::from_millis(50), attempts: 1 };
+    let cfg = SearchConfig {
+        bind_ip: Ipv4Addr::LOCALHOST,
+        broadcast: None,
+        servers: vec![],
+        timeout: Duration::from_millis(50),
+        attempts: 1,
+    };
     assert_eq!(search(&cfg).unwrap(), SearchReport::default());
 }
