@@ -196,7 +196,7 @@ fn run_cli(cli: Cli) -> Result<i32> {
         None => Ok(doomlink::gui::run(
             doomlink::gui::StartWith::Home,
             guest::default_data_dir(),
-            Arc::new(doomlink::gui::NotYet),
+            Arc::new(doomlink::netplay::LanNetplay::default()),
         )?),
     }
 }
@@ -296,7 +296,7 @@ fn run_window(g: &GameArgs) -> Result<i32> {
     Ok(doomlink::gui::run(
         start,
         data_dir,
-        Arc::new(doomlink::gui::NotYet),
+        Arc::new(doomlink::netplay::LanNetplay::default()),
     )?)
 }
 

@@ -194,3 +194,146 @@ mod tests {
         assert!(GameOptions::default().doom_args().is_empty());
     }
 }
+
+/// LAN play for the window: the Host, Join and LAN games screens run their guests over the LAN
+/// bridge, exactly as `doomlink host --lan` / `join` / `lan-list` do.
+#[derive(Debug, Clone)]
+pub struct LanNetplay {
+    pub bind_ip: Ipv4Addr,
+    pub broadcast_ip: Ipv4Addr,
+}
+
+impl Default for LanNetplay {
+    fn default() -> Self {
+        LanNetplay {
+            bind_ip: Ipv4Addr::UNSPECIFIED,
+            broadcast_ip: Ipv4Addr::BROADCAST,
+        }
+    }
+}
+
+impl LanNetplay {
+    /// A kernel whose HostIO is a fresh LAN bridge, and the guest started in it.
+    fn start(
+        &self,
+        request: &crate::gui::netplay::NetGameRequest,
+        args: Vec<String>,
+        server: Option<std::net::SocketAddr>,
+    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
+        use crate::gui::netplay::NetplayError::Failed;
+        let sink = KernelSink::new();
+        let cfg = doomlink_net::lan::LanConfig {
+            bind_ip: self.bind_ip,
+            broadcast_ip: self.broadcast_ip,
+            ..Default::default()
+        };
+        let bridge = LanBridge::new(cfg, sink.clone()).map_err(|e| Failed(e.to_string()))?;
+        let mut args = args;
+        if let Some(real) = server {
+            let v = bridge.map_remote(real).map_err(|e| Failed(e.to_string()))?;
+            args = [vec!["-connect".to_string(), v.to_string()], args].concat();
+        }
+        let host = Arc::new(LanHost {
+            bridge,
+            sink: sink.clone(),
+        });
+        let (kernel, module) = crate::guest::boot(host).map_err(|e| Failed(format!("{e:#}")))?;
+        sink.attach(kernel.clone());
+        let mut game = request.game.clone();
+        game.args = [
+            args,
+            vec!["-doomlink-name".into(), request.player_name.clone()],
+            game.args,
+        ]
+        .concat();
+        let guest = crate::guest::DoomGuest::start(
+            &kernel,
+            &module,
+            &game,
+            Arc::new(doomlink_kernel::HostStdout),
+            Arc::new(doomlink_kernel::HostStderr),
+        )
+        .map_err(|e| Failed(format!("{e:#}")))?;
+        Ok(crate::gui::launch::Launched {
+            guest,
+            keep_alive: Some(Box::new(kernel)),
+        })
+    }
+}
+
+impl crate::gui::netplay::Netplay for LanNetplay {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn host(
+        &self,
+        request: &crate::gui::netplay::NetGameRequest,
+        options: &crate::gui::netplay::HostOptions,
+    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
+        use crate::gui::netplay::NetplayError::Failed;
+        std::net::UdpSocket::bind((self.bind_ip, options.port))
+            .map_err(|e| Failed(format!("cannot host on UDP port {}: {e}", options.port)))?;
+        let name = if options.game_name.is_empty() {
+            format!("{}'s game", request.player_name)
+        } else {
+            options.game_name.clone()
+        };
+        let mut args = vec![
+            "-server".to_string(),
+            "-port".into(),
+            options.port.to_string(),
+            "-nodes".into(),
+            options.players.to_string(),
+            "-servername".into(),
+            name,
+        ];
+        args.extend(options.game.doom_args());
+        self.start(request, args, None)
+    }
+
+    fn join(
+        &self,
+        request: &crate::gui::netplay::NetGameRequest,
+        address: &str,
+    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
+        use crate::gui::netplay::NetplayError::Failed;
+        use std::net::ToSocketAddrs;
+        let with_port = if address.contains(':') {
+            address.to_string()
+        } else {
+            format!("{address}:2342")
+        };
+        let real = with_port
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.find(|s| s.is_ipv4()))
+            .ok_or_else(|| Failed(format!("cannot find {address}")))?;
+        self.start(request, Vec::new(), Some(real))
+    }
+
+    fn lan_games(
+        &self,
+    ) -> Result<Vec<crate::gui::netplay::LanGame>, crate::gui::netplay::NetplayError> {
+        use doomlink_net::lan_query::{search, SearchConfig};
+        let cfg = SearchConfig {
+            bind_ip: self.bind_ip,
+            broadcast: Some(std::net::SocketAddrV4::new(self.broadcast_ip, 2342)),
+            timeout: std::time::Duration::from_millis(1500),
+            ..Default::default()
+        };
+        let found =
+            search(&cfg).map_err(|e| crate::gui::netplay::NetplayError::Failed(e.to_string()))?;
+        Ok(found
+            .servers
+            .into_iter()
+            .map(|s| crate::gui::netplay::LanGame {
+                name: s.info.description.replace('\n', " "),
+                address: s.addr.to_string(),
+                players: s.info.num_players,
+                max_players: s.info.max_players,
+                iwad: format!("{:?}", s.info.gamemission),
+            })
+            .collect())
+    }
+}
