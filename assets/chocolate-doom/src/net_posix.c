@@ -273,17 +273,33 @@ static void NET_POSIX_SendPacket(net_addr_t *addr, net_packet_t *packet)
     }
 }
 
+// The engine's loops read "while a packet is there" (NET_CL_Run, NET_SV_Run). Under a flood
+// faster than the guest can parse, that loop would never end and the game would stall, so
+// after this many packets in a row RecvPacket says "nothing now" once: the loop ends, the tic
+// runs, and the next loop goes on reading. The kernel queues at most 256 per socket, so a
+// loop still drains a full queue; the game's own traffic is a few packets a tic.
+#define RECV_BUDGET 256
+
 static boolean NET_POSIX_RecvPacket(net_addr_t **addr, net_packet_t **packet)
 {
     static byte buffer[MAX_DATAGRAM];
+    static int streak;
     struct sockaddr_in from;
     socklen_t from_len = sizeof(from);
     ssize_t len;
+
+    if (streak >= RECV_BUDGET)
+    {
+        streak = 0;
+        return false;
+    }
 
     len = recvfrom(sock, buffer, sizeof(buffer), 0, (struct sockaddr *) &from, &from_len);
 
     if (len < 0)
     {
+        streak = 0;
+
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         {
             ReportOnce(&reported_recv_errors, "recvfrom", errno);
@@ -292,6 +308,7 @@ static boolean NET_POSIX_RecvPacket(net_addr_t **addr, net_packet_t **packet)
         return false;
     }
 
+    ++streak;
     *packet = NET_NewPacket(len);
     memcpy((*packet)->data, buffer, len);
     (*packet)->len = len;
