@@ -4,13 +4,16 @@
 //! tokio runtime and the glue to a kernel.
 
 use crate::netplay::KernelSink;
+use crate::netview::{ChatError, ChatLine, ChatLog, NetView, PeerStatus, MAX_CHAT_BYTES};
 use anyhow::{Context, Result};
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::identity::Identity;
 use doomlink_net::invite::InviteLink;
-use doomlink_net::node::WebRtcNode;
+use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
+use doomlink_net::peer::PathKind;
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
+use doomlink_net::Event;
 use doomlink_net::{Config, WadSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -21,6 +24,71 @@ use std::time::{Duration, Instant};
 pub struct InternetHost {
     pub node: WebRtcNode,
     pub sink: Arc<KernelSink>,
+    /// Our name, for our own chat lines.
+    pub name: String,
+    /// Chat heard from the node's events (see [`spawn_event_reader`]).
+    pub chat: Arc<ChatLog>,
+}
+
+/// Reads the node's events for as long as it runs, keeping the chat for the window.
+fn spawn_event_reader(mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>) -> Arc<ChatLog> {
+    let chat = Arc::new(ChatLog::default());
+    let log = chat.clone();
+    tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            if let NodeEvent::Session(Event::Chat { name, text, .. }) = e {
+                log.push(ChatLine {
+                    from: name,
+                    text,
+                    mine: false,
+                });
+            }
+        }
+    });
+    chat
+}
+
+impl NetView for InternetHost {
+    fn peers(&self) -> Vec<PeerStatus> {
+        self.node
+            .links()
+            .into_iter()
+            .map(|l| PeerStatus {
+                name: l.name.clone(),
+                guest_addr: l.addr,
+                path: l.path.as_ref().map(|p| match p.kind {
+                    PathKind::Direct => "direct".to_string(),
+                    PathKind::Relayed => "relayed (TURN)".to_string(),
+                }),
+                rtt: l.stats.rtt,
+                loss: (l.stats.pings_sent > 0).then_some(l.stats.loss),
+                dgrams_in: l.stats.dgrams_in,
+                dgrams_out: l.stats.dgrams_out,
+                drops: l.stats.drops() + l.send_queue_drops,
+            })
+            .collect()
+    }
+
+    fn send_chat(&self, text: &str) -> Result<(), ChatError> {
+        if text.len() > MAX_CHAT_BYTES {
+            return Err(ChatError::TooLong {
+                max: MAX_CHAT_BYTES,
+            });
+        }
+        self.node
+            .with_session(|s, now| s.send_chat(now, text))
+            .map_err(|e| ChatError::Failed(e.to_string()))?;
+        self.chat.push(ChatLine {
+            from: self.name.clone(),
+            text: text.to_string(),
+            mine: true,
+        });
+        Ok(())
+    }
+
+    fn chat(&self) -> Vec<ChatLine> {
+        self.chat.lines()
+    }
 }
 
 impl HostIO for InternetHost {
@@ -96,7 +164,8 @@ pub fn host(
         let mut room = host_room(opts).await?;
         let invite = room.invite.clone();
         let sink = KernelSink::new();
-        let (hub, mut events) = WebRtcNode::hub(cfg, sink.clone());
+        let name = cfg.name.clone();
+        let (hub, events) = WebRtcNode::hub(cfg, sink.clone());
         let taker = hub.clone();
         tokio::spawn(async move {
             while let Some(j) = room.next_joiner().await {
@@ -110,11 +179,13 @@ pub fn host(
                 }
             }
         });
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let chat = spawn_event_reader(events);
         Ok((
             Arc::new(InternetHost {
                 node: hub,
                 sink: sink.clone(),
+                name,
+                chat,
             }),
             sink,
             invite,
@@ -140,9 +211,10 @@ pub fn join(
         }
         let joined = join_room(invite, opts).await?;
         let sink = KernelSink::new();
-        let (client, mut events) = WebRtcNode::client(cfg, sink.clone());
+        let name = cfg.name.clone();
+        let (client, events) = WebRtcNode::client(cfg, sink.clone());
         client.add_link(joined.link)?;
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let chat = spawn_event_reader(events);
         let deadline = Instant::now() + Duration::from_secs(15);
         let hub = loop {
             if let Some(h) = client.with_session(|s, _| s.local_addr().and(s.hub_addr())) {
@@ -158,6 +230,8 @@ pub fn join(
             Arc::new(InternetHost {
                 node: client,
                 sink: sink.clone(),
+                name,
+                chat,
             }),
             sink,
             hub,

@@ -10,4 +10,5 @@ pub mod gui;
 pub mod internet;
 pub mod iwad;
 pub mod netplay;
+pub mod netview;
 pub mod relay;

@@ -257,6 +257,7 @@ impl LanNetplay {
         Ok(crate::gui::launch::Launched {
             guest,
             keep_alive: Some(Box::new(kernel)),
+            net: None,
         })
     }
 }

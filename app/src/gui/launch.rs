@@ -14,6 +14,8 @@ use std::time::Instant;
 pub struct Launched {
     pub guest: DoomGuest,
     pub keep_alive: Option<Box<dyn Any + Send>>,
+    /// The netgame's network as the lobby and the overlay show it (None: a local game).
+    pub net: Option<Arc<dyn crate::netview::NetView>>,
 }
 
 /// A local game: what the Play screen or `doomlink run` chose.
@@ -129,6 +131,7 @@ impl PendingLaunch {
             Ok(Launched {
                 guest,
                 keep_alive: None,
+                net: None,
             })
         })
     }
