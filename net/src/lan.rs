@@ -8,12 +8,21 @@
 //! Addresses are translated by [`NatTable`]: a guest sees each real LAN host as a virtual
 //! 10.77.0.x address, never the real one (inside a guest 127.0.0.1 is its own kernel).
 //! Guest-visible virtual addresses never reach the wire.
+//!
+//! With [`LanConfig::side`] set, the bridge also speaks doomlink's side protocol
+//! ([`crate::lan_side`]: chat and ping between doomlink players) on the same sockets: frames with
+//! its magic are taken out before anything reaches the guest (with or without `side`: they are
+//! never the game's), the guest's unicast traffic tells the side state who its peers are, and a
+//! timer thread sends the pings that are due.
 
 use crate::lan_nat::{NatConfig, NatError, NatTable, Outbound};
-use std::collections::HashMap;
+use crate::lan_side::{
+    is_side_frame, LanSide, RosterEntry, SideConfig, SideError, SideOutput, SidePeerStatus,
+};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -34,6 +43,9 @@ pub struct LanConfig {
     /// whatever port the OS gives.
     pub fixed_port_below: u16,
     pub nat: NatConfig,
+    /// Speak doomlink's side protocol (chat, ping) with the doomlink players among the peers;
+    /// None: side frames are only dropped.
+    pub side: Option<SideConfig>,
 }
 
 impl Default for LanConfig {
@@ -43,6 +55,7 @@ impl Default for LanConfig {
             broadcast_ip: Ipv4Addr::BROADCAST,
             fixed_port_below: 49152,
             nat: NatConfig::default(),
+            side: None,
         }
     }
 }
@@ -61,7 +74,31 @@ pub enum LanError {
     Nat(#[from] NatError),
     #[error("send failed: {0}")]
     Send(std::io::Error),
+    #[error(transparent)]
+    Side(#[from] SideError),
+    #[error("this bridge does not speak the side protocol")]
+    NoSide,
 }
+
+/// A chat line heard or said over the side protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideChat {
+    pub from: String,
+    pub text: String,
+    /// Ours.
+    pub mine: bool,
+}
+
+/// A side-protocol peer with the address the guest sees it at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LanPeer {
+    pub side: SidePeerStatus,
+    /// Its virtual address, if the NAT maps it.
+    pub guest_addr: Option<Ipv4Addr>,
+}
+
+/// Chat lines the bridge keeps.
+pub const CHAT_KEEP: usize = 100;
 
 /// Live figures of the bridge.
 #[derive(Debug, Default)]
@@ -73,6 +110,10 @@ pub struct LanStats {
     /// Guest datagrams to virtual hosts nobody holds, or outside the network.
     pub dropped_unroutable: AtomicU64,
     pub send_errors: AtomicU64,
+    /// Side-protocol frames received (never given to the guest), and those that did not parse.
+    pub side_frames_in: AtomicU64,
+    pub side_frames_bad: AtomicU64,
+    pub side_frames_out: AtomicU64,
 }
 
 struct PortSocket {
@@ -96,6 +137,9 @@ struct Inner {
     ports: Mutex<HashMap<u16, PortSocket>>,
     sink: Arc<dyn GuestSink>,
     stats: LanStats,
+    side: Option<Mutex<LanSide>>,
+    /// Chat heard and said, the newest [`CHAT_KEEP`] lines, and how many were ever added.
+    chat: Mutex<(VecDeque<SideChat>, u64)>,
 }
 
 /// The bridge. Cheap to clone.
@@ -111,18 +155,145 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How often a receive thread looks at its stop flag.
 const RECV_POLL: Duration = Duration::from_millis(100);
 
+/// How often the side protocol's timer thread runs (pings are due once a second).
+const SIDE_TICK: Duration = Duration::from_millis(50);
+
 impl LanBridge {
     pub fn new(cfg: LanConfig, sink: Arc<dyn GuestSink>) -> Result<Self, LanError> {
         let nat = NatTable::new(cfg.nat.clone())?;
-        Ok(LanBridge {
+        let side = cfg
+            .side
+            .clone()
+            .map(|c| Mutex::new(LanSide::new(c, Instant::now())));
+        let bridge = LanBridge {
             inner: Arc::new(Inner {
                 cfg,
                 nat: Mutex::new(nat),
                 ports: Mutex::new(HashMap::new()),
                 sink,
                 stats: LanStats::default(),
+                side,
+                chat: Mutex::new((VecDeque::new(), 0)),
             }),
-        })
+        };
+        if bridge.inner.side.is_some() {
+            // Holds the bridge weakly: it ends when the bridge is gone.
+            let weak: Weak<Inner> = Arc::downgrade(&bridge.inner);
+            std::thread::Builder::new()
+                .name("lan-side".into())
+                .spawn(move || loop {
+                    std::thread::sleep(SIDE_TICK);
+                    let Some(inner) = weak.upgrade() else { break };
+                    let b = LanBridge { inner };
+                    b.with_side(|s| s.handle_timeout(Instant::now()));
+                })
+                .map_err(|source| LanError::Bind {
+                    ip: bridge.inner.cfg.bind_ip,
+                    port: 0,
+                    source,
+                })?;
+        }
+        Ok(bridge)
+    }
+
+    /// Runs `f` on the side state (if any), then carries out what it yielded.
+    fn with_side<R>(&self, f: impl FnOnce(&mut LanSide) -> R) -> Option<R> {
+        let side = self.inner.side.as_ref()?;
+        let mut outputs = Vec::new();
+        let r = {
+            let mut s = lock(side);
+            let r = f(&mut s);
+            while let Some(o) = s.poll_output() {
+                outputs.push(o);
+            }
+            r
+        };
+        for o in outputs {
+            match o {
+                SideOutput::Send {
+                    local_port,
+                    to,
+                    frame,
+                } => {
+                    let socket = lock(&self.inner.ports)
+                        .get(&local_port)
+                        .map(|p| p.socket.clone());
+                    // A failed side send is like a lost datagram: the ping is counted lost.
+                    if let Some(sock) = socket {
+                        if sock.send_to(&frame, to).is_ok() {
+                            self.inner
+                                .stats
+                                .side_frames_out
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                SideOutput::Chat { from, text } => self.push_chat(SideChat {
+                    from,
+                    text,
+                    mine: false,
+                }),
+            }
+        }
+        Some(r)
+    }
+
+    fn push_chat(&self, line: SideChat) {
+        let mut c = lock(&self.inner.chat);
+        if c.0.len() == CHAT_KEEP {
+            c.0.pop_front();
+        }
+        c.0.push_back(line);
+        c.1 += 1;
+    }
+
+    /// Our name in the side protocol, if the bridge speaks it.
+    pub fn side_name(&self) -> Option<String> {
+        self.inner.side.as_ref().map(|s| lock(s).name().to_string())
+    }
+
+    /// The side protocol's peers with their guest-visible addresses (empty without `side`).
+    pub fn side_peers(&self) -> Vec<LanPeer> {
+        let Some(side) = self.inner.side.as_ref() else {
+            return Vec::new();
+        };
+        let peers = lock(side).peers();
+        let nat = lock(&self.inner.nat);
+        peers
+            .into_iter()
+            .map(|p| LanPeer {
+                guest_addr: nat.virtual_of(p.addr.ip()),
+                side: p,
+            })
+            .collect()
+    }
+
+    /// A client's view of the other players, from its server's roster (empty for a host).
+    pub fn side_roster(&self) -> Vec<RosterEntry> {
+        self.inner
+            .side
+            .as_ref()
+            .map(|s| lock(s).roster().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Sends a chat line to the doomlink players (see [`LanSide::send_chat`]) and keeps it.
+    pub fn send_chat(&self, text: &str) -> Result<(), LanError> {
+        let now = Instant::now();
+        self.with_side(|s| s.send_chat(now, text))
+            .ok_or(LanError::NoSide)??;
+        self.push_chat(SideChat {
+            from: self.side_name().unwrap_or_default(),
+            text: text.to_string(),
+            mine: true,
+        });
+        Ok(())
+    }
+
+    /// The chat so far (the newest [`CHAT_KEEP`] lines), and how many lines were ever added.
+    pub fn chat(&self) -> (Vec<SideChat>, u64) {
+        let c = lock(&self.inner.chat);
+        (c.0.iter().cloned().collect(), c.1)
     }
 
     pub fn stats(&self) -> &LanStats {
@@ -193,6 +364,9 @@ impl LanBridge {
     pub fn close_port(&self, guest_port: u16) {
         let removed = lock(&self.inner.ports).remove(&guest_port);
         drop(removed); // joins the receive thread outside the lock
+        if let Some(side) = &self.inner.side {
+            lock(side).port_closed(guest_port);
+        }
     }
 
     /// A guest datagram from its socket on `src_port` to the virtual `dst`.
@@ -217,6 +391,9 @@ impl LanBridge {
                 SocketAddr::new(IpAddr::V4(self.inner.cfg.broadcast_ip), port)
             }
         };
+        if let (Outbound::Unicast(real), Some(side)) = (out, &self.inner.side) {
+            lock(side).guest_sent(Instant::now(), src_port, real);
+        }
         match socket.send_to(data, to) {
             Ok(_) => {
                 self.inner
@@ -252,6 +429,24 @@ impl LanBridge {
                 // ICMP port-unreachable from an earlier send shows up here on Linux: not fatal.
                 Err(_) => continue,
             };
+            if is_side_frame(&buf[..n]) {
+                self.inner
+                    .stats
+                    .side_frames_in
+                    .fetch_add(1, Ordering::Relaxed);
+                let r =
+                    self.with_side(|s| s.handle_frame(Instant::now(), guest_port, from, &buf[..n]));
+                if matches!(r, Some(Err(_))) {
+                    self.inner
+                        .stats
+                        .side_frames_bad
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            if let Some(side) = &self.inner.side {
+                lock(side).guest_received(Instant::now(), from);
+            }
             let src = match lock(&self.inner.nat).inbound(Instant::now(), from) {
                 Ok(v) => v,
                 Err(_) => continue,
@@ -353,6 +548,119 @@ mod tests {
         assert!(
             !v1.ip().is_loopback(),
             "127.0.0.1 inside a guest is its own kernel"
+        );
+    }
+
+    fn side_bridge(
+        name: &str,
+        role: crate::lan_side::SideRole,
+    ) -> (LanBridge, mpsc::Receiver<(u16, SocketAddrV4, Vec<u8>)>) {
+        let (tx, rx) = mpsc::channel();
+        let mut side = SideConfig::new(name, role);
+        side.ping_interval = Duration::from_millis(200);
+        side.pong_timeout = Duration::from_millis(500);
+        let cfg = LanConfig {
+            bind_ip: Ipv4Addr::LOCALHOST,
+            side: Some(side),
+            ..Default::default()
+        };
+        (
+            LanBridge::new(cfg, Arc::new(ChanSink(Mutex::new(tx)))).unwrap(),
+            rx,
+        )
+    }
+
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Two doomlink bridges on 127.0.0.1 find each other from the guests' own traffic, measure
+    /// an RTT and chat; side frames never reach a guest; a plain UDP peer (a native Chocolate
+    /// Doom) gets a few probes and then nothing.
+    #[test]
+    fn side_protocol_between_two_bridges_and_a_silent_peer() {
+        use crate::lan_side::{PeerKind, SideRole};
+        let (host, host_rx) = side_bridge("Host", SideRole::Host);
+        let (client, client_rx) = side_bridge("Client", SideRole::Client);
+        let host_real = host.open_port(60010).unwrap();
+        client.open_port(60011).unwrap();
+        let server = client
+            .map_remote(SocketAddr::from(([127, 0, 0, 1], host_real)))
+            .unwrap();
+        client.send(60011, server, b"\x00\x00syn").unwrap();
+        let (_, from, data) = host_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(data, b"\x00\x00syn");
+        host.send(60010, from, b"\x00\x00ack").unwrap();
+        wait_for("both sides measure an RTT", || {
+            let ok = |b: &LanBridge| {
+                b.side_peers()
+                    .first()
+                    .is_some_and(|p| p.side.kind == PeerKind::Doomlink && p.side.rtt.is_some())
+            };
+            ok(&host) && ok(&client)
+        });
+        let hp = &host.side_peers()[0];
+        assert_eq!(hp.side.name.as_deref(), Some("Client"));
+        assert_eq!(hp.guest_addr, Some(*from.ip()));
+        assert!(hp.side.rtt.unwrap() < Duration::from_millis(500));
+        let cp = &client.side_peers()[0];
+        assert_eq!(cp.guest_addr, Some(*server.ip()));
+        assert_eq!((cp.side.dgrams_out, cp.side.dgrams_in), (1, 1));
+        client.send_chat("hello there").unwrap();
+        wait_for("the chat line arrives", || host.chat().1 == 1);
+        assert_eq!(
+            host.chat().0,
+            vec![SideChat {
+                from: "Client".into(),
+                text: "hello there".into(),
+                mine: false
+            }]
+        );
+        assert!(client.chat().0[0].mine);
+        assert!(matches!(
+            client.send_chat("\u{1b}[2J"),
+            Err(LanError::Side(_))
+        ));
+        // The guests saw only the game's datagrams.
+        let only_game = |rx: &mpsc::Receiver<(u16, SocketAddrV4, Vec<u8>)>| {
+            rx.try_iter().all(|(_, _, d)| !is_side_frame(&d))
+        };
+        assert!(only_game(&host_rx) && only_game(&client_rx));
+        assert!(host.stats().side_frames_in.load(Ordering::Relaxed) >= 2);
+
+        // A native peer: the host's guest talks to it; it never answers a probe.
+        let native = UdpSocket::bind("127.0.0.1:0").unwrap();
+        native
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        native
+            .send_to(b"\x00\x00syn", ("127.0.0.1", host_real))
+            .unwrap();
+        let (_, nfrom, _) = host_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let started = Instant::now();
+        let mut probes = 0;
+        let mut buf = [0u8; 512];
+        while started.elapsed() < Duration::from_secs(3) {
+            host.send(60010, nfrom, b"\x00\x06game").unwrap();
+            while let Ok((n, _)) = native.recv_from(&mut buf) {
+                if is_side_frame(&buf[..n]) {
+                    probes += 1;
+                }
+            }
+        }
+        assert_eq!(probes, 3, "a native peer sees max_unanswered probes");
+        let silent = host
+            .side_peers()
+            .into_iter()
+            .find(|p| p.side.addr == native.local_addr().unwrap())
+            .unwrap();
+        assert_eq!(
+            (silent.side.kind, silent.side.rtt),
+            (PeerKind::Silent, None)
         );
     }
 }

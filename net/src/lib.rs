@@ -49,6 +49,7 @@ pub mod invite;
 pub mod lan;
 pub mod lan_nat;
 pub mod lan_query;
+pub mod lan_side;
 #[cfg(feature = "internet")]
 pub mod manual;
 #[cfg(feature = "internet")]
