@@ -60,6 +60,10 @@ pub enum OnlineError {
     Rtc(#[from] RtcError),
     #[error("no answer from the host within {0:?}")]
     Timeout(Duration),
+    /// The descriptions were exchanged but no candidate pair ever worked: UDP between the two
+    /// (and to the TURN server, which is UDP too) is blocked or lost.
+    #[error("could not reach the host over UDP (ICE failed after {} s): a firewall may block UDP; TURN over TCP is not supported yet", .0.as_secs_f32().round())]
+    Unreachable(Duration),
 }
 
 type Ws =
@@ -445,7 +449,18 @@ pub async fn join_room(invite: &InviteLink, opts: JoinOptions) -> Result<Joined,
     })
     .await?;
     let limit = opts.rtc.connect_timeout;
-    let r = tokio::time::timeout(limit, join_inner(&mut sig, invite, opts)).await;
+    let started = tokio::time::Instant::now();
+    // Set once our answer is out: from then on only ICE (UDP) stands between us and the host,
+    // so a timeout or failure says that, not "no answer".
+    let mut answered = false;
+    let r = tokio::time::timeout(limit, join_inner(&mut sig, invite, opts, &mut answered)).await;
+    let r = match r {
+        Err(_) if answered => Ok(Err(OnlineError::Unreachable(started.elapsed()))),
+        Ok(Err(OnlineError::Rtc(RtcError::Failed(_) | RtcError::Timeout(_)))) if answered => {
+            Ok(Err(OnlineError::Unreachable(started.elapsed())))
+        }
+        r => r,
+    };
     // Whatever happened, this connection has done its job: say so and close.
     let _ = sig.out.try_send(Message::Leave);
     let writer = sig.writer;
@@ -463,6 +478,7 @@ async fn join_inner(
     sig: &mut Signaling,
     invite: &InviteLink,
     opts: JoinOptions,
+    answered: &mut bool,
 ) -> Result<RtcLink, OnlineError> {
     let ice = match sig.recv().await? {
         Message::Joined { ice, .. } => ice,
@@ -486,6 +502,7 @@ async fn join_inner(
                     data: SignalData::Sdp(answer),
                 })
                 .await?;
+                *answered = true;
                 break;
             }
             Message::Signal {

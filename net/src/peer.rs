@@ -72,6 +72,11 @@ pub struct RtcOptions {
     pub ice_failed_timeout: Duration,
     /// How long connecting (ICE, DTLS, SCTP, both channels open) may take.
     pub connect_timeout: Duration,
+    /// How long the controlling side (the host) waits before it may nominate a pair whose
+    /// remote candidate is peer-reflexive; `None`: webrtc's default (1 s). A joiner's first
+    /// checks usually arrive before its trickled candidates, so its address is first known as
+    /// peer-reflexive, and that second is most of a join on a fast path.
+    pub prflx_acceptance_min_wait: Option<Duration>,
 }
 
 impl Default for RtcOptions {
@@ -87,6 +92,7 @@ impl Default for RtcOptions {
             ice_disconnected_timeout: Duration::from_secs(3),
             ice_failed_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(20),
+            prflx_acceptance_min_wait: None,
         }
     }
 }
@@ -268,6 +274,11 @@ impl RtcLink {
                 Some(opts.ice_failed_timeout),
                 Some(Duration::from_secs(1)),
             )
+            .with_prflx_acceptance_min_wait(opts.prflx_acceptance_min_wait)
+            // No mDNS: doomlink never sends `.local` candidates, and the mDNS socket fails to
+            // open on a host with no multicast route ("No such device"), which would refuse
+            // every link there.
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();
         let (tx, events) = mpsc::unbounded_channel();
         let pc = PeerConnectionBuilder::new()

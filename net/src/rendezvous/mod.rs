@@ -2,7 +2,9 @@
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
-//! STUN server and a TURN server ([`turn`]). Rooms and their rules live in [`rooms`]; the
+//! STUN server and a TURN server ([`turn`]). The operations side — the admin API for the app's
+//! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
+//! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
 //! messages in [`crate::signal`]. The service relays SDP and ICE candidates between a room's host
 //! and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
 //! peers cannot connect directly.
@@ -19,6 +21,7 @@
 //! source address, joiners per room, rooms in all. A bad message gets a typed error on its own
 //! connection and never ends anything else. Logs are structured (`tracing`).
 
+pub mod admin;
 pub mod page;
 pub mod rooms;
 pub mod turn;
@@ -42,6 +45,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use admin::{AdminHandle, CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
 pub use rooms::{Limits, Registry};
 
 use crate::signal::{ErrorCode, IceServer, Message, SignalError, MAX_MESSAGE_LEN};
@@ -139,6 +143,12 @@ struct Shared {
     https_links: bool,
     /// Each live room's TURN username, to delete its allocations when it ends.
     issued: Mutex<HashMap<String, String>>,
+    /// The admin API's token and the app's dedicated rooms ([`admin`]).
+    admin: Mutex<admin::AdminState>,
+    /// Counters for `/metrics`.
+    messages: AtomicU64,
+    bad_messages: AtomicU64,
+    admin_requests: AtomicU64,
 }
 
 impl Shared {
@@ -150,6 +160,9 @@ impl Shared {
     }
     fn per_ip(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
         self.per_ip.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn admin(&self) -> MutexGuard<'_, admin::AdminState> {
+        self.admin.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Puts messages on their connections' queues. A full queue means a client that does not
@@ -294,6 +307,10 @@ impl Rendezvous {
             limits: cfg.limits,
             https_links: cfg.https_links,
             issued: Mutex::new(HashMap::new()),
+            admin: Mutex::new(admin::AdminState::default()),
+            messages: AtomicU64::new(0),
+            bad_messages: AtomicU64::new(0),
+            admin_requests: AtomicU64::new(0),
         });
         Ok(Rendezvous {
             shared,
@@ -315,6 +332,10 @@ impl Rendezvous {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shared.shutdown.clone()
     }
+    /// Sets the admin token and the dedicated rooms ([`admin`]), also while running.
+    pub fn admin_handle(&self) -> AdminHandle {
+        AdminHandle(self.shared.clone())
+    }
 
     /// Serves until [`ShutdownHandle::shutdown`]; then closes every room (members hear
     /// `closed`), gives the sockets a moment to flush, and stops STUN/TURN.
@@ -322,7 +343,12 @@ impl Rendezvous {
         let shared = self.shared.clone();
         let app = Router::new()
             .route("/", get(index))
-            .route("/health", get(|| async { "ok\n" }))
+            .route("/health", get(admin::health))
+            .route("/metrics", get(admin::metrics))
+            .route(
+                "/admin/rooms",
+                get(admin::list_rooms).post(admin::create_room),
+            )
             .route("/join/{room}", get(join_page))
             .route("/ws", get(ws_upgrade))
             .with_state(shared.clone());
@@ -487,7 +513,9 @@ async fn connection(socket: WebSocket, ip: IpAddr, shared: Arc<Shared>) {
                     }
                     Ok(Some(Ok(_))) => continue, // ping/pong: answered by the library
                 };
+                shared.messages.fetch_add(1, Ordering::Relaxed);
                 if !bucket.take(Instant::now()) {
+                    shared.bad_messages.fetch_add(1, Ordering::Relaxed);
                     violations += 1;
                     if violations > shared.limits.max_violations {
                         tracing::warn!(conn, %ip, "message flood; dropping the connection");
@@ -506,6 +534,7 @@ async fn connection(socket: WebSocket, ip: IpAddr, shared: Arc<Shared>) {
                         shared.end_rooms();
                     }
                     Err(e) => {
+                        shared.bad_messages.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(conn, %ip, error = %e, "bad message");
                         let _ = tx.try_send(reply(e.code(), error_text(&e)));
                     }

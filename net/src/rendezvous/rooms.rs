@@ -126,7 +126,7 @@ fn err(code: ErrorCode, message: impl Into<String>) -> Message {
 }
 
 /// Compares secrets without an early exit, so timing says nothing about how much matched.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

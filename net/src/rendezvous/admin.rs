@@ -1,0 +1,286 @@
+//! The service's operations side: the admin API for dedicated rooms, the health check and the
+//! Prometheus metrics.
+//!
+//! The rendezvous knows no wasm and no game: dedicated rooms (a room whose server peer is the
+//! service itself, running Chocolate Doom `-dedicated` in a kernel) are the app's. The app hands
+//! the service a [`DedicatedRooms`] trait object ([`AdminHandle::set_rooms`]); the HTTP side here
+//! only checks the admin token, decodes the request and calls it.
+//!
+//! - `POST /admin/rooms` (header `Authorization: Bearer TOKEN`, body a JSON [`RoomRequest`]):
+//!   creates a room and answers `{"room": …, "link": "doomlink://join/…"}`. 401 without the
+//!   right token (or when no token is set: the API is closed then), 503 when the service runs no
+//!   dedicated rooms or is draining, 400 for a bad body, 429 when a limit is reached.
+//! - `GET /admin/rooms` (same token): the rooms as JSON.
+//! - `GET /health`: `rooms N`, `players N`, then `ok` (or `draining`, with 503).
+//! - `GET /metrics`: Prometheus text — the rendezvous's own counters, then the rooms' figures
+//!   from [`DedicatedRooms::metrics_text`].
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+
+/// Longest admin request body read.
+pub const MAX_ADMIN_BODY: usize = 16 * 1024;
+
+/// A room to create: the game options of `doomlink host`, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomRequest {
+    /// Shown in logs and the room list.
+    pub name: Option<String>,
+    /// Players the room takes (1–4).
+    pub players: Option<u8>,
+    /// "coop" (default), "deathmatch" or "altdeath".
+    pub mode: Option<String>,
+    pub skill: Option<u8>,
+    /// `[E, M]` (Doom) or `[M]` (Doom II).
+    pub warp: Vec<u8>,
+    /// Minutes per level.
+    pub timer: Option<u32>,
+    pub nomonsters: bool,
+    pub fast: bool,
+    pub respawn: bool,
+    /// Which of the service's IWADs (a file name such as `freedoom2.wad`); default: the first.
+    pub iwad: Option<String>,
+}
+
+/// What the admin API answers for a new room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedRoom {
+    pub room: String,
+    pub link: String,
+}
+
+/// A room as `GET /admin/rooms` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub room: String,
+    pub name: String,
+    pub link: String,
+    pub players: usize,
+    pub max_players: u8,
+    /// "standing" (from the config) or "created" (admin API).
+    pub kind: String,
+    /// Games started in this room (standing rooms start a new one after each ends).
+    pub games: u64,
+}
+
+/// Why a room could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("bad room request: {0}")]
+    Invalid(String),
+    #[error("limit reached: {0}")]
+    Limit(String),
+    #[error("the service is draining")]
+    Draining,
+    #[error("the room could not start: {0}")]
+    Failed(String),
+}
+
+/// The app's dedicated rooms, as the HTTP side sees them.
+#[async_trait::async_trait]
+pub trait DedicatedRooms: Send + Sync {
+    async fn create(&self, req: RoomRequest) -> Result<CreatedRoom, RoomError>;
+    fn list(&self) -> Vec<RoomInfo>;
+    /// Rooms and players now, for the health check.
+    fn counts(&self) -> (usize, usize);
+    /// Prometheus text (HELP/TYPE lines included) for the rooms.
+    fn metrics_text(&self) -> String;
+}
+
+/// The mutable admin state: the token (SIGHUP may change it), the rooms, draining.
+#[derive(Default)]
+pub(super) struct AdminState {
+    pub token: Option<String>,
+    pub rooms: Option<Arc<dyn DedicatedRooms>>,
+    pub draining: bool,
+}
+
+/// Sets the admin side of a bound service (cheap to clone).
+#[derive(Clone)]
+pub struct AdminHandle(pub(super) Arc<Shared>);
+
+impl AdminHandle {
+    /// The bearer token `/admin/*` wants; `None` closes the admin API.
+    pub fn set_token(&self, token: Option<String>) {
+        self.0.admin().token = token.filter(|t| !t.is_empty());
+    }
+    pub fn set_rooms(&self, rooms: Arc<dyn DedicatedRooms>) {
+        self.0.admin().rooms = Some(rooms);
+    }
+    /// Draining: no new rooms, and `/health` says so (503) for load balancers.
+    pub fn set_draining(&self, on: bool) {
+        self.0.admin().draining = on;
+    }
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let want = shared.admin().token.clone();
+    let Some(want) = want else { return false };
+    let got = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    super::rooms::same_secret(got.trim(), &want)
+}
+
+fn text(code: StatusCode, body: impl Into<String>) -> Response {
+    let mut s = body.into();
+    s.push('\n');
+    (code, s).into_response()
+}
+
+pub(super) async fn create_room(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    shared.admin_requests.fetch_add(1, Ordering::Relaxed);
+    if !authorized(&shared, &headers) {
+        tracing::warn!("admin request without the right token");
+        return text(StatusCode::UNAUTHORIZED, "bad or missing admin token");
+    }
+    let (rooms, draining) = {
+        let a = shared.admin();
+        (a.rooms.clone(), a.draining)
+    };
+    let Some(rooms) = rooms else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this service runs no dedicated rooms",
+        );
+    };
+    if draining || shared.shutdown.is_shutdown() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the service is draining");
+    }
+    if body.len() > MAX_ADMIN_BODY {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "request too large");
+    }
+    let req: RoomRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        RoomRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad room request: {e}")),
+        }
+    };
+    match rooms.create(req).await {
+        Ok(c) => {
+            tracing::info!(room = %c.room, "dedicated room created");
+            (
+                StatusCode::CREATED,
+                serde_json::to_string(&c).unwrap_or_default() + "\n",
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let code = match e {
+                RoomError::Invalid(_) => StatusCode::BAD_REQUEST,
+                RoomError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+                RoomError::Draining => StatusCode::SERVICE_UNAVAILABLE,
+                RoomError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            tracing::warn!(error = %e, "dedicated room refused");
+            text(code, e.to_string())
+        }
+    }
+}
+
+pub(super) async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.admin_requests.fetch_add(1, Ordering::Relaxed);
+    if !authorized(&shared, &headers) {
+        return text(StatusCode::UNAUTHORIZED, "bad or missing admin token");
+    }
+    let rooms = shared.admin().rooms.clone();
+    let Some(rooms) = rooms else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this service runs no dedicated rooms",
+        );
+    };
+    (
+        StatusCode::OK,
+        serde_json::to_string(&rooms.list()).unwrap_or_default() + "\n",
+    )
+        .into_response()
+}
+
+pub(super) async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let (rooms, draining) = {
+        let a = shared.admin();
+        (a.rooms.clone(), a.draining)
+    };
+    let (n, players) = rooms.map(|r| r.counts()).unwrap_or((0, 0));
+    if draining || shared.shutdown.is_shutdown() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("rooms {n}\nplayers {players}\ndraining"),
+        );
+    }
+    text(StatusCode::OK, format!("rooms {n}\nplayers {players}\nok"))
+}
+
+pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, v: f64| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    };
+    metric(
+        "doomlink_rendezvous_rooms",
+        "gauge",
+        "Rooms registered at the rendezvous (hosted by players or by this service).",
+        shared.registry().room_count() as f64,
+    );
+    metric(
+        "doomlink_rendezvous_connections",
+        "gauge",
+        "Open signaling WebSocket connections.",
+        shared.conns().len() as f64,
+    );
+    metric(
+        "doomlink_rendezvous_connections_total",
+        "counter",
+        "Signaling WebSocket connections accepted.",
+        (shared.next_conn.load(Ordering::Relaxed) - 1) as f64,
+    );
+    metric(
+        "doomlink_rendezvous_messages_total",
+        "counter",
+        "Signaling messages received.",
+        shared.messages.load(Ordering::Relaxed) as f64,
+    );
+    metric(
+        "doomlink_rendezvous_bad_messages_total",
+        "counter",
+        "Signaling messages refused (undecodable or rate-limited).",
+        shared.bad_messages.load(Ordering::Relaxed) as f64,
+    );
+    metric(
+        "doomlink_admin_requests_total",
+        "counter",
+        "Admin API requests.",
+        shared.admin_requests.load(Ordering::Relaxed) as f64,
+    );
+    let rooms = shared.admin().rooms.clone();
+    if let Some(r) = rooms {
+        s.push_str(&r.metrics_text());
+    }
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s,
+    )
+        .into_response()
+}
