@@ -1,7 +1,8 @@
 //! Internet play wiring: the kernel's HostIO onto a WebRTC session node (doomlink-net's
-//! `WebRtcNode`), hosting a room at a rendezvous and joining an invite link, and running the
-//! rendezvous itself (`doomlink serve`). The protocol work is all in doomlink-net; this owns the
-//! tokio runtime and the glue to a kernel.
+//! `WebRtcNode`), hosting a room at a rendezvous and joining an invite link, a game from manual
+//! offer/answer codes with no rendezvous at all ([`manual_offer`], [`manual_answer`]), and running
+//! the rendezvous itself (`doomlink serve`). The protocol work is all in doomlink-net; this owns
+//! the tokio runtime, the deadlines a user waits on, and the glue to a kernel.
 
 use crate::netplay::KernelSink;
 use crate::netview::{ChatError, ChatLine, ChatLog, NetView, PeerStatus, MAX_CHAT_BYTES};
@@ -9,10 +10,12 @@ use anyhow::{Context, Result};
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::identity::Identity;
 use doomlink_net::invite::InviteLink;
+use doomlink_net::manual::{CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin};
 use doomlink_net::node::{NodeEvent, WebRtcNode};
-use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
-use doomlink_net::peer::PathKind;
+use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
+use doomlink_net::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
+use doomlink_net::signal::IceServer;
 use doomlink_net::Event;
 use doomlink_net::{Config, WadSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -46,6 +49,27 @@ fn spawn_event_reader(mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent
         }
     });
     chat
+}
+
+impl InternetHost {
+    /// A session node for `cfg` (the hub, or a client) with a fresh kernel sink, its events read
+    /// for the chat. Must run inside the tokio runtime.
+    fn start(cfg: Config, hub: bool) -> Arc<InternetHost> {
+        let sink = KernelSink::new();
+        let name = cfg.name.clone();
+        let (node, events) = if hub {
+            WebRtcNode::hub(cfg, sink.clone())
+        } else {
+            WebRtcNode::client(cfg, sink.clone())
+        };
+        let chat = spawn_event_reader(events);
+        Arc::new(InternetHost {
+            node,
+            sink,
+            name,
+            chat,
+        })
+    }
 }
 
 impl NetView for InternetHost {
@@ -142,6 +166,214 @@ fn rtc_bind(bind: Option<Ipv4Addr>) -> Option<Vec<SocketAddr>> {
     bind.map(|ip| vec![SocketAddr::from((ip, 0))])
 }
 
+/// How long a joiner waits for its link to the host (signaling, ICE, DTLS, channels) before it
+/// says the host cannot be reached: well inside the 15 s a user with blocked UDP may wait.
+pub const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long a manual joiner waits for the host once it has printed its answer code: the host
+/// has to paste it first, which is human time.
+pub const MANUAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Extra STUN servers as the command line gives them (`HOST:PORT`, or a full `stun:` URL).
+pub fn stun_servers(stun: &[String]) -> Result<Vec<IceServer>> {
+    stun.iter()
+        .map(|s| {
+            let hp = s.strip_prefix("stun:").unwrap_or(s);
+            anyhow::ensure!(
+                doomlink_net::invite::valid_host_port(hp),
+                "STUN server {s:?} is not HOST:PORT"
+            );
+            Ok(IceServer {
+                urls: vec![format!("stun:{hp}")],
+                username: String::new(),
+                credential: String::new(),
+            })
+        })
+        .collect()
+}
+
+/// The WebRTC options of one side of Internet play, with `--stun` servers.
+fn rtc_options(bind: Option<Ipv4Addr>, stun: &[String]) -> Result<RtcOptions> {
+    Ok(rtc_options_with(bind, stun_servers(stun)?))
+}
+
+/// The WebRTC options of one side of Internet play: where to bind, and ICE servers besides the
+/// rendezvous's (the window's Settings, the command line's `--stun`).
+pub fn rtc_options_with(bind: Option<Ipv4Addr>, ice_servers: Vec<IceServer>) -> RtcOptions {
+    let mut rtc = RtcOptions::default();
+    if let Some(b) = rtc_bind(bind) {
+        rtc.bind = b;
+    }
+    rtc.ice_servers = ice_servers;
+    // A joiner's checks reach the host before its trickled candidates, so the host first knows
+    // it as peer-reflexive; that is a path proven to work, so take it at once rather than after
+    // webrtc's default 1 s (a third of a join on loopback otherwise).
+    rtc.prflx_acceptance_min_wait = Some(Duration::ZERO);
+    rtc
+}
+
+/// A joiner's client node on a connected link: waits for the host's welcome and returns the
+/// HostIO and the hub's virtual address.
+async fn attach_client(
+    cfg: Config,
+    link: doomlink_net::peer::RtcLink,
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
+    let host = InternetHost::start(cfg, false);
+    let client = &host.node;
+    client.add_link(link)?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let hub = loop {
+        if let Some(h) = client.with_session(|s, _| s.local_addr().and(s.hub_addr())) {
+            break h;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the host did not welcome us within 15 s (a different IWAD?)"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let sink = host.sink.clone();
+    Ok((host, sink, hub))
+}
+
+/// A link that never came up after the codes were exchanged is UDP that does not get through;
+/// say that rather than webrtc's words. `joiner`: we are the joiner (the other end is the host).
+fn manual_connect_error(e: ManualError, started: Instant, joiner: bool) -> anyhow::Error {
+    match e {
+        ManualError::Rtc(RtcError::Failed(_) | RtcError::Timeout(_)) if joiner => {
+            OnlineError::Unreachable(started.elapsed()).into()
+        }
+        ManualError::Rtc(RtcError::Failed(_) | RtcError::Timeout(_)) => anyhow::anyhow!(
+            "could not reach the joiner over UDP (ICE failed after {} s): a firewall may block \
+             UDP on either side; TURN needs a rendezvous (--rendezvous)",
+            started.elapsed().as_secs_f32().round()
+        ),
+        e => e.into(),
+    }
+}
+
+/// The host's side of a manual game: the offer code to send to the joiner, and then
+/// [`ManualOffer::accept`] with the answer code that comes back. One joiner per manual game.
+pub struct ManualOffer {
+    host: ManualHost,
+    cfg: Config,
+}
+
+/// Makes the host's offer (gathering every candidate: host ones, and server-reflexive ones from
+/// the `stun` servers) with the host's persistent certificate from `data_dir`.
+pub fn manual_offer(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    cfg: Config,
+    bind: Option<Ipv4Addr>,
+    stun: &[String],
+) -> Result<ManualOffer> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let mut rtc = rtc_options(bind, stun)?;
+    rtc.identity = Some(Identity::load_or_create(data_dir)?);
+    let host = rt.block_on(ManualHost::start(&rtc))?;
+    Ok(ManualOffer { host, cfg })
+}
+
+impl ManualOffer {
+    /// One line, for the joiner.
+    pub fn code(&self) -> &str {
+        self.host.offer_code()
+    }
+
+    /// Takes the joiner's answer code, waits for the link, and makes the hub node.
+    pub fn accept(
+        self,
+        rt: &tokio::runtime::Runtime,
+        answer: &str,
+    ) -> Result<(Arc<InternetHost>, Arc<KernelSink>)> {
+        // A bad code is the user's paste, not the network: say so before anything else.
+        ManualCode::decode_kind(answer, CodeKind::Answer).context("the answer code")?;
+        let ManualOffer { host, cfg } = self;
+        rt.block_on(async move {
+            let started = Instant::now();
+            let link = host
+                .accept(answer)
+                .await
+                .map_err(|e| manual_connect_error(e, started, false))?;
+            let host = InternetHost::start(cfg, true);
+            host.node.add_link(link)?;
+            let sink = host.sink.clone();
+            Ok((host, sink))
+        })
+    }
+}
+
+/// The joiner's side of a manual game: the answer code to send back, then
+/// [`ManualAnswer::connect`].
+pub struct ManualAnswer {
+    join: ManualJoin,
+    cfg: Config,
+}
+
+/// Reads the host's offer code and makes the answer. The DTLS certificate the host presents
+/// must have the offer code's fingerprint (checked when the link comes up).
+pub fn manual_answer(
+    rt: &tokio::runtime::Runtime,
+    offer: &str,
+    cfg: Config,
+    bind: Option<Ipv4Addr>,
+    stun: &[String],
+) -> Result<ManualAnswer> {
+    ManualCode::decode_kind(offer, CodeKind::Offer).context("the offer code")?;
+    let mut rtc = rtc_options(bind, stun)?;
+    rtc.connect_timeout = MANUAL_CONNECT_TIMEOUT;
+    // ICE starts checking as soon as the answer exists, and would call the link failed after
+    // its disconnected + failed timeouts (8 s) while the host is still pasting. Once up, a dead
+    // link is still reported by the session's own 10 s liveness pings.
+    rtc.ice_failed_timeout = MANUAL_CONNECT_TIMEOUT;
+    let join = rt.block_on(ManualJoin::start(offer, &rtc))?;
+    Ok(ManualAnswer { join, cfg })
+}
+
+impl ManualAnswer {
+    /// One line, for the host.
+    pub fn code(&self) -> &str {
+        self.join.answer_code()
+    }
+
+    /// Waits for the link (the host has to paste our code first) and the host's welcome;
+    /// returns the HostIO and the hub's virtual address (where the guest connects).
+    pub fn connect(
+        self,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
+        let ManualAnswer { join, cfg } = self;
+        rt.block_on(async move {
+            let started = Instant::now();
+            let link = join
+                .connect()
+                .await
+                .map_err(|e| manual_connect_error(e, started, true))?;
+            attach_client(cfg, link).await
+        })
+    }
+}
+
+/// Whether a `doomlink join` target is meant as a manual offer code rather than an address: a
+/// code is base64url with neither '.' nor ':', and longer than any DNS label (63).
+pub fn looks_like_code(target: &str) -> bool {
+    // Whitespace from a chat's line wrapping is no part of a code (the decoder skips it too).
+    let t: Vec<u8> = target
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    t.len() > 63
+        && t.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why a target that looks like a code is not one (the decoder's own words), if it is not.
+pub fn check_offer_code(target: &str) -> Result<(), CodeError> {
+    ManualCode::decode_kind(target, CodeKind::Offer).map(|_| ())
+}
+
 /// Registers a room at `rendezvous` and takes joiners into a hub node for as long as the runtime
 /// runs. Returns the host's HostIO and the invite link.
 pub fn host(
@@ -151,46 +383,51 @@ pub fn host(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
+    host_with(rt, rendezvous, data_dir, cfg, bind, &[])
+}
+
+/// [`host`] with extra STUN servers (besides the rendezvous's).
+pub fn host_with(
+    rt: &tokio::runtime::Runtime,
+    rendezvous: &str,
+    data_dir: &Path,
+    cfg: Config,
+    bind: Option<Ipv4Addr>,
+    stun: &[String],
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let identity = Identity::load_or_create(data_dir)?;
-    let name = cfg.name.clone();
-    rt.block_on(async move {
-        let mut opts = HostOptions::new(rendezvous, identity);
-        opts.name = name;
-        if let Some(b) = rtc_bind(bind) {
-            opts.rtc.bind = b;
-        }
-        let mut room = host_room(opts).await?;
-        let invite = room.invite.clone();
-        let sink = KernelSink::new();
-        let name = cfg.name.clone();
-        let (hub, events) = WebRtcNode::hub(cfg, sink.clone());
-        let taker = hub.clone();
-        tokio::spawn(async move {
-            while let Some(j) = room.next_joiner().await {
-                match j {
-                    Ok(j) => {
-                        if let Err(e) = taker.add_link(j.link) {
-                            eprintln!("doomlink: {} could not join: {e}", j.name);
-                        }
+    let mut opts = HostOptions::new(rendezvous, identity);
+    opts.name = cfg.name.clone();
+    opts.rtc = rtc_options(bind, stun)?;
+    rt.block_on(host_hub(opts, cfg))
+}
+
+/// Registers a room at a rendezvous (`opts`) and takes its joiners into a hub node for as long
+/// as the runtime runs: the host's HostIO, its sink, and the room's invite link.
+pub async fn host_hub(
+    opts: HostOptions,
+    cfg: Config,
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
+    let mut room = host_room(opts).await?;
+    let invite = room.invite.clone();
+    let host = InternetHost::start(cfg, true);
+    let taker = host.node.clone();
+    tokio::spawn(async move {
+        while let Some(j) = room.next_joiner().await {
+            match j {
+                Ok(j) => {
+                    if let Err(e) = taker.add_link(j.link) {
+                        eprintln!("doomlink: {} could not join: {e}", j.name);
                     }
-                    Err(e) => eprintln!("doomlink: a joiner failed: {e}"),
                 }
+                Err(e) => eprintln!("doomlink: a joiner failed: {e}"),
             }
-        });
-        let chat = spawn_event_reader(events);
-        Ok((
-            Arc::new(InternetHost {
-                node: hub,
-                sink: sink.clone(),
-                name,
-                chat,
-            }),
-            sink,
-            invite,
-        ))
-    })
+        }
+    });
+    let sink = host.sink.clone();
+    Ok((host, sink, invite))
 }
 
 /// Joins an invite link: connects to the host, waits for the welcome, and returns the HostIO and
@@ -201,42 +438,36 @@ pub fn join(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
-    rt.block_on(async move {
-        let mut opts = JoinOptions {
-            name: cfg.name.clone(),
-            ..Default::default()
-        };
-        if let Some(b) = rtc_bind(bind) {
-            opts.rtc.bind = b;
-        }
-        let joined = join_room(invite, opts).await?;
-        let sink = KernelSink::new();
-        let name = cfg.name.clone();
-        let (client, events) = WebRtcNode::client(cfg, sink.clone());
-        client.add_link(joined.link)?;
-        let chat = spawn_event_reader(events);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let hub = loop {
-            if let Some(h) = client.with_session(|s, _| s.local_addr().and(s.hub_addr())) {
-                break h;
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the host did not welcome us within 15 s (a different IWAD?)"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        Ok((
-            Arc::new(InternetHost {
-                node: client,
-                sink: sink.clone(),
-                name,
-                chat,
-            }),
-            sink,
-            hub,
-        ))
-    })
+    join_with(rt, invite, cfg, bind, &[])
+}
+
+/// [`join`] with extra STUN servers (besides the rendezvous's). A host that cannot be reached
+/// within [`JOIN_CONNECT_TIMEOUT`] is an error that says UDP does not get through.
+pub fn join_with(
+    rt: &tokio::runtime::Runtime,
+    invite: &InviteLink,
+    cfg: Config,
+    bind: Option<Ipv4Addr>,
+    stun: &[String],
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
+    let mut rtc = rtc_options(bind, stun)?;
+    rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
+    let opts = JoinOptions {
+        name: cfg.name.clone(),
+        rtc,
+    };
+    rt.block_on(join_client(invite, opts, cfg))
+}
+
+/// Connects to the host of `invite` and waits for its welcome: the HostIO, its sink, and the
+/// hub's virtual address (where the guest connects).
+pub async fn join_client(
+    invite: &InviteLink,
+    opts: JoinOptions,
+    cfg: Config,
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
+    let joined = join_room(invite, opts).await?;
+    attach_client(cfg, joined.link).await
 }
 
 /// `doomlink serve`: runs the rendezvous until SIGTERM or SIGINT, then closes its rooms.

@@ -5,10 +5,14 @@
 
 pub mod audio;
 pub mod bot;
+pub mod dedicated;
 pub mod guest;
 pub mod gui;
 pub mod internet;
+pub mod internet_netplay;
 pub mod iwad;
 pub mod netplay;
 pub mod netview;
 pub mod relay;
+pub mod serve_config;
+pub mod single_instance;

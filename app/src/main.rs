@@ -3,6 +3,7 @@
 //! window (eframe/egui).
 
 use doomlink::netplay::{GameMode, GameOptions, KernelSink, LanHost};
+use doomlink::netview::{ChatLine, NetView};
 use doomlink::{bot, guest, internet, iwad};
 
 use anyhow::{bail, Context, Result};
@@ -15,10 +16,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "doomlink", version, about = "Play classic DOOM with friends")]
+#[command(
+    name = "doomlink",
+    version,
+    about = "Play classic DOOM with friends",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// An invite link (doomlink://join/… or its http(s) form) or a host's manual offer code:
+    /// opens the window and joins it, as a URL handler starts doomlink.
+    #[arg(value_name = "LINK")]
+    link: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -27,12 +37,14 @@ enum Command {
     Run(RunArgs),
     /// Host a netgame.
     Host(HostArgs),
-    /// Join a netgame: ADDRESS[:PORT] on the LAN, or an invite link.
+    /// Join a netgame: ADDRESS[:PORT] on the LAN, an invite link, or a manual offer code.
     Join(JoinArgs),
     /// Run the rendezvous for Internet play (signaling, STUN, TURN).
     Serve(ServeArgs),
     /// List the games on the local network: doomlink hosts and native Chocolate Doom servers.
     LanList(LanListArgs),
+    /// Dedicated rooms on a `doomlink serve`: `room create --on HOST:PORT --token T`.
+    Room(RoomArgs),
 }
 
 /// Options every way of starting a game shares.
@@ -77,50 +89,81 @@ struct LanArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// HTTP and WebSocket signaling address.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:7342")]
-    listen: SocketAddr,
+    /// HTTP and WebSocket signaling address [default: 0.0.0.0:7342].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
     /// The address players reach this machine at (goes into links and STUN/TURN answers).
     #[arg(long, value_name = "IP")]
     public_addr: Option<String>,
-    #[arg(long, value_name = "P", default_value_t = 3478)]
-    stun_port: u16,
-    #[arg(long, value_name = "P", default_value_t = 3478)]
-    turn_port: u16,
-    /// Where the TURN secret is kept (default: the platform data dir).
+    /// [default: 3478]
+    #[arg(long, value_name = "P")]
+    stun_port: Option<u16>,
+    /// [default: 3478]
+    #[arg(long, value_name = "P")]
+    turn_port: Option<u16>,
+    /// Where the TURN secret and the service's identity are kept (default: the platform data dir).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-}
-
-/// Where Internet play's WebRTC sockets bind (default: every interface; tests use 127.0.0.1).
-#[derive(Args, Clone, Debug)]
-struct RtcArgs {
+    /// The TOML config (documented in packaging/serve.toml); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Only parse and validate the config: print "ok" or a one-line error naming the key.
+    #[arg(long, requires = "config")]
+    check_config: bool,
+    /// Bearer token for the admin API (`doomlink room create`); none: the API is closed.
+    #[arg(long, value_name = "T")]
+    admin_token: Option<String>,
+    /// An IWAD dedicated rooms may use (repeat; the first is the default).
+    #[arg(long, value_name = "FILE")]
+    iwad: Vec<PathBuf>,
+    /// Dedicated rooms at most (0: none).
+    #[arg(long, value_name = "N")]
+    max_rooms: Option<usize>,
+    /// Seconds SIGTERM waits for games to end before telling players the room closes.
+    #[arg(long, value_name = "S")]
+    drain_seconds: Option<u64>,
+    /// Where dedicated rooms' WebRTC sockets bind (default: every interface; tests 127.0.0.1).
     #[arg(long, value_name = "IP")]
     rtc_bind: Option<Ipv4Addr>,
 }
 
+/// `doomlink room create`: a dedicated room on a `doomlink serve`.
 #[derive(Args)]
-struct HostArgs {
-    /// Host on the local network (Chocolate Doom's own protocol: native players can join).
-    #[arg(long, conflicts_with = "internet")]
-    lan: bool,
-    /// Host over the Internet: register a room at a rendezvous and print its invite link.
-    #[arg(long, requires = "rendezvous")]
-    internet: bool,
-    /// The rendezvous (`doomlink serve`) to register the room at.
+struct RoomArgs {
+    #[command(subcommand)]
+    action: RoomAction,
+}
+
+#[derive(Subcommand)]
+enum RoomAction {
+    /// Create a room and print its invite link on a line of its own.
+    Create(RoomCreateArgs),
+}
+
+#[derive(Args)]
+struct RoomCreateArgs {
+    /// The service: HOST:PORT of its HTTP side.
     #[arg(long, value_name = "HOST:PORT")]
-    rendezvous: Option<String>,
-    #[command(flatten)]
-    rtc: RtcArgs,
-    /// The UDP port of the game.
-    #[arg(long, default_value_t = 2342)]
-    port: u16,
-    /// Start the game when this many players are in (otherwise the host starts it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
-    players: Option<u8>,
-    /// Your name in the game.
+    on: String,
+    /// The service's admin token.
+    #[arg(long, value_name = "T")]
+    token: String,
+    /// The room's name (logs, the room list).
     #[arg(long, value_name = "TEXT")]
     name: Option<String>,
+    /// Players the room takes.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    players: Option<u8>,
+    /// One of the service's IWADs, by file name (default: its first).
+    #[arg(long, value_name = "FILE")]
+    iwad: Option<String>,
+    #[command(flatten)]
+    options: GameOptionArgs,
+}
+
+/// The game options a host or a dedicated room takes (Chocolate Doom's own flags, checked).
+#[derive(Args, Clone, Debug)]
+struct GameOptionArgs {
     #[arg(long, conflicts_with_all = ["altdeath", "coop"])]
     deathmatch: bool,
     #[arg(long, conflicts_with = "coop")]
@@ -141,6 +184,82 @@ struct HostArgs {
     fast: bool,
     #[arg(long)]
     respawn: bool,
+}
+
+impl GameOptionArgs {
+    /// The mode asked for, if any.
+    fn mode(&self) -> Option<GameMode> {
+        if self.deathmatch {
+            Some(GameMode::Deathmatch)
+        } else if self.altdeath {
+            Some(GameMode::AltDeath)
+        } else if self.coop {
+            Some(GameMode::Coop)
+        } else {
+            None
+        }
+    }
+
+    /// As the game takes them (coop unless a mode is asked for).
+    fn game_options(&self) -> GameOptions {
+        let warp = match self.warp.as_slice() {
+            [m] => Some((None, *m)),
+            [e, m] => Some((Some(*e), *m)),
+            _ => None, // clap takes 1 or 2 values
+        };
+        GameOptions {
+            mode: self.mode().unwrap_or(GameMode::Coop),
+            skill: self.skill,
+            warp,
+            timer_minutes: self.timer,
+            nomonsters: self.nomonsters,
+            fast: self.fast,
+            respawn: self.respawn,
+        }
+    }
+}
+
+/// Where Internet play's WebRTC sockets bind (default: every interface; tests use 127.0.0.1).
+#[derive(Args, Clone, Debug)]
+struct RtcArgs {
+    /// The local address Internet play's WebRTC binds (default: every interface but loopback).
+    #[arg(long, value_name = "IP")]
+    rtc_bind: Option<Ipv4Addr>,
+    /// A STUN server for Internet play (repeatable), besides any the rendezvous hands out; with
+    /// manual codes the only way to learn one's public address.
+    #[arg(long, value_name = "HOST:PORT")]
+    stun: Vec<String>,
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// Host on the local network (Chocolate Doom's own protocol: native players can join).
+    #[arg(long, conflicts_with = "internet")]
+    lan: bool,
+    /// Host over the Internet: register a room at a rendezvous (--rendezvous) and print its
+    /// invite link, or exchange manual codes (--manual).
+    #[arg(long)]
+    internet: bool,
+    /// The rendezvous (`doomlink serve`) to register the room at.
+    #[arg(long, value_name = "HOST:PORT")]
+    rendezvous: Option<String>,
+    /// No rendezvous: print an offer code on a line of its own, read the joiner's answer code
+    /// (from `doomlink join CODE`) from standard input, and play. One joiner per manual game.
+    #[arg(long, requires = "internet", conflicts_with = "rendezvous")]
+    manual: bool,
+    #[command(flatten)]
+    rtc: RtcArgs,
+    /// The UDP port of the game.
+    #[arg(long, default_value_t = 2342)]
+    port: u16,
+    /// Start the game when this many players are in (otherwise the host starts it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    players: Option<u8>,
+    /// Your name in the game.
+    #[arg(long, value_name = "TEXT")]
+    name: Option<String>,
+    #[command(flatten)]
+    options: GameOptionArgs,
     #[command(flatten)]
     lan_args: LanArgs,
     #[command(flatten)]
@@ -149,7 +268,8 @@ struct HostArgs {
 
 #[derive(Args)]
 struct JoinArgs {
-    /// The game to join: ADDRESS[:PORT] on the LAN, or an invite link (doomlink://join/…).
+    /// The game to join: ADDRESS[:PORT] on the LAN, an invite link (doomlink://join/…), or a
+    /// host's manual offer code (the answer code to send back is printed on a line of its own).
     target: String,
     #[command(flatten)]
     rtc: RtcArgs,
@@ -193,11 +313,34 @@ fn run_cli(cli: Cli) -> Result<i32> {
         Some(Command::Join(a)) => join(a),
         Some(Command::Serve(a)) => serve(a),
         Some(Command::LanList(a)) => lan_list(a),
-        None => Ok(doomlink::gui::run(
-            doomlink::gui::StartWith::Home,
-            guest::default_data_dir(),
-            Arc::new(doomlink::netplay::LanNetplay::default()),
-        )?),
+        Some(Command::Room(a)) => room(a),
+        None => {
+            // One window per user and display: a link opened while the app runs goes to it.
+            use doomlink::single_instance::{forward_or_listen, socket_path, Instance};
+            let instance =
+                match forward_or_listen(&socket_path(), cli.link.as_deref().unwrap_or("")) {
+                    Ok(Instance::Forwarded) => {
+                        eprintln!("doomlink: handed over to the doomlink window already running");
+                        return Ok(0);
+                    }
+                    Ok(Instance::Primary(listener)) => Some(listener),
+                    Err(e) => {
+                        // Not fatal: this window just cannot take links from later starts.
+                        eprintln!("doomlink: single-instance socket: {e}");
+                        None
+                    }
+                };
+            let start = match cli.link {
+                Some(link) => doomlink::gui::StartWith::Join(link),
+                None => doomlink::gui::StartWith::Home,
+            };
+            Ok(doomlink::gui::run(
+                start,
+                guest::default_data_dir(),
+                Arc::new(window_netplay()?),
+                instance,
+            )?)
+        }
     }
 }
 
@@ -218,12 +361,28 @@ fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
 }
 
 /// Runs a headless guest to its end: bot input if asked, lobby snapshots to stderr, and `start`
-/// typed on stdin starts a lobby (what Space does natively).
+/// typed on stdin starts a lobby (what Space does natively). Without a view of the network.
 fn play_headless(
     host: Arc<dyn HostIO>,
     sink: Option<&KernelSink>,
     cfg: &guest::DoomConfig,
     bot_seed: Option<u64>,
+) -> Result<i32> {
+    play_headless_net(host, sink, cfg, bot_seed, None)
+}
+
+/// How often a headless netgame prints its peers' figures.
+const NET_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`play_headless`] with the netgame's network: `chat TEXT` on stdin sends a chat line, chat
+/// from the others is printed as `doomlink: chat NAME: TEXT`, and every ~2 s each peer as
+/// `doomlink: net NAME path=P rtt=Nms loss=N% addr=A` (`-` where not known; tests parse these).
+fn play_headless_net(
+    host: Arc<dyn HostIO>,
+    sink: Option<&KernelSink>,
+    cfg: &guest::DoomConfig,
+    bot_seed: Option<u64>,
+    net: Option<Arc<dyn NetView>>,
 ) -> Result<i32> {
     let (kernel, module) = guest::boot(host)?;
     if let Some(s) = sink {
@@ -241,14 +400,27 @@ fn play_headless(
     let bot = bot_seed.map(|seed| bot::spawn(seed, g.input.clone(), stop.clone()));
     {
         let lobby = g.lobby.clone();
+        let net = net.clone();
         std::thread::spawn(move || {
             for line in std::io::stdin().lines().map_while(Result::ok) {
-                if line.trim() == "start" {
+                let line = line.trim();
+                if line == "start" {
                     lobby.send("start");
+                } else if let Some(text) = line.strip_prefix("chat ") {
+                    match &net {
+                        Some(n) => {
+                            if let Err(e) = n.send_chat(text.trim()) {
+                                eprintln!("doomlink: chat not sent: {e}");
+                            }
+                        }
+                        None => eprintln!("doomlink: chat not sent: not a netgame"),
+                    }
                 }
             }
         });
     }
+    let mut chat_seen: Vec<ChatLine> = Vec::new();
+    let mut last_report = std::time::Instant::now();
     let status = loop {
         if let Some(st) = g
             .process
@@ -264,12 +436,57 @@ fn play_headless(
                 eprintln!("doomlink: lobby {line}");
             }
         }
+        let Some(n) = &net else { continue };
+        let chat = n.chat();
+        for l in new_chat_lines(&chat_seen, &chat) {
+            if !l.mine {
+                eprintln!("doomlink: chat {}: {}", l.from, l.text);
+            }
+        }
+        chat_seen = chat;
+        if last_report.elapsed() >= NET_REPORT_EVERY {
+            last_report = std::time::Instant::now();
+            for p in n.peers() {
+                eprintln!("doomlink: net {}", net_report_line(&p));
+            }
+        }
     };
     stop.store(true, Ordering::Relaxed);
     if let Some(b) = bot {
         let _ = b.join();
     }
     Ok(report(status))
+}
+
+/// The lines of `now` that `before` did not have. Both are the newest lines of one bounded log,
+/// so the new ones are what follows the longest end of `before` that `now` starts with.
+fn new_chat_lines<'a>(before: &[ChatLine], now: &'a [ChatLine]) -> &'a [ChatLine] {
+    let most = before.len().min(now.len());
+    let overlap = (0..=most)
+        .rev()
+        .find(|&k| before[before.len() - k..] == now[..k])
+        .unwrap_or(0);
+    &now[overlap..]
+}
+
+/// `NAME path=P rtt=Nms loss=N% addr=A`, with `-` for what is not known.
+fn net_report_line(p: &doomlink::netview::PeerStatus) -> String {
+    let dash = || "-".to_string();
+    format!(
+        "{} path={} rtt={} loss={} addr={} in={} out={} drops={}",
+        p.name.clone().unwrap_or_else(|| "?".into()),
+        p.path.clone().unwrap_or_else(dash),
+        p.rtt
+            .map(|r| format!("{:.2}ms", r.as_secs_f64() * 1000.0))
+            .unwrap_or_else(dash),
+        p.loss
+            .map(|l| format!("{:.0}%", l * 100.0))
+            .unwrap_or_else(dash),
+        p.guest_addr.map(|a| a.to_string()).unwrap_or_else(dash),
+        p.dgrams_in,
+        p.dgrams_out,
+        p.drops,
+    )
 }
 
 /// `doomlink run`: one local game.
@@ -296,15 +513,30 @@ fn run_window(g: &GameArgs) -> Result<i32> {
     Ok(doomlink::gui::run(
         start,
         data_dir,
-        Arc::new(doomlink::netplay::LanNetplay::default()),
+        Arc::new(window_netplay()?),
+        None,
     )?)
 }
 
-fn lan_host(l: &LanArgs) -> Result<(Arc<LanHost>, Arc<KernelSink>)> {
+/// The window's network play: LAN, and Internet (`DOOMLINK_RTC_BIND`: tests bind WebRTC to
+/// 127.0.0.1).
+fn window_netplay() -> Result<doomlink::internet_netplay::AppNetplay> {
+    doomlink::internet_netplay::AppNetplay::from_env().map_err(anyhow::Error::msg)
+}
+
+fn lan_host(
+    l: &LanArgs,
+    name: &Option<String>,
+    server: bool,
+) -> Result<(Arc<LanHost>, Arc<KernelSink>)> {
     let sink = KernelSink::new();
+    let name = name
+        .clone()
+        .unwrap_or_else(doomlink::netplay::default_lan_name);
     let cfg = LanConfig {
         bind_ip: l.lan_bind,
         broadcast_ip: l.lan_broadcast,
+        side: Some(doomlink::netplay::lan_side_config(&name, server)),
         ..Default::default()
     };
     let bridge = LanBridge::new(cfg, sink.clone())?;
@@ -326,7 +558,17 @@ fn name_args(name: &Option<String>) -> Vec<String> {
 /// `doomlink host --lan`: a server in our guest, on a real UDP port.
 fn host(a: HostArgs) -> Result<i32> {
     if !a.lan && !a.internet {
-        bail!("say how to host: --lan, or --internet --rendezvous HOST:PORT");
+        bail!(
+            "say how to host: --lan, or --internet --rendezvous HOST:PORT, or --internet --manual"
+        );
+    }
+    if a.internet && !a.manual && a.rendezvous.is_none() {
+        bail!(
+            "--internet needs --rendezvous HOST:PORT (or --manual, for codes with no rendezvous)"
+        );
+    }
+    if a.manual && a.players.is_some_and(|n| n > 2) {
+        bail!("a manual game takes one joiner: --players 2 at most (a rendezvous takes more)");
     }
     if a.lan {
         // Say so now, in one line, rather than as a socket error from inside the game.
@@ -337,28 +579,7 @@ fn host(a: HostArgs) -> Result<i32> {
             )
         })?;
     }
-    let mode = if a.deathmatch {
-        GameMode::Deathmatch
-    } else if a.altdeath {
-        GameMode::AltDeath
-    } else {
-        GameMode::Coop
-    };
-    let warp = match a.warp.as_slice() {
-        [] => None,
-        [m] => Some((None, *m)),
-        [e, m] => Some((Some(*e), *m)),
-        _ => unreachable!("clap takes 1 or 2 values"),
-    };
-    let opts = GameOptions {
-        mode,
-        skill: a.skill,
-        warp,
-        timer_minutes: a.timer,
-        nomonsters: a.nomonsters,
-        fast: a.fast,
-        respawn: a.respawn,
-    };
+    let opts = a.options.game_options();
     let mut args = vec!["-server".to_string(), "-port".into(), a.port.to_string()];
     // What LAN browsers (lan-list, native -search) show for this game, unless the user set it.
     if !a.game.doom_args.iter().any(|x| x == "-servername") {
@@ -377,48 +598,191 @@ fn host(a: HostArgs) -> Result<i32> {
     args.extend(a.game.doom_args.iter().cloned());
     let cfg = doom_config(&a.game, args)?;
     if a.internet {
-        let rendezvous = a.rendezvous.as_deref().unwrap_or_default();
         let rt = internet::runtime()?;
         let session = internet::session_config(a.name.as_deref().unwrap_or("host"), &cfg.iwad)?;
-        let (host, sink, invite) =
-            internet::host(&rt, rendezvous, &cfg.data_dir, session, a.rtc.rtc_bind)?;
+        if a.manual {
+            let (host, sink) = host_manual(&rt, &a.rtc, &cfg, session)?;
+            let net: Arc<dyn NetView> = host.clone();
+            return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
+        }
+        let rendezvous = a.rendezvous.as_deref().unwrap_or_default();
+        let (host, sink, invite) = internet::host_with(
+            &rt,
+            rendezvous,
+            &cfg.data_dir,
+            session,
+            a.rtc.rtc_bind,
+            &a.rtc.stun,
+        )?;
         // The link on a line of its own, for people and scripts to pick up.
         println!("{}", invite.to_doomlink_url());
-        return play_headless(host, Some(&sink), &cfg, a.game.bot_input);
+        let net: Arc<dyn NetView> = host.clone();
+        return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
     }
-    let (host, sink) = lan_host(&a.lan_args)?;
-    play_headless(host, Some(&sink), &cfg, a.game.bot_input)
+    let (host, sink) = lan_host(&a.lan_args, &a.name, true)?;
+    let net: Arc<dyn NetView> = host.clone();
+    play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
 }
 
-/// `doomlink serve`: the rendezvous for Internet play.
+/// `doomlink host --internet --manual`: the offer code on a line of its own on stdout, the
+/// answer code from one line of stdin, then the link (later stdin lines go to the lobby).
+fn host_manual(
+    rt: &tokio::runtime::Runtime,
+    rtc: &RtcArgs,
+    cfg: &guest::DoomConfig,
+    session: doomlink_net::Config,
+) -> Result<(Arc<internet::InternetHost>, Arc<KernelSink>)> {
+    use std::io::Write;
+    let offer = internet::manual_offer(rt, &cfg.data_dir, session, rtc.rtc_bind, &rtc.stun)?;
+    println!("{}", offer.code());
+    std::io::stdout().flush()?;
+    eprintln!("doomlink: send the offer code above to the joiner (doomlink join CODE) and paste their answer code here");
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer)? == 0 {
+        bail!("no answer code on standard input");
+    }
+    offer.accept(rt, answer.trim())
+}
+
+/// `doomlink serve`: the rendezvous for Internet play, and dedicated rooms (app/src/dedicated.rs).
 fn serve(a: ServeArgs) -> Result<i32> {
-    let data_dir = a
-        .data_dir
-        .unwrap_or_else(guest::default_data_dir)
-        .join("serve");
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let public = a.public_addr.unwrap_or_else(|| a.listen.ip().to_string());
-    let mut cfg = doomlink_net::rendezvous::ServeConfig::new(a.listen, public, data_dir);
-    cfg.stun_port = a.stun_port;
-    cfg.turn_port = a.turn_port;
-    internet::serve(cfg)?;
+    use doomlink::serve_config;
+    let mut settings = match &a.config {
+        Some(p) => match serve_config::load(p) {
+            Ok(s) => s,
+            Err(e) if a.check_config => {
+                eprintln!("doomlink: {e}");
+                return Ok(1);
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => serve_config::ServeSettings::default(),
+    };
+    // The command line wins over the file, now and on every SIGHUP reload.
+    let overrides = {
+        let (listen, public, stun, turn) =
+            (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
+        let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
+        let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
+        move |s: &mut serve_config::ServeSettings| {
+            if let Some(v) = listen {
+                s.listen = v;
+            }
+            if public.is_some() {
+                s.public_addr = public.clone();
+            }
+            if let Some(v) = stun {
+                s.stun_port = v;
+            }
+            if let Some(v) = turn {
+                s.turn_port = v;
+            }
+            if data_dir.is_some() {
+                s.data_dir = data_dir.clone();
+            }
+            if token.is_some() {
+                s.admin_token = token.clone();
+            }
+            if !iwads.is_empty() {
+                s.iwads = iwads.clone();
+            }
+            if let Some(v) = max_rooms {
+                s.limits.rooms = v;
+            }
+            if let Some(v) = drain {
+                s.drain_seconds = v;
+            }
+            if rtc.is_some() {
+                s.rtc_bind = rtc;
+            }
+        }
+    };
+    overrides(&mut settings);
+    if a.check_config {
+        println!("ok");
+        return Ok(0);
+    }
+    if settings.iwads.is_empty() {
+        // Rooms made through the admin API need an IWAD; Freedoom if it is installed.
+        if let Ok(w) = iwad::resolve_iwad(None) {
+            settings.iwads.push(w);
+        }
+    }
+    doomlink::dedicated::serve(doomlink::dedicated::Service {
+        settings,
+        config_file: a.config.clone(),
+        overrides: Box::new(overrides),
+    })?;
     Ok(0)
 }
 
-/// `doomlink join ADDRESS[:PORT]`: connect our guest to a server on the LAN.
+/// `doomlink room create`: POST /admin/rooms over plain HTTP/1.1 on a std TcpStream (no HTTP
+/// client crate in the tree; the request is one small JSON body).
+fn room(a: RoomArgs) -> Result<i32> {
+    let RoomAction::Create(c) = a.action;
+    let o = &c.options;
+    let mode = o.mode().map(|m| match m {
+        GameMode::Deathmatch => "deathmatch",
+        GameMode::AltDeath => "altdeath",
+        GameMode::Coop => "coop",
+    });
+    let req = doomlink_net::rendezvous::RoomRequest {
+        name: c.name.clone(),
+        players: c.players,
+        mode: mode.map(String::from),
+        skill: o.skill,
+        warp: o.warp.clone(),
+        timer: o.timer,
+        nomonsters: o.nomonsters,
+        fast: o.fast,
+        respawn: o.respawn,
+        iwad: c.iwad.clone(),
+    };
+    let created = doomlink::dedicated::create_remote(&c.on, &c.token, &req)?;
+    println!("{}", created.link);
+    Ok(0)
+}
+
+/// `doomlink join ADDRESS[:PORT]`: connect our guest to a server on the LAN; `join LINK` or
+/// `join CODE`: over WebRTC.
 fn join(a: JoinArgs) -> Result<i32> {
-    if a.target.contains("://") {
-        let invite = doomlink_net::invite::InviteLink::parse(a.target.trim())?;
+    let is_link = a.target.contains("://");
+    let is_code = !is_link && internet::looks_like_code(&a.target);
+    if is_link || is_code {
+        let target = a.target.trim();
+        // A damaged link or code is the decoder's one line, before anything else happens.
+        let invite = if is_link {
+            Some(doomlink_net::invite::InviteLink::parse(target)?)
+        } else {
+            internet::check_offer_code(target).context("the offer code")?;
+            None
+        };
         let rt = internet::runtime()?;
         let cfg0 = doom_config(&a.game, Vec::new())?;
         let session = internet::session_config(a.name.as_deref().unwrap_or("player"), &cfg0.iwad)?;
-        let (host, sink, hub) = internet::join(&rt, &invite, session, a.rtc.rtc_bind)?;
+        let (host, sink, hub) = match invite {
+            Some(invite) => {
+                internet::join_with(&rt, &invite, session, a.rtc.rtc_bind, &a.rtc.stun)?
+            }
+            None => {
+                use std::io::Write;
+                let answer =
+                    internet::manual_answer(&rt, target, session, a.rtc.rtc_bind, &a.rtc.stun)?;
+                // The answer code on a line of its own, for people and scripts to pick up.
+                println!("{}", answer.code());
+                std::io::stdout().flush()?;
+                eprintln!(
+                    "doomlink: send the answer code above back to the host; waiting for the host"
+                );
+                answer.connect(&rt)?
+            }
+        };
         let mut args = vec!["-connect".to_string(), format!("{hub}:2342")];
         args.extend(name_args(&a.name));
         args.extend(a.game.doom_args.iter().cloned());
         let cfg = guest::DoomConfig { args, ..cfg0 };
-        return play_headless(host, Some(&sink), &cfg, a.game.bot_input);
+        let net: Arc<dyn NetView> = host.clone();
+        return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
     }
     let with_port = if a.target.contains(':') {
         a.target.clone()
@@ -430,13 +794,14 @@ fn join(a: JoinArgs) -> Result<i32> {
         .ok()
         .and_then(|mut it| it.find(|s| s.is_ipv4()))
         .with_context(|| format!("not an address: {:?} (want ADDRESS[:PORT])", a.target))?;
-    let (host, sink) = lan_host(&a.lan_args)?;
+    let (host, sink) = lan_host(&a.lan_args, &a.name, false)?;
     let server = host.bridge.map_remote(real)?;
     let mut args = vec!["-connect".to_string(), server.to_string()];
     args.extend(name_args(&a.name));
     args.extend(a.game.doom_args.iter().cloned());
     let cfg = doom_config(&a.game, args)?;
-    play_headless(host, Some(&sink), &cfg, a.game.bot_input)
+    let net: Arc<dyn NetView> = host.clone();
+    play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
 }
 
 /// `doomlink lan-list`: Chocolate Doom's own LAN query, one game a line on stdout.

@@ -1,12 +1,15 @@
 //! Multiplayer wiring: how a guest's UDP gets to the other players.
 //!
 //! - `LanHost`: the kernel's `HostIO` backed by doomlink-net's `LanBridge` (a NAT onto real UDP,
-//!   Chocolate Doom's own protocol, so stock Chocolate Doom interoperates).
+//!   Chocolate Doom's own protocol, so stock Chocolate Doom interoperates), and the window's
+//!   [`NetView`] of it (peers, RTT and chat from the bridge's side protocol).
 //! - `KernelSink`: the way back, from a transport into the kernel's `inject_datagram`.
 //! - `GameOptions`: the host's game settings as Chocolate Doom arguments.
 
+use crate::netview::{ChatError, ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
 use doomlink_kernel::{Errno, HostIO, Kernel, Pid};
 use doomlink_net::lan::{GuestSink, LanBridge, LanError};
+use doomlink_net::lan_side::{SideConfig, SideRole};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -118,6 +121,80 @@ impl HostIO for LanHost {
     }
 }
 
+/// The side protocol's settings for a LAN game: `host` for the game's server (it relays chat).
+pub fn lan_side_config(name: &str, host: bool) -> SideConfig {
+    let role = if host {
+        SideRole::Host
+    } else {
+        SideRole::Client
+    };
+    SideConfig::new(name, role)
+}
+
+/// The name to use where the player gave none (Chocolate Doom then picks a random pet name,
+/// which the host cannot know).
+pub fn default_lan_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "player".into())
+}
+
+/// The LAN game's network for the lobby and the overlay: every peer the guest talks to (a
+/// native Chocolate Doom among them shows no ping), with RTT and loss from the side protocol's
+/// pings, and its chat.
+impl NetView for LanHost {
+    fn peers(&self) -> Vec<PeerStatus> {
+        let direct = self.bridge.side_peers().into_iter().map(|p| PeerStatus {
+            name: p.side.name,
+            guest_addr: p.guest_addr,
+            path: Some("LAN".into()),
+            rtt: p.side.rtt,
+            loss: p.side.loss,
+            dgrams_in: p.side.dgrams_in,
+            dgrams_out: p.side.dgrams_out,
+            drops: p.side.bad_frames,
+        });
+        // A client's other players, as the server lists them: their figures are to the server
+        // (a client's traffic to them goes through it), hence the path.
+        let via_host = self.bridge.side_roster().into_iter().map(|e| PeerStatus {
+            name: Some(e.name),
+            path: Some("LAN via host".into()),
+            rtt: e
+                .rtt_us
+                .map(|us| std::time::Duration::from_micros(u64::from(us))),
+            loss: e.loss_pct.map(|l| f64::from(l) / 100.0),
+            ..Default::default()
+        });
+        direct.chain(via_host).collect()
+    }
+
+    fn send_chat(&self, text: &str) -> Result<(), ChatError> {
+        if text.len() > MAX_CHAT_BYTES {
+            return Err(ChatError::TooLong {
+                max: MAX_CHAT_BYTES,
+            });
+        }
+        self.bridge.send_chat(text).map_err(|e| match e {
+            LanError::NoSide => ChatError::Unavailable,
+            e => ChatError::Failed(e.to_string()),
+        })
+    }
+
+    fn chat(&self) -> Vec<ChatLine> {
+        self.bridge
+            .chat()
+            .0
+            .into_iter()
+            .map(|c| ChatLine {
+                from: c.from,
+                text: c.text,
+                mine: c.mine,
+            })
+            .collect()
+    }
+}
+
 /// The game a host sets up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GameOptions {
@@ -222,9 +299,15 @@ impl LanNetplay {
     ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
         use crate::gui::netplay::NetplayError::Failed;
         let sink = KernelSink::new();
+        let name = if request.player_name.is_empty() {
+            default_lan_name()
+        } else {
+            request.player_name.clone()
+        };
         let cfg = doomlink_net::lan::LanConfig {
             bind_ip: self.bind_ip,
             broadcast_ip: self.broadcast_ip,
+            side: Some(lan_side_config(&name, server.is_none())),
             ..Default::default()
         };
         let bridge = LanBridge::new(cfg, sink.clone()).map_err(|e| Failed(e.to_string()))?;
@@ -237,7 +320,8 @@ impl LanNetplay {
             bridge,
             sink: sink.clone(),
         });
-        let (kernel, module) = crate::guest::boot(host).map_err(|e| Failed(format!("{e:#}")))?;
+        let (kernel, module) =
+            crate::guest::boot(host.clone()).map_err(|e| Failed(format!("{e:#}")))?;
         sink.attach(kernel.clone());
         let mut game = request.game.clone();
         game.args = [
@@ -257,7 +341,7 @@ impl LanNetplay {
         Ok(crate::gui::launch::Launched {
             guest,
             keep_alive: Some(Box::new(kernel)),
-            net: None,
+            net: Some(host),
         })
     }
 }

@@ -2,9 +2,11 @@
 //! the audio output, and every transition between screens in one place ([`Transition`]).
 
 use super::game::{GameEnd, GameScreen};
-use super::home::{Banner, HomeAction, HomeFacts, HomeScreen};
+use super::home::{Banner, HomeAction, HomeFacts, HomeScreen, Page};
 use super::launch::{GameSetup, Launched, PendingLaunch};
-use super::netplay::{NetGameRequest, Netplay};
+use super::netplay::{
+    parse_join_target, CodeExchange, JoinTarget, ManualSide, NetGameRequest, Netplay, Transport,
+};
 use super::settings::{settings_path, Settings};
 use crate::audio::AudioOutput;
 use eframe::egui::{self, RichText};
@@ -42,6 +44,14 @@ enum Audio {
     },
 }
 
+/// What the window does as soon as it opens.
+pub enum Direct {
+    /// Starts this game (`doomlink run`).
+    Game(GameSetup),
+    /// Joins this link or address from the Join page (`doomlink LINK`).
+    Join(String),
+}
+
 /// How the window was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -67,6 +77,78 @@ pub struct DoomlinkApp {
     /// Settings changed and not saved yet: saved once they stop changing (a slider being
     /// dragged changes them every frame).
     unsaved_since: Option<std::time::Instant>,
+    /// A manual game being set up: the codes, shown on the Starting screen.
+    codes: Option<CodeView>,
+    /// Links that later `doomlink LINK` starts handed to this window (single instance).
+    handed_links: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+/// The Starting screen's part in a manual game: our code to copy, and (for the host) a field
+/// for the joiner's answer code.
+struct CodeView {
+    exchange: Arc<CodeExchange>,
+    /// Where the answer goes (the host's side; None once sent, and for a joiner).
+    answer_tx: Option<std::sync::mpsc::Sender<String>>,
+    answer: String,
+    error: Option<String>,
+}
+
+impl CodeView {
+    /// Draws it; true if the player cancelled.
+    fn ui(&mut self, ui: &mut egui::Ui) -> bool {
+        let Some(ours) = self.exchange.ours() else {
+            ui.label("Making the code (gathering this machine's addresses)…");
+            return ui.button("Cancel").clicked();
+        };
+        let waiting_for_answer = self.answer_tx.is_some();
+        ui.label(if waiting_for_answer || !self.answer.is_empty() {
+            "1. Send this offer code to your friend (they paste it on their Join page):"
+        } else {
+            "Send this answer code back to the host (they paste it on their screen):"
+        });
+        ui.add(
+            egui::Label::new(RichText::new(&ours).monospace().size(11.0))
+                .wrap()
+                .selectable(true),
+        );
+        if ui.button("Copy code").clicked() {
+            ui.ctx().copy_text(ours.clone());
+        }
+        ui.add_space(10.0);
+        if let Some(tx) = &self.answer_tx {
+            ui.label("2. Paste the answer code they send back:");
+            let mut send = false;
+            ui.horizontal(|ui| {
+                let edit = ui.add(
+                    egui::TextEdit::singleline(&mut self.answer)
+                        .hint_text("their answer code")
+                        .desired_width(420.0),
+                );
+                send = ui.button("Connect").clicked()
+                    || edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            });
+            if send {
+                use doomlink_net::manual::{CodeKind, ManualCode};
+                match ManualCode::decode_kind(&self.answer, CodeKind::Answer) {
+                    Ok(_) => {
+                        let _ = tx.send(self.answer.trim().to_string());
+                        self.answer_tx = None;
+                        self.error = None;
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        } else if !self.answer.is_empty() {
+            ui.label("Connecting…");
+        } else {
+            ui.label("Waiting for the host to paste it…");
+        }
+        ui.add_space(10.0);
+        ui.button("Cancel").clicked()
+    }
 }
 
 /// How long settings must stay unchanged before they are written.
@@ -76,7 +158,7 @@ impl DoomlinkApp {
     pub fn new(
         ctx: &egui::Context,
         mode: Mode,
-        direct: Option<GameSetup>,
+        direct: Option<Direct>,
         data_dir: PathBuf,
         netplay: Arc<dyn Netplay>,
         exit_code: Arc<AtomicI32>,
@@ -115,12 +197,54 @@ impl DoomlinkApp {
             exit_code,
             title: String::new(),
             unsaved_since: None,
+            codes: None,
+            handed_links: None,
         };
-        if let Some(setup) = direct {
-            let config = setup.config(app.data_dir.clone(), app.audio_rate());
-            app.go(ctx, Transition::Launch(PendingLaunch::local(config, ctx)));
+        match direct {
+            Some(Direct::Game(setup)) => {
+                let config = setup.config(app.data_dir.clone(), app.audio_rate());
+                app.go(ctx, Transition::Launch(PendingLaunch::local(config, ctx)));
+            }
+            Some(Direct::Join(text)) => app.open_join(ctx, &text),
+            None => {}
         }
         app
+    }
+
+    /// From now on, links from later starts arrive on `rx` (see `single_instance`).
+    pub fn take_handed_links(&mut self, rx: std::sync::mpsc::Receiver<String>) {
+        self.handed_links = Some(rx);
+    }
+
+    /// A later start handed us a link (or nothing: "show yourself"): raise the window and join.
+    fn handed_link(&mut self, ctx: &egui::Context, text: &str) {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        if text.trim().is_empty() {
+            return;
+        }
+        // Say which room, never the secret in the link's fragment.
+        let what = match doomlink_net::invite::InviteLink::parse(text.trim()) {
+            Ok(l) => format!("room {} at {}", l.room, l.rendezvous),
+            Err(_) => "a join code or address".to_string(),
+        };
+        eprintln!("doomlink: another start handed over {what}");
+        self.open_join(ctx, text);
+    }
+
+    /// Opens the Join page on `text` (a link the app was started with, or handed later) and
+    /// joins it at once; text that is not a link or an address stays on the page with the error.
+    pub fn open_join(&mut self, ctx: &egui::Context, text: &str) {
+        if matches!(self.screen, Screen::Game(_) | Screen::Starting(_)) {
+            self.home.banner = Some(Banner::Error(
+                "Already in a game: leave it first to join another.".into(),
+            ));
+            return;
+        }
+        match self.home.open_join(text) {
+            Ok(action) => self.home_action(ctx, action),
+            Err(e) => eprintln!("doomlink: {e}"),
+        }
     }
 
     fn audio_rate(&self) -> Option<u32> {
@@ -153,6 +277,7 @@ impl DoomlinkApp {
                 self.screen = Screen::Starting(p);
             }
             Transition::Started(launched) => {
+                self.codes = None;
                 let mut game = GameScreen::new(launched, ctx, self.audio_output());
                 if let Audio::Unavailable { why, told } = &mut self.audio {
                     if !*told {
@@ -163,6 +288,7 @@ impl DoomlinkApp {
                 self.screen = Screen::Game(Box::new(game));
             }
             Transition::StartFailed(msg) => {
+                self.codes = None;
                 self.home.banner = Some(Banner::Error(format!("The game did not start: {msg}")));
                 self.screen = Screen::Home;
             }
@@ -207,6 +333,7 @@ impl DoomlinkApp {
             s.last_map = map;
             s.last_skill = skill;
         };
+        let manual = matches!(action, HomeAction::HostManual(..));
         match action {
             HomeAction::SettingsChanged => {
                 if let Audio::Open(a) = &self.audio {
@@ -227,7 +354,7 @@ impl DoomlinkApp {
                 self.home.banner = None;
                 self.go(ctx, Transition::Launch(PendingLaunch::local(config, ctx)));
             }
-            HomeAction::Host(setup, mut options) => {
+            HomeAction::Host(setup, mut options) | HomeAction::HostManual(setup, mut options) => {
                 remember(
                     &mut self.settings,
                     &setup,
@@ -239,11 +366,24 @@ impl DoomlinkApp {
                 options.game.warp = setup.warp.as_deref().and_then(super::netplay::warp_of);
                 let mut game = setup.config(self.data_dir.clone(), self.audio_rate());
                 game.args.clear();
+                let internet = match self.settings.internet() {
+                    Ok(i) => i,
+                    Err(e) if manual || options.transport == Transport::Internet => {
+                        self.home.banner = Some(Banner::Error(format!("Settings: {e}")));
+                        return;
+                    }
+                    Err(_) => Default::default(),
+                };
                 let request = NetGameRequest {
                     game,
                     player_name: self.settings.player_name.clone(),
+                    internet,
                 };
                 let np = self.netplay.clone();
+                if manual {
+                    self.trade_codes(ctx, request, ManualSide::Host(options));
+                    return;
+                }
                 let p =
                     PendingLaunch::net("hosting".into(), ctx, move || np.host(&request, &options));
                 self.go(ctx, Transition::Launch(p));
@@ -258,16 +398,58 @@ impl DoomlinkApp {
                 };
                 let mut game = setup.config(self.data_dir.clone(), self.audio_rate());
                 game.args.clear();
+                let over_internet =
+                    !matches!(parse_join_target(&address), Ok(JoinTarget::Address(_)));
+                let internet = match self.settings.internet() {
+                    Ok(i) => i,
+                    Err(e) if over_internet => {
+                        self.home.banner = Some(Banner::Error(format!("Settings: {e}")));
+                        return;
+                    }
+                    Err(_) => Default::default(),
+                };
                 let request = NetGameRequest {
                     game,
                     player_name: self.settings.player_name.clone(),
+                    internet,
                 };
+                if let Ok(JoinTarget::OfferCode(code)) = parse_join_target(&address) {
+                    self.trade_codes(ctx, request, ManualSide::Join(code));
+                    return;
+                }
                 let np = self.netplay.clone();
-                let label = format!("joining {address}");
+                let label = match parse_join_target(&address) {
+                    Ok(JoinTarget::Invite(_)) => "joining over the Internet".to_string(),
+                    _ => format!("joining {address}"),
+                };
                 let p = PendingLaunch::net(label, ctx, move || np.join(&request, &address));
                 self.go(ctx, Transition::Launch(p));
             }
         }
+    }
+
+    /// Starts a manual game: the worker makes our code and (for a host) waits for the joiner's,
+    /// while the Starting screen shows ours and takes theirs ([`CodeView`]).
+    fn trade_codes(&mut self, ctx: &egui::Context, request: NetGameRequest, side: ManualSide) {
+        let repaint = ctx.clone();
+        let (exchange, answer_tx) = CodeExchange::new(move || repaint.request_repaint());
+        let host = matches!(side, ManualSide::Host(_));
+        let label = if host {
+            "a game with codes"
+        } else {
+            "joining with codes"
+        };
+        let np = self.netplay.clone();
+        let x = exchange.clone();
+        let p = PendingLaunch::net(label.into(), ctx, move || np.manual(&request, &side, &x));
+        self.go(ctx, Transition::Launch(p));
+        self.codes = Some(CodeView {
+            exchange,
+            // A joiner waits for nothing: its answer code goes out by hand, not through here.
+            answer_tx: host.then_some(answer_tx),
+            answer: String::new(),
+            error: None,
+        });
     }
 
     fn update_title(&mut self, ctx: &egui::Context) {
@@ -276,7 +458,12 @@ impl DoomlinkApp {
                 Some(t) => format!("{t} — doomlink"),
                 None => "doomlink".to_string(),
             },
-            _ => "doomlink".to_string(),
+            // The title says where the window is: desktop tools (and tests) read it.
+            Screen::Starting(_) if self.home.page == Page::Join => {
+                "Joining a game — doomlink".to_string()
+            }
+            Screen::Starting(_) => "Starting — doomlink".to_string(),
+            Screen::Home => format!("{} — doomlink", self.home.page.label()),
         };
         if title != self.title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
@@ -287,6 +474,14 @@ impl DoomlinkApp {
 
 impl eframe::App for DoomlinkApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let handed: Vec<String> = self
+            .handed_links
+            .as_ref()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default();
+        for text in handed {
+            self.handed_link(ctx, &text);
+        }
         // Closing the window while a game runs first asks the game to quit; the window closes
         // when it has (Transition::Ended with GameEnd::Closed).
         if ctx.input(|i| i.viewport().close_requested()) {
@@ -344,7 +539,33 @@ impl eframe::App for DoomlinkApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
         }
         match &mut self.screen {
-            Screen::Game(g) => g.ui(ui, &self.settings),
+            Screen::Game(g) => {
+                if let Some(on) = g.ui(ui, &self.settings) {
+                    self.settings.show_net_overlay = on;
+                    self.unsaved_since = Some(std::time::Instant::now());
+                }
+            }
+            Screen::Starting(p) if self.codes.is_some() => {
+                let label = p.label.clone();
+                let mut cancel = false;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.add_space(16.0);
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(RichText::new(format!("Starting {label}…")).size(18.0));
+                    });
+                    ui.add_space(12.0);
+                    if let Some(c) = &mut self.codes {
+                        cancel = c.ui(ui);
+                    }
+                });
+                if cancel {
+                    // The worker ends by itself: a host's sees the answer channel close.
+                    self.codes = None;
+                    self.screen = Screen::Home;
+                }
+                ctx.request_repaint_after(std::time::Duration::from_millis(100));
+            }
             Screen::Starting(p) => {
                 let label = p.label.clone();
                 egui::CentralPanel::default().show(ui, |ui| {

@@ -2,12 +2,15 @@
 //! sent to it as Doom events, its title and errors read from `/dev/control`, its lobby from
 //! `/dev/lobby`, and its end — by itself, by an error, or because the window is closing (then it
 //! is asked to quit as the window's close button asks native Chocolate Doom, so the config and a
-//! demo being recorded are written, and stopped if it has not quit after a grace period).
+//! demo being recorded are written, and stopped if it has not quit after a grace period). In a
+//! netgame: the lobby's ping and chat, and the network overlay (the backquote key toggles it;
+//! the key never reaches the game).
 
 use super::frames::{FrameDump, FramePump, FrameStats, SharedStats};
 use super::keys::Keyboard;
 use super::launch::Launched;
-use super::lobby::{lobby_panel, LobbyAction, LobbyReader};
+use super::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyReader};
+use super::overlay::{net_overlay, ChatTicker};
 use super::settings::Settings;
 use super::view::{game_rect, PixelRect};
 use crate::audio::AudioOutput;
@@ -80,7 +83,16 @@ pub struct GameScreen {
     stats: Option<SharedStats>,
     dump: Option<FrameDump>,
     audio_playing: bool,
+    /// The lobby's chat line being typed.
+    chat_input: ChatInput,
+    /// Chat lines that arrived lately, for the overlay.
+    ticker: ChatTicker,
+    /// The overlay key was pressed in this pass.
+    overlay_toggled: bool,
 }
+
+/// The key that shows and hides the network overlay: Doom binds nothing to it.
+const OVERLAY_KEY: egui::Key = egui::Key::Backtick;
 
 /// How often the guest's status is checked when nothing else wakes the UI.
 const STATUS_POLL: Duration = Duration::from_millis(250);
@@ -119,6 +131,9 @@ impl GameScreen {
             stats: FrameStats::from_env(),
             dump: FrameDump::from_env(),
             audio_playing,
+            chat_input: ChatInput::default(),
+            ticker: ChatTicker::default(),
+            overlay_toggled: false,
         }
     }
 
@@ -303,7 +318,12 @@ impl GameScreen {
             return;
         }
         let events = ctx.input(|i| i.events.clone());
+        // A text field (the lobby's chat line) has the keyboard: keys are text, not moves.
+        let typing = ctx.egui_wants_keyboard_input();
         let mut out: Vec<InputEvent> = Vec::new();
+        if typing {
+            self.keyboard.release_all(&mut out);
+        }
         let mut mouse_changed = false;
         for ev in &events {
             match ev {
@@ -314,7 +334,13 @@ impl GameScreen {
                     modifiers,
                     ..
                 } => {
-                    if super::is_fullscreen_toggle(ev) {
+                    if super::is_fullscreen_toggle(ev) || typing {
+                        continue;
+                    }
+                    if *key == OVERLAY_KEY {
+                        if *pressed && !ev_is_repeat(ev) && self.launched.net.is_some() {
+                            self.overlay_toggled = true;
+                        }
                         continue;
                     }
                     if *pressed && *key == egui::Key::Escape {
@@ -324,6 +350,9 @@ impl GameScreen {
                     self.keyboard
                         .key(*physical_key, *key, *pressed, modifiers.shift, &mut out);
                 }
+                Event::Text(_) if typing => {}
+                // The overlay key's character: the key itself was kept from the game above.
+                Event::Text(t) if t == "`" && self.launched.net.is_some() => {}
                 Event::Text(t) => self.keyboard.text(t, &mut out),
                 // Ctrl+C/X/V reach egui as clipboard events instead of keys; in a game they are
                 // Ctrl (fire) and a letter (a cheat being typed, a chat key).
@@ -391,7 +420,9 @@ impl GameScreen {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, settings: &Settings) {
+    /// Draws the game. Returns the overlay's new setting when the player toggled it (the app
+    /// keeps it in [`Settings::show_net_overlay`]).
+    pub fn ui(&mut self, ui: &mut egui::Ui, settings: &Settings) -> Option<bool> {
         let ctx = ui.ctx().clone();
         if let Some(s) = &self.stats {
             if let Ok(mut s) = s.lock() {
@@ -462,8 +493,22 @@ impl GameScreen {
                         ui.label(egui::RichText::new("Starting…").color(Color32::GRAY));
                     });
                 }
+                let net = self.launched.net.clone();
+                if let Some(n) = &net {
+                    self.ticker.update(n.chat(), Instant::now());
+                }
                 if let Some(l) = self.lobby.latest.as_ref().filter(|l| !l.launched()) {
-                    lobby_action = lobby_panel(ui, l);
+                    lobby_action = lobby_panel(ui, l, net.as_deref(), &mut self.chat_input);
+                    super::invite::lobby_invite(ui, &self.launched);
+                } else if let Some(n) = &net {
+                    let area = game_area.unwrap_or(full);
+                    net_overlay(
+                        &ctx,
+                        area,
+                        n.as_ref(),
+                        &self.ticker,
+                        settings.show_net_overlay,
+                    );
                 }
                 self.notices.retain(|(_, t)| t.elapsed() < NOTICE_TIME);
                 let mut y = full.top() + 8.0;
@@ -490,13 +535,27 @@ impl GameScreen {
         match lobby_action {
             Some(LobbyAction::Start) => self.launched.guest.lobby.send("start"),
             Some(LobbyAction::Leave) => self.launched.guest.lobby.send("quit"),
+            Some(LobbyAction::Chat(text)) => {
+                if let Some(n) = &self.launched.net {
+                    self.chat_input.error = n.send_chat(&text).err().map(|e| e.to_string());
+                }
+            }
             None => {}
         }
         self.input(&ctx, game_area, settings);
         if !self.notices.is_empty() {
             ctx.request_repaint_after(Duration::from_millis(500));
         }
+        if self.launched.net.is_some() {
+            // Figures and chat change without frames (in the lobby the guest draws none).
+            ctx.request_repaint_after(Duration::from_millis(500));
+        }
+        std::mem::take(&mut self.overlay_toggled).then_some(!settings.show_net_overlay)
     }
+}
+
+fn ev_is_repeat(ev: &Event) -> bool {
+    matches!(ev, Event::Key { repeat: true, .. })
 }
 
 /// A pixel rectangle of the window as egui points.

@@ -6,9 +6,10 @@ use super::choice::GameChoice;
 use super::keys::DEFAULT_BINDINGS;
 use super::launch::GameSetup;
 use super::netplay::{
-    mode_label, parse_address, HostOptions, LanGame, Netplay, NetplayError, MODES,
+    mode_label, parse_join_target, HostOptions, InternetOptions, JoinTextError, LanGame, Netplay,
+    NetplayError, Transport, MODES,
 };
-use super::settings::Settings;
+use super::settings::{InternetSettingsError, Settings, TurnServer};
 use super::view::Scaling;
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ use std::sync::{mpsc, Arc};
 pub enum HomeAction {
     Play(GameSetup),
     Host(GameSetup, HostOptions),
+    /// Host over the Internet with no rendezvous, by trading codes with one friend.
+    HostManual(GameSetup, HostOptions),
     Join(String),
     /// Settings changed: save them, apply the volume.
     SettingsChanged,
@@ -40,7 +43,7 @@ impl Page {
         Page::Lan,
         Page::Settings,
     ];
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Page::Play => "Play",
             Page::Host => "Host a game",
@@ -92,12 +95,21 @@ impl HomeScreen {
         }
     }
 
+    /// The Join page on `text`: the action that joins it, or why it is not something to join
+    /// (then also shown under the field).
+    pub fn open_join(&mut self, text: &str) -> Result<HomeAction, JoinTextError> {
+        self.page = Page::Join;
+        self.join.address = text.trim().to_string();
+        self.join.submit()
+    }
+
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         settings: &mut Settings,
         facts: &HomeFacts,
     ) -> Option<HomeAction> {
+        let internet = settings.internet();
         let mut action = None;
         egui::Panel::left("home-nav")
             .resizable(false)
@@ -132,9 +144,14 @@ impl HomeScreen {
                 }
                 action = match self.page {
                     Page::Play => play_page(ui, &mut self.choice),
-                    Page::Host => self
-                        .host
-                        .ui(ui, &mut self.choice, facts.netplay.available()),
+                    Page::Host => {
+                        let available = facts.netplay.available();
+                        let a = self.host.ui(ui, &mut self.choice, available, &internet);
+                        if std::mem::take(&mut self.host.to_settings) {
+                            self.page = Page::Settings;
+                        }
+                        a
+                    }
                     Page::Join => self.join.ui(ui, facts.netplay.available()),
                     Page::Lan => self.lan.ui(ui, facts.netplay),
                     Page::Settings => settings_page(ui, settings, facts),
@@ -200,6 +217,8 @@ fn not_yet_note(ui: &mut egui::Ui) {
 #[derive(Default)]
 struct HostPage {
     options: HostOptions,
+    /// The player asked to go to the Settings page (to set a rendezvous).
+    to_settings: bool,
 }
 
 impl HostPage {
@@ -208,13 +227,78 @@ impl HostPage {
         ui: &mut egui::Ui,
         choice: &mut GameChoice,
         available: bool,
+        internet: &Result<InternetOptions, InternetSettingsError>,
     ) -> Option<HomeAction> {
         ui.heading("Host a game");
-        ui.label("Others join you by your address, or find the game under LAN games.");
+        ui.horizontal(|ui| {
+            ui.label("Over");
+            let t = &mut self.options.transport;
+            ui.selectable_value(t, Transport::Lan, "LAN");
+            ui.selectable_value(t, Transport::Internet, "Internet");
+        });
+        // Hosting over the Internet needs a rendezvous (no public one is assumed), or codes.
+        let mut can_host = available;
+        let mut manual = None;
+        match self.options.transport {
+            Transport::Lan => {
+                ui.label("Others join you by your address, or find the game under LAN games.");
+            }
+            Transport::Internet => match internet {
+                Ok(InternetOptions {
+                    rendezvous: Some(rv),
+                    ..
+                }) => {
+                    ui.label(format!(
+                        "Through the rendezvous at {rv}: you get an invite link (and its QR code) \
+                         to send to your friends."
+                    ));
+                }
+                Ok(_) => {
+                    can_host = false;
+                    egui::Frame::group(ui.style()).show(ui, |ui| {
+                        ui.label(RichText::new("No rendezvous is set.").strong());
+                        ui.label(
+                            "Hosting over the Internet needs a rendezvous: a `doomlink serve` \
+                             that you or a friend runs on a machine with a public address.",
+                        );
+                        ui.horizontal(|ui| {
+                            if ui.button("Set a rendezvous in Settings").clicked() {
+                                self.to_settings = true;
+                            }
+                            ui.label("or, with one friend:");
+                            let trade = ui
+                                .add_enabled_ui(available, |ui| ui.button("Trade codes instead"))
+                                .inner
+                                .on_hover_text(
+                                    "You send an offer code, your friend sends back an answer \
+                                     code (by chat, mail…): no rendezvous needed.",
+                                );
+                            if trade.clicked() {
+                                match choice.setup() {
+                                    Ok(s) => {
+                                        manual =
+                                            Some(HomeAction::HostManual(s, self.options.clone()))
+                                    }
+                                    Err(e) => choice.error = Some(e),
+                                }
+                            }
+                        });
+                    });
+                }
+                Err(e) => {
+                    can_host = false;
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Settings: {e}"));
+                    if ui.button("Fix it in Settings").clicked() {
+                        self.to_settings = true;
+                    }
+                }
+            },
+        }
         ui.add_space(10.0);
         if !available {
             not_yet_note(ui);
         }
+        let internet = self.options.transport == Transport::Internet;
         let mut action = None;
         ui.add_enabled_ui(available, |ui| {
             choice.ui(ui);
@@ -224,11 +308,14 @@ impl HostPage {
                 .num_columns(2)
                 .spacing([12.0, 10.0])
                 .show(ui, |ui| {
-                    ui.label("Game name");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut o.game_name).hint_text("shown on the LAN"),
-                    );
-                    ui.end_row();
+                    if !internet {
+                        ui.label("Game name");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut o.game_name)
+                                .hint_text("shown on the LAN"),
+                        );
+                        ui.end_row();
+                    }
                     ui.label("Mode");
                     egui::ComboBox::from_id_salt("host-mode")
                         .selected_text(mode_label(o.game.mode))
@@ -242,9 +329,11 @@ impl HostPage {
                     ui.add(egui::Slider::new(&mut o.players, 2..=4))
                         .on_hover_text("The game starts by itself when this many are in.");
                     ui.end_row();
-                    ui.label("Port");
-                    ui.add(egui::DragValue::new(&mut o.port).range(1024..=65535));
-                    ui.end_row();
+                    if !internet {
+                        ui.label("Port");
+                        ui.add(egui::DragValue::new(&mut o.port).range(1024..=65535));
+                        ui.end_row();
+                    }
                     ui.label("Options");
                     ui.horizontal(|ui| {
                         ui.checkbox(&mut o.game.respawn, "Monsters respawn");
@@ -264,17 +353,19 @@ impl HostPage {
                     ui.end_row();
                 });
             ui.add_space(12.0);
-            if ui
-                .add_sized([160.0, 36.0], egui::Button::new("Host"))
-                .clicked()
-            {
+            let host = ui
+                .add_enabled_ui(can_host, |ui| {
+                    ui.add_sized([160.0, 36.0], egui::Button::new("Host"))
+                })
+                .inner;
+            if host.clicked() {
                 match choice.setup() {
                     Ok(s) => action = Some(HomeAction::Host(s, self.options.clone())),
                     Err(e) => choice.error = Some(e),
                 }
             }
         });
-        action
+        action.or(manual)
     }
 }
 
@@ -285,9 +376,26 @@ struct JoinPage {
 }
 
 impl JoinPage {
+    /// Checks the text: the action that joins it, or the error (kept for the page to show).
+    fn submit(&mut self) -> Result<HomeAction, JoinTextError> {
+        match parse_join_target(&self.address) {
+            Ok(t) => {
+                self.error = None;
+                Ok(HomeAction::Join(t.text().to_string()))
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, available: bool) -> Option<HomeAction> {
         ui.heading("Join a game");
-        ui.label("The host's address, as their doomlink shows it.");
+        ui.label(
+            "Paste the invite link the host sent you (doomlink://join/…), \
+             or type the address of a game on your LAN.",
+        );
         ui.add_space(10.0);
         if !available {
             not_yet_note(ui);
@@ -295,21 +403,15 @@ impl JoinPage {
         let mut action = None;
         ui.add_enabled_ui(available, |ui| {
             ui.horizontal(|ui| {
-                ui.label("Address");
+                ui.label("Link or address");
                 let edit = ui.add(
                     egui::TextEdit::singleline(&mut self.address)
-                        .hint_text("192.168.1.20:2342")
-                        .desired_width(220.0),
+                        .hint_text("doomlink://join/… or 192.168.1.20:2342")
+                        .desired_width(420.0),
                 );
                 let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if ui.button("Join").clicked() || enter {
-                    match parse_address(&self.address) {
-                        Ok(a) => {
-                            self.error = None;
-                            action = Some(HomeAction::Join(a));
-                        }
-                        Err(e) => self.error = Some(e.to_string()),
-                    }
+                    action = self.submit().ok();
                 }
             });
             if let Some(e) = &self.error {
@@ -435,6 +537,8 @@ fn settings_page(ui: &mut egui::Ui, s: &mut Settings, facts: &HomeFacts) -> Opti
             ui.end_row();
         });
     ui.add_space(14.0);
+    internet_settings(ui, s);
+    ui.add_space(14.0);
     ui.label(RichText::new("Controls").strong());
     egui::Grid::new("bindings").striped(true).show(ui, |ui| {
         for (what, keys) in DEFAULT_BINDINGS {
@@ -461,4 +565,82 @@ fn settings_page(ui: &mut egui::Ui, s: &mut Settings, facts: &HomeFacts) -> Opti
         PathBuf::from(facts.data_dir).display()
     ));
     (*s != before).then_some(HomeAction::SettingsChanged)
+}
+
+/// Settings → Internet play: the rendezvous, and STUN/TURN servers besides a rendezvous's own;
+/// what is wrong with them shown in one line under them.
+fn internet_settings(ui: &mut egui::Ui, s: &mut Settings) {
+    ui.label(RichText::new("Internet play").strong());
+    egui::Grid::new("internet-settings")
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            ui.label("Rendezvous");
+            ui.add(
+                egui::TextEdit::singleline(&mut s.rendezvous)
+                    .hint_text("host:port of a doomlink serve (empty: none)")
+                    .desired_width(320.0),
+            )
+            .on_hover_text(
+                "Where hosting registers its room and gets an invite link. \
+                 Joining needs none: the link names its rendezvous.",
+            );
+            ui.end_row();
+            ui.label("STUN servers");
+            // One a line; split on '\n' (not lines()) so a newline being typed survives.
+            let mut text = s.stun_servers.join("\n");
+            if ui
+                .add(
+                    egui::TextEdit::multiline(&mut text)
+                        .hint_text("stun:stun.example.org:3478 (one a line)")
+                        .desired_rows(2)
+                        .desired_width(320.0),
+                )
+                .changed()
+            {
+                s.stun_servers = if text.is_empty() {
+                    Vec::new()
+                } else {
+                    text.split('\n').map(str::to_string).collect()
+                };
+            }
+            ui.end_row();
+            ui.label("TURN servers");
+            ui.vertical(|ui| {
+                let mut remove = None;
+                for (i, t) in s.turn_servers.iter_mut().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            egui::TextEdit::singleline(&mut t.url)
+                                .hint_text("turn:host:3478")
+                                .desired_width(210.0),
+                        );
+                        ui.add(
+                            egui::TextEdit::singleline(&mut t.username)
+                                .hint_text("username")
+                                .desired_width(90.0),
+                        );
+                        ui.add(
+                            egui::TextEdit::singleline(&mut t.credential)
+                                .hint_text("credential")
+                                .password(true)
+                                .desired_width(90.0),
+                        );
+                        if ui.small_button("Remove").clicked() {
+                            remove = Some(i);
+                        }
+                    });
+                }
+                if let Some(i) = remove {
+                    s.turn_servers.remove(i);
+                }
+                if ui.button("Add a TURN server").clicked() {
+                    s.turn_servers.push(TurnServer::default());
+                }
+            });
+            ui.end_row();
+        });
+    if let Err(e) = s.internet() {
+        ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+    }
 }

@@ -7,6 +7,7 @@
 //! - `frames`: the thread that brings frames from the guest, the measurements, the frame dump
 //! - `keys`: egui keys to Doom key codes; `view`: the 4:3 letterbox arithmetic
 //! - `launch`: starting guests off the UI thread; `netplay`: the seam for network play
+//! - `invite`: a hosted Internet game's link, Copy button and QR code beside the lobby
 //! - `settings`: the app's settings file; `lobby`: the netgame lobby records; `wads`: map lists
 
 mod app;
@@ -14,10 +15,12 @@ mod choice;
 mod frames;
 mod game;
 mod home;
+pub mod invite;
 pub mod keys;
 pub mod launch;
 mod lobby;
 pub mod netplay;
+mod overlay;
 pub mod settings;
 pub mod view;
 mod wads;
@@ -36,6 +39,9 @@ pub enum StartWith {
     Home,
     /// This game (`doomlink run` without `--headless`).
     Game(GameSetup),
+    /// The Join page, joining this text at once (`doomlink LINK`, as a URL handler starts the
+    /// app): an invite link, or an address. If it is not one, the page shows why.
+    Join(String),
 }
 
 /// Why the window could not run.
@@ -51,11 +57,13 @@ pub fn run(
     start: StartWith,
     data_dir: PathBuf,
     netplay: Arc<dyn Netplay>,
+    instance: Option<crate::single_instance::Listener>,
 ) -> Result<i32, GuiError> {
     let exit_code = Arc::new(AtomicI32::new(0));
     let (mode, direct) = match start {
         StartWith::Home => (app::Mode::Home, None),
-        StartWith::Game(g) => (app::Mode::Direct, Some(g)),
+        StartWith::Game(g) => (app::Mode::Direct, Some(app::Direct::Game(g))),
+        StartWith::Join(text) => (app::Mode::Home, Some(app::Direct::Join(text))),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -73,14 +81,19 @@ pub fn run(
         "doomlink",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(app::DoomlinkApp::new(
-                &cc.egui_ctx,
-                mode,
-                direct,
-                data_dir,
-                netplay,
-                code,
-            )))
+            let mut app =
+                app::DoomlinkApp::new(&cc.egui_ctx, mode, direct, data_dir, netplay, code);
+            if let Some(listener) = instance {
+                // Links handed over by later starts: into a channel, and wake the UI.
+                let (tx, rx) = std::sync::mpsc::channel();
+                let ctx = cc.egui_ctx.clone();
+                listener.spawn(move |msg| {
+                    let _ = tx.send(msg);
+                    ctx.request_repaint();
+                });
+                app.take_handed_links(rx);
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| GuiError::Window(e.to_string()))?;

@@ -31,6 +31,27 @@ pub struct HostOptions {
     pub port: u16,
     /// Shown to others on the LAN.
     pub game_name: String,
+    /// Over the LAN, or over the Internet through a rendezvous.
+    pub transport: Transport,
+}
+
+/// How a hosted game reaches its players.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// Chocolate Doom's own protocol on the local network (native players can join).
+    #[default]
+    Lan,
+    /// WebRTC through a rendezvous: the host gets an invite link.
+    Internet,
+}
+
+/// Internet play's settings (from the Settings page), already checked: the rendezvous to host
+/// at, and STUN/TURN servers to use besides those a rendezvous hands out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InternetOptions {
+    /// `host:port` of a `doomlink serve`; None: no rendezvous is set.
+    pub rendezvous: Option<String>,
+    pub ice_servers: Vec<doomlink_net::signal::IceServer>,
 }
 
 impl Default for HostOptions {
@@ -40,6 +61,7 @@ impl Default for HostOptions {
             players: 2,
             port: 2342,
             game_name: String::new(),
+            transport: Transport::Lan,
         }
     }
 }
@@ -61,6 +83,71 @@ pub fn warp_of(args: &[String]) -> Option<(Option<u8>, u8)> {
 pub struct NetGameRequest {
     pub game: DoomConfig,
     pub player_name: String,
+    /// Used by Internet play only.
+    pub internet: InternetOptions,
+}
+
+/// What the Join page's one text field holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinTarget {
+    /// `host` or `host:port` on the LAN (as [`parse_address`] returns it).
+    Address(String),
+    /// An invite link, `doomlink://join/…` or its http(s) form (checked).
+    Invite(String),
+    /// A manual offer code (checked).
+    OfferCode(String),
+}
+
+impl JoinTarget {
+    /// The text to hand to [`Netplay::join`].
+    pub fn text(&self) -> &str {
+        match self {
+            JoinTarget::Address(t) | JoinTarget::Invite(t) | JoinTarget::OfferCode(t) => t,
+        }
+    }
+}
+
+/// Why the Join page's text is not something to join; one line that names the wrong part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinTextError {
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    #[error(transparent)]
+    Invite(#[from] doomlink_net::invite::InviteError),
+    #[error("{0}")]
+    Code(doomlink_net::manual::CodeError),
+}
+
+/// True for text that looks like a link (a scheme), whatever follows.
+fn looks_like_link(text: &str) -> bool {
+    let lower = text.get(..11).unwrap_or(text).to_ascii_lowercase();
+    lower.starts_with("doomlink:") || lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Manual codes are long base64url runs: never an address (which is short, or has dots or a
+/// colon).
+fn looks_like_code(text: &str) -> bool {
+    text.len() >= 40
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c.is_whitespace())
+}
+
+/// Sorts the Join page's text into an address, an invite link or a manual offer code, and checks
+/// it.
+pub fn parse_join_target(text: &str) -> Result<JoinTarget, JoinTextError> {
+    use doomlink_net::invite::InviteLink;
+    use doomlink_net::manual::{CodeKind, ManualCode};
+    let text = text.trim();
+    if looks_like_link(text) {
+        InviteLink::parse(text)?;
+        return Ok(JoinTarget::Invite(text.to_string()));
+    }
+    if looks_like_code(text) {
+        ManualCode::decode_kind(text, CodeKind::Offer).map_err(JoinTextError::Code)?;
+        return Ok(JoinTarget::OfferCode(text.to_string()));
+    }
+    Ok(JoinTarget::Address(parse_address(text)?))
 }
 
 /// A game found on the LAN.
@@ -106,6 +193,76 @@ pub trait Netplay: Send + Sync {
 
     /// Games currently announced on the LAN.
     fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError>;
+
+    /// An Internet game with one friend and no rendezvous, by trading two codes: puts this
+    /// side's code (the host's offer, or the joiner's answer to `side`'s offer) into `codes` as
+    /// soon as it exists; a host then waits for the joiner's answer from `codes`.
+    fn manual(
+        &self,
+        _request: &NetGameRequest,
+        _side: &ManualSide,
+        _codes: &CodeExchange,
+    ) -> Result<Launched, NetplayError> {
+        Err(NetplayError::NotYet(
+            "manual codes are not in this build".into(),
+        ))
+    }
+}
+
+/// Which side of a manual game this player is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManualSide {
+    /// The host, with the game's options.
+    Host(HostOptions),
+    /// A joiner, with the host's offer code.
+    Join(String),
+}
+
+/// The two codes of a manual game, between the worker that makes the connection and the screen
+/// that shows our code and takes theirs.
+pub struct CodeExchange {
+    ours: std::sync::Mutex<Option<String>>,
+    theirs: std::sync::Mutex<std::sync::mpsc::Receiver<String>>,
+    /// Wakes the screen when our code is there.
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+impl CodeExchange {
+    /// The exchange, and where the screen sends the other side's code.
+    pub fn new(
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> (
+        std::sync::Arc<CodeExchange>,
+        std::sync::mpsc::Sender<String>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let x = CodeExchange {
+            ours: std::sync::Mutex::new(None),
+            theirs: std::sync::Mutex::new(rx),
+            wake: Box::new(wake),
+        };
+        (std::sync::Arc::new(x), tx)
+    }
+
+    /// Our code, for the screen to show (worker side).
+    pub fn set_ours(&self, code: &str) {
+        *self.ours.lock().unwrap_or_else(|e| e.into_inner()) = Some(code.to_string());
+        (self.wake)();
+    }
+
+    /// Our code, once made.
+    pub fn ours(&self) -> Option<String> {
+        self.ours.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits for the other side's code; None if the player gave up (the screen went away).
+    pub fn wait_theirs(&self) -> Option<String> {
+        self.theirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv()
+            .ok()
+    }
 }
 
 /// The stand-in until LAN play exists.
@@ -214,6 +371,40 @@ mod tests {
         assert_eq!(warp_of(&a(&["1", "3"])), Some((Some(1), 3)));
         assert_eq!(warp_of(&a(&["12"])), Some((None, 12)));
         assert_eq!(warp_of(&a(&[])), None);
+    }
+
+    #[test]
+    fn join_text_is_an_address_a_link_or_a_code() {
+        let fp = "A".repeat(43);
+        let link = format!(
+            "doomlink://join/127.0.0.1:7342/room1234?fp={fp}#{}",
+            "s".repeat(22)
+        );
+        assert_eq!(
+            parse_join_target(&format!("  {link} ")).unwrap(),
+            JoinTarget::Invite(link.clone())
+        );
+        let web = format!(
+            "https://rv.example:443/join/room1234?fp={fp}#{}",
+            "s".repeat(22)
+        );
+        assert!(matches!(parse_join_target(&web), Ok(JoinTarget::Invite(_))));
+        assert_eq!(
+            parse_join_target("10.0.0.2:2342").unwrap(),
+            JoinTarget::Address("10.0.0.2:2342".into())
+        );
+        // A bad link names the wrong part.
+        let e = parse_join_target(&link.replace("fp=", "fq=")).unwrap_err();
+        assert!(matches!(e, JoinTextError::Invite(_)), "{e}");
+        let e = parse_join_target(&link.replace("room1234", "r!")).unwrap_err();
+        assert!(e.to_string().contains("room id"), "{e}");
+        // A long base64url run is a code, and a damaged one says so.
+        let e = parse_join_target(&"Q".repeat(80)).unwrap_err();
+        assert!(matches!(e, JoinTextError::Code(_)), "{e}");
+        assert!(matches!(
+            parse_join_target(""),
+            Err(JoinTextError::Address(_))
+        ));
     }
 
     #[test]

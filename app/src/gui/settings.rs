@@ -22,6 +22,24 @@ pub struct Settings {
     pub last_pwads: Vec<PathBuf>,
     pub last_skill: u8,
     pub last_map: Option<String>,
+    /// The in-game network overlay (RTT and loss per peer; toggled with the backquote key).
+    pub show_net_overlay: bool,
+    /// Internet play: the rendezvous (`doomlink serve`) to host at, `host:port`; empty: none
+    /// (no public service is assumed).
+    pub rendezvous: String,
+    /// Internet play: STUN servers to use besides a rendezvous's own (`stun:host:port`).
+    pub stun_servers: Vec<String>,
+    /// Internet play: TURN servers to use besides a rendezvous's own.
+    pub turn_servers: Vec<TurnServer>,
+}
+
+/// A TURN server the player adds (`turn:host:port` or `turns:…`, with its credentials).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TurnServer {
+    pub url: String,
+    pub username: String,
+    pub credential: String,
 }
 
 impl Default for Settings {
@@ -35,6 +53,10 @@ impl Default for Settings {
             last_pwads: Vec::new(),
             last_skill: 3,
             last_map: None,
+            show_net_overlay: false,
+            rendezvous: String::new(),
+            stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
         }
     }
 }
@@ -45,6 +67,80 @@ fn default_player_name() -> String {
         .ok()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Player".into())
+}
+
+/// What is wrong with the Internet play settings; one line naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InternetSettingsError {
+    #[error("rendezvous {0:?} is not host:port (e.g. rendezvous.example.org:7342)")]
+    Rendezvous(String),
+    #[error("STUN server {0:?} is not stun:host:port")]
+    Stun(String),
+    #[error("TURN server {0:?} is not turn:host:port or turns:host:port")]
+    TurnUrl(String),
+    #[error("TURN server {0:?} needs a username and a credential")]
+    TurnCredentials(String),
+}
+
+/// `scheme:host:port` (a `?transport=…` allowed after it), the scheme one of `schemes`; a bare
+/// `host:port` gets the first scheme. Returns the URL to hand to WebRTC.
+fn ice_url(text: &str, schemes: &[&str]) -> Option<String> {
+    let text = text.trim();
+    let (scheme, rest) = match text.split_once(':') {
+        Some((s, r)) if schemes.contains(&s.to_ascii_lowercase().as_str()) => {
+            (s.to_ascii_lowercase(), r)
+        }
+        _ => (schemes[0].to_string(), text),
+    };
+    let addr = rest.split_once('?').map_or(rest, |(a, _)| a);
+    doomlink_net::invite::valid_host_port(addr).then(|| format!("{scheme}:{rest}"))
+}
+
+impl Settings {
+    /// The Internet play settings, checked, as network play takes them.
+    pub fn internet(&self) -> Result<super::netplay::InternetOptions, InternetSettingsError> {
+        use doomlink_net::signal::IceServer;
+        let rv = self.rendezvous.trim();
+        let rendezvous = if rv.is_empty() {
+            None
+        } else if doomlink_net::invite::valid_host_port(rv) {
+            Some(rv.to_string())
+        } else {
+            return Err(InternetSettingsError::Rendezvous(rv.to_string()));
+        };
+        let mut ice_servers = Vec::new();
+        for s in self.stun_servers.iter().filter(|s| !s.trim().is_empty()) {
+            let url = ice_url(s, &["stun", "stuns"])
+                .ok_or_else(|| InternetSettingsError::Stun(s.trim().to_string()))?;
+            ice_servers.push(IceServer {
+                urls: vec![url],
+                username: String::new(),
+                credential: String::new(),
+            });
+        }
+        for t in self
+            .turn_servers
+            .iter()
+            .filter(|t| *t != &TurnServer::default())
+        {
+            let url = ice_url(&t.url, &["turn", "turns"])
+                .ok_or_else(|| InternetSettingsError::TurnUrl(t.url.trim().to_string()))?;
+            if t.username.trim().is_empty() || t.credential.is_empty() {
+                return Err(InternetSettingsError::TurnCredentials(
+                    t.url.trim().to_string(),
+                ));
+            }
+            ice_servers.push(IceServer {
+                urls: vec![url],
+                username: t.username.trim().to_string(),
+                credential: t.credential.clone(),
+            });
+        }
+        Ok(super::netplay::InternetOptions {
+            rendezvous,
+            ice_servers,
+        })
+    }
 }
 
 /// Why settings could not be read or written; each names the file.
@@ -136,5 +232,58 @@ mod tests {
         let e = Settings::load(&path).unwrap_err().to_string();
         assert!(e.contains("settings.toml"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn internet_settings_are_checked_and_become_ice_servers() {
+        let mut s = Settings::default();
+        let none = s.internet().unwrap();
+        assert_eq!((none.rendezvous, none.ice_servers.len()), (None, 0));
+        s.rendezvous = " 127.0.0.1:7342 ".into();
+        s.stun_servers = vec!["stun.example.org:3478".into(), "".into()];
+        s.turn_servers = vec![TurnServer {
+            url: "turn:turn.example.org:3478?transport=udp".into(),
+            username: "me".into(),
+            credential: "pw".into(),
+        }];
+        let o = s.internet().unwrap();
+        assert_eq!(o.rendezvous.as_deref(), Some("127.0.0.1:7342"));
+        assert_eq!(o.ice_servers[0].urls, ["stun:stun.example.org:3478"]);
+        assert_eq!(
+            o.ice_servers[1].urls,
+            ["turn:turn.example.org:3478?transport=udp"]
+        );
+        assert_eq!(o.ice_servers[1].username, "me");
+
+        let bad = |f: fn(&mut Settings)| {
+            let mut s = Settings::default();
+            f(&mut s);
+            s.internet().unwrap_err()
+        };
+        assert!(matches!(
+            bad(|s| s.rendezvous = "no port".into()),
+            InternetSettingsError::Rendezvous(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.stun_servers = vec!["stun:host".into()]),
+            InternetSettingsError::Stun(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.turn_servers = vec![TurnServer {
+                url: "http://x:1".into(),
+                ..Default::default()
+            }]),
+            InternetSettingsError::TurnUrl(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.turn_servers = vec![TurnServer {
+                url: "turns:x:5349".into(),
+                ..Default::default()
+            }]),
+            InternetSettingsError::TurnCredentials(_)
+        ));
+        // Old settings files (without these fields) still load.
+        let old: Settings = toml::from_str("volume = 0.5").unwrap();
+        assert_eq!(old.rendezvous, "");
     }
 }

@@ -1,0 +1,1278 @@
+//! Dedicated rooms: `doomlink serve` hosting games itself. Each room's server peer is the service:
+//! Chocolate Doom `-dedicated` (a server with no player of its own) in a kernel whose HostIO is a
+//! hub [`WebRtcNode`]; players join by the room's invite link.
+//!
+//! Design:
+//! - A room is a `host_room` client of the service's own rendezvous on 127.0.0.1 — the same
+//!   code path as `doomlink host --internet`. The rendezvous then treats service rooms and
+//!   player-hosted rooms alike (signaling, TURN credentials, expiry, the `closed` on shutdown),
+//!   there is one implementation of hosting to trust, and the net crate keeps knowing no wasm.
+//!   The link is rewritten to the public address (the room was registered over loopback).
+//! - One kernel per room, chosen by measuring (`cargo bench -p doomlink-e2e --bench capacity`,
+//!   2-core machine): 16 idle `-dedicated` guests in one shared kernel take 0.6 MB and 6.2 ms/s
+//!   of CPU each and start in 0.1 ms; in a kernel each, 1.4 MB and 7.9 ms/s (the kernel's epoch
+//!   thread) and 1.1 ms (the module comes from the compiled-module cache). A playing
+//!   four-player room costs the service 55-66 ms of CPU a second and 8-11 MB (WebRTC links, session, guest),
+//!   so a kernel of its own adds ~3% CPU and ~10% memory to a room. For that, a room's memory
+//!   cap, kill, trap and HostIO are its own, with no routing by pid between rooms to get wrong
+//!   and nothing shared that one room's failure could take down.
+//! - The room's game options: Chocolate Doom's dedicated server takes them from the first player
+//!   to join (the controller), and refuses them on its own command line. The service enforces
+//!   the room's options instead by rewriting the settings of the controller's GAMESTART packet
+//!   on its way into the server guest ([`enforce_settings`]); the server then hands every player
+//!   those settings, so all agree. The controller still says when the game starts (its `-nodes`
+//!   or the lobby's `start`), as natively.
+//! - A room whose guest traps, I_Errors or exits is closed (its players get Bye HubClosing), logged
+//!   and counted (`doomlink_rooms_failed_total`); other rooms go on. Standing rooms (from the
+//!   config) start a new guest — a new game — after each game ends (its players all gone);
+//!   rooms made through the admin API close after their one game.
+//! - Limits: rooms, players per room (more joiners are turned away at the hub), the guest's
+//!   memory (the kernel's per-guest cap).
+//! - Guest CPU time: each guest runs on its own thread (the kernel names it `guest-PID`); the
+//!   service finds its thread id when it starts and reads `/proc/self/task/TID/stat`.
+//!
+//! Test hook (tests only): `DOOMLINK_TEST_FAIL_ROOM=NAME:SECS` makes the service kill the guest
+//! of the room named NAME SECS seconds after its first player came, through the kernel, without it being a
+//! planned stop — the path a trap takes.
+
+use crate::internet::{session_config, InternetHost};
+use crate::netplay::{GameOptions, KernelSink};
+use crate::netview::ChatLog;
+use crate::serve_config::{game_of, RoomLimits, RoomSpec};
+use doomlink_kernel::{
+    ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
+};
+use doomlink_net::identity::Identity;
+use doomlink_net::lan::GuestSink;
+use doomlink_net::node::{NodeEvent, WebRtcNode};
+use doomlink_net::online::{host_room, HostOptions};
+use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
+use doomlink_net::wire::ByeReason;
+use doomlink_net::Config;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What the rooms need from the service.
+#[derive(Debug, Clone)]
+pub struct RoomsConfig {
+    /// The rendezvous as the rooms reach it (127.0.0.1:PORT).
+    pub local_rendezvous: SocketAddr,
+    /// `host:port` players reach the rendezvous at (goes into links).
+    pub public_rendezvous: String,
+    /// Room data (the service's identity) lives here.
+    pub data_dir: PathBuf,
+    pub iwads: Vec<PathBuf>,
+    pub limits: RoomLimits,
+    /// Where the rooms' WebRTC sockets bind (tests: 127.0.0.1).
+    pub rtc_bind: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Standing,
+    Created,
+}
+
+/// The guest running in a room now.
+struct Guest {
+    process: ProcessHandle,
+    /// The guest's thread, for its CPU time.
+    tid: Option<u32>,
+}
+
+struct Room {
+    id: String,
+    spec: RoomSpec,
+    kind: Kind,
+    link: String,
+    hub: WebRtcNode,
+    sink: Arc<KernelSink>,
+    kernel: Kernel,
+    module: GuestModule,
+    guest: Mutex<Option<Guest>>,
+    /// CPU seconds of this room's earlier guests (standing rooms restart theirs).
+    cpu_done: Mutex<f64>,
+    games: AtomicU64,
+    /// How long the service holds a tic (see [`TicClock`]).
+    tics: Arc<TicClock>,
+    /// Set before a planned stop, so the supervisor does not call it a failure.
+    stopping: AtomicBool,
+    /// Ends the joiner-taking task (and with it the room at the rendezvous).
+    stop_joiners: tokio::sync::watch::Sender<bool>,
+}
+
+impl Room {
+    fn guest(&self) -> MutexGuard<'_, Option<Guest>> {
+        self.guest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn players(&self) -> usize {
+        self.hub.links().iter().filter(|l| l.addr.is_some()).count()
+    }
+    fn cpu_seconds(&self) -> f64 {
+        let done = *self.cpu_done.lock().unwrap_or_else(|e| e.into_inner());
+        done + self
+            .guest()
+            .as_ref()
+            .and_then(|g| g.tid)
+            .and_then(thread_cpu_seconds)
+            .unwrap_or(0.0)
+    }
+}
+
+struct Inner {
+    cfg: Mutex<RoomsConfig>,
+    rooms: Mutex<HashMap<String, Arc<Room>>>,
+    /// Rooms being created (they count against the limit already).
+    pending: AtomicU64,
+    identity: Identity,
+    rt: tokio::runtime::Handle,
+    /// Serialises guest starts, so a new guest thread is told apart from the others.
+    spawn_lock: Mutex<()>,
+    wad_hashes: Mutex<HashMap<PathBuf, Config>>,
+    draining: AtomicBool,
+    created_total: AtomicU64,
+    failed_total: AtomicU64,
+    games_total: AtomicU64,
+    refused_players_total: AtomicU64,
+    /// The test hook (see the module docs).
+    fail_room: Option<(String, Duration)>,
+}
+
+/// The service's dedicated rooms. Cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Rooms {
+    /// Must be called inside the service's tokio runtime.
+    pub fn new(cfg: RoomsConfig) -> anyhow::Result<Rooms> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let identity = Identity::load_or_create(&cfg.data_dir)?;
+        let fail_room = std::env::var("DOOMLINK_TEST_FAIL_ROOM").ok().and_then(|v| {
+            let (name, secs) = v.rsplit_once(':')?;
+            Some((
+                name.to_string(),
+                Duration::from_secs_f64(secs.parse().ok()?),
+            ))
+        });
+        Ok(Rooms {
+            inner: Arc::new(Inner {
+                cfg: Mutex::new(cfg),
+                rooms: Mutex::new(HashMap::new()),
+                pending: AtomicU64::new(0),
+                identity,
+                rt: tokio::runtime::Handle::current(),
+                spawn_lock: Mutex::new(()),
+                wad_hashes: Mutex::new(HashMap::new()),
+                draining: AtomicBool::new(false),
+                created_total: AtomicU64::new(0),
+                failed_total: AtomicU64::new(0),
+                games_total: AtomicU64::new(0),
+                refused_players_total: AtomicU64::new(0),
+                fail_room,
+            }),
+        })
+    }
+
+    /// New limits and IWADs (SIGHUP). Running rooms keep theirs.
+    pub fn set_limits(&self, limits: RoomLimits, iwads: Vec<PathBuf>) {
+        let mut c = lock(&self.inner.cfg);
+        c.limits = limits;
+        c.iwads = iwads;
+    }
+
+    /// Names of the standing rooms running now.
+    pub fn standing_names(&self) -> Vec<String> {
+        lock(&self.inner.rooms)
+            .values()
+            .filter(|r| r.kind == Kind::Standing)
+            .map(|r| r.spec.name.clone())
+            .collect()
+    }
+
+    /// Starts a standing room (from the config).
+    pub async fn start_standing(&self, spec: RoomSpec) -> Result<CreatedRoom, RoomError> {
+        self.start(spec, Kind::Standing).await
+    }
+
+    /// Closes a standing room by name (SIGHUP: it left the config).
+    pub fn close_standing(&self, name: &str) {
+        let rooms: Vec<Arc<Room>> = lock(&self.inner.rooms)
+            .values()
+            .filter(|r| r.kind == Kind::Standing && r.spec.name == name)
+            .cloned()
+            .collect();
+        for r in rooms {
+            tracing::info!(room = %r.id, name, "standing room removed from the config");
+            self.close(&r);
+        }
+    }
+
+    /// SIGTERM: no new rooms or players; games may finish within `bound`; then every player
+    /// is told the room closes (Bye HubClosing) and the guests stop.
+    pub async fn drain(&self, bound: Duration) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+        let rooms: Vec<Arc<Room>> = lock(&self.inner.rooms).values().cloned().collect();
+        for r in &rooms {
+            let _ = r.stop_joiners.send(true);
+        }
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline && rooms.iter().any(|r| r.players() > 0) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for r in &rooms {
+            self.close(r);
+        }
+        // Let the Byes go out before the runtime stops.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tracing::info!(rooms = rooms.len(), "dedicated rooms drained");
+    }
+
+    fn config_for(&self, iwad: &Path, name: &str) -> Result<Config, RoomError> {
+        if let Some(c) = lock(&self.inner.wad_hashes).get(iwad) {
+            let mut c = c.clone();
+            c.name = name.to_string();
+            return Ok(c);
+        }
+        let c = session_config(name, iwad).map_err(|e| RoomError::Failed(format!("{e:#}")))?;
+        lock(&self.inner.wad_hashes).insert(iwad.to_path_buf(), c.clone());
+        Ok(c)
+    }
+
+    async fn start(&self, spec: RoomSpec, kind: Kind) -> Result<CreatedRoom, RoomError> {
+        if self.inner.draining.load(Ordering::Relaxed) {
+            return Err(RoomError::Draining);
+        }
+        let cfg = lock(&self.inner.cfg).clone();
+        {
+            let n =
+                lock(&self.inner.rooms).len() as u64 + self.inner.pending.load(Ordering::Relaxed);
+            if n >= cfg.limits.rooms as u64 {
+                return Err(RoomError::Limit(format!(
+                    "{} rooms at most",
+                    cfg.limits.rooms
+                )));
+            }
+        }
+        self.inner.pending.fetch_add(1, Ordering::Relaxed);
+        let r = self.start_inner(spec, kind, cfg).await;
+        self.inner.pending.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+
+    async fn start_inner(
+        &self,
+        spec: RoomSpec,
+        kind: Kind,
+        cfg: RoomsConfig,
+    ) -> Result<CreatedRoom, RoomError> {
+        let fail = |e: String| RoomError::Failed(e);
+        let session = {
+            let this = self.clone();
+            let (iwad, name) = (spec.iwad.clone(), spec.name.clone());
+            tokio::task::spawn_blocking(move || this.config_for(&iwad, &name))
+                .await
+                .map_err(|e| fail(e.to_string()))??
+        };
+        let mut opts = HostOptions::new(
+            cfg.local_rendezvous.to_string(),
+            self.inner.identity.clone(),
+        );
+        opts.name = spec.name.clone();
+        if let Some(ip) = cfg.rtc_bind {
+            opts.rtc.bind = vec![SocketAddr::from((ip, 0))];
+        }
+        let mut hosted = host_room(opts)
+            .await
+            .map_err(|e| fail(format!("registering at the rendezvous: {e}")))?;
+        let mut invite = hosted.invite.clone();
+        invite.rendezvous = cfg.public_rendezvous.clone();
+        let link = invite.to_doomlink_url();
+        let id = hosted.room.clone();
+
+        let sink = KernelSink::new();
+        let tics = Arc::new(TicClock::default());
+        let guard: Arc<dyn GuestSink> = Arc::new(SettingsGuard {
+            inner: sink.clone(),
+            game: spec.game.clone(),
+            tics: tics.clone(),
+        });
+        let (hub, events) = WebRtcNode::hub(session, guard);
+        spawn_event_drain(id.clone(), events);
+        let host_io = Arc::new(RoomIo {
+            inner: InternetHost {
+                node: hub.clone(),
+                sink: sink.clone(),
+                name: spec.name.clone(),
+                chat: Arc::new(ChatLog::default()),
+            },
+            tics: tics.clone(),
+        });
+        let memory = cfg.limits.guest_memory;
+        let (kernel, module) = tokio::task::spawn_blocking(move || {
+            let kernel = Kernel::new(
+                KernelConfig {
+                    cache_dir: Some(crate::guest::cache_dir()),
+                    memory_limit: memory,
+                },
+                host_io,
+            )?;
+            let module = kernel.load(doomlink_assets::DOOM_WASM)?;
+            anyhow::Ok((kernel, module))
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(format!("{e:#}")))?;
+        sink.attach(kernel.clone());
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let room = Arc::new(Room {
+            id: id.clone(),
+            spec,
+            kind,
+            link: link.clone(),
+            hub: hub.clone(),
+            sink,
+            kernel,
+            module,
+            guest: Mutex::new(None),
+            cpu_done: Mutex::new(0.0),
+            games: AtomicU64::new(0),
+            tics,
+            stopping: AtomicBool::new(false),
+            stop_joiners: stop_tx,
+        });
+        self.start_guest(&room)
+            .map_err(|e| fail(format!("{e:#}")))?;
+        lock(&self.inner.rooms).insert(id.clone(), room.clone());
+        self.inner.created_total.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(room = %id, name = %room.spec.name, kind = ?kind, players = room.spec.players, "dedicated room open");
+
+        // Joiners: into the hub while the room has places.
+        {
+            let room = room.clone();
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                loop {
+                    let j = tokio::select! {
+                        j = hosted.next_joiner() => j,
+                        _ = stop_rx.changed() => break,
+                    };
+                    let Some(j) = j else { break };
+                    match j {
+                        Ok(j) => {
+                            if room.hub.links().len() >= room.spec.players as usize {
+                                inner.refused_players_total.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(room = %room.id, joiner = %j.name, "room full; joiner turned away");
+                                continue; // dropping the link closes it
+                            }
+                            if let Err(e) = room.hub.add_link(j.link) {
+                                tracing::warn!(room = %room.id, joiner = %j.name, "could not join: {e}");
+                            } else {
+                                tracing::info!(room = %room.id, joiner = %j.name, "player joined");
+                            }
+                        }
+                        Err(e) => tracing::warn!(room = %room.id, "a joiner failed: {e}"),
+                    }
+                }
+                hosted.close().await;
+            });
+        }
+        // The supervisor: failures, the end of a game, the test hook.
+        {
+            let this = self.clone();
+            let room = room.clone();
+            std::thread::Builder::new()
+                .name(format!("room-{id}"))
+                .spawn(move || this.supervise(room))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(CreatedRoom { room: id, link })
+    }
+
+    /// Starts a fresh `-dedicated` guest in the room's kernel.
+    fn start_guest(&self, room: &Room) -> anyhow::Result<()> {
+        let _one = lock(&self.inner.spawn_lock);
+        let before = guest_threads();
+        let mut spec = ProcessSpec::new(["doom", "-dedicated", "-port", "2342"]);
+        let out: Arc<dyn OutputSink> = Arc::new(LogSink(room.id.clone()));
+        spec.stdout = out.clone();
+        spec.stderr = out;
+        let process = room.kernel.spawn(&room.module, spec)?;
+        // The new thread appears as soon as the spawn returns; give it a moment at most.
+        let mut tid = None;
+        for _ in 0..50 {
+            tid = guest_threads().into_iter().find(|t| !before.contains(t));
+            if tid.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        *room.guest() = Some(Guest { process, tid });
+        room.games.fetch_add(1, Ordering::Relaxed);
+        self.inner.games_total.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn supervise(&self, room: Arc<Room>) {
+        let mut had_players = false;
+        // When the current game's first player came (the test hook counts from there).
+        let mut first_player: Option<Instant> = None;
+        loop {
+            let status = {
+                let g = room.guest();
+                let Some(g) = g.as_ref() else { return };
+                g.process.wait_timeout(Duration::from_millis(250))
+            };
+            if room.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            if let Some(st) = status {
+                // Not a planned stop: the room has failed.
+                self.inner.failed_total.fetch_add(1, Ordering::Relaxed);
+                match &st {
+                    ExitStatus::Trapped(m) => {
+                        tracing::error!(room = %room.id, name = %room.spec.name, trap = %m, "room's guest trapped; room closed")
+                    }
+                    other => {
+                        tracing::error!(room = %room.id, name = %room.spec.name, status = %other, "room's guest ended; room closed")
+                    }
+                }
+                self.close(&room);
+                return;
+            }
+            if let Some((name, after)) = &self.inner.fail_room {
+                if *name == room.spec.name && first_player.is_some_and(|t| t.elapsed() >= *after) {
+                    if let Some(g) = room.guest().as_ref() {
+                        let _ = room.kernel.kill(g.process.pid());
+                    }
+                }
+            }
+            let players = room.players();
+            if players > 0 {
+                had_players = true;
+                first_player.get_or_insert_with(Instant::now);
+            } else if had_players {
+                had_players = false;
+                first_player = None;
+                tracing::info!(room = %room.id, "game over: every player left");
+                match room.kind {
+                    Kind::Created => {
+                        self.close(&room);
+                        return;
+                    }
+                    Kind::Standing => {
+                        if let Err(e) = self.restart_guest(&room) {
+                            tracing::error!(room = %room.id, "cannot start a new game: {e:#}");
+                            self.inner.failed_total.fetch_add(1, Ordering::Relaxed);
+                            self.close(&room);
+                            return;
+                        }
+                        tracing::info!(room = %room.id, games = room.games.load(Ordering::Relaxed), "new game");
+                    }
+                }
+            }
+        }
+    }
+
+    fn restart_guest(&self, room: &Room) -> anyhow::Result<()> {
+        let old = room.guest().take();
+        if let Some(g) = old {
+            let cpu = g.tid.and_then(thread_cpu_seconds).unwrap_or(0.0);
+            g.process.kill();
+            g.process.wait();
+            *room.cpu_done.lock().unwrap_or_else(|e| e.into_inner()) += cpu;
+        }
+        self.start_guest(room)
+    }
+
+    /// Closes a room: players hear Bye HubClosing, the guest stops, the rendezvous forgets it.
+    fn close(&self, room: &Arc<Room>) {
+        room.stopping.store(true, Ordering::Relaxed);
+        let _ = room.stop_joiners.send(true);
+        {
+            let hub = room.hub.clone();
+            let _enter = self.inner.rt.enter();
+            hub.close(ByeReason::HubClosing);
+        }
+        if let Some(g) = room.guest().as_ref() {
+            g.process.kill();
+        }
+        if lock(&self.inner.rooms).remove(&room.id).is_some() {
+            tracing::info!(room = %room.id, name = %room.spec.name, "dedicated room closed");
+        }
+    }
+
+    fn request_spec(&self, req: &RoomRequest) -> Result<RoomSpec, RoomError> {
+        let cfg = lock(&self.inner.cfg).clone();
+        let (players, game) = game_of(req, cfg.limits.players_per_room)
+            .map_err(|(k, m)| RoomError::Invalid(format!("{k}: {m}")))?;
+        let iwad = match &req.iwad {
+            None => cfg.iwads.first().cloned().ok_or_else(|| {
+                RoomError::Invalid("iwad: this service has no IWADs configured".into())
+            })?,
+            Some(w) => cfg
+                .iwads
+                .iter()
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(w))
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    RoomError::Invalid(format!("iwad: {w:?} is not one of this service's"))
+                })?,
+        };
+        Ok(RoomSpec {
+            name: req.name.clone().unwrap_or_else(|| "room".into()),
+            iwad,
+            players,
+            game,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl DedicatedRooms for Rooms {
+    async fn create(&self, req: RoomRequest) -> Result<CreatedRoom, RoomError> {
+        let spec = self.request_spec(&req)?;
+        self.start(spec, Kind::Created).await
+    }
+
+    fn list(&self) -> Vec<RoomInfo> {
+        let mut v: Vec<RoomInfo> = lock(&self.inner.rooms)
+            .values()
+            .map(|r| RoomInfo {
+                room: r.id.clone(),
+                name: r.spec.name.clone(),
+                link: r.link.clone(),
+                players: r.players(),
+                max_players: r.spec.players,
+                kind: match r.kind {
+                    Kind::Standing => "standing".into(),
+                    Kind::Created => "created".into(),
+                },
+                games: r.games.load(Ordering::Relaxed),
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.room.cmp(&b.room)));
+        v
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        let rooms = lock(&self.inner.rooms);
+        (rooms.len(), rooms.values().map(|r| r.players()).sum())
+    }
+
+    fn metrics_text(&self) -> String {
+        metrics_text(self)
+    }
+}
+
+/// Prometheus text for the rooms and the process.
+fn metrics_text(rooms: &Rooms) -> String {
+    use std::fmt::Write;
+    let list: Vec<Arc<Room>> = lock(&rooms.inner.rooms).values().cloned().collect();
+    let mut s = String::new();
+    let head = |s: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    let inner = &rooms.inner;
+    for (name, kind, help, v) in [
+        (
+            "doomlink_rooms",
+            "gauge",
+            "Dedicated rooms running.",
+            list.len() as f64,
+        ),
+        (
+            "doomlink_players",
+            "gauge",
+            "Players in dedicated rooms.",
+            list.iter().map(|r| r.players()).sum::<usize>() as f64,
+        ),
+        (
+            "doomlink_rooms_created_total",
+            "counter",
+            "Dedicated rooms opened.",
+            inner.created_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_rooms_failed_total",
+            "counter",
+            "Dedicated rooms closed because their guest trapped, I_Errored or ended.",
+            inner.failed_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_games_total",
+            "counter",
+            "Games started in dedicated rooms (a standing room starts one after each ends).",
+            inner.games_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_players_refused_total",
+            "counter",
+            "Joiners turned away because their room was full.",
+            inner.refused_players_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_draining",
+            "gauge",
+            "1 while the service drains (SIGTERM).",
+            inner.draining.load(Ordering::Relaxed) as u8 as f64,
+        ),
+    ] {
+        head(&mut s, name, kind, help);
+        let _ = writeln!(s, "{name} {v}");
+    }
+    if let Some((cpu, rss)) = process_figures() {
+        head(
+            &mut s,
+            "process_cpu_seconds_total",
+            "counter",
+            "CPU time of the whole service.",
+        );
+        let _ = writeln!(s, "process_cpu_seconds_total {cpu}");
+        head(
+            &mut s,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the service.",
+        );
+        let _ = writeln!(s, "process_resident_memory_bytes {rss}");
+    }
+    // Per room, labelled by room id.
+    type Fig = (&'static str, &'static str, &'static str);
+    const PER_ROOM: [Fig; 9] = [
+        ("doomlink_room_players", "gauge", "Players in the room."),
+        (
+            "doomlink_room_datagrams_in_total",
+            "counter",
+            "Game datagrams from the room's players.",
+        ),
+        (
+            "doomlink_room_datagrams_out_total",
+            "counter",
+            "Game datagrams to the room's players.",
+        ),
+        (
+            "doomlink_room_bytes_in_total",
+            "counter",
+            "Payload bytes from the room's players.",
+        ),
+        (
+            "doomlink_room_bytes_out_total",
+            "counter",
+            "Payload bytes to the room's players.",
+        ),
+        (
+            "doomlink_room_drops_total",
+            "counter",
+            "Datagrams dropped: invalid, unroutable, full send queues, full guest socket queues.",
+        ),
+        (
+            "doomlink_room_rtt_seconds",
+            "gauge",
+            "Mean smoothed round-trip time to the room's players.",
+        ),
+        (
+            "doomlink_room_rtt_max_seconds",
+            "gauge",
+            "Largest smoothed round-trip time to a player of the room.",
+        ),
+        (
+            "doomlink_room_guest_cpu_seconds_total",
+            "counter",
+            "CPU time of the room's Chocolate Doom guest threads.",
+        ),
+    ];
+    let figures: Vec<(String, [f64; 9])> = list
+        .iter()
+        .map(|r| {
+            let links = r.hub.links();
+            let mut f = [0.0; 9];
+            f[0] = links.iter().filter(|l| l.addr.is_some()).count() as f64;
+            let rtts: Vec<f64> = links
+                .iter()
+                .filter_map(|l| l.stats.rtt.map(|d| d.as_secs_f64()))
+                .collect();
+            for l in &links {
+                f[1] += l.stats.dgrams_in as f64;
+                f[2] += l.stats.dgrams_out as f64;
+                f[3] += l.stats.dgram_bytes_in as f64;
+                f[4] += l.stats.dgram_bytes_out as f64;
+                f[5] += (l.stats.drops() + l.send_queue_drops) as f64;
+            }
+            f[5] += r.sink.queue_drops() as f64;
+            if !rtts.is_empty() {
+                f[6] = rtts.iter().sum::<f64>() / rtts.len() as f64;
+                f[7] = rtts.iter().cloned().fold(0.0, f64::max);
+            }
+            f[8] = r.cpu_seconds();
+            (r.id.clone(), f)
+        })
+        .collect();
+    for (i, (name, kind, help)) in PER_ROOM.iter().enumerate() {
+        head(&mut s, name, kind, help);
+        for (id, f) in &figures {
+            let _ = writeln!(s, "{name}{{room=\"{id}\"}} {}", f[i]);
+        }
+    }
+    let name = "doomlink_room_tic_delay_seconds";
+    head(
+        &mut s,
+        name,
+        "histogram",
+        "Delay of a tic through the service: the game datagram completing a tic in, to the server's next game datagram out.",
+    );
+    for r in &list {
+        let mut acc = 0;
+        for (i, b) in r.tics.buckets.iter().enumerate() {
+            acc += b.load(Ordering::Relaxed);
+            let le = TIC_BUCKETS
+                .get(i)
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "+Inf".into());
+            let _ = writeln!(s, "{name}_bucket{{room=\"{}\",le=\"{le}\"}} {acc}", r.id);
+        }
+        let _ = writeln!(
+            s,
+            "{name}_sum{{room=\"{}\"}} {}\n{name}_count{{room=\"{}\"}} {acc}",
+            r.id,
+            r.tics.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+            r.id
+        );
+    }
+    s
+}
+
+/// Drains a hub's events (nobody reads a dedicated room's chat), logging joins and leaves.
+fn spawn_event_drain(room: String, mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>) {
+    tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            tracing::debug!(room = %room, event = ?e, "hub");
+        }
+    });
+}
+
+/// The guest's stdout and stderr, into the service's log a line at a time.
+struct LogSink(String);
+impl OutputSink for LogSink {
+    fn write(&self, data: &[u8]) {
+        for line in String::from_utf8_lossy(data).lines() {
+            let line = line.trim();
+            if !line.is_empty() {
+                tracing::info!(room = %self.0, "guest: {line}");
+            }
+        }
+    }
+}
+
+/// Thread ids of this process's guest threads.
+fn guest_threads() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with("guest-"))
+        })
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Clock ticks per second of /proc's CPU figures (USER_HZ: 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// utime + stime of one of our threads, in seconds.
+fn thread_cpu_seconds(tid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    cpu_of_stat(&stat)
+}
+
+fn cpu_of_stat(stat: &str) -> Option<f64> {
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// The service's CPU seconds and resident bytes.
+fn process_figures() -> Option<(f64, u64)> {
+    let cpu = cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some((cpu, pages * 4096))
+}
+
+/// Delivers to the room's guest, enforcing the room's game on the controller's GAMESTART.
+struct SettingsGuard {
+    inner: Arc<KernelSink>,
+    game: GameOptions,
+    tics: Arc<TicClock>,
+}
+
+impl GuestSink for SettingsGuard {
+    fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
+        if is_gamedata(data) {
+            self.tics.arrived();
+        }
+        if is_gamestart(data) {
+            let mut d = data.to_vec();
+            enforce_settings(&mut d, &self.game);
+            self.inner.deliver(dst_port, src, &d);
+        } else {
+            self.inner.deliver(dst_port, src, data);
+        }
+    }
+}
+
+/// The room guest's HostIO: the hub node's, timing tics on their way out.
+struct RoomIo {
+    inner: InternetHost,
+    tics: Arc<TicClock>,
+}
+
+impl doomlink_kernel::HostIO for RoomIo {
+    fn send_dgram(
+        &self,
+        pid: doomlink_kernel::Pid,
+        src_port: u16,
+        dst_ip: Ipv4Addr,
+        dst_port: u16,
+        data: &[u8],
+    ) -> Result<(), doomlink_kernel::Errno> {
+        if is_gamedata(data) {
+            self.tics.left();
+        }
+        self.inner.send_dgram(pid, src_port, dst_ip, dst_port, data)
+    }
+    fn on_bind(&self, pid: doomlink_kernel::Pid, port: u16) {
+        self.inner.on_bind(pid, port);
+    }
+    fn on_unbind(&self, pid: doomlink_kernel::Pid, port: u16) {
+        self.inner.on_unbind(pid, port);
+    }
+}
+
+/// Upper bounds (seconds) of the tic delay histogram's buckets.
+pub const TIC_BUCKETS: [f64; 14] = [
+    0.0001, 0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5,
+];
+
+/// The delay of a tic through the service: from the game datagram that arrives at the hub for
+/// the server guest to the server's next game datagram out — what the service adds to a tic
+/// that completes a gametic (the guest's poll, the kernel, the session). Earlier players' tics
+/// that wait for the last one are not counted as waiting on the service.
+#[derive(Default)]
+struct TicClock {
+    last_in: Mutex<Option<Instant>>,
+    buckets: [AtomicU64; TIC_BUCKETS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl TicClock {
+    fn arrived(&self) {
+        *lock(&self.last_in) = Some(Instant::now());
+    }
+    fn left(&self) {
+        let Some(t) = lock(&self.last_in).take() else {
+            return;
+        };
+        let d = t.elapsed().as_secs_f64();
+        let i = TIC_BUCKETS
+            .iter()
+            .position(|b| d <= *b)
+            .unwrap_or(TIC_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add((d * 1e6) as u64, Ordering::Relaxed);
+    }
+}
+
+/// Chocolate Doom's NET_PACKET_TYPE_GAMEDATA (6), never sent reliably.
+fn is_gamedata(data: &[u8]) -> bool {
+    data.len() >= 2 && data[..2] == [0x00, 0x06]
+}
+
+/// Chocolate Doom's NET_PACKET_TYPE_GAMESTART (5), sent reliably (bit 15).
+const GAMESTART_RELIABLE: [u8; 2] = [0x80, 0x05];
+
+fn is_gamestart(data: &[u8]) -> bool {
+    data.len() >= 3 && data[..2] == GAMESTART_RELIABLE
+}
+
+/// Rewrites the game settings of a client's GAMESTART packet (net_structrw.c NET_WriteSettings,
+/// after the 2-byte type and the reliable sequence byte): deathmatch, nomonsters, fast,
+/// respawn, episode, map, skill (0-based), timelimit. Options the room leaves unset keep the
+/// controller's values. A packet too short to hold settings is left alone (the server refuses
+/// it).
+pub fn enforce_settings(d: &mut [u8], g: &GameOptions) {
+    const DEATHMATCH: usize = 5;
+    const NOMONSTERS: usize = 6;
+    const FAST: usize = 7;
+    const RESPAWN: usize = 8;
+    const EPISODE: usize = 9;
+    const MAP: usize = 10;
+    const SKILL: usize = 11;
+    const TIMELIMIT: usize = 15;
+    if d.len() < TIMELIMIT + 4 {
+        return;
+    }
+    d[DEATHMATCH] = match g.mode {
+        crate::netplay::GameMode::Coop => 0,
+        crate::netplay::GameMode::Deathmatch => 1,
+        crate::netplay::GameMode::AltDeath => 2,
+    };
+    d[NOMONSTERS] = g.nomonsters as u8;
+    d[FAST] = g.fast as u8;
+    d[RESPAWN] = g.respawn as u8;
+    match g.warp {
+        Some((Some(e), m)) => {
+            d[EPISODE] = e;
+            d[MAP] = m;
+        }
+        Some((None, m)) => {
+            d[EPISODE] = 1;
+            d[MAP] = m;
+        }
+        None => {}
+    }
+    if let Some(s) = g.skill {
+        d[SKILL] = s.saturating_sub(1);
+    }
+    d[TIMELIMIT..TIMELIMIT + 4].copy_from_slice(&g.timer_minutes.unwrap_or(0).to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rooms_game_replaces_the_controllers() {
+        // A GAMESTART as NET_WriteSettings makes it: coop, E1M1, skill 2 (0-based), no timer.
+        let mut p = vec![
+            0x80, 0x05, 0x01, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0, 0, 1, 0, 0, 0, 0, 0, 7, 2, 0, 0, 0,
+        ];
+        assert!(is_gamestart(&p));
+        let g = GameOptions {
+            mode: crate::netplay::GameMode::Deathmatch,
+            skill: Some(4),
+            warp: Some((Some(2), 3)),
+            timer_minutes: Some(10),
+            nomonsters: true,
+            fast: false,
+            respawn: true,
+        };
+        enforce_settings(&mut p, &g);
+        assert_eq!(
+            &p[..15],
+            &[0x80, 0x05, 0x01, 1, 1, 1, 1, 0, 1, 2, 3, 3, 0, 0, 1]
+        );
+        assert_eq!(&p[15..19], &[0, 0, 0, 10]);
+        assert_eq!(&p[19..], &[0, 7, 2, 0, 0, 0]);
+        // Other packets pass untouched; a short one is left alone.
+        assert!(!is_gamestart(&[0x80, 0x06, 0]));
+        let mut short = vec![0x80, 0x05, 0x01, 1];
+        enforce_settings(&mut short, &g);
+        assert_eq!(short, vec![0x80, 0x05, 0x01, 1]);
+    }
+
+    #[test]
+    fn thread_cpu_comes_from_proc_stat() {
+        let stat = "42 (guest 1) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
+        assert_eq!(cpu_of_stat(stat), Some(3.0));
+    }
+}
+
+/// How `doomlink serve` runs: the validated settings and the config file they came from (for
+/// SIGHUP), with command-line overrides already applied.
+pub struct Service {
+    pub settings: crate::serve_config::ServeSettings,
+    pub config_file: Option<PathBuf>,
+    /// Re-applies the command line's overrides to a reloaded file.
+    pub overrides: Box<dyn Fn(&mut crate::serve_config::ServeSettings) + Send + Sync>,
+}
+
+/// The service's data dir (TURN secret, identity): `data_dir/serve`.
+pub fn service_data_dir(s: &crate::serve_config::ServeSettings) -> PathBuf {
+    s.data_dir
+        .clone()
+        .unwrap_or_else(crate::guest::default_data_dir)
+        .join("serve")
+}
+
+/// `doomlink serve`: the rendezvous and the dedicated rooms until SIGTERM/SIGINT (drain, then
+/// exit); SIGHUP reloads the config file.
+pub fn serve(svc: Service) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOOMLINK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let s = svc.settings.clone();
+    let data_dir = service_data_dir(&s);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let public = s
+        .public_addr
+        .clone()
+        .unwrap_or_else(|| s.listen.ip().to_string());
+    let mut cfg = ServeConfig::new(s.listen, public.clone(), data_dir.clone());
+    cfg.stun_port = s.stun_port;
+    cfg.turn_port = s.turn_port;
+    // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
+    cfg.limits.rooms_per_ip += s.limits.rooms;
+    cfg.limits.connections_per_ip += s.limits.rooms;
+    cfg.limits.max_rooms += s.limits.rooms;
+    let rt = crate::internet::runtime()?;
+    rt.block_on(async move {
+        let rv = Rendezvous::bind(cfg).await?;
+        let stop = rv.shutdown_handle();
+        let admin = rv.admin_handle();
+        admin.set_token(s.admin_token.clone());
+        let http = rv.http_addr();
+        let local = if http.ip().is_unspecified() {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, http.port()))
+        } else {
+            http
+        };
+        let public_host = if public.contains(':') && !public.starts_with('[') {
+            format!("[{public}]")
+        } else {
+            public.clone()
+        };
+        let rooms = Rooms::new(RoomsConfig {
+            local_rendezvous: local,
+            public_rendezvous: format!("{public_host}:{}", http.port()),
+            data_dir: data_dir.clone(),
+            iwads: s.iwads.clone(),
+            limits: s.limits.clone(),
+            rtc_bind: s.rtc_bind,
+        })?;
+        if s.limits.rooms > 0 {
+            admin.set_rooms(Arc::new(rooms.clone()));
+        }
+        println!(
+            "doomlink serve: listening on {} (STUN/TURN on UDP {}, {})",
+            http,
+            rv.stun_addr(),
+            rv.turn_addr()
+        );
+        tracing::info!(http = %http, rooms_limit = s.limits.rooms, standing = s.standing.len(), "service up");
+        let running = tokio::spawn(rv.run());
+        for spec in s.standing.clone() {
+            start_standing_logged(&rooms, spec).await;
+        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut current = s.clone();
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    reload(&svc, &mut current, &rooms, &admin).await;
+                }
+            }
+        }
+        tracing::info!(drain_seconds = current.drain_seconds, "draining");
+        admin.set_draining(true);
+        rooms.drain(Duration::from_secs(current.drain_seconds)).await;
+        stop.shutdown();
+        match tokio::time::timeout(Duration::from_secs(5), running).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => anyhow::bail!("the rendezvous task failed: {e}"),
+            Err(_) => tracing::warn!("the rendezvous did not stop within 5 s"),
+        }
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    // Guest threads that are still unwinding must not hold the exit up.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
+    let name = spec.name.clone();
+    match rooms.start_standing(spec).await {
+        Ok(c) => {
+            tracing::info!(room = %c.room, name = %name, link = %c.link, "standing room");
+            // The link on a line of its own, as `host --internet` prints it.
+            println!("{name} {}", c.link);
+        }
+        Err(e) => tracing::error!(name = %name, "standing room did not start: {e}"),
+    }
+}
+
+/// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
+/// now. Addresses and ports (listen, public_addr, STUN/TURN, rtc_bind, data_dir) need a restart.
+async fn reload(
+    svc: &Service,
+    current: &mut crate::serve_config::ServeSettings,
+    rooms: &Rooms,
+    admin: &doomlink_net::rendezvous::AdminHandle,
+) {
+    let Some(path) = &svc.config_file else {
+        tracing::warn!("SIGHUP: no config file to reload");
+        return;
+    };
+    let mut new = match crate::serve_config::load(path) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("SIGHUP: config not reloaded: {e}");
+            return;
+        }
+    };
+    (svc.overrides)(&mut new);
+    if new.listen != current.listen
+        || new.public_addr != current.public_addr
+        || new.stun_port != current.stun_port
+        || new.turn_port != current.turn_port
+        || new.rtc_bind != current.rtc_bind
+        || new.data_dir != current.data_dir
+    {
+        tracing::warn!("SIGHUP: addresses, ports and data_dir changed in the file take a restart; kept as they are");
+    }
+    admin.set_token(new.admin_token.clone());
+    rooms.set_limits(new.limits.clone(), new.iwads.clone());
+    let running = rooms.standing_names();
+    for old in &current.standing {
+        let kept = new.standing.iter().find(|n| n.name == old.name);
+        if kept != Some(old) {
+            rooms.close_standing(&old.name);
+        }
+    }
+    for spec in &new.standing {
+        let same = current.standing.iter().any(|o| o == spec);
+        if !(same && running.contains(&spec.name)) {
+            start_standing_logged(rooms, spec.clone()).await;
+        }
+    }
+    tracing::info!(
+        standing = new.standing.len(),
+        rooms_limit = new.limits.rooms,
+        "config reloaded"
+    );
+    current.admin_token = new.admin_token;
+    current.limits = new.limits;
+    current.iwads = new.iwads;
+    current.standing = new.standing;
+    current.drain_seconds = new.drain_seconds;
+}
+
+/// Why `doomlink room create` failed, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("{0}: not HOST:PORT")]
+    Address(String),
+    // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
+    #[error("cannot reach {addr}: {err}")]
+    Connect { addr: String, err: std::io::Error },
+    #[error("{addr}: {err}")]
+    Io { addr: String, err: std::io::Error },
+    #[error("{addr} refused the admin token (401)")]
+    Unauthorized { addr: String },
+    #[error("{addr} answered {status}: {message}")]
+    Refused {
+        addr: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{addr} answered something that is not HTTP")]
+    NotHttp { addr: String },
+}
+
+/// POST /admin/rooms on a service, over plain HTTP/1.1 (a std TcpStream: one small request,
+/// `Connection: close`, no client crate needed).
+pub fn create_remote(on: &str, token: &str, req: &RoomRequest) -> Result<CreatedRoom, RemoteError> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let addr = on.trim().to_string();
+    let sock = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| RemoteError::Address(addr.clone()))?;
+    let io = |err| RemoteError::Io {
+        addr: addr.clone(),
+        err,
+    };
+    let mut s =
+        std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(10)).map_err(|err| {
+            RemoteError::Connect {
+                addr: addr.clone(),
+                err,
+            }
+        })?;
+    // Creating a room starts a guest: allow it a while.
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(io)?;
+    let body = serde_json::to_string(req).unwrap_or_else(|_| "{}".into());
+    let head = format!(
+        "POST /admin/rooms HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        token.trim(),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).map_err(io)?;
+    s.write_all(body.as_bytes()).map_err(io)?;
+    let mut answer = Vec::new();
+    s.take(1 << 20).read_to_end(&mut answer).map_err(io)?;
+    let text = String::from_utf8_lossy(&answer);
+    let not_http = || RemoteError::NotHttp { addr: addr.clone() };
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(not_http)?;
+    let status: u16 = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(not_http)?;
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    match status {
+        200..=299 => serde_json::from_str(body.trim()).map_err(|_| not_http()),
+        401 => Err(RemoteError::Unauthorized { addr }),
+        _ => Err(RemoteError::Refused {
+            addr,
+            status,
+            message: body.trim().lines().next().unwrap_or("").to_string(),
+        }),
+    }
+}
+
+/// Joins an HTTP/1.1 chunked body.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

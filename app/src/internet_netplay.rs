@@ -1,0 +1,327 @@
+//! Network play for the window, LAN and Internet together.
+//!
+//! - [`InternetNetplay`]: Internet play as the window's Host and Join screens need it — a room at
+//!   the rendezvous from Settings (its invite link shown over the lobby), joining an invite link,
+//!   with the extra STUN/TURN servers from Settings besides those the rendezvous hands out. The
+//!   protocol is doomlink-net's; the HostIO is [`crate::internet::InternetHost`], the same the
+//!   command line plays on.
+//! - [`AppNetplay`]: what the window gets. Hosting goes by the Host screen's transport choice;
+//!   joining by what the Join text is (an invite link or an offer code: Internet; else the LAN).
+
+use crate::gui::invite::Hosted;
+use crate::gui::launch::Launched;
+use crate::gui::netplay::{
+    parse_join_target, CodeExchange, HostOptions, InternetOptions, JoinTarget, LanGame, ManualSide,
+    NetGameRequest, Netplay, NetplayError, Transport,
+};
+use crate::internet::{
+    host_hub, join_client, rtc_options_with, runtime, session_config, InternetHost,
+};
+use crate::netplay::LanNetplay;
+use crate::netview::NetView;
+use doomlink_kernel::{HostStderr, HostStdout, Kernel};
+use doomlink_net::identity::Identity;
+use doomlink_net::invite::InviteLink;
+use doomlink_net::online::{HostOptions as RoomOptions, JoinOptions};
+use doomlink_net::peer::RtcOptions;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The UDP port Chocolate Doom's server listens on inside the virtual network of an Internet
+/// game (no real port: the joiner's `-connect` names the hub's virtual address and this port).
+const GAME_PORT: u16 = 2342;
+
+/// How long a joiner waits for its link to the host before saying it cannot be reached.
+const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// The environment variable that binds the window's WebRTC sockets to one IPv4 address. For
+/// tests: webrtc 0.21 leaves loopback out of a wildcard bind, so a game on 127.0.0.1 needs
+/// `DOOMLINK_RTC_BIND=127.0.0.1` (what `--rtc-bind` is on the command line).
+pub const RTC_BIND_ENV: &str = "DOOMLINK_RTC_BIND";
+
+/// Internet play for the window.
+#[derive(Debug, Clone, Default)]
+pub struct InternetNetplay {
+    /// Where WebRTC binds; None: every interface of both families.
+    pub rtc_bind: Option<Ipv4Addr>,
+}
+
+/// Everything an Internet game needs kept alive besides its guest: the tokio runtime its tasks
+/// run on (the room at the rendezvous, the links), and the kernel.
+struct Session {
+    // Dropped in order: the host's tasks end with the runtime.
+    _host: Arc<InternetHost>,
+    _kernel: Kernel,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl InternetNetplay {
+    /// As the environment says ([`RTC_BIND_ENV`]); a bad value is a one-line error.
+    pub fn from_env() -> Result<InternetNetplay, String> {
+        let rtc_bind = match std::env::var(RTC_BIND_ENV) {
+            Ok(v) if !v.trim().is_empty() => Some(
+                v.trim()
+                    .parse::<Ipv4Addr>()
+                    .map_err(|_| format!("{RTC_BIND_ENV}={v:?} is not an IPv4 address"))?,
+            ),
+            _ => None,
+        };
+        Ok(InternetNetplay { rtc_bind })
+    }
+
+    /// WebRTC options: the bind address and the player's extra STUN/TURN servers (the
+    /// rendezvous adds its own to these).
+    fn rtc(&self, internet: &InternetOptions) -> RtcOptions {
+        rtc_options_with(self.rtc_bind, internet.ice_servers.clone())
+    }
+
+    /// Registers a room at the rendezvous from Settings and starts the server guest in it.
+    pub fn host(
+        &self,
+        request: &NetGameRequest,
+        options: &HostOptions,
+    ) -> Result<Launched, NetplayError> {
+        let rendezvous = request.internet.rendezvous.clone().ok_or_else(|| {
+            NetplayError::Failed(
+                "no rendezvous is set: add one (host:port of a `doomlink serve`) in Settings"
+                    .into(),
+            )
+        })?;
+        let rt = runtime().map_err(failed)?;
+        let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
+        let data_dir = &request.game.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            NetplayError::Failed(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        // The persistent certificate: its fingerprint is in the link.
+        let identity = Identity::load_or_create(data_dir).map_err(failed)?;
+        let mut room_opts = RoomOptions::new(rendezvous, identity);
+        room_opts.name = request.player_name.clone();
+        room_opts.rtc = self.rtc(&request.internet);
+        let (host, _sink, invite) = rt
+            .block_on(host_hub(room_opts, cfg))
+            .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
+        let link = invite.to_doomlink_url();
+        // On stdout too, on a line of its own as `doomlink host --internet` prints it: for a
+        // terminal, and for scripts (scripts/screenshots-internet starts a joiner with it).
+        println!("{link}");
+        let name = if options.game_name.is_empty() {
+            format!("{}'s game", request.player_name)
+        } else {
+            options.game_name.clone()
+        };
+        let mut args = vec![
+            "-server".to_string(),
+            "-port".into(),
+            GAME_PORT.to_string(),
+            "-nodes".into(),
+            options.players.to_string(),
+            "-servername".into(),
+            name,
+        ];
+        args.extend(options.game.doom_args());
+        let (guest, kernel) = start_guest(&host, request, args)?;
+        let net: Arc<dyn NetView> = host.clone();
+        Ok(Launched {
+            guest,
+            keep_alive: Some(Box::new(Hosted {
+                link,
+                keep: Box::new(Session {
+                    _host: host,
+                    _kernel: kernel,
+                    _rt: rt,
+                }),
+            })),
+            net: Some(net),
+        })
+    }
+
+    /// Joins an invite link (checked again here: the window may be handed any text).
+    pub fn join(&self, request: &NetGameRequest, link: &str) -> Result<Launched, NetplayError> {
+        let invite = InviteLink::parse(link.trim()).map_err(failed)?;
+        let rt = runtime().map_err(failed)?;
+        let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
+        let mut rtc = self.rtc(&request.internet);
+        rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
+        let opts = JoinOptions {
+            name: request.player_name.clone(),
+            rtc,
+        };
+        let (host, _sink, hub) = rt
+            .block_on(join_client(&invite, opts, cfg))
+            .map_err(|e| NetplayError::Failed(format!("cannot join {}: {e}", invite.rendezvous)))?;
+        let args = vec!["-connect".to_string(), format!("{hub}:{GAME_PORT}")];
+        let (guest, kernel) = start_guest(&host, request, args)?;
+        let net: Arc<dyn NetView> = host.clone();
+        Ok(Launched {
+            guest,
+            keep_alive: Some(Box::new(Session {
+                _host: host,
+                _kernel: kernel,
+                _rt: rt,
+            })),
+            net: Some(net),
+        })
+    }
+}
+
+impl InternetNetplay {
+    /// A game by manual codes (no rendezvous; one host, one joiner), over
+    /// [`crate::internet`]'s manual offer/answer: the extra STUN servers from Settings give the
+    /// codes server-reflexive candidates (TURN needs a rendezvous's credentials: not used here).
+    pub fn manual(
+        &self,
+        request: &NetGameRequest,
+        side: &ManualSide,
+        codes: &CodeExchange,
+    ) -> Result<Launched, NetplayError> {
+        use crate::internet::{manual_answer, manual_offer};
+        let rt = runtime().map_err(failed)?;
+        let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
+        let stun: Vec<String> = request
+            .internet
+            .ice_servers
+            .iter()
+            .flat_map(|s| s.urls.iter())
+            .filter(|u| u.starts_with("stun:"))
+            .cloned()
+            .collect();
+        let why = |e: anyhow::Error| NetplayError::Failed(format!("{e:#}"));
+        let (host, args) = match side {
+            ManualSide::Host(options) => {
+                let offer = manual_offer(&rt, &request.game.data_dir, cfg, self.rtc_bind, &stun)
+                    .map_err(why)?;
+                // On stdout too, on a line of its own, as the command line prints it.
+                println!("{}", offer.code());
+                codes.set_ours(offer.code());
+                let answer = codes
+                    .wait_theirs()
+                    .ok_or_else(|| NetplayError::Failed("cancelled".into()))?;
+                let (host, _sink) = offer.accept(&rt, answer.trim()).map_err(why)?;
+                let mut args = vec![
+                    "-server".to_string(),
+                    "-port".into(),
+                    GAME_PORT.to_string(),
+                    // One joiner per manual game.
+                    "-nodes".into(),
+                    "2".into(),
+                ];
+                args.extend(options.game.doom_args());
+                (host, args)
+            }
+            ManualSide::Join(offer) => {
+                let answer =
+                    manual_answer(&rt, offer.trim(), cfg, self.rtc_bind, &stun).map_err(why)?;
+                println!("{}", answer.code());
+                codes.set_ours(answer.code());
+                let (host, _sink, hub) = answer.connect(&rt).map_err(why)?;
+                (
+                    host,
+                    vec!["-connect".to_string(), format!("{hub}:{GAME_PORT}")],
+                )
+            }
+        };
+        let (guest, kernel) = start_guest(&host, request, args)?;
+        let net: Arc<dyn NetView> = host.clone();
+        Ok(Launched {
+            guest,
+            keep_alive: Some(Box::new(Session {
+                _host: host,
+                _kernel: kernel,
+                _rt: rt,
+            })),
+            net: Some(net),
+        })
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> NetplayError {
+    NetplayError::Failed(e.to_string())
+}
+
+/// A kernel on `host` and the guest started in it, with `args` before the player's name and
+/// the request's own arguments.
+fn start_guest(
+    host: &Arc<InternetHost>,
+    request: &NetGameRequest,
+    args: Vec<String>,
+) -> Result<(crate::guest::DoomGuest, Kernel), NetplayError> {
+    let (kernel, module) =
+        crate::guest::boot(host.clone()).map_err(|e| NetplayError::Failed(format!("{e:#}")))?;
+    host.sink.attach(kernel.clone());
+    let mut game = request.game.clone();
+    game.args = [
+        args,
+        vec!["-doomlink-name".into(), request.player_name.clone()],
+        game.args,
+    ]
+    .concat();
+    let guest = crate::guest::DoomGuest::start(
+        &kernel,
+        &module,
+        &game,
+        Arc::new(HostStdout),
+        Arc::new(HostStderr),
+    )
+    .map_err(|e| NetplayError::Failed(format!("{e:#}")))?;
+    Ok((guest, kernel))
+}
+
+/// The window's network play: LAN and Internet.
+#[derive(Debug, Clone, Default)]
+pub struct AppNetplay {
+    pub lan: LanNetplay,
+    pub internet: InternetNetplay,
+}
+
+impl AppNetplay {
+    /// LAN defaults, and Internet play as the environment says ([`RTC_BIND_ENV`]).
+    pub fn from_env() -> Result<AppNetplay, String> {
+        Ok(AppNetplay {
+            lan: LanNetplay::default(),
+            internet: InternetNetplay::from_env()?,
+        })
+    }
+}
+
+impl Netplay for AppNetplay {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn host(
+        &self,
+        request: &NetGameRequest,
+        options: &HostOptions,
+    ) -> Result<Launched, NetplayError> {
+        match options.transport {
+            Transport::Lan => self.lan.host(request, options),
+            Transport::Internet => self.internet.host(request, options),
+        }
+    }
+
+    fn join(&self, request: &NetGameRequest, address: &str) -> Result<Launched, NetplayError> {
+        match parse_join_target(address).map_err(failed)? {
+            JoinTarget::Address(a) => self.lan.join(request, &a),
+            JoinTarget::Invite(link) => self.internet.join(request, &link),
+            // The window trades codes through manual(), which shows the answer to send back.
+            JoinTarget::OfferCode(_) => Err(NetplayError::Failed(
+                "an offer code is joined by trading codes (Netplay::manual)".into(),
+            )),
+        }
+    }
+
+    fn manual(
+        &self,
+        request: &NetGameRequest,
+        side: &ManualSide,
+        codes: &CodeExchange,
+    ) -> Result<Launched, NetplayError> {
+        self.internet.manual(request, side, codes)
+    }
+
+    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError> {
+        self.lan.lan_games()
+    }
+}

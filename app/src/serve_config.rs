@@ -1,0 +1,391 @@
+//! `doomlink serve`'s TOML config (documented key by key in packaging/serve.toml): parsing,
+//! validation with errors that name the key, and the room specs it holds. Command-line flags
+//! override the file; `--check-config` parses and validates only.
+
+use crate::netplay::{GameMode, GameOptions};
+use doomlink_net::rendezvous::RoomRequest;
+use serde::Deserialize;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Why a config is no good; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
+    #[error("{path}: cannot read it: {err}")]
+    Read { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The file, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    pub listen: Option<SocketAddr>,
+    pub public_addr: Option<String>,
+    pub stun_port: Option<u16>,
+    pub turn_port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub admin_token: Option<String>,
+    pub rtc_bind: Option<Ipv4Addr>,
+    pub iwads: Option<Vec<PathBuf>>,
+    pub drain_seconds: Option<u64>,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default, rename = "room")]
+    pub rooms: Vec<RoomFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub rooms: Option<usize>,
+    pub players_per_room: Option<u8>,
+    pub guest_memory_mb: Option<usize>,
+}
+
+/// A standing room: `[[room]]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoomFile {
+    pub name: String,
+    pub iwad: Option<PathBuf>,
+    pub players: Option<u8>,
+    pub mode: Option<String>,
+    pub skill: Option<u8>,
+    #[serde(default)]
+    pub warp: Vec<u8>,
+    pub timer: Option<u32>,
+    #[serde(default)]
+    pub nomonsters: bool,
+    #[serde(default)]
+    pub fast: bool,
+    #[serde(default)]
+    pub respawn: bool,
+}
+
+/// Limits on dedicated rooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomLimits {
+    /// Dedicated rooms at once (0: no dedicated rooms; the admin API answers 503).
+    pub rooms: usize,
+    pub players_per_room: u8,
+    /// The kernel's memory cap for a room's guest.
+    pub guest_memory: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        RoomLimits {
+            rooms: 16,
+            players_per_room: 4,
+            guest_memory: 64 << 20,
+        }
+    }
+}
+
+/// A room to run: its game (enforced on the game's start) and its IWAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSpec {
+    pub name: String,
+    pub iwad: PathBuf,
+    pub players: u8,
+    pub game: GameOptions,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub public_addr: Option<String>,
+    pub stun_port: u16,
+    pub turn_port: u16,
+    pub data_dir: Option<PathBuf>,
+    pub admin_token: Option<String>,
+    pub rtc_bind: Option<Ipv4Addr>,
+    /// The IWADs rooms may use; the first is the default.
+    pub iwads: Vec<PathBuf>,
+    /// How long SIGTERM waits for games to end before telling players the room closes.
+    pub drain_seconds: u64,
+    pub limits: RoomLimits,
+    pub standing: Vec<RoomSpec>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7342)),
+            public_addr: None,
+            stun_port: 3478,
+            turn_port: 3478,
+            data_dir: None,
+            admin_token: None,
+            rtc_bind: None,
+            iwads: Vec::new(),
+            drain_seconds: 20,
+            limits: RoomLimits::default(),
+            standing: Vec::new(),
+        }
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<ServeSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+        path: path.to_path_buf(),
+        err,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text (`path` only names it in errors).
+pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
+    let file: ServeFile = toml::from_str(text).map_err(|e| {
+        // toml's message spans lines (it quotes the source); its first line and the key at the
+        // error's position make the one line.
+        let first = e.message().lines().next().unwrap_or("not TOML").to_string();
+        match e.span().and_then(|s| key_at(text, s.start)) {
+            Some((key, line)) if !first.contains(&key) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{key} (line {line}): {first}"),
+            },
+            Some((_, line)) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{first} (line {line})"),
+            },
+            None => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: first,
+            },
+        }
+    })?;
+    let mut s = ServeSettings::default();
+    if let Some(v) = file.listen {
+        s.listen = v;
+    }
+    s.public_addr = file.public_addr;
+    if let Some(p) = &s.public_addr {
+        if p.trim().is_empty() || p.contains(char::is_whitespace) || p.contains('/') {
+            return Err(invalid("public_addr", "not a host name or IP address"));
+        }
+    }
+    s.stun_port = file.stun_port.unwrap_or(s.stun_port);
+    s.turn_port = file.turn_port.unwrap_or(s.turn_port);
+    s.data_dir = file.data_dir;
+    s.admin_token = file.admin_token;
+    if let Some(t) = &s.admin_token {
+        if t.len() < 16 {
+            return Err(invalid(
+                "admin_token",
+                "too short: use at least 16 characters",
+            ));
+        }
+    }
+    s.rtc_bind = file.rtc_bind;
+    if let Some(d) = file.drain_seconds {
+        if d > 3600 {
+            return Err(invalid("drain_seconds", "at most 3600"));
+        }
+        s.drain_seconds = d;
+    }
+    if let Some(n) = file.limits.rooms {
+        if n > 10_000 {
+            return Err(invalid("limits.rooms", "at most 10000"));
+        }
+        s.limits.rooms = n;
+    }
+    if let Some(n) = file.limits.players_per_room {
+        if !(1..=4).contains(&n) {
+            return Err(invalid("limits.players_per_room", "1 to 4"));
+        }
+        s.limits.players_per_room = n;
+    }
+    if let Some(mb) = file.limits.guest_memory_mb {
+        if !(16..=4096).contains(&mb) {
+            return Err(invalid("limits.guest_memory_mb", "16 to 4096"));
+        }
+        s.limits.guest_memory = mb << 20;
+    }
+    s.iwads = file.iwads.unwrap_or_default();
+    for (i, w) in s.iwads.iter().enumerate() {
+        if !w.is_file() {
+            return Err(invalid(
+                format!("iwads[{i}]"),
+                format!("{}: no such file", w.display()),
+            ));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, r) in file.rooms.iter().enumerate() {
+        let key = format!("room[{i}]");
+        if !names.insert(r.name.clone()) {
+            return Err(invalid(format!("{key}.name"), "two rooms have this name"));
+        }
+        let iwad = match &r.iwad {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(invalid(
+                        format!("{key}.iwad"),
+                        format!("{}: no such file", p.display()),
+                    ));
+                }
+                p.clone()
+            }
+            None => s.iwads.first().cloned().ok_or_else(|| {
+                invalid(
+                    format!("{key}.iwad"),
+                    "missing (and no iwads list to default to)",
+                )
+            })?,
+        };
+        let req = RoomRequest {
+            name: Some(r.name.clone()),
+            players: r.players,
+            mode: r.mode.clone(),
+            skill: r.skill,
+            warp: r.warp.clone(),
+            timer: r.timer,
+            nomonsters: r.nomonsters,
+            fast: r.fast,
+            respawn: r.respawn,
+            iwad: None,
+        };
+        let (players, game) = game_of(&req, s.limits.players_per_room)
+            .map_err(|(k, m)| invalid(format!("{key}.{k}"), m))?;
+        s.standing.push(RoomSpec {
+            name: r.name.clone(),
+            iwad,
+            players,
+            game,
+        });
+    }
+    if s.standing.len() > s.limits.rooms {
+        return Err(invalid(
+            "limits.rooms",
+            format!(
+                "{} standing rooms but a limit of {}",
+                s.standing.len(),
+                s.limits.rooms
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// The dotted key (`limits.rooms`, `room.iwad`) whose value is at byte `offset`, and its line.
+fn key_at(text: &str, offset: usize) -> Option<(String, usize)> {
+    let offset = offset.min(text.len());
+    let line_no = text[..offset].matches('\n').count() + 1;
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        }
+        if i + 1 == line_no {
+            let key = l.split_once('=').map(|(k, _)| k.trim().to_string())?;
+            return Some((
+                if table.is_empty() {
+                    key
+                } else {
+                    format!("{table}.{key}")
+                },
+                line_no,
+            ));
+        }
+    }
+    None
+}
+
+/// A room request's players and game; an error names the field and what is wrong.
+pub fn game_of(req: &RoomRequest, max_players: u8) -> Result<(u8, GameOptions), (String, String)> {
+    let bad = |k: &str, m: String| Err((k.to_string(), m));
+    let players = req.players.unwrap_or(max_players);
+    if players == 0 || players > max_players {
+        return bad("players", format!("1 to {max_players}"));
+    }
+    let mode = match req.mode.as_deref().unwrap_or("coop") {
+        "coop" => GameMode::Coop,
+        "deathmatch" => GameMode::Deathmatch,
+        "altdeath" => GameMode::AltDeath,
+        m => return bad("mode", format!("{m:?}: want coop, deathmatch or altdeath")),
+    };
+    if let Some(sk) = req.skill {
+        if !(1..=5).contains(&sk) {
+            return bad("skill", "1 to 5".into());
+        }
+    }
+    let warp = match req.warp.as_slice() {
+        [] => None,
+        [m] if (1..=32).contains(m) => Some((None, *m)),
+        [e, m] if (1..=4).contains(e) && (1..=9).contains(m) => Some((Some(*e), *m)),
+        _ => {
+            return bad(
+                "warp",
+                "[E, M] (Doom: E 1-4, M 1-9) or [M] (Doom II: 1-32)".into(),
+            )
+        }
+    };
+    if let Some(t) = req.timer {
+        if t == 0 || t > 1000 {
+            return bad("timer", "1 to 1000 minutes".into());
+        }
+    }
+    if let Some(n) = &req.name {
+        if n.len() > 64 || n.chars().any(|c| c.is_control()) {
+            return bad("name", "at most 64 printable characters".into());
+        }
+    }
+    Ok((
+        players,
+        GameOptions {
+            mode,
+            skill: req.skill,
+            warp,
+            timer_minutes: req.timer,
+            nomonsters: req.nomonsters,
+            fast: req.fast,
+            respawn: req.respawn,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_key_is_named() {
+        let e = parse(
+            "listen = \"127.0.0.1:1\"\nlistne = 3\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("listne"), "{e}");
+        let e = parse("[limits]\nplayers_per_room = 9\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("limits.players_per_room"), "{e}");
+        let e = parse("[[room]]\nname = \"a\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("room[0].iwad"), "{e}");
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let s = parse(
+            "listen = \"127.0.0.1:7342\"\nadmin_token = \"0123456789abcdef\"\n[limits]\nrooms = 3\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.limits.rooms, 3);
+        assert_eq!(s.admin_token.as_deref(), Some("0123456789abcdef"));
+    }
+}
