@@ -167,6 +167,59 @@ impl InternetNetplay {
 }
 
 impl InternetNetplay {
+    /// A dedicated room on a `doomlink serve` (`options.server`, with its admin token): the room
+    /// is made with this game's options, then joined like any invite link; the lobby shows the
+    /// room's link for the others.
+    pub fn host_on_server(
+        &self,
+        request: &NetGameRequest,
+        options: &HostOptions,
+    ) -> Result<Launched, NetplayError> {
+        use crate::netplay::GameMode;
+        let g = &options.game;
+        let room = doomlink_net::rendezvous::RoomRequest {
+            name: Some(format!("{}'s game", request.player_name)),
+            players: Some(options.players),
+            mode: Some(
+                match g.mode {
+                    GameMode::Coop => "coop",
+                    GameMode::Deathmatch => "deathmatch",
+                    GameMode::AltDeath => "altdeath",
+                }
+                .to_string(),
+            ),
+            skill: g.skill,
+            warp: match g.warp {
+                Some((Some(e), m)) => vec![e, m],
+                Some((None, m)) => vec![m],
+                None => Vec::new(),
+            },
+            timer: g.timer_minutes,
+            nomonsters: g.nomonsters,
+            fast: g.fast,
+            respawn: g.respawn,
+            // The server picks its IWAD by file name: ask for the one this player has.
+            iwad: request
+                .game
+                .iwad
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned()),
+        };
+        let created =
+            crate::dedicated::create_remote(&options.server, &options.admin_token, &room)
+                .map_err(failed)?;
+        println!("{}", created.link);
+        let launched = self.join(request, &created.link)?;
+        Ok(Launched {
+            guest: launched.guest,
+            keep_alive: Some(Box::new(Hosted {
+                link: created.link,
+                keep: Box::new(launched.keep_alive),
+            })),
+            net: launched.net,
+        })
+    }
+
     /// A game by manual codes (no rendezvous; one host, one joiner), over
     /// [`crate::internet`]'s manual offer/answer: the extra STUN servers from Settings give the
     /// codes server-reflexive candidates (TURN needs a rendezvous's credentials: not used here).
@@ -298,6 +351,7 @@ impl Netplay for AppNetplay {
         match options.transport {
             Transport::Lan => self.lan.host(request, options),
             Transport::Internet => self.internet.host(request, options),
+            Transport::Server => self.internet.host_on_server(request, options),
         }
     }
 

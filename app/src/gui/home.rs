@@ -235,6 +235,7 @@ impl HostPage {
             let t = &mut self.options.transport;
             ui.selectable_value(t, Transport::Lan, "LAN");
             ui.selectable_value(t, Transport::Internet, "Internet");
+            ui.selectable_value(t, Transport::Server, "On a server");
         });
         // Hosting over the Internet needs a rendezvous (no public one is assumed), or codes.
         let mut can_host = available;
@@ -242,6 +243,34 @@ impl HostPage {
         match self.options.transport {
             Transport::Lan => {
                 ui.label("Others join you by your address, or find the game under LAN games.");
+            }
+            Transport::Server => {
+                ui.label(
+                    "A dedicated room on a `doomlink serve` you run (or may use): the server \
+                     hosts the game, you join it first, and you get its invite link to share.",
+                );
+                let o = &mut self.options;
+                egui::Grid::new("host-server").num_columns(2).show(ui, |ui| {
+                    ui.label("Server");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut o.server).hint_text("play.example.org:7342"),
+                    );
+                    ui.end_row();
+                    ui.label("Admin token");
+                    ui.add(egui::TextEdit::singleline(&mut o.admin_token).password(true));
+                    ui.end_row();
+                });
+                let server = o.server.trim();
+                if !doomlink_net::invite::valid_host_port(server) || o.admin_token.trim().is_empty()
+                {
+                    can_host = false;
+                    if !server.is_empty() && !doomlink_net::invite::valid_host_port(server) {
+                        ui.colored_label(
+                            ui.visuals().error_fg_color,
+                            format!("{server:?} is not HOST:PORT"),
+                        );
+                    }
+                }
             }
             Transport::Internet => match internet {
                 Ok(InternetOptions {
@@ -298,7 +327,7 @@ impl HostPage {
         if !available {
             not_yet_note(ui);
         }
-        let internet = self.options.transport == Transport::Internet;
+        let internet = self.options.transport != Transport::Lan;
         let mut action = None;
         ui.add_enabled_ui(available, |ui| {
             choice.ui(ui);

@@ -31,8 +31,11 @@ pub struct HostOptions {
     pub port: u16,
     /// Shown to others on the LAN.
     pub game_name: String,
-    /// Over the LAN, or over the Internet through a rendezvous.
+    /// Over the LAN, over the Internet through a rendezvous, or on a server.
     pub transport: Transport,
+    /// [`Transport::Server`]: `host:port` of the `doomlink serve`, and its admin token.
+    pub server: String,
+    pub admin_token: String,
 }
 
 /// How a hosted game reaches its players.
@@ -43,6 +46,9 @@ pub enum Transport {
     Lan,
     /// WebRTC through a rendezvous: the host gets an invite link.
     Internet,
+    /// A dedicated room on a `doomlink serve` (its admin token needed): the service is the
+    /// game's server and this player its first joiner; everyone joins by the room's link.
+    Server,
 }
 
 /// Internet play's settings (from the Settings page), already checked: the rendezvous to host
@@ -62,6 +68,8 @@ impl Default for HostOptions {
             port: 2342,
             game_name: String::new(),
             transport: Transport::Lan,
+            server: String::new(),
+            admin_token: String::new(),
         }
     }
 }
