@@ -205,9 +205,8 @@ impl InternetNetplay {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned()),
         };
-        let created =
-            crate::dedicated::create_remote(&options.server, &options.admin_token, &room)
-                .map_err(failed)?;
+        let created = crate::dedicated::create_remote(&options.server, &options.admin_token, &room)
+            .map_err(failed)?;
         println!("{}", created.link);
         let launched = self.join(request, &created.link)?;
         Ok(Launched {

@@ -250,16 +250,19 @@ impl HostPage {
                      hosts the game, you join it first, and you get its invite link to share.",
                 );
                 let o = &mut self.options;
-                egui::Grid::new("host-server").num_columns(2).show(ui, |ui| {
-                    ui.label("Server");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut o.server).hint_text("play.example.org:7342"),
-                    );
-                    ui.end_row();
-                    ui.label("Admin token");
-                    ui.add(egui::TextEdit::singleline(&mut o.admin_token).password(true));
-                    ui.end_row();
-                });
+                egui::Grid::new("host-server")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        ui.label("Server");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut o.server)
+                                .hint_text("play.example.org:7342"),
+                        );
+                        ui.end_row();
+                        ui.label("Admin token");
+                        ui.add(egui::TextEdit::singleline(&mut o.admin_token).password(true));
+                        ui.end_row();
+                    });
                 let server = o.server.trim();
                 if !doomlink_net::invite::valid_host_port(server) || o.admin_token.trim().is_empty()
                 {
