@@ -5,12 +5,14 @@
 //! DTLS over ICE/UDP) → hub session → hub "guest" (a sink that echoes at once) → hub session →
 //! channel → client session → client "guest". Raw: a 64-byte UDP datagram to an echoing socket
 //! and back. Both are strict ping-pong (one in flight), so each sample is a full round trip.
+//! A third row, "relayed", is the WebRTC one with both ends relay-only through the
+//! rendezvous's TURN server (`Relays`) on 127.0.0.1: every packet is ChannelData via TURN.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target cargo run -p doomlink-net --example bench_webrtc [N]
 //! ```
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,8 @@ use doomlink_net::lan::GuestSink;
 use doomlink_net::manual::{ManualHost, ManualJoin};
 use doomlink_net::node::WebRtcNode;
 use doomlink_net::peer::RtcOptions;
+use doomlink_net::rendezvous::turn::{turn_password, turn_username, Relays};
+use doomlink_net::signal::IceServer;
 use doomlink_net::{Config, Event, WadSet};
 use tokio::sync::mpsc;
 
@@ -87,8 +91,34 @@ async fn raw_udp(n: usize) -> Vec<Duration> {
     out
 }
 
-async fn webrtc(n: usize) -> (Vec<Duration>, u64) {
-    let opts = RtcOptions::loopback();
+/// A local TURN server (the rendezvous's, on 127.0.0.1) and relay-only options using it.
+async fn relayed_opts() -> (Relays, RtcOptions) {
+    let secret = b"bench-secret-bench-secret".to_vec();
+    let lo = IpAddr::from(Ipv4Addr::LOCALHOST);
+    let relays = Relays::start(lo, 0, 0, lo, lo, secret.clone())
+        .await
+        .expect("TURN server on 127.0.0.1");
+    let username = turn_username(
+        "benchroom",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600,
+    );
+    let opts = RtcOptions {
+        ice_servers: vec![IceServer {
+            urls: vec![format!("turn:{}?transport=udp", relays.turn_addr)],
+            credential: turn_password(&secret, &username),
+            username,
+        }],
+        relay_only: true,
+        ..RtcOptions::loopback()
+    };
+    (relays, opts)
+}
+
+async fn webrtc(n: usize, opts: RtcOptions) -> (Vec<Duration>, u64) {
     let host = ManualHost::start(&opts).await.unwrap();
     let join = ManualJoin::start(host.offer_code(), &opts).await.unwrap();
     let answer = join.answer_code().to_owned();
@@ -145,7 +175,7 @@ fn main() {
             n / 10
         );
         let (raw50, raw99) = report("raw UDP", raw_udp(n).await);
-        let (v, lost) = webrtc(n).await;
+        let (v, lost) = webrtc(n, RtcOptions::loopback()).await;
         let (w50, w99) = report("WebRTC", v);
         println!("   lost: {lost} (datagram channel: unordered, no retransmits)");
         println!(
@@ -153,5 +183,15 @@ fn main() {
             w50.saturating_sub(raw50),
             w99.saturating_sub(raw99)
         );
+        let (relays, opts) = relayed_opts().await;
+        let (v, lost) = webrtc(n, opts).await;
+        let (r50, r99) = report("relayed", v);
+        println!("   lost: {lost} (both ends relay-only through a TURN server on 127.0.0.1)");
+        println!(
+            "  added: p50 {:?}, p99 {:?}",
+            r50.saturating_sub(raw50),
+            r99.saturating_sub(raw99)
+        );
+        relays.close().await;
     });
 }

@@ -609,6 +609,44 @@ fn fmt_addr(ip: &str, port: u16) -> String {
 }
 
 /// Sends one frame on a channel (used by the node's writer tasks).
+///
+/// Then wakes webrtc's driver loop once more ([`flush_relayed`]): without that, a frame on a
+/// TURN-relayed path waits in webrtc's TURN client until something else wakes the loop.
 pub(crate) async fn send_frame(dc: &Arc<dyn DataChannel>, frame: &[u8]) -> Result<(), RtcError> {
-    dc.send(BytesMut::from(frame)).await.map_err(rtc_err)
+    dc.send(BytesMut::from(frame)).await.map_err(rtc_err)?;
+    flush_relayed(dc);
+    Ok(())
+}
+
+/// Works around a webrtc 0.21.1 driver ordering bug that holds TURN-relayed packets back.
+///
+/// One pass of the driver loop (webrtc-0.21.1 src/peer_connection/driver.rs:850,
+/// `poll_writes`) first drains the TURN relayer's output (:1952, "1.b") and only then drains
+/// the core's packets (:1972, "1.c") — and a packet for a relayed pair goes *into* the relayer
+/// there (`handle_write`, :1162 → `Relay::send_to`, which only queues the ChannelData in the
+/// TURN client: rtc-turn-0.21.1 src/client/mod.rs:771). So it leaves in the *next* pass, which
+/// nothing starts until a packet arrives or a timer fires — with one datagram in flight, SCTP's
+/// 200 ms delayed-SACK timer (rtc-sctp-0.21.1 src/association/timer.rs:3) on each relaying
+/// side; steady game traffic in both directions hides it (each send starts the pass that
+/// flushes the one before).
+///
+/// The fix here is a second wake after the send. `set_buffered_amount_low_threshold` with the
+/// unchanged value is the only public call that wakes the driver without sending anything. The
+/// wake coalesces with a pending one (the driver clears its flag at the top of a pass), so it
+/// must land after the pass that took our frame has started: one yield catches a driver that
+/// is already running, and a 1 ms timer catches one that was not scheduled yet. On a direct
+/// path the spare wakes cost an idle pass or two (~20 µs at p50 on a busy 2-core loopback).
+fn flush_relayed(dc: &Arc<dyn DataChannel>) {
+    let dc = dc.clone();
+    tokio::spawn(async move {
+        let nudge = || async {
+            if let Ok(t) = dc.buffered_amount_low_threshold().await {
+                let _ = dc.set_buffered_amount_low_threshold(t).await;
+            }
+        };
+        tokio::task::yield_now().await;
+        nudge().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        nudge().await;
+    });
 }
