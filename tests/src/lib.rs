@@ -1,5 +1,13 @@
 //! Helpers for doomlink's end-to-end tests: the real `doomlink` binary (built on first use),
-//! scratch directories, and running commands with a deadline.
+//! scratch directories, and running commands with a deadline. Child processes (kill-on-drop,
+//! headless peer arguments, invite links, `doomlink serve`) are in [`procs`], re-exported here.
+
+pub mod natlab;
+
+pub mod procs;
+pub use procs::*;
+
+pub mod xvfb;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,37 +25,46 @@ pub fn repo_root() -> PathBuf {
 /// for. Cargo does not build another package's binary for a test, so this asks cargo to.
 pub fn doomlink() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "doomlink",
-                "--bin",
-                "doomlink",
-                "--message-format=json",
-            ])
-            .current_dir(repo_root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(out.status.success(), "building doomlink failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.contains("\"executable\":\"") && l.contains("doomlink"))
-            .filter_map(|l| {
-                l.split("\"executable\":\"")
-                    .nth(1)?
-                    .split('"')
-                    .next()
-                    .map(PathBuf::from)
-            })
-            .next_back()
-            .expect("cargo names the doomlink executable")
-    })
-    .clone()
+    BIN.get_or_init(|| build_doomlink(&[])).clone()
+}
+
+/// The `doomlink` binary built in the release profile, the first time it is asked for: for
+/// benchmarks (the test profile has the workspace's own crates at opt-level 1).
+pub fn doomlink_release() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_doomlink(&["--release"])).clone()
+}
+
+/// `cargo build -p doomlink --bin doomlink` with `profile` arguments; the executable's path.
+fn build_doomlink(profile: &[&str]) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "-q"])
+        .args(profile)
+        .args([
+            "-p",
+            "doomlink",
+            "--bin",
+            "doomlink",
+            "--message-format=json",
+        ])
+        .current_dir(repo_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building doomlink failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"executable\":\"") && l.contains("doomlink"))
+        .filter_map(|l| {
+            l.split("\"executable\":\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(PathBuf::from)
+        })
+        .next_back()
+        .expect("cargo names the doomlink executable")
 }
 
 /// A scratch directory removed when dropped.

@@ -1,78 +1,23 @@
 //! Internet play through the real binary on 127.0.0.1: `doomlink serve` (signaling, STUN, TURN),
 //! `doomlink host --internet --rendezvous` prints an invite link, `doomlink join LINK` joins over
-//! WebRTC, and the two play `test_tics()` gametics with equal demos. A bad link is one line that
-//! names what is wrong.
+//! WebRTC, and 2, 3 or 4 peers play `test_tics()` gametics with equal demos. Manual codes (`host
+//! --internet --manual` ↔ `join CODE`) play with no rendezvous at all. A link whose fingerprint
+//! was altered is refused, and a bad link or code is one line that names what is wrong.
 
 use doomlink_e2e::*;
-use std::io::{BufRead, BufReader};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// The arguments of a headless peer over WebRTC on 127.0.0.1 recording `record`.
 fn peer_args(dir: &Path, seed: u64, tics: u32, record: &str) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "--rtc-bind",
-        "127.0.0.1",
-        "--headless",
-        "--iwad",
-        FREEDOOM1,
-        "--bot-input",
-    ]
-    .map(String::from)
-    .to_vec();
-    v.push(seed.to_string());
-    v.extend([
-        "--tics".into(),
-        tics.to_string(),
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--".into(),
-        "-record".into(),
-        record.into(),
-    ]);
-    v
+    doomlink_e2e::peer_args(Bind::Rtc("127.0.0.1"), dir, seed, tics, record)
 }
 
-#[test]
-fn serve_host_and_join_a_link_play_a_game() {
-    let tics = test_tics();
-    let rv_dir = Scratch::new("rv");
-    let port = free_tcp_port();
-    let _serve = Killed(
-        Command::new(doomlink())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--stun-port",
-                "0",
-                "--turn-port",
-                "0",
-                "--data-dir",
-            ])
-            .arg(rv_dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let (h, j) = (Scratch::new("inet-host"), Scratch::new("inet-join"));
+/// `doomlink host --internet --rendezvous 127.0.0.1:PORT` with `extra` arguments; returns the
+/// host and the link it printed. Its stderr goes to `dir/err`.
+fn host_with_link(port: u16, dir: &Path, extra: &[String]) -> (KillOnDrop, String) {
     let mut host_cmd = Command::new(doomlink());
     host_cmd
         .args([
@@ -80,70 +25,311 @@ fn serve_host_and_join_a_link_play_a_game() {
             "--internet",
             "--rendezvous",
             &format!("127.0.0.1:{port}"),
-            "--players",
-            "2",
-            "--deathmatch",
-            "--warp",
-            "1",
-            "1",
         ])
-        .args(peer_args(h.path(), 11, tics, "host"))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(h.path().join("err")).unwrap(),
-        ));
-    // The rendezvous may take a moment to listen: the host retries by being started again.
-    let start = Instant::now();
-    let (mut host, link) = loop {
-        let mut child = host_cmd.spawn().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        if line.starts_with("doomlink://") {
-            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-            break (Killed(child), line.trim().to_string());
-        }
-        let _ = child.wait();
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the host printed no link: {line}\n{}",
-            std::fs::read_to_string(h.path().join("err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    let joined = Instant::now();
-    let join = run_with_deadline(
+        .stderr(log_file(&dir.join("err")));
+    spawn_until_link(&mut host_cmd, &dir.join("err"))
+}
+
+fn host_game_args(players: usize) -> Vec<String> {
+    [
+        "--players",
+        &players.to_string(),
+        "--deathmatch",
+        "--warp",
+        "1",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// serve + host --players N + N-1 joiners of its link, all at once: `tics` gametics, equal demos.
+fn play_over_rendezvous(players: usize) {
+    let tics = test_tics();
+    let rv_dir = Scratch::new("rv");
+    let (_serve, port) = serve(rv_dir.path(), &[]);
+    let h = Scratch::new("inet-host");
+    let mut extra = host_game_args(players);
+    extra.extend(peer_args(h.path(), 11, tics, "host"));
+    let (mut host, link) = host_with_link(port, h.path(), &extra);
+    let dirs: Vec<Scratch> = (1..players)
+        .map(|i| Scratch::new(&format!("inet-join{i}")))
+        .collect();
+    let started = Instant::now();
+    let mut joins: Vec<KillOnDrop> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let child = Command::new(doomlink())
+                .args(["join", &link])
+                .args(peer_args(d.path(), 12 + i as u64, tics, "join"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file(&d.path().join("err")))
+                .spawn()
+                .unwrap();
+            KillOnDrop(child)
+        })
+        .collect();
+    for (j, d) in joins.iter_mut().zip(&dirs) {
+        let limit = game_limit(tics).saturating_sub(started.elapsed());
+        wait_success(&mut j.0, limit, "a joiner", &d.path().join("err"));
+    }
+    println!(
+        "{players} peers, joins to end of game: {:?}",
+        started.elapsed()
+    );
+    wait_success(
+        &mut host.0,
+        Duration::from_secs(30),
+        "the host",
+        &h.path().join("err"),
+    );
+    let mut demos = vec![h.path().join("host.lmp")];
+    demos.extend(dirs.iter().map(|d| d.path().join("join.lmp")));
+    assert_demos_equal(&demos, players, tics);
+}
+
+#[test]
+fn serve_host_and_join_a_link_play_a_game() {
+    play_over_rendezvous(2);
+}
+
+#[test]
+fn three_peers_play_over_webrtc() {
+    play_over_rendezvous(3);
+}
+
+#[test]
+fn four_peers_play_over_webrtc() {
+    play_over_rendezvous(4);
+}
+
+/// Reads the first line a child prints on stdout, then keeps draining the rest.
+fn first_line(child: &mut Child, what: &str, err: &Path) -> String {
+    let line = first_stdout_line(child).trim_end_matches('\n').to_string();
+    assert!(
+        !line.is_empty(),
+        "{what} printed no code\n{}",
+        read_log(err)
+    );
+    line
+}
+
+/// A code alone on its line: one base64url token, short enough for a chat message.
+fn assert_code_line(line: &str, what: &str) {
+    assert!(
+        line.len() < 200
+            && line
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{what}: not a code alone on its line: {line:?}"
+    );
+}
+
+#[test]
+fn manual_codes_play_a_game_with_no_rendezvous() {
+    let tics = test_tics();
+    let (h, j) = (Scratch::new("manual-host"), Scratch::new("manual-join"));
+    let mut host = KillOnDrop(
         Command::new(doomlink())
-            .args(["join", &link])
-            .args(peer_args(j.path(), 12, tics, "join")),
-        Duration::from_secs(90 + tics as u64 / 20),
+            .args(["host", "--internet", "--manual"])
+            .args(host_game_args(2))
+            .args(peer_args(h.path(), 21, tics, "host"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file(&h.path().join("err")))
+            .spawn()
+            .unwrap(),
     );
-    assert!(
-        join.status.success(),
-        "join: {}\n{}",
-        join.status,
-        String::from_utf8_lossy(&join.stderr)
+    let offer = first_line(&mut host.0, "the host", &h.path().join("err"));
+    assert_code_line(&offer, "offer");
+    let started = Instant::now();
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &offer])
+            .args(peer_args(j.path(), 22, tics, "join"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file(&j.path().join("err")))
+            .spawn()
+            .unwrap(),
     );
-    println!("join to end of game: {:?}", joined.elapsed());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let st = loop {
-        if let Some(st) = host.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the host did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        st.success(),
-        "host: {st}\n{}",
-        std::fs::read_to_string(h.path().join("err")).unwrap_or_default()
+    let answer = first_line(&mut join.0, "the joiner", &j.path().join("err"));
+    assert_code_line(&answer, "answer");
+    assert_ne!(offer, answer);
+    // The answer goes back the way a person would paste it: one line on the host's stdin, and
+    // not at once: the joiner's ICE is already checking and must not give up (webrtc's own
+    // checking limit is 8 s) while the host is still pasting.
+    std::thread::sleep(Duration::from_secs(10));
+    {
+        let mut stdin = host.0.stdin.take().unwrap();
+        writeln!(stdin, "{answer}").unwrap();
+    }
+    wait_success(
+        &mut join.0,
+        game_limit(tics),
+        "the joiner",
+        &j.path().join("err"),
+    );
+    println!(
+        "manual codes, answer to end of game: {:?}",
+        started.elapsed()
+    );
+    wait_success(
+        &mut host.0,
+        Duration::from_secs(30),
+        "the host",
+        &h.path().join("err"),
     );
     assert_demos_equal(
         &[h.path().join("host.lmp"), j.path().join("join.lmp")],
         2,
         tics,
     );
+}
+
+/// The same base64url text with one character changed (still base64url, same length).
+fn altered(text: &str, at: usize) -> String {
+    let mut b = text.as_bytes().to_vec();
+    b[at] = if b[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(b).unwrap()
+}
+
+#[test]
+fn a_link_with_a_tampered_fingerprint_is_refused() {
+    let rv_dir = Scratch::new("rv-fp");
+    let (_serve, port) = serve(rv_dir.path(), &[]);
+    let (h, j) = (Scratch::new("fp-host"), Scratch::new("fp-join"));
+    let mut extra = host_game_args(2);
+    extra.extend(peer_args(h.path(), 31, 100, "host"));
+    let (mut host, link) = host_with_link(port, h.path(), &extra);
+    // fp=<43 base64url characters>: change the first one. Everything else (room, secret) is
+    // right, so only the fingerprint check can refuse.
+    let at = link.find("fp=").expect("the link has fp=") + 3;
+    let tampered = altered(&link, at);
+    let started = Instant::now();
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["join", &tampered])
+            .args(peer_args(j.path(), 32, 100, "join")),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the joiner accepted it: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("fingerprint"), "{err}");
+    println!("refused in {:?}: {}", started.elapsed(), err.trim());
+    assert!(
+        !j.path().join("join.lmp").exists(),
+        "the joiner's game must not have started"
+    );
+    // The host is not hurt by a refused joiner: still waiting for its players.
+    assert!(
+        host.0.try_wait().unwrap().is_none(),
+        "the host ended: {}",
+        read_log(&h.path().join("err"))
+    );
+}
+
+/// A valid offer code, made the way a host makes one (a real peer connection on 127.0.0.1).
+fn some_code(kind: doomlink_net::manual::CodeKind) -> String {
+    use doomlink_net::manual::{CandidateType, CodeCandidate, ManualCode};
+    ManualCode {
+        kind,
+        ufrag: "abcdEFGH".into(),
+        pwd: "0123456789abcdefghijklmnop".into(),
+        fingerprint: doomlink_net::identity::Fingerprint([7; 32]),
+        candidates: vec![CodeCandidate {
+            kind: CandidateType::Host,
+            addr: "127.0.0.1:40000".parse().unwrap(),
+        }],
+    }
+    .encode()
+}
+
+fn one_line_error(args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = Command::new(doomlink());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut i = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            let _ = writeln!(i, "{text}");
+        }
+    }
+    let mut child = KillOnDrop(child);
+    let st = wait_with_deadline(
+        &mut child.0,
+        Duration::from_secs(60),
+        "doomlink",
+        String::new,
+    );
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!st.success(), "{args:?} succeeded: {err}");
+    // The host's hint (paste the answer here) is a line of its own before the error.
+    let last = err.trim().lines().last().unwrap_or("").to_string();
+    let errors = err
+        .lines()
+        .filter(|l| !l.contains("paste their answer"))
+        .count();
+    assert_eq!(errors, 1, "{args:?}: more than one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    last
+}
+
+#[test]
+fn bad_codes_are_one_line_naming_what_is_wrong() {
+    use doomlink_net::manual::CodeKind;
+    let offer = some_code(CodeKind::Offer);
+    let answer = some_code(CodeKind::Answer);
+    let g = ["--headless", "--iwad", FREEDOOM1, "--rtc-bind", "127.0.0.1"];
+    let join = |code: &str| {
+        let mut a = vec!["join", code];
+        a.extend(g);
+        one_line_error(&a, None)
+    };
+    let e = join(&altered(&offer, 20));
+    assert!(e.contains("offer code") && e.contains("damaged"), "{e}");
+    let e = join(&answer);
+    assert!(e.contains("answer code where an offer code"), "{e}");
+    let e = join(&offer[..offer.len() - 8]);
+    assert!(e.contains("offer code"), "{e}");
+
+    // The host: an offer code out, then garbage or an offer back in.
+    let d = Scratch::new("manual-bad");
+    let dd = d.path().display().to_string();
+    let mut host = vec!["host", "--internet", "--manual", "--data-dir", &dd];
+    host.extend(g);
+    let e = one_line_error(&host, Some("this is not a code"));
+    assert!(e.contains("answer code") && e.contains("base64url"), "{e}");
+    let e = one_line_error(&host, Some(&offer));
+    assert!(e.contains("offer code where an answer code"), "{e}");
+    let e = one_line_error(&host, None);
+    assert!(e.contains("no answer code"), "{e}");
+
+    // --internet needs a rendezvous or --manual; a manual game has one joiner.
+    let e = one_line_error(&["host", "--internet", "--headless"], None);
+    assert!(e.contains("--rendezvous") && e.contains("--manual"), "{e}");
+    let e = one_line_error(
+        &[
+            "host",
+            "--internet",
+            "--manual",
+            "--players",
+            "3",
+            "--headless",
+        ],
+        None,
+    );
+    assert!(e.contains("one joiner"), "{e}");
 }
 
 #[test]

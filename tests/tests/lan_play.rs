@@ -19,25 +19,16 @@ fn spawn(role: &[String], i: usize, tics: u32, tag: &str) -> Proc {
     let dir = Scratch::new(&format!("lan-{tag}-{i}"));
     let child = Command::new(doomlink())
         .args(role)
-        .args([
-            "--lan-bind",
-            "127.0.0.1",
-            "--headless",
-            "--iwad",
-            FREEDOOM1,
-            "--bot-input",
-            &(200 + i).to_string(),
-        ])
-        .args(["--tics", &tics.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .args(["--", "-record", &format!("peer{i}")])
+        .args(peer_args(
+            Bind::Lan("127.0.0.1"),
+            dir.path(),
+            200 + i as u64,
+            tics,
+            &format!("peer{i}"),
+        ))
         .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            std::fs::File::create(dir.path().join("log")).unwrap(),
-        ))
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("err")).unwrap(),
-        ))
+        .stdout(log_file(&dir.path().join("log")))
+        .stderr(log_file(&dir.path().join("err")))
         .spawn()
         .unwrap();
     let demo = dir.path().join(format!("peer{i}.lmp"));
@@ -50,7 +41,7 @@ fn spawn(role: &[String], i: usize, tics: u32, tag: &str) -> Proc {
 }
 
 fn logs(p: &Proc) -> String {
-    let r = |f: &str| std::fs::read_to_string(p.dir.path().join(f)).unwrap_or_default();
+    let r = |f: &str| read_log(&p.dir.path().join(f));
     format!(
         "--- {} stdout\n{}\n--- {} stderr\n{}",
         p.name,
@@ -87,27 +78,21 @@ fn start(n: usize, tics: u32, tag: &str) -> Vec<Proc> {
     procs
 }
 
+/// Waits for every peer to end successfully, all within `limit`.
 fn wait_all(procs: &mut [Proc], limit: Duration) {
     let start = Instant::now();
     for p in procs.iter_mut() {
-        loop {
-            if let Some(st) = p.child.try_wait().unwrap() {
-                assert!(st.success(), "{} exited with {st}\n{}", p.name, logs(p));
-                break;
-            }
-            if start.elapsed() > limit {
-                let _ = p.child.kill();
-                panic!("{} did not finish in {limit:?}\n{}", p.name, logs(p));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let Some(st) = wait_or_kill(&mut p.child, limit.saturating_sub(start.elapsed())) else {
+            panic!("{} did not finish in {limit:?}\n{}", p.name, logs(p));
+        };
+        assert!(st.success(), "{} exited with {st}\n{}", p.name, logs(p));
     }
 }
 
 fn play(n: usize) {
     let tics = test_tics();
     let mut procs = start(n, tics, &format!("{n}p"));
-    wait_all(&mut procs, Duration::from_secs(90 + tics as u64 / 20));
+    wait_all(&mut procs, game_limit(tics));
     let demos: Vec<PathBuf> = procs.iter().map(|p| p.demo.clone()).collect();
     assert_demos_equal(&demos, n, tics);
 }

@@ -6,21 +6,21 @@
 use doomlink_e2e::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NATIVE_DOOM: &str = "/usr/games/chocolate-doom";
 const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
 
 fn logged(cmd: &mut Command, dir: &Path) -> Child {
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(dir.join("log")).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(dir.join("err")).unwrap()))
+        .stdout(log_file(&dir.join("log")))
+        .stderr(log_file(&dir.join("err")))
         .spawn()
         .unwrap()
 }
 
 fn logs(dir: &Path) -> String {
-    let r = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let r = |f: &str| read_log(&dir.join(f));
     format!(
         "--- {} stdout\n{}\n--- stderr\n{}",
         dir.display(),
@@ -31,21 +31,13 @@ fn logs(dir: &Path) -> String {
 
 fn doomlink_peer(args: &[&str], dir: &Path, seed: u64, tics: u32, record: &str) -> Child {
     logged(
-        Command::new(doomlink())
-            .args(args)
-            .args([
-                "--lan-bind",
-                "127.0.0.1",
-                "--headless",
-                "--iwad",
-                FREEDOOM1,
-                "--bot-input",
-                &seed.to_string(),
-            ])
-            .args(["--tics", &tics.to_string(), "--data-dir"])
-            .arg(dir)
-            .arg("--")
-            .args(["-record", record]),
+        Command::new(doomlink()).args(args).args(peer_args(
+            Bind::Lan("127.0.0.1"),
+            dir,
+            seed,
+            tics,
+            record,
+        )),
         dir,
     )
 }
@@ -64,17 +56,7 @@ fn native_doom(args: &[&str], dir: &Path) -> Child {
 }
 
 fn wait(child: &mut Child, limit: Duration, dir: &Path) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("timed out after {limit:?}\n{}", logs(dir));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_or_kill(child, limit).unwrap_or_else(|| panic!("timed out after {limit:?}\n{}", logs(dir)))
 }
 
 #[test]
@@ -113,7 +95,7 @@ fn a_native_client_joins_a_doomlink_host() {
         ],
         native_dir.path(),
     );
-    let limit = Duration::from_secs(90 + tics as u64 / 20);
+    let limit = game_limit(tics);
     let st = wait(&mut host, limit, host_dir.path());
     assert!(
         st.success(),
@@ -146,35 +128,14 @@ fn doomlink_joins_a_native_server() {
     // when two are in (-nodes, as natively).
     let mut ctl = Command::new(doomlink());
     let mut first = logged(
-        ctl.args([
-            "join",
-            &target,
-            "--lan-bind",
-            "127.0.0.1",
-            "--headless",
-            "--iwad",
-            FREEDOOM1,
-            "--bot-input",
-            "8",
-        ])
-        .args(["--tics", &tics.to_string(), "--data-dir"])
-        .arg(a.path())
-        .args([
-            "--",
-            "-record",
-            "a",
-            "-nodes",
-            "2",
-            "-deathmatch",
-            "-warp",
-            "1",
-            "1",
-        ]),
+        ctl.args(["join", &target])
+            .args(peer_args(Bind::Lan("127.0.0.1"), a.path(), 8, tics, "a"))
+            .args(["-nodes", "2", "-deathmatch", "-warp", "1", "1"]),
         a.path(),
     );
     std::thread::sleep(Duration::from_millis(500));
     let mut second = doomlink_peer(&["join", &target], b.path(), 9, tics, "b");
-    let limit = Duration::from_secs(90 + tics as u64 / 20);
+    let limit = game_limit(tics);
     let st1 = wait(&mut first, limit, a.path());
     let st2 = wait(&mut second, limit, b.path());
     let _ = server.kill();

@@ -1,0 +1,388 @@
+//! Capacity of dedicated rooms (issue 8): `doomlink serve` hosting 1, 2, 4 and 8 four-player
+//! rooms of real headless players (each player its own `doomlink join LINK` process, over
+//! WebRTC on 127.0.0.1), against the anchor in the same run: native `chocolate-server`
+//! (Debian's chocolate-doom) serving the same games to doomlink LAN clients on 127.0.0.1.
+//!
+//! For each count it reports the server's CPU per room-second (CPU of the server process from
+//! the players' start to the last one's exit, over rooms × the game's length in seconds of
+//! gametic time, so a machine too busy to run the players in real time does not flatter it),
+//! memory per room (resident peak minus the service with no rooms, over rooms), the idle cost
+//! of a room with no players, the p99 delay of a tic through the service (the service's own
+//! histogram, `doomlink_room_tic_delay_seconds`: the game datagram completing a tic in, to the
+//! server's tic out), and rooms per core projected from the CPU figure.
+//!
+//! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 525 = 15 s of game)
+//! and CAPACITY_ROOMS (default "1,2,4,8") shorten or change it.
+
+use doomlink_e2e::*;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PLAYERS: usize = 4;
+const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+/// `doomlink serve` with `rooms` standing four-player rooms; returns it, its port and the links.
+fn serve(dir: &Path, rooms: usize) -> (KillOnDrop, u16, Vec<String>) {
+    let mut cfg = format!("[limits]\nrooms = {}\n\n", rooms.max(1));
+    for i in 0..rooms {
+        cfg += &format!(
+            "[[room]]\nname = \"r{i}\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\nmode = \"coop\"\nwarp = [1, 1]\nskill = 3\n\n"
+        );
+    }
+    let cfg_path = dir.join("serve.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let log = dir.join("serve.log");
+    let (mut cmd, port) = serve_command(&doomlink_release(), dir);
+    let mut child = cmd
+        .args(["--rtc-bind", "127.0.0.1"])
+        .arg("--config")
+        .arg(&cfg_path)
+        .env("DOOMLINK_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&log))
+        .spawn()
+        .unwrap();
+    let links = serve_rooms(&mut child, rooms, &log)
+        .into_iter()
+        .map(|(_, link)| link)
+        .collect();
+    (KillOnDrop(child), port, links)
+}
+
+fn player(target: &str, lan: bool, dir: &Path, seed: u64, tics: u32) -> KillOnDrop {
+    let bind = if lan {
+        Bind::Lan("127.0.0.1")
+    } else {
+        Bind::Rtc("127.0.0.1")
+    };
+    KillOnDrop(
+        Command::new(doomlink_release())
+            .args(["join", target])
+            .args(headless_args(bind, dir, seed, tics))
+            .args(["--", "-nodes", "4", "-warp", "1", "1", "-skill", "3"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.join("err")))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Runs the players to their end while sampling the servers; (CPU seconds of the servers,
+/// their summed resident peak, wall time, players that failed).
+fn play(
+    servers: &[u32],
+    players: &mut [(Scratch, KillOnDrop)],
+    tics: u32,
+) -> (f64, u64, Duration, usize) {
+    let cpu0: f64 = servers.iter().map(|&p| cpu_seconds(p)).sum();
+    let start = Instant::now();
+    let mut peak = 0u64;
+    let limit = Duration::from_secs(120 + tics as u64 / 5);
+    let mut failed = 0;
+    let mut done = vec![false; players.len()];
+    while done.iter().any(|d| !d) {
+        peak = peak.max(servers.iter().map(|&p| rss_bytes(p)).sum());
+        for (i, (d, p)) in players.iter_mut().enumerate() {
+            if done[i] {
+                continue;
+            }
+            if let Some(st) = p.0.try_wait().unwrap() {
+                done[i] = true;
+                if !st.success() {
+                    failed += 1;
+                    eprintln!(
+                        "a player failed: {st}: {}",
+                        std::fs::read_to_string(d.path().join("err"))
+                            .unwrap_or_default()
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    );
+                }
+            } else if start.elapsed() > limit {
+                let _ = p.0.kill();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let cpu1: f64 = servers.iter().map(|&p| cpu_seconds(p)).sum();
+    (cpu1 - cpu0, peak, start.elapsed(), failed)
+}
+
+/// p99 upper bound (seconds) from the service's tic delay histogram, summed over rooms.
+fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
+    let mut by_le: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in metrics.lines() {
+        let Some(rest) = l.strip_prefix("doomlink_room_tic_delay_seconds_bucket{") else {
+            continue;
+        };
+        let le = rest.split("le=\"").nth(1).and_then(|x| x.split('"').next());
+        let v: u64 = rest
+            .rsplit(' ')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        if let Some(le) = le {
+            *by_le.entry(le.to_string()).or_default() += v;
+        }
+    }
+    let mut buckets: Vec<(f64, u64)> = by_le
+        .into_iter()
+        .map(|(le, n)| (le.parse().unwrap_or(f64::INFINITY), n))
+        .collect();
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let total = buckets.last().map_or(0, |b| b.1);
+    if total == 0 {
+        return (None, 0);
+    }
+    let want = (total as f64 * 0.99).ceil() as u64;
+    (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
+}
+
+/// In a child process: start `n` idle `-dedicated` guests, in one shared kernel or one kernel
+/// each, and print "start_ms rss_bytes" (the process's resident growth).
+fn layout_child(mode: &str, n: usize) {
+    use doomlink_kernel::{NoNetwork, OutputSink, ProcessSpec};
+    use std::sync::Arc;
+    struct Quiet;
+    impl OutputSink for Quiet {
+        fn write(&self, _: &[u8]) {}
+    }
+    let rss0 = rss_bytes(std::process::id());
+    let t0 = Instant::now();
+    // As the service boots a room's kernel: the compiled-module cache, doom.wasm loaded.
+    let boot = || doomlink::guest::boot(Arc::new(NoNetwork)).unwrap();
+    let mut keep = Vec::new();
+    let shared = (mode == "shared").then(boot);
+    for i in 0..n {
+        let (k, m) = match &shared {
+            Some((k, m)) => (k.clone(), m.clone()),
+            None => boot(),
+        };
+        let mut spec = ProcessSpec::new(["doom", "-dedicated", "-port", &(2342 + i).to_string()]);
+        spec.stdout = Arc::new(Quiet);
+        spec.stderr = Arc::new(Quiet);
+        let p = k.spawn(&m, spec).unwrap();
+        keep.push((k, m, p));
+    }
+    let start_ms = t0.elapsed().as_secs_f64() * 1e3;
+    std::thread::sleep(Duration::from_secs(2));
+    let c0 = cpu_seconds(std::process::id());
+    std::thread::sleep(Duration::from_secs(3));
+    let cpu = (cpu_seconds(std::process::id()) - c0) / 3.0;
+    println!(
+        "{start_ms} {} {cpu}",
+        rss_bytes(std::process::id()).saturating_sub(rss0)
+    );
+    for (_, _, p) in &keep {
+        p.kill();
+    }
+}
+
+/// One kernel per room against one shared kernel: start time, memory and idle CPU of `n` idle
+/// dedicated guests (the figures behind dedicated.rs's choice).
+fn layouts(n: usize) {
+    for mode in ["shared", "per-kernel"] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env("CAPACITY_LAYOUT_CHILD", format!("{mode}:{n}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if f.len() < 3 {
+            println!(
+                "{mode}: failed: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        println!(
+            "{n} idle dedicated guests, {mode:>10}: start {:.0} ms ({:.1} ms each), {:.1} MB resident ({:.2} MB each), idle CPU {:.1} ms/s each",
+            f[0],
+            f[0] / n as f64,
+            f[1] / 1e6,
+            f[1] / 1e6 / n as f64,
+            f[2] * 1e3 / n as f64
+        );
+    }
+}
+
+fn main() {
+    if let Ok(v) = std::env::var("CAPACITY_LAYOUT_CHILD") {
+        let (mode, n) = v.split_once(':').unwrap();
+        layout_child(mode, n.parse().unwrap());
+        return;
+    }
+    layouts(16);
+    let tics: u32 = std::env::var("CAPACITY_TICS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(525);
+    let counts: Vec<usize> = std::env::var("CAPACITY_ROOMS")
+        .unwrap_or_else(|_| "1,2,4,8".into())
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    let game_secs = tics as f64 / 35.0;
+    let _ = doomlink_release();
+    println!(
+        "capacity: {PLAYERS}-player coop rooms, {tics} gametics ({game_secs:.0} s of game) each"
+    );
+
+    // The service with no rooms: the base its rooms add to.
+    let base_dir = Scratch::new("cap-base");
+    let (base, _, _) = serve(base_dir.path(), 0);
+    std::thread::sleep(Duration::from_secs(2));
+    let base_rss = rss_bytes(base.0.id());
+    drop(base);
+    println!(
+        "doomlink serve with no rooms: {:.1} MB resident",
+        base_rss as f64 / 1e6
+    );
+
+    println!(
+        "{:>5} | {:>24} | {:>22} | {:>14} | {:>13} | {:>12} | {:>26}",
+        "rooms",
+        "doomlink CPU/room-second",
+        "native CPU/game-second",
+        "doomlink MB/room",
+        "native MB/game",
+        "idle CPU/room",
+        "tic delay p99 (samples)"
+    );
+    for &n in &counts {
+        // doomlink: n standing rooms.
+        let dir = Scratch::new(&format!("cap-dl-{n}"));
+        let (svc, port, links) = serve(dir.path(), n);
+        let pid = svc.0.id();
+        std::thread::sleep(Duration::from_secs(1));
+        let idle0 = cpu_seconds(pid);
+        std::thread::sleep(Duration::from_secs(5));
+        let idle = (cpu_seconds(pid) - idle0) / 5.0 / n as f64;
+        let mut players: Vec<(Scratch, KillOnDrop)> = Vec::new();
+        for (r, link) in links.iter().enumerate() {
+            for k in 0..PLAYERS {
+                let d = Scratch::new(&format!("cap-dl-{n}-{r}-{k}"));
+                let p = player(link, false, d.path(), (r * PLAYERS + k) as u64 + 1, tics);
+                players.push((d, p));
+            }
+        }
+        let (cpu, peak, wall, failed) = play(&[pid], &mut players, tics);
+        let metrics = http_get(port, "/metrics");
+        let (p99, samples) = tic_p99(&metrics);
+        // The guests' share of the service's CPU over its life (idle minutes, joins, games).
+        let sum_of = |prefix: &str| -> f64 {
+            metrics
+                .lines()
+                .filter(|l| l.starts_with(prefix))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let guest_share = sum_of("doomlink_room_guest_cpu_seconds_total{")
+            / sum_of("process_cpu_seconds_total ").max(1e-9);
+        drop(svc);
+        drop(players);
+
+        // Native: n chocolate-server processes, doomlink LAN clients.
+        let ndir = Scratch::new(&format!("cap-native-{n}"));
+        let mut servers = Vec::new();
+        let mut ports = Vec::new();
+        for _ in 0..n {
+            let p = free_server_port();
+            servers.push(KillOnDrop(
+                Command::new(NATIVE_SERVER)
+                    .args(["-privateserver", "-port", &p.to_string()])
+                    .env("HOME", ndir.path())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("chocolate-server (Debian's chocolate-doom) is installed"),
+            ));
+            ports.push(p);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let mut nplayers = Vec::new();
+        for (r, p) in ports.iter().enumerate() {
+            for k in 0..PLAYERS {
+                let d = Scratch::new(&format!("cap-nat-{n}-{r}-{k}"));
+                let pl = player(
+                    &format!("127.0.0.1:{p}"),
+                    true,
+                    d.path(),
+                    (r * PLAYERS + k) as u64 + 1,
+                    tics,
+                );
+                nplayers.push((d, pl));
+            }
+        }
+        let spids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+        let (ncpu, npeak, nwall, nfailed) = play(&spids, &mut nplayers, tics);
+        drop(servers);
+        drop(nplayers);
+
+        let per_room = cpu / (n as f64 * game_secs);
+        let native_per = ncpu / (n as f64 * game_secs);
+        println!(
+            "{n:>5} | {:>17.2} ms/s | {:>15.2} ms/s | {:>11.1} MB | {:>10.1} MB | {:>7.2} ms/s | {:>14} ({samples})",
+            per_room * 1e3,
+            native_per * 1e3,
+            peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
+            npeak as f64 / 1e6 / n as f64,
+            idle * 1e3,
+            p99.map(|s| format!("≤ {:.2} ms", s * 1e3)).unwrap_or_else(|| "-".into()),
+        );
+        println!(
+            "      walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {failed}, native {nfailed}; \
+             rooms per core projected: doomlink {:.0}, native {:.0}; doomlink/native CPU {:.1}×; \
+             Chocolate Doom guests' share of the service's CPU {:.0}%",
+            wall.as_secs_f64(),
+            nwall.as_secs_f64(),
+            1.0 / per_room,
+            1.0 / native_per.max(1e-9),
+            per_room / native_per.max(1e-9),
+            guest_share * 100.0,
+        );
+    }
+}

@@ -1,0 +1,538 @@
+//! Dedicated rooms in `doomlink serve` (issue 8), through the real binary on 127.0.0.1: the
+//! service hosts Chocolate Doom `-dedicated` guests, real headless players join by invite link
+//! over WebRTC (`--rtc-bind 127.0.0.1`), and their demos are compared.
+//!
+//! - eight standing rooms from a config file play at once, two players each, with equal demos
+//!   per room and the room's options (deathmatch, E1M3) enforced on the game; a ninth room's
+//!   guest is killed mid-game through the test hook (`DOOMLINK_TEST_FAIL_ROOM`, the path a trap
+//!   takes): it is closed and counted, and the eight play on;
+//! - junk at every port the service has open (HTTP, STUN/TURN UDP, the rooms' WebRTC UDP ports
+//!   from /proc/net/udp) while a three-player game runs, and one joiner killed mid-game: the
+//!   service lives and the other two finish the same game;
+//! - `room create` prints a link, a bad token is one line; /health and /metrics; SIGHUP reloads
+//!   the token; SIGTERM drains and exits;
+//! - `--check-config` on good and bad files.
+//!
+//! The eight-room test plays `min(test_tics(), 1500)` gametics: 19 players and 9 guests on a
+//! 2-core machine, and a failed room's players have to run out their deadline.
+
+use doomlink_e2e::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// A running `doomlink serve`: its HTTP port, and the "NAME LINK" lines of its standing rooms.
+struct Service {
+    child: KillOnDrop,
+    port: u16,
+    links: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl Service {
+    fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)], standing: usize) -> Service {
+        let log = dir.join("serve.log");
+        let (mut cmd, port) = serve_command(&doomlink(), dir);
+        cmd.args(["--rtc-bind", "127.0.0.1", "--drain-seconds", "2"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file(&log));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = KillOnDrop(cmd.spawn().unwrap());
+        let links = serve_rooms(&mut child.0, standing, &log);
+        Service {
+            child,
+            port,
+            links,
+            log,
+        }
+    }
+    fn link(&self, name: &str) -> String {
+        self.links
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| panic!("no room {name}"))
+    }
+    fn log(&self) -> String {
+        read_log(&self.log)
+    }
+    fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path, None, "")
+    }
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([sig, &self.child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+/// A plain HTTP/1.1 exchange; (status, body).
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// A headless player joining `link`; every player asks for `-nodes N` so that whichever is the
+/// controller starts the game when all are in.
+fn player(link: &str, dir: &Path, seed: u64, tics: u32, nodes: usize, record: &str) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", link])
+            .args(headless_args(Bind::Rtc("127.0.0.1"), dir, seed, tics))
+            .args(["--", "-nodes", &nodes.to_string(), "-record", record])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.join("err")))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn wait(p: &mut KillOnDrop, limit: Duration, dir: &Path) -> std::process::ExitStatus {
+    wait_with_deadline(&mut p.0, limit, "a player", || read_log(&dir.join("err")))
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+fn room_toml(name: &str) -> String {
+    format!(
+        "[[room]]\nname = \"{name}\"\niwad = \"{FREEDOOM1}\"\nplayers = 2\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n\n"
+    )
+}
+
+/// The header bytes the room's options decide: skill (0-based), episode, map, deathmatch.
+fn assert_room_game(demo: &Path) {
+    let b = std::fs::read(demo).unwrap();
+    assert_eq!(
+        &b[1..5],
+        &[3, 1, 3, 1],
+        "{}: skill/episode/map/deathmatch",
+        demo.display()
+    );
+}
+
+#[test]
+fn eight_rooms_play_at_once_and_a_failing_room_leaves_them_playing() {
+    let tics = test_tics().min(1500);
+    let dir = Scratch::new("ded8");
+    let mut cfg = format!("admin_token = \"{TOKEN}\"\n[limits]\nrooms = 9\n\n");
+    for i in 0..8 {
+        cfg += &room_toml(&format!("r{i}"));
+    }
+    cfg += &room_toml("doomed");
+    let cfg_path = dir.path().join("serve.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    // The doomed room's guest is killed 6 s after its first player came: mid-game.
+    let svc = Service::start(
+        dir.path(),
+        &["--config", cfg_path.to_str().unwrap()],
+        &[("DOOMLINK_TEST_FAIL_ROOM", "doomed:6")],
+        9,
+    );
+    let mut players = Vec::new();
+    for i in 0..8 {
+        for k in 0..2 {
+            let d = Scratch::new(&format!("ded8-r{i}-{k}"));
+            let p = player(
+                &svc.link(&format!("r{i}")),
+                d.path(),
+                100 + 2 * i as u64 + k,
+                tics,
+                2,
+                "p",
+            );
+            players.push((i, d, p));
+        }
+    }
+    let mut doomed = Vec::new();
+    for k in 0..2 {
+        let d = Scratch::new(&format!("ded8-doomed-{k}"));
+        let p = player(&svc.link("doomed"), d.path(), 200 + k, tics, 2, "p");
+        doomed.push((d, p));
+    }
+    // The doomed room goes; the others go on.
+    poll_until(
+        Duration::from_millis(500),
+        Duration::from_secs(120),
+        "the doomed room closed",
+        || metric(&svc.get("/metrics").1, "doomlink_rooms_failed_total") >= 1.0,
+        || format!("{}\n{}", svc.get("/metrics").1, svc.log()),
+    );
+    let (_, list) = http(svc.port, "GET", "/admin/rooms", Some(TOKEN), "");
+    assert!(!list.contains("\"doomed\""), "{list}");
+    assert!(svc.log().contains("room closed"), "{}", svc.log());
+    let limit = Duration::from_secs(120 + tics as u64 / 10);
+    for (i, d, p) in players.iter_mut() {
+        let st = wait(p, limit, d.path());
+        assert!(
+            st.success(),
+            "room r{i}: {st}\n{}\n{}",
+            read_log(&d.path().join("err")),
+            svc.log()
+        );
+    }
+    for i in 0..8 {
+        let demos: Vec<PathBuf> = players
+            .iter()
+            .filter(|(r, _, _)| *r == i)
+            .map(|(_, d, _)| d.path().join("p.lmp"))
+            .collect();
+        assert_demos_equal(&demos, 2, tics);
+        assert_room_game(&demos[0]);
+    }
+    // The doomed room's players did not finish their game (their hub closed).
+    for (d, p) in doomed.iter_mut() {
+        let st = wait(p, Duration::from_secs(60), d.path());
+        let demo = d.path().join("p.lmp");
+        let full = 13 + 4 * 2 * tics as u64 + 1;
+        assert!(
+            !st.success() || std::fs::metadata(&demo).map(|m| m.len()).unwrap_or(0) < full,
+            "a player of the failed room played to the end"
+        );
+    }
+}
+
+/// The UDP ports `pid` has open, from /proc/net/udp and the process's socket inodes.
+fn udp_ports_of(pid: u32) -> Vec<u16> {
+    let mut inodes = std::collections::HashSet::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(t) = std::fs::read_link(e.path()) {
+            let t = t.to_string_lossy().into_owned();
+            if let Some(i) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                inodes.insert(i.to_string());
+            }
+        }
+    }
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (local, inode) = (f.get(1)?, f.get(9)?);
+            if !inodes.contains(*inode) {
+                return None;
+            }
+            let (ip, port) = local.split_once(':')?;
+            // Only 127.0.0.1 (0100007F): this test sends nowhere else.
+            (ip == "0100007F").then(|| u16::from_str_radix(port, 16).ok())?
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ports
+}
+
+#[test]
+fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
+    let tics = test_tics();
+    let dir = Scratch::new("dedjunk");
+    let cfg_path = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[[room]]\nname = \"three\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n"
+        ),
+    )
+    .unwrap();
+    let svc = Service::start(
+        dir.path(),
+        &["--config", cfg_path.to_str().unwrap()],
+        &[],
+        1,
+    );
+    let link = svc.link("three");
+    let dirs: Vec<Scratch> = (0..3)
+        .map(|k| Scratch::new(&format!("dedjunk-{k}")))
+        .collect();
+    let mut ps: Vec<KillOnDrop> = dirs
+        .iter()
+        .enumerate()
+        .map(|(k, d)| player(&link, d.path(), 300 + k as u64, tics, 3, "p"))
+        .collect();
+    // Wait for the game to run: three players in the room.
+    poll_until(
+        Duration::from_millis(300),
+        Duration::from_secs(90),
+        "three players in the room",
+        || svc.get("/health").1.contains("players 3"),
+        || format!("{}\n{}", svc.get("/health").1, svc.log()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let ports = udp_ports_of(svc.child.0.id());
+    assert!(ports.len() >= 2, "STUN/TURN and WebRTC ports: {ports:?}");
+    // Junk: UDP datagrams of every size class at every UDP port, and garbage at HTTP.
+    let junk_udp = {
+        let ports = ports.clone();
+        std::thread::spawn(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut x: u64 = 0x9e3779b97f4a7c15;
+            let mut sent = 0u64;
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                for &p in &ports {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let len = [1usize, 20, 100, 600, 1400][(x % 5) as usize];
+                    let buf: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
+                    let _ = s.send_to(&buf, ("127.0.0.1", p));
+                    sent += 1;
+                }
+                if sent % 2000 == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            sent
+        })
+    };
+    for i in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", svc.port)) {
+            let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
+            let junk: Vec<u8> = (0..(i * 37 % 3000)).map(|k| (k * 31 + i) as u8).collect();
+            let _ = s.write_all(&junk);
+        }
+    }
+    for (m, p) in [
+        ("POST", "/admin/rooms"),
+        ("GET", "/metrics"),
+        ("GET", "/join/%00%ff"),
+    ] {
+        let _ = http(svc.port, m, p, Some("junk"), "{{{{");
+    }
+    // One joiner gone mid-game.
+    let _ = ps[2].0.kill();
+    let sent = junk_udp.join().unwrap();
+    println!("junk datagrams sent: {sent} to ports {ports:?}");
+    let limit = Duration::from_secs(120 + tics as u64 / 10);
+    for k in 0..2 {
+        let st = wait(&mut ps[k], limit, dirs[k].path());
+        assert!(
+            st.success(),
+            "player {k}: {st}\n{}",
+            read_log(&dirs[k].path().join("err"))
+        );
+    }
+    assert_same_game(
+        &[dirs[0].path().join("p.lmp"), dirs[1].path().join("p.lmp")],
+        3,
+    );
+    assert_room_game(&dirs[0].path().join("p.lmp"));
+    // The service lives: it answers, and the room is still listed (a standing room).
+    let (st, h) = svc.get("/health");
+    assert_eq!(st, 200, "{h}\n{}", svc.log());
+    let (_, m) = svc.get("/metrics");
+    assert_eq!(metric(&m, "doomlink_rooms_failed_total"), 0.0, "{m}");
+}
+
+#[test]
+fn room_create_health_metrics_reload_and_drain() {
+    let dir = Scratch::new("dedadmin");
+    let cfg_path = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg_path,
+        format!("admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
+    )
+    .unwrap();
+    let svc = Service::start(
+        dir.path(),
+        &["--config", cfg_path.to_str().unwrap()],
+        &[],
+        0,
+    );
+    let on = format!("127.0.0.1:{}", svc.port);
+    // A bad token: one line, exit 1.
+    let out = run_with_deadline(
+        Command::new(doomlink()).args(["room", "create", "--on", &on, "--token", "wrong"]),
+        Duration::from_secs(60),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("token"), "{err}");
+    // The right one: the link on a line of its own.
+    let out = run_with_deadline(
+        Command::new(doomlink()).args([
+            "room",
+            "create",
+            "--on",
+            &on,
+            "--token",
+            TOKEN,
+            "--name",
+            "made",
+            "--deathmatch",
+            "--warp",
+            "1",
+            "2",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(link.starts_with("doomlink://join/127.0.0.1:"), "{link}");
+    // A bad request names the field.
+    let (st, body) = http(
+        svc.port,
+        "POST",
+        "/admin/rooms",
+        Some(TOKEN),
+        "{\"players\": 9}",
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("players"), "{body}");
+    let (st, h) = svc.get("/health");
+    assert_eq!((st, h.as_str()), (200, "rooms 1\nplayers 0\nok\n"));
+    let (st, m) = svc.get("/metrics");
+    assert_eq!(st, 200);
+    assert_eq!(metric(&m, "doomlink_rooms"), 1.0, "{m}");
+    assert!(
+        m.contains("doomlink_room_guest_cpu_seconds_total{room="),
+        "{m}"
+    );
+    assert!(
+        m.contains("# TYPE doomlink_rendezvous_connections gauge"),
+        "{m}"
+    );
+    // SIGHUP: a new token takes effect, the old one is refused.
+    std::fs::write(
+        &cfg_path,
+        format!("admin_token = \"another-token-0123456789\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
+    )
+    .unwrap();
+    svc.signal("-HUP");
+    poll_until(
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+        "the reload (the old token refused)",
+        || http(svc.port, "GET", "/admin/rooms", Some(TOKEN), "").0 == 401,
+        || svc.log(),
+    );
+    let (st, list) = http(
+        svc.port,
+        "GET",
+        "/admin/rooms",
+        Some("another-token-0123456789"),
+        "",
+    );
+    assert_eq!(st, 200);
+    assert!(list.contains("\"made\""), "{list}");
+    // SIGTERM: drains and exits within the bound (drain 2 s + the rendezvous's own close).
+    let mut svc = svc;
+    svc.signal("-TERM");
+    let st = wait_with_deadline(
+        &mut svc.child.0,
+        Duration::from_secs(15),
+        "the service after SIGTERM",
+        || read_log(&svc.log),
+    );
+    assert!(st.success(), "{st}\n{}", svc.log());
+    assert!(svc.log().contains("drained"), "{}", svc.log());
+}
+
+#[test]
+fn rooms_disabled_answer_503() {
+    let dir = Scratch::new("ded503");
+    let svc = Service::start(
+        dir.path(),
+        &["--admin-token", TOKEN, "--max-rooms", "0"],
+        &[],
+        0,
+    );
+    let (st, body) = http(svc.port, "POST", "/admin/rooms", Some(TOKEN), "{}");
+    assert_eq!(st, 503, "{body}");
+    let (st, _) = http(svc.port, "POST", "/admin/rooms", None, "{}");
+    assert_eq!(st, 401);
+}
+
+#[test]
+fn check_config_says_ok_or_names_the_key() {
+    let dir = Scratch::new("dedcheck");
+    let check = |text: &str| {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        run_with_deadline(
+            Command::new(doomlink())
+                .args(["serve", "--check-config", "--config"])
+                .arg(&p),
+            Duration::from_secs(60),
+        )
+    };
+    // The packaged example is good as shipped.
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["serve", "--check-config", "--config"])
+            .arg(repo_root().join("packaging/serve.toml")),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    let out = check(&format!(
+        "listen = \"127.0.0.1:7342\"\nadmin_token = \"{TOKEN}\"\n[limits]\nrooms = 4\n{}",
+        room_toml("a")
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    for (text, key) in [
+        ("listne = \"127.0.0.1:1\"\n", "listne"),
+        ("[limits]\nguest_memory_mb = 1\n", "limits.guest_memory_mb"),
+        ("admin_token = \"short\"\n", "admin_token"),
+        (
+            "[[room]]\nname = \"x\"\niwad = \"/nonexistent.wad\"\n",
+            "room[0].iwad",
+        ),
+        (
+            &format!("[[room]]\nname = \"x\"\niwad = \"{FREEDOOM1}\"\nmode = \"ctf\"\n"),
+            "room[0].mode",
+        ),
+        ("listen = 12\n", "listen"),
+    ] {
+        let out = check(text);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

@@ -1,0 +1,249 @@
+//! The Debian package, for real: `packaging/build-deb` builds it (from the test build's binary,
+//! see DOOMLINK_DEB_BINARY there), `dpkg -i` installs it on this machine (CI runs as root) and
+//! the test removes it at the end, even on failure. Then, as the installed system sees it: the
+//! files are where they belong, the desktop entry validates, `xdg-mime` names doomlink as the
+//! `doomlink://` handler, `systemd-analyze verify` accepts the service unit and the shipped
+//! config passes `--check-config`, and under Xvfb `xdg-open doomlink://…` starts the app on its
+//! join screen — a second link goes to the same window (one instance), not to a new one.
+//!
+//! Needs root, dpkg, xdg-utils, desktop-file-utils, systemd (for systemd-analyze), Xvfb,
+//! xdotool and ImageMagick: scripts/setup installs them.
+
+use doomlink_e2e::xvfb::Xvfb;
+use doomlink_e2e::*;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Removes the package when dropped, so a failed test leaves no doomlink installed.
+struct Installed;
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg")
+            .args(["--purge", "doomlink"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every process whose executable is the installed /usr/bin/doomlink, with its command line.
+fn installed_doomlinks() -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
+        if exe == Path::new("/usr/bin/doomlink") {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Stops every installed doomlink this test started (xdg-open does not wait for them).
+struct StopInstalled;
+impl Drop for StopInstalled {
+    fn drop(&mut self) {
+        for (pid, _) in installed_doomlinks() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// A well-formed invite link to a rendezvous where nothing listens: the window opens its join
+/// screen for it (and then says it cannot reach the rendezvous).
+fn link(room: &str) -> String {
+    let fp = doomlink_net::identity::Fingerprint([7u8; 32]).to_base64url();
+    format!("doomlink://join/127.0.0.1:9/{room}?fp={fp}#abcdefghijklmnopqrstuv")
+}
+
+#[test]
+fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
+    // SAFETY-free uid check: /proc/self belongs to our effective user.
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(uid, 0, "installing a package needs root (CI runs as root)");
+    let scratch = Scratch::new("packaging");
+
+    // Build: the last line of build-deb's output is the package.
+    let out = ok(Command::new(repo_root().join("packaging/build-deb"))
+        .env("DOOMLINK_DEB_BINARY", doomlink())
+        .env("CARGO_TARGET_DIR", scratch.path().join("target")));
+    let deb = out
+        .lines()
+        .last()
+        .expect("build-deb prints the package path")
+        .to_string();
+    assert!(deb.ends_with(".deb") && Path::new(&deb).exists(), "{deb}");
+
+    // Its files and fields, before installing.
+    let listing = ok(Command::new("dpkg-deb").args(["-c", &deb]));
+    for f in [
+        "./usr/bin/doomlink",
+        "./usr/share/applications/doomlink.desktop",
+        "./usr/share/icons/hicolor/scalable/apps/doomlink.svg",
+        "./usr/share/icons/hicolor/256x256/apps/doomlink.png",
+        "./lib/systemd/system/doomlink-serve.service",
+        "./etc/doomlink/serve.toml",
+        "./usr/share/doc/doomlink/copyright",
+    ] {
+        assert!(listing.contains(f), "{f} is not in the package:\n{listing}");
+    }
+    let fields = ok(Command::new("dpkg-deb").args(["-f", &deb, "Depends", "Recommends"]));
+    assert!(
+        fields.contains("libasound2") && fields.contains("libgl1"),
+        "{fields}"
+    );
+    assert!(fields.contains("freedoom"), "{fields}");
+
+    // Install it for real.
+    let _installed = Installed;
+    let _stop = StopInstalled;
+    ok(Command::new("dpkg").args(["-i", &deb]));
+    ok(Command::new("desktop-file-validate").arg("/usr/share/applications/doomlink.desktop"));
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let handler = ok(Command::new("xdg-mime")
+        .args(["query", "default", "x-scheme-handler/doomlink"])
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME"));
+    assert_eq!(handler.trim(), "doomlink.desktop");
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "/lib/systemd/system/doomlink-serve.service"])
+        .output()
+        .unwrap();
+    let verify_err = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && !verify_err.contains("doomlink-serve"),
+        "systemd-analyze verify: {verify_err}"
+    );
+    ok(Command::new("/usr/bin/doomlink").args([
+        "serve",
+        "--config",
+        "/etc/doomlink/serve.toml",
+        "--check-config",
+    ]));
+
+    // A link opened as a desktop does it: xdg-open → the scheme handler → the app.
+    let x = Xvfb::start();
+    let sock = scratch.path().join("instance.sock");
+    let stderr_path = scratch.path().join("first.stderr");
+    let first_link = link("roomone");
+    let opener = |l: &str, stderr: std::fs::File| {
+        x.cmd("xdg-open")
+            .arg(l)
+            .env("HOME", &home)
+            .env("DOOMLINK_INSTANCE_SOCKET", &sock)
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CURRENT_DESKTOP")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("xdg-open runs")
+    };
+    let _first = KillOnDrop(opener(
+        &first_link,
+        std::fs::File::create(&stderr_path).unwrap(),
+    ));
+    let mut window = String::new();
+    poll_until(
+        Duration::from_millis(250),
+        Duration::from_secs(60),
+        "a doomlink window",
+        || {
+            let out = x
+                .cmd("xdotool")
+                .args(["search", "--onlyvisible", "--name", "doomlink"])
+                .output()
+                .unwrap();
+            let found = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .map(|w| w.trim().to_string());
+            window = found.unwrap_or_default();
+            !window.is_empty()
+        },
+        || format!("stderr: {}", read_log(&stderr_path)),
+    );
+    let running = installed_doomlinks();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(running[0].1.contains("roomone"), "{running:?}");
+    // The join screen: the window says whom it is joining (its title names the screen).
+    let title_has = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let title = x.tool("xdotool", &["getwindowname", &window]);
+            if title.to_lowercase().contains(want) {
+                return title;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "window title {title:?} never said {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    title_has("join");
+    // The screenshot the README shows; kept in the repo only when asked for.
+    let shot = scratch.path().join("xdg-open-join.png");
+    x.tool(
+        "import",
+        &["-window", "root", shot.to_str().expect("utf-8 path")],
+    );
+    if std::env::var_os("DOOMLINK_SAVE_SCREENSHOTS").is_some() {
+        std::fs::copy(
+            &shot,
+            repo_root().join("docs/screenshots/xdg-open-join.png"),
+        )
+        .unwrap();
+    }
+
+    // A second link goes to the running window: the second start exits by itself and no second
+    // doomlink stays.
+    let second_stderr = scratch.path().join("second.stderr");
+    let mut second = opener(
+        &link("roomtwo"),
+        std::fs::File::create(&second_stderr).unwrap(),
+    );
+    let status = wait_with_deadline(
+        &mut second,
+        Duration::from_secs(20),
+        "the second start",
+        String::new,
+    );
+    let mut said = String::new();
+    std::fs::File::open(&second_stderr)
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(status.success(), "second start: {status:?} {said}");
+    let running = installed_doomlinks();
+    assert_eq!(running.len(), 1, "a second doomlink stayed: {running:?}");
+    // The running window took the link: it now joins the second room.
+    poll_until(
+        Duration::from_millis(200),
+        Duration::from_secs(20),
+        "the running window taking the second link",
+        || read_log(&stderr_path).contains("roomtwo"),
+        || format!("its stderr: {}", read_log(&stderr_path)),
+    );
+}
