@@ -19,7 +19,7 @@ use crate::internet::{
 };
 use crate::netplay::LanNetplay;
 use crate::netview::NetView;
-use doomlink_kernel::{HostStderr, HostStdout, Kernel};
+use doomlink_kernel::Kernel;
 use doomlink_net::identity::Identity;
 use doomlink_net::invite::InviteLink;
 use doomlink_net::online::{HostOptions as RoomOptions, JoinOptions};
@@ -299,25 +299,8 @@ fn start_guest(
     request: &NetGameRequest,
     args: Vec<String>,
 ) -> Result<(crate::guest::DoomGuest, Kernel), NetplayError> {
-    let (kernel, module) =
-        crate::guest::boot(host.clone()).map_err(|e| NetplayError::Failed(format!("{e:#}")))?;
-    host.sink.attach(kernel.clone());
-    let mut game = request.game.clone();
-    game.args = [
-        args,
-        vec!["-doomlink-name".into(), request.player_name.clone()],
-        game.args,
-    ]
-    .concat();
-    let guest = crate::guest::DoomGuest::start(
-        &kernel,
-        &module,
-        &game,
-        Arc::new(HostStdout),
-        Arc::new(HostStderr),
-    )
-    .map_err(|e| NetplayError::Failed(format!("{e:#}")))?;
-    Ok((guest, kernel))
+    crate::netplay::start_net_guest(host.clone(), &host.sink, request, args)
+        .map_err(NetplayError::Failed)
 }
 
 /// The window's network play: LAN and Internet.

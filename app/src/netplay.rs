@@ -272,6 +272,35 @@ mod tests {
     }
 }
 
+/// Boots a kernel on a netgame's HostIO and starts the player's guest in it: `args` (the
+/// transport's own: `-server …` or `-connect …`), then the player's name, then the request's
+/// arguments. The window's LAN and Internet games both start this way.
+pub fn start_net_guest(
+    host: Arc<dyn doomlink_kernel::HostIO>,
+    sink: &KernelSink,
+    request: &crate::gui::netplay::NetGameRequest,
+    args: Vec<String>,
+) -> Result<(crate::guest::DoomGuest, doomlink_kernel::Kernel), String> {
+    let (kernel, module) = crate::guest::boot(host).map_err(|e| format!("{e:#}"))?;
+    sink.attach(kernel.clone());
+    let mut game = request.game.clone();
+    game.args = [
+        args,
+        vec!["-doomlink-name".into(), request.player_name.clone()],
+        game.args,
+    ]
+    .concat();
+    let guest = crate::guest::DoomGuest::start(
+        &kernel,
+        &module,
+        &game,
+        Arc::new(doomlink_kernel::HostStdout),
+        Arc::new(doomlink_kernel::HostStderr),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    Ok((guest, kernel))
+}
+
 /// LAN play for the window: the Host, Join and LAN games screens run their guests over the LAN
 /// bridge, exactly as `doomlink host --lan` / `join` / `lan-list` do.
 #[derive(Debug, Clone)]
@@ -320,24 +349,8 @@ impl LanNetplay {
             bridge,
             sink: sink.clone(),
         });
-        let (kernel, module) =
-            crate::guest::boot(host.clone()).map_err(|e| Failed(format!("{e:#}")))?;
-        sink.attach(kernel.clone());
-        let mut game = request.game.clone();
-        game.args = [
-            args,
-            vec!["-doomlink-name".into(), request.player_name.clone()],
-            game.args,
-        ]
-        .concat();
-        let guest = crate::guest::DoomGuest::start(
-            &kernel,
-            &module,
-            &game,
-            Arc::new(doomlink_kernel::HostStdout),
-            Arc::new(doomlink_kernel::HostStderr),
-        )
-        .map_err(|e| Failed(format!("{e:#}")))?;
+        let (guest, kernel) =
+            start_net_guest(host.clone(), &sink, request, args).map_err(Failed)?;
         Ok(crate::gui::launch::Launched {
             guest,
             keep_alive: Some(Box::new(kernel)),
