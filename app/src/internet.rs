@@ -126,10 +126,7 @@ impl HostIO for InternetHost {
     ) -> Result<(), Errno> {
         self.node
             .send_from_guest(src_port, dst_ip, dst_port, data)
-            .map_err(|e| match e.wasi_errno() {
-                35 => Errno::MsgSize,
-                _ => Errno::NetUnreach,
-            })
+            .map_err(crate::netplay::send_errno)
     }
     fn on_bind(&self, pid: Pid, port: u16) {
         self.sink.owner_bound(pid, port);

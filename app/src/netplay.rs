@@ -272,6 +272,15 @@ mod tests {
     }
 }
 
+/// The kernel's answer to a guest datagram the relay session refused (the session names the
+/// WASI errno: EMSGSIZE for a datagram too large, ENETUNREACH for the rest).
+pub fn send_errno(e: doomlink_net::SendError) -> doomlink_kernel::Errno {
+    match e.wasi_errno() {
+        35 => doomlink_kernel::Errno::MsgSize,
+        _ => doomlink_kernel::Errno::NetUnreach,
+    }
+}
+
 /// Boots a kernel on a netgame's HostIO and starts the player's guest in it: `args` (the
 /// transport's own: `-server …` or `-connect …`), then the player's name, then the request's
 /// arguments. The window's LAN and Internet games both start this way.
