@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "doomtype.h"
@@ -42,6 +43,11 @@ extern net_module_t net_posix_module;
 
 // The Internet master server's name, as net_query.c spells it.
 #define MASTER_SERVER_NAME "master.chocolate-doom.org"
+
+// The longest the dedicated server's loop waits for a datagram before it runs its timers. Its
+// timers are coarse (resend requests after 300 ms, keepalives and waiting data every 1000 ms,
+// a client timing out after 30 s), so 20 ms keeps them all within a few percent.
+#define SERVER_IDLE_MAX_MS 20
 
 // Largest datagram received, as net_sdl.c (SDLNet_AllocPacket(1500)); longer ones are
 // truncated there and here alike.
@@ -442,3 +448,25 @@ net_module_t net_posix_module =
     NET_POSIX_FreeAddress,
     NET_POSIX_ResolveAddress,
 };
+
+// The dedicated server's idle wait. net_dedicated.c loops `NET_SV_Run(); I_Sleep(1);` (its
+// own TODO: "Block on socket instead of polling"); the build renames that one I_Sleep to this
+// (build.manifest), so the loop sleeps until a datagram arrives or SERVER_IDLE_MAX_MS pass,
+// instead of waking 1000 times a second. A datagram still wakes it at once (the kernel's
+// inject_datagram wakes a blocked poll), so a tic is relayed no later than before; an idle
+// room costs 50 wakeups a second instead of 1000.
+void NET_POSIX_ServerIdle(int ms)
+{
+    struct pollfd pfd;
+
+    if (sock < 0)
+    {
+        usleep((useconds_t) ms * 1000);
+        return;
+    }
+
+    pfd.fd = sock;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    poll(&pfd, 1, SERVER_IDLE_MAX_MS);
+}
