@@ -159,7 +159,8 @@ pub struct Kernel {
     inner: Arc<Inner>,
 }
 
-/// A running (or finished) process.
+/// A running (or finished) process. Clones are handles to the same process.
+#[derive(Clone)]
 pub struct ProcessHandle {
     pid: Pid,
     killed: Arc<AtomicBool>,
@@ -224,6 +225,48 @@ impl ProcessHandle {
 /// that never makes a syscall.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// One thread advances the epoch of every kernel's engine in the process: a service with a
+/// kernel per room would otherwise run a thread per kernel, each waking 100 times a second.
+mod epoch_ticker {
+    use super::EPOCH_TICK;
+    use std::sync::Mutex;
+    use wasmtime::{Engine, EngineWeak};
+
+    /// The engines ticked, and whether the thread runs.
+    static ENGINES: Mutex<(Vec<EngineWeak>, bool)> = Mutex::new((Vec::new(), false));
+
+    /// Adds `engine` to the ticker (started on first use); it is dropped from the list when
+    /// the engine is gone.
+    pub(super) fn register(engine: &Engine) -> std::io::Result<()> {
+        let mut engines = ENGINES.lock().unwrap_or_else(|e| e.into_inner());
+        if !engines.1 {
+            std::thread::Builder::new()
+                .name("doomlink-epoch".into())
+                .spawn(tick)?;
+            engines.1 = true;
+        }
+        engines.0.push(engine.weak());
+        Ok(())
+    }
+
+    fn tick() {
+        loop {
+            ENGINES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .retain(|weak| match weak.upgrade() {
+                    Some(engine) => {
+                        engine.increment_epoch();
+                        true
+                    }
+                    None => false,
+                });
+            std::thread::sleep(EPOCH_TICK);
+        }
+    }
+}
+
 impl Kernel {
     pub fn new(config: KernelConfig, host: Arc<dyn HostIO>) -> Result<Kernel, KernelError> {
         let mut wcfg = Config::new();
@@ -233,17 +276,7 @@ impl Kernel {
         let mut linker = Linker::new(&engine);
         wasi::register(&mut linker).map_err(|e| KernelError::Engine(e.to_string()))?;
         sockabi::register(&mut linker).map_err(|e| KernelError::Engine(e.to_string()))?;
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("doomlink-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .map_err(KernelError::Spawn)?;
+        epoch_ticker::register(&engine).map_err(KernelError::Spawn)?;
         Ok(Kernel {
             inner: Arc::new(Inner {
                 engine,
