@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use crate::lan::GuestSink;
-use crate::peer::{path_of, send_frame, PathInfo, PcEvent, RtcLink};
+use crate::peer::{path_of, send_frame, PathInfo, PathKind, PcEvent, RtcLink};
 use crate::session::{Config, Delivery, Event, LinkId, Output, SendError, Session, SessionError};
 use crate::stats::LinkStats;
 use crate::wire::{ByeReason, Channel};
@@ -84,6 +84,9 @@ struct LinkHandle {
     dgram_tx: mpsc::Sender<Bytes>,
     ctrl_tx: mpsc::Sender<Bytes>,
     path: Option<PathInfo>,
+    /// Whether the path goes through TURN, for the writers' [`send_frame`]; true until the
+    /// path is known, which is the safe side (a spare driver wake).
+    relayed: Arc<AtomicBool>,
     drops: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -91,6 +94,11 @@ struct LinkHandle {
 struct State {
     session: Session,
     links: HashMap<LinkId, LinkHandle>,
+    /// The deadline the timer task sleeps until (None: none, or it is not asleep yet). A call
+    /// that leaves the session's next deadline at or after it need not wake the task: with a
+    /// frame in and out every tic on every link, waking it each time was a good part of a
+    /// dedicated room's CPU.
+    timer_armed: Option<Instant>,
 }
 
 struct Inner {
@@ -145,6 +153,7 @@ impl WebRtcNode {
                 state: Mutex::new(State {
                     session,
                     links: HashMap::new(),
+                    timer_armed: None,
                 }),
                 sink,
                 events,
@@ -157,7 +166,14 @@ impl WebRtcNode {
             // The timer task: holds only a weak reference, so dropping every handle ends it.
             loop {
                 let Some(inner) = weak.upgrade() else { return };
-                let deadline = inner.lock().session.poll_timeout();
+                let deadline = {
+                    let mut st = inner.lock();
+                    let d = st.session.poll_timeout();
+                    st.timer_armed = d;
+                    d
+                };
+                // A notify_one sent since the lock was released is kept as a permit, so a
+                // deadline moved earlier in between is not missed.
                 let notified = inner.wake.notified();
                 let sleep = async {
                     match deadline {
@@ -170,6 +186,7 @@ impl WebRtcNode {
                 // Re-check the weak link at least every second.
                 tokio::select! {
                     _ = sleep => {
+                        inner.lock().timer_armed = None;
                         let node = WebRtcNode { inner };
                         node.with_outputs(|s, now| s.handle_timeout(now));
                     }
@@ -232,6 +249,7 @@ impl WebRtcNode {
     pub fn add_link(&self, mut link: RtcLink) -> Result<LinkId, NodeError> {
         let (dgram_tx, dgram_rx) = mpsc::channel::<Bytes>(DGRAM_QUEUE);
         let (ctrl_tx, ctrl_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
+        let relayed = Arc::new(AtomicBool::new(true));
         let early: Vec<_> = link.early.drain(..).collect();
         let id = {
             let mut st = self.inner.lock();
@@ -244,6 +262,7 @@ impl WebRtcNode {
                     dgram_tx,
                     ctrl_tx,
                     path: None,
+                    relayed: relayed.clone(),
                     drops: Arc::new(AtomicU64::new(0)),
                     tasks: Vec::new(),
                 },
@@ -260,8 +279,8 @@ impl WebRtcNode {
         self.inner.wake.notify_one();
         let rt = &self.inner.rt;
         let mut tasks = vec![
-            rt.spawn(writer(link.dgram.clone(), dgram_rx)),
-            rt.spawn(writer(link.ctrl.clone(), ctrl_rx)),
+            rt.spawn(writer(link.dgram.clone(), dgram_rx, relayed.clone())),
+            rt.spawn(writer(link.ctrl.clone(), ctrl_rx, relayed)),
             rt.spawn(reader(Arc::downgrade(&self.inner), id, link.dgram.clone())),
             rt.spawn(reader(Arc::downgrade(&self.inner), id, link.ctrl.clone())),
         ];
@@ -309,14 +328,21 @@ impl WebRtcNode {
     }
 
     fn with_outputs<R>(&self, f: impl FnOnce(&mut Session, Instant) -> R) -> R {
-        let (r, deliveries) = {
+        let (r, deliveries, wake) = {
             let mut st = self.inner.lock();
             let r = f(&mut st.session, Instant::now());
             let d = self.flush(&mut st);
-            (r, d)
+            let wake = match (st.session.poll_timeout(), st.timer_armed) {
+                (Some(next), Some(armed)) => next < armed,
+                (None, _) => false,
+                (Some(_), None) => true,
+            };
+            (r, d, wake)
         };
         self.deliver(deliveries);
-        self.inner.wake.notify_one();
+        if wake {
+            self.inner.wake.notify_one();
+        }
         r
     }
 
@@ -383,6 +409,8 @@ async fn report_path(weak: &std::sync::Weak<Inner>, id: LinkId, pc: &Arc<dyn Pee
     let mut st = inner.lock();
     if let Some(h) = st.links.get_mut(&id) {
         if h.path.as_ref() != Some(&path) {
+            h.relayed
+                .store(path.kind == PathKind::Relayed, Ordering::Relaxed);
             tracing::info!(%id, path = %path.kind, local = %path.local_addr, remote = %path.remote_addr, "link path");
             h.path = Some(path.clone());
             let _ = inner.events.send(NodeEvent::Path { link: id, path });
@@ -391,9 +419,9 @@ async fn report_path(weak: &std::sync::Weak<Inner>, id: LinkId, pc: &Arc<dyn Pee
 }
 
 /// Sends a link's queued frames on one channel, in order.
-async fn writer(dc: Arc<dyn DataChannel>, mut rx: mpsc::Receiver<Bytes>) {
+async fn writer(dc: Arc<dyn DataChannel>, mut rx: mpsc::Receiver<Bytes>, relayed: Arc<AtomicBool>) {
     while let Some(frame) = rx.recv().await {
-        if let Err(e) = send_frame(&dc, &frame).await {
+        if let Err(e) = send_frame(&dc, &frame, relayed.load(Ordering::Relaxed)).await {
             tracing::debug!("send failed: {e}");
             return;
         }
