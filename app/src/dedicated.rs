@@ -1,6 +1,7 @@
 //! Dedicated rooms: `doomlink serve` hosting games itself. Each room's server peer is the service:
 //! Chocolate Doom `-dedicated` (a server with no player of its own) in a kernel whose HostIO is a
-//! hub [`WebRtcNode`]; players join by the room's invite link.
+//! hub [`WebRtcNode`]; players join by the room's invite link, or — in a room with a `lan_port` —
+//! over the LAN transport at that real UDP port (`doomlink join IP:PORT`, stock `-connect`).
 //!
 //! Design:
 //! - A room is a `host_room` client of the service's own rendezvous on 127.0.0.1 — the same
@@ -26,8 +27,17 @@
 //!   and counted (`doomlink_rooms_failed_total`); other rooms go on. Standing rooms (from the
 //!   config) start a new guest — a new game — after each game ends (its players all gone);
 //!   rooms made through the admin API close after their one game.
-//! - Limits: rooms, players per room (more joiners are turned away at the hub), the guest's
-//!   memory (the kernel's per-guest cap).
+//! - Limits: rooms, players per room (more joiners are turned away at the hub, and LAN joiners
+//!   get Chocolate Doom's own "Server is full!" reject; both count the other transport's
+//!   players), the guest's memory (the kernel's per-guest cap).
+//! - LAN joins ([`LanRoom`]): a room with a `lan_port` also holds a [`LanBridge`] (the NAT of
+//!   `doomlink host --lan`) with that one real port. Its NAT hands LAN players addresses of
+//!   [`LAN_SUBNET`], apart from the session's /24, so the guest's HostIO routes each datagram by
+//!   its destination: a LAN address to the bridge, anything else to the hub. Deliveries from
+//!   the bridge go through the same [`SettingsGuard`] as the hub's. The bridge lives as long as
+//!   the room, so a standing room's next guest (which binds 2342 again) is reached the same way.
+//!   A LAN player has no link to count, so it counts from its datagrams: heard within
+//!   [`LAN_LIVE`] and answered by the guest (or new, within [`LAN_PENDING`]).
 //! - Guest CPU time: each guest runs on its own thread (the kernel names it `guest-PID`); the
 //!   service finds its thread id when it starts and reads `/proc/self/task/TID/stat`.
 //!
@@ -43,10 +53,13 @@ use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
 };
 use doomlink_net::identity::Identity;
-use doomlink_net::lan::GuestSink;
+use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
+use doomlink_net::lan_nat::NatConfig;
+use doomlink_net::lan_side::{SideConfig, SideRole};
 use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, HostOptions};
 use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
+use doomlink_net::subnet::Subnet;
 use doomlink_net::wire::ByeReason;
 use doomlink_net::Config;
 use std::collections::HashMap;
@@ -69,6 +82,8 @@ pub struct RoomsConfig {
     pub limits: RoomLimits,
     /// Where the rooms' WebRTC sockets bind (tests: 127.0.0.1).
     pub rtc_bind: Option<Ipv4Addr>,
+    /// Where rooms' LAN ports bind (None: 0.0.0.0; tests: 127.0.0.1).
+    pub lan_bind: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +105,8 @@ struct Room {
     kind: Kind,
     link: String,
     hub: WebRtcNode,
+    /// The room's LAN port, if it has one.
+    lan: Option<Arc<LanRoom>>,
     sink: Arc<KernelSink>,
     kernel: Kernel,
     module: GuestModule,
@@ -109,8 +126,12 @@ impl Room {
     fn guest(&self) -> MutexGuard<'_, Option<Guest>> {
         self.guest.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// Players in the room over either transport.
     fn players(&self) -> usize {
-        self.hub.links().iter().filter(|l| l.addr.is_some()).count()
+        self.hub.links().iter().filter(|l| l.addr.is_some()).count() + self.lan_players()
+    }
+    fn lan_players(&self) -> usize {
+        self.lan.as_ref().map_or(0, |l| l.players())
     }
     fn cpu_seconds(&self) -> f64 {
         let done = *self.cpu_done.lock().unwrap_or_else(|e| e.into_inner());
@@ -224,6 +245,9 @@ impl Rooms {
         let rooms: Vec<Arc<Room>> = lock(&self.inner.rooms).values().cloned().collect();
         for r in &rooms {
             let _ = r.stop_joiners.send(true);
+            if let Some(l) = &r.lan {
+                l.accepting.store(false, Ordering::Relaxed);
+            }
         }
         let deadline = Instant::now() + bound;
         while Instant::now() < deadline && rooms.iter().any(|r| r.players() > 0) {
@@ -283,6 +307,28 @@ impl Rooms {
                 .await
                 .map_err(|e| fail(e.to_string()))??
         };
+        let sink = KernelSink::new();
+        let tics = Arc::new(TicClock::default());
+        let guard: Arc<dyn GuestSink> = Arc::new(SettingsGuard {
+            inner: sink.clone(),
+            game: spec.game.clone(),
+            tics: tics.clone(),
+        });
+        // The LAN port first: a port that is taken fails the room before anything registers.
+        let lan = match spec.lan_port {
+            None => None,
+            Some(port) => Some(
+                LanRoom::open(
+                    port,
+                    cfg.lan_bind.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    &spec,
+                    &session.subnet,
+                    guard.clone(),
+                    Arc::downgrade(&self.inner),
+                )
+                .map_err(|e| fail(format!("lan_port {port}: {e}")))?,
+            ),
+        };
         let mut opts = HostOptions::new(
             cfg.local_rendezvous.to_string(),
             self.inner.identity.clone(),
@@ -291,22 +337,25 @@ impl Rooms {
         if let Some(ip) = cfg.rtc_bind {
             opts.rtc.bind = vec![SocketAddr::from((ip, 0))];
         }
-        let mut hosted = host_room(opts)
-            .await
-            .map_err(|e| fail(format!("registering at the rendezvous: {e}")))?;
+        let hosted = host_room(opts).await;
+        let mut hosted = match hosted {
+            Ok(h) => h,
+            Err(e) => {
+                if let Some(l) = &lan {
+                    l.close();
+                }
+                return Err(fail(format!("registering at the rendezvous: {e}")));
+            }
+        };
         let mut invite = hosted.invite.clone();
         invite.rendezvous = cfg.public_rendezvous.clone();
         let link = invite.to_doomlink_url();
         let id = hosted.room.clone();
 
-        let sink = KernelSink::new();
-        let tics = Arc::new(TicClock::default());
-        let guard: Arc<dyn GuestSink> = Arc::new(SettingsGuard {
-            inner: sink.clone(),
-            game: spec.game.clone(),
-            tics: tics.clone(),
-        });
         let (hub, events) = WebRtcNode::hub(session, guard);
+        if let Some(l) = &lan {
+            let _ = l.hub.set(hub.clone());
+        }
         spawn_event_drain(id.clone(), events);
         let host_io = Arc::new(RoomIo {
             inner: InternetHost {
@@ -316,6 +365,7 @@ impl Rooms {
                 chat: Arc::new(ChatLog::default()),
             },
             tics: tics.clone(),
+            lan: lan.clone(),
         });
         let memory = cfg.limits.guest_memory;
         let (kernel, module) = tokio::task::spawn_blocking(move || {
@@ -331,7 +381,12 @@ impl Rooms {
         })
         .await
         .map_err(|e| fail(e.to_string()))?
-        .map_err(|e| fail(format!("{e:#}")))?;
+        .map_err(|e| {
+            if let Some(l) = &lan {
+                l.close();
+            }
+            fail(format!("{e:#}"))
+        })?;
         sink.attach(kernel.clone());
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let room = Arc::new(Room {
@@ -340,6 +395,7 @@ impl Rooms {
             kind,
             link: link.clone(),
             hub: hub.clone(),
+            lan,
             sink,
             kernel,
             module,
@@ -350,11 +406,15 @@ impl Rooms {
             stopping: AtomicBool::new(false),
             stop_joiners: stop_tx,
         });
-        self.start_guest(&room)
-            .map_err(|e| fail(format!("{e:#}")))?;
+        if let Err(e) = self.start_guest(&room) {
+            if let Some(l) = &room.lan {
+                l.close();
+            }
+            return Err(fail(format!("{e:#}")));
+        }
         lock(&self.inner.rooms).insert(id.clone(), room.clone());
         self.inner.created_total.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(room = %id, name = %room.spec.name, kind = ?kind, players = room.spec.players, "dedicated room open");
+        tracing::info!(room = %id, name = %room.spec.name, kind = ?kind, players = room.spec.players, lan_port = ?room.spec.lan_port, "dedicated room open");
 
         // Joiners: into the hub while the room has places.
         {
@@ -369,7 +429,9 @@ impl Rooms {
                     let Some(j) = j else { break };
                     match j {
                         Ok(j) => {
-                            if room.hub.links().len() >= room.spec.players as usize {
+                            if room.hub.links().len() + room.lan_players()
+                                >= room.spec.players as usize
+                            {
                                 inner.refused_players_total.fetch_add(1, Ordering::Relaxed);
                                 tracing::info!(room = %room.id, joiner = %j.name, "room full; joiner turned away");
                                 continue; // dropping the link closes it
@@ -402,7 +464,15 @@ impl Rooms {
     fn start_guest(&self, room: &Room) -> anyhow::Result<()> {
         let _one = lock(&self.inner.spawn_lock);
         let before = guest_threads();
-        let mut spec = ProcessSpec::new(["doom", "-dedicated", "-port", "2342"]);
+        // -privateserver: never register with Chocolate Doom's master server.
+        let port = GUEST_PORT.to_string();
+        let mut spec = ProcessSpec::new([
+            "doom",
+            "-dedicated",
+            "-privateserver",
+            "-port",
+            port.as_str(),
+        ]);
         let out: Arc<dyn OutputSink> = Arc::new(LogSink(room.id.clone()));
         spec.stdout = out.clone();
         spec.stderr = out;
@@ -427,11 +497,15 @@ impl Rooms {
         // When the current game's first player came (the test hook counts from there).
         let mut first_player: Option<Instant> = None;
         loop {
-            let status = {
+            // Wait on a handle of our own, not under the guest's lock: the metrics handler
+            // takes that lock on a runtime worker, and a supervisor re-taking it every 250 ms
+            // starved it there (the unfair mutex), stalling every room's network with it.
+            let process = {
                 let g = room.guest();
                 let Some(g) = g.as_ref() else { return };
-                g.process.wait_timeout(Duration::from_millis(250))
+                g.process.clone()
             };
+            let status = process.wait_timeout(Duration::from_millis(250));
             if room.stopping.load(Ordering::Relaxed) {
                 return;
             }
@@ -491,6 +565,10 @@ impl Rooms {
             g.process.wait();
             *room.cpu_done.lock().unwrap_or_else(|e| e.into_inner()) += cpu;
         }
+        if let Some(l) = &room.lan {
+            // The last game's players are gone; the next game's come afresh.
+            lock(&l.peers).clear();
+        }
         self.start_guest(room)
     }
 
@@ -505,6 +583,9 @@ impl Rooms {
         }
         if let Some(g) = room.guest().as_ref() {
             g.process.kill();
+        }
+        if let Some(l) = &room.lan {
+            l.close();
         }
         if lock(&self.inner.rooms).remove(&room.id).is_some() {
             tracing::info!(room = %room.id, name = %room.spec.name, "dedicated room closed");
@@ -536,6 +617,8 @@ impl Rooms {
             iwad,
             players,
             game,
+            // Rooms made through the admin API are WebRTC only (RoomRequest has no LAN port).
+            lan_port: None,
         })
     }
 }
@@ -651,8 +734,12 @@ fn metrics_text(rooms: &Rooms) -> String {
     }
     // Per room, labelled by room id.
     type Fig = (&'static str, &'static str, &'static str);
-    const PER_ROOM: [Fig; 9] = [
-        ("doomlink_room_players", "gauge", "Players in the room."),
+    const PER_ROOM: [Fig; 14] = [
+        (
+            "doomlink_room_players",
+            "gauge",
+            "Players in the room (WebRTC and LAN).",
+        ),
         (
             "doomlink_room_datagrams_in_total",
             "counter",
@@ -676,7 +763,7 @@ fn metrics_text(rooms: &Rooms) -> String {
         (
             "doomlink_room_drops_total",
             "counter",
-            "Datagrams dropped: invalid, unroutable, full send queues, full guest socket queues.",
+            "Datagrams dropped: invalid, unroutable, full send queues, full guest socket queues, from LAN peers the room did not take.",
         ),
         (
             "doomlink_room_rtt_seconds",
@@ -693,17 +780,57 @@ fn metrics_text(rooms: &Rooms) -> String {
             "counter",
             "CPU time of the room's Chocolate Doom guest threads.",
         ),
+        (
+            "doomlink_room_lan_players",
+            "gauge",
+            "Players in the room over the LAN transport (its lan_port); also in doomlink_room_players.",
+        ),
+        (
+            "doomlink_room_lan_datagrams_in_total",
+            "counter",
+            "Game datagrams from the room's LAN players; also in doomlink_room_datagrams_in_total.",
+        ),
+        (
+            "doomlink_room_lan_datagrams_out_total",
+            "counter",
+            "Game datagrams to the room's LAN players; also in doomlink_room_datagrams_out_total.",
+        ),
+        (
+            "doomlink_room_lan_bytes_in_total",
+            "counter",
+            "Payload bytes from the room's LAN players; also in doomlink_room_bytes_in_total.",
+        ),
+        (
+            "doomlink_room_lan_bytes_out_total",
+            "counter",
+            "Payload bytes to the room's LAN players; also in doomlink_room_bytes_out_total.",
+        ),
     ];
-    let figures: Vec<(String, [f64; 9])> = list
+    let figures: Vec<(String, [f64; 14])> = list
         .iter()
         .map(|r| {
             let links = r.hub.links();
-            let mut f = [0.0; 9];
+            let mut f = [0.0; 14];
             f[0] = links.iter().filter(|l| l.addr.is_some()).count() as f64;
-            let rtts: Vec<f64> = links
+            let mut rtts: Vec<f64> = links
                 .iter()
                 .filter_map(|l| l.stats.rtt.map(|d| d.as_secs_f64()))
                 .collect();
+            if let Some(lan) = &r.lan {
+                let n = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+                f[9] = lan.players() as f64;
+                f[10] = n(&lan.dgrams_in);
+                f[11] = n(&lan.dgrams_out);
+                f[12] = n(&lan.bytes_in);
+                f[13] = n(&lan.bytes_out);
+                f[0] += f[9];
+                f[1] += f[10];
+                f[2] += f[11];
+                f[3] += f[12];
+                f[4] += f[13];
+                f[5] += (n(&lan.refused) as u64 + lan.drops()) as f64;
+                rtts.extend(lan.rtts());
+            }
             for l in &links {
                 f[1] += l.stats.dgrams_in as f64;
                 f[2] += l.stats.dgrams_out as f64;
@@ -837,10 +964,12 @@ impl GuestSink for SettingsGuard {
     }
 }
 
-/// The room guest's HostIO: the hub node's, timing tics on their way out.
+/// The room guest's HostIO: the hub node's, timing tics on their way out; datagrams to a LAN
+/// player's address go to the room's LAN bridge instead.
 struct RoomIo {
     inner: InternetHost,
     tics: Arc<TicClock>,
+    lan: Option<Arc<LanRoom>>,
 }
 
 impl doomlink_kernel::HostIO for RoomIo {
@@ -855,6 +984,11 @@ impl doomlink_kernel::HostIO for RoomIo {
         if is_gamedata(data) {
             self.tics.left();
         }
+        if let Some(lan) = &self.lan {
+            if LAN_SUBNET.contains_host(dst_ip) {
+                return lan.send(SocketAddrV4::new(dst_ip, dst_port), data);
+            }
+        }
         self.inner.send_dgram(pid, src_port, dst_ip, dst_port, data)
     }
     fn on_bind(&self, pid: doomlink_kernel::Pid, port: u16) {
@@ -862,6 +996,284 @@ impl doomlink_kernel::HostIO for RoomIo {
     }
     fn on_unbind(&self, pid: doomlink_kernel::Pid, port: u16) {
         self.inner.on_unbind(pid, port);
+    }
+}
+
+/// The guest's server port in the room's kernel (WebRTC players reach it at the hub's address).
+const GUEST_PORT: u16 = 2342;
+
+/// The addresses a room's guest sees its LAN players at (the bridge's NAT hands them out). The
+/// session's virtual network is another /24 (10.77.0.0/24 by default), whose hub gives client
+/// addresses over its whole range, so the two are kept apart by network, not by host number;
+/// [`LanRoom::open`] refuses a session subnet that overlaps this one.
+pub static LAN_SUBNET: std::sync::LazyLock<Subnet> = std::sync::LazyLock::new(|| {
+    Subnet::new(Ipv4Addr::new(10, 78, 0, 0), 24).expect("10.78.0.0/24 is a subnet")
+});
+
+/// A LAN player counts as in the room while heard from within this long (Chocolate Doom's
+/// clients send at least a keepalive a second, in the lobby and in the game).
+pub const LAN_LIVE: Duration = Duration::from_secs(5);
+/// A new LAN peer counts against the room's limit this long before the guest has answered it
+/// (its SYN is on its way through the guest), so two joiners at once cannot overfill the room.
+/// After that, one the guest never answers (junk) takes no place.
+pub const LAN_PENDING: Duration = Duration::from_secs(3);
+/// LAN peers a room keeps track of at most; a peer unheard for [`LAN_FORGET`] is forgotten.
+const LAN_PEERS_MAX: usize = 256;
+const LAN_FORGET: Duration = Duration::from_secs(60);
+
+/// Chocolate Doom's NET_PACKET_TYPE_DISCONNECT (8): the other end is going.
+const DISCONNECT: [u8; 2] = [0x00, 0x08];
+
+/// Chocolate Doom's NET_PACKET_TYPE_SYN (0) with its magic number (net_client.c
+/// NET_CL_SendSYN; the old one too, which the server rejects by its version): a client's
+/// connect, which alone is answered when refused — junk is only dropped.
+fn is_syn(data: &[u8]) -> bool {
+    const MAGIC: [u32; 2] = [1454104972, 3436803284];
+    data.len() >= 6
+        && data[..2] == [0x00, 0x00]
+        && MAGIC.contains(&u32::from_be_bytes([data[2], data[3], data[4], data[5]]))
+}
+
+/// A NET_PACKET_TYPE_REJECTED (2) with its reason, as net_server.c's NET_SV_SendReject makes it:
+/// the client shows the reason and gives up.
+fn reject_packet(reason: &str) -> Vec<u8> {
+    let mut p = vec![0x00, 0x02];
+    p.extend_from_slice(reason.as_bytes());
+    p.push(0);
+    p
+}
+
+/// True if the two subnets share an address.
+fn overlaps(a: &Subnet, b: &Subnet) -> bool {
+    let len = a.prefix_len().min(b.prefix_len());
+    let mask = u32::MAX << (32 - u32::from(len));
+    u32::from(a.network()) & mask == u32::from(b.network()) & mask
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LanPeerSeen {
+    first: Instant,
+    last_in: Instant,
+    /// The guest's last datagram to it.
+    last_out: Option<Instant>,
+}
+
+impl LanPeerSeen {
+    fn counts(&self, now: Instant) -> bool {
+        now.duration_since(self.last_in) < LAN_LIVE
+            && (self
+                .last_out
+                .is_some_and(|t| now.duration_since(t) < LAN_LIVE)
+                || now.duration_since(self.first) < LAN_PENDING)
+    }
+}
+
+/// A room's LAN port: the bridge, the room's LAN players, and the way in to the guest (the
+/// bridge delivers here; this admits or refuses the sender, then hands it to the room's
+/// [`SettingsGuard`] for the guest's port).
+struct LanRoom {
+    port: u16,
+    players_max: usize,
+    bridge: Mutex<Option<LanBridge>>,
+    /// The room's hub, for its players (set once it exists).
+    hub: std::sync::OnceLock<WebRtcNode>,
+    guard: Arc<dyn GuestSink>,
+    /// By the virtual address the guest sees (one per real IP and port: the NAT keeps ports).
+    peers: Mutex<HashMap<SocketAddrV4, LanPeerSeen>>,
+    /// False once the room drains or closes: no new LAN players.
+    accepting: AtomicBool,
+    service: std::sync::Weak<Inner>,
+    dgrams_in: AtomicU64,
+    bytes_in: AtomicU64,
+    dgrams_out: AtomicU64,
+    bytes_out: AtomicU64,
+    /// Datagrams from peers the room did not take (full, closing, too many peers).
+    refused: AtomicU64,
+}
+
+impl LanRoom {
+    fn open(
+        port: u16,
+        bind_ip: Ipv4Addr,
+        spec: &RoomSpec,
+        session: &Subnet,
+        guard: Arc<dyn GuestSink>,
+        service: std::sync::Weak<Inner>,
+    ) -> anyhow::Result<Arc<LanRoom>> {
+        anyhow::ensure!(
+            !overlaps(session, &LAN_SUBNET),
+            "the session's network {session} overlaps the LAN players' {}",
+            *LAN_SUBNET
+        );
+        let lan = Arc::new(LanRoom {
+            port,
+            players_max: spec.players as usize,
+            bridge: Mutex::new(None),
+            hub: std::sync::OnceLock::new(),
+            guard,
+            peers: Mutex::new(HashMap::new()),
+            accepting: AtomicBool::new(true),
+            service,
+            dgrams_in: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            dgrams_out: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        });
+        let cfg = LanConfig {
+            bind_ip,
+            // Never used: the room sends only to players' own addresses, no broadcast.
+            broadcast_ip: Ipv4Addr::LOCALHOST,
+            // Every port below keeps its number: the room's one port is `lan_port` itself.
+            fixed_port_below: u16::MAX,
+            nat: NatConfig {
+                subnet: *LAN_SUBNET,
+                hosts: 1..=254,
+                idle_timeout: LAN_FORGET,
+            },
+            // Pings doomlink joiners (RTTs for the metrics, their lobby's ping); relays chat
+            // among the LAN players as `host --lan` does.
+            side: Some(SideConfig::new(&spec.name, SideRole::Host)),
+        };
+        let bridge = LanBridge::new(cfg, lan.clone())?;
+        // The bridge knows ports by the guest's number; the room's is keyed by the real one
+        // (so that rooms do not all want 2342) and the guest's 2342 is put in on delivery.
+        let real = bridge.open_port(port)?;
+        anyhow::ensure!(real == port, "bound {real} instead");
+        *lock(&lan.bridge) = Some(bridge);
+        Ok(lan)
+    }
+
+    /// LAN players in the room now.
+    fn players(&self) -> usize {
+        let now = Instant::now();
+        lock(&self.peers).values().filter(|p| p.counts(now)).count()
+    }
+
+    /// The guest's datagram to the LAN player at `dst`.
+    fn send(&self, dst: SocketAddrV4, data: &[u8]) -> Result<(), doomlink_kernel::Errno> {
+        let Some(bridge) = lock(&self.bridge).clone() else {
+            return Err(doomlink_kernel::Errno::NetUnreach);
+        };
+        // Like a real network: an unreachable host is the sender's error, nothing more.
+        bridge
+            .send(self.port, dst, data)
+            .map_err(|_| doomlink_kernel::Errno::NetUnreach)?;
+        if let Some(p) = lock(&self.peers).get_mut(&dst) {
+            p.last_out = Some(Instant::now());
+        }
+        self.dgrams_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Smoothed RTTs (seconds) of the doomlink LAN players in the room (natives answer no ping).
+    fn rtts(&self) -> Vec<f64> {
+        let Some(bridge) = lock(&self.bridge).clone() else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        let peers = lock(&self.peers).clone();
+        bridge
+            .side_peers()
+            .into_iter()
+            .filter(|p| {
+                p.guest_addr.is_some_and(|ip| {
+                    peers
+                        .get(&SocketAddrV4::new(ip, p.side.addr.port()))
+                        .is_some_and(|s| s.counts(now))
+                })
+            })
+            .filter_map(|p| p.side.rtt.map(|d| d.as_secs_f64()))
+            .collect()
+    }
+
+    /// Datagrams the bridge could not route or send.
+    fn drops(&self) -> u64 {
+        lock(&self.bridge).as_ref().map_or(0, |b| {
+            b.stats().dropped_unroutable.load(Ordering::Relaxed)
+                + b.stats().send_errors.load(Ordering::Relaxed)
+        })
+    }
+
+    /// Closes the port (the room is closing). Its LAN players are told as a native server's
+    /// shutdown tells them (NET_SV_Shutdown): a DISCONNECT each.
+    fn close(&self) {
+        self.accepting.store(false, Ordering::Relaxed);
+        let Some(b) = lock(&self.bridge).take() else {
+            return;
+        };
+        let now = Instant::now();
+        let players: Vec<SocketAddrV4> = lock(&self.peers)
+            .iter()
+            .filter(|(_, p)| p.counts(now))
+            .map(|(a, _)| *a)
+            .collect();
+        for a in players {
+            let _ = b.send(self.port, a, &DISCONNECT);
+        }
+        b.close_port(self.port);
+    }
+}
+
+impl GuestSink for LanRoom {
+    fn deliver(&self, _dst_port: u16, src: SocketAddrV4, data: &[u8]) {
+        let now = Instant::now();
+        // The room's players over WebRTC, joined or joining (as the hub's admission counts).
+        let hub_players = self.hub.get().map_or(0, |h| h.links().len());
+        let refuse = {
+            let mut peers = lock(&self.peers);
+            let known = peers
+                .get(&src)
+                .is_some_and(|p| now.duration_since(p.last_in) < LAN_LIVE);
+            if known {
+                if let Some(p) = peers.get_mut(&src) {
+                    p.last_in = now;
+                }
+                None
+            } else if !self.accepting.load(Ordering::Relaxed) {
+                Some("The room is closing.")
+            } else if hub_players + peers.values().filter(|p| p.counts(now)).count()
+                >= self.players_max
+            {
+                // Chocolate Doom's own words for it.
+                Some("Server is full!")
+            } else {
+                peers.retain(|_, p| now.duration_since(p.last_in) < LAN_FORGET);
+                if peers.len() >= LAN_PEERS_MAX {
+                    Some("Server is busy.")
+                } else {
+                    peers.insert(
+                        src,
+                        LanPeerSeen {
+                            first: now,
+                            last_in: now,
+                            last_out: None,
+                        },
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(reason) = refuse {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            // A joiner's SYN gets the server's reject (smaller than the SYN: no amplifier);
+            // anything else is dropped.
+            if is_syn(data) {
+                if let Some(svc) = self.service.upgrade() {
+                    svc.refused_players_total.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(b) = lock(&self.bridge).clone() {
+                    let _ = b.send(self.port, src, &reject_packet(reason));
+                }
+            }
+            return;
+        }
+        self.dgrams_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.guard.deliver(GUEST_PORT, src, data);
     }
 }
 
@@ -987,6 +1399,115 @@ mod tests {
         assert_eq!(short, vec![0x80, 0x05, 0x01, 1]);
     }
 
+    /// A recording guest: what the LAN room hands on, by source.
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<(u16, SocketAddrV4, Vec<u8>)>>);
+    impl GuestSink for Seen {
+        fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
+            lock(&self.0).push((dst_port, src, data.to_vec()));
+        }
+    }
+
+    /// A LAN room of two places on a real port of 127.0.0.1: two joiners come in at the guest's
+    /// 2342 from LAN addresses apart from the session's, a third hears "Server is full!" and
+    /// never reaches the guest; closing tells the players (DISCONNECT) and frees the port.
+    #[test]
+    fn a_lan_room_takes_players_up_to_its_limit() {
+        use std::net::UdpSocket;
+        let spec = RoomSpec {
+            name: "lan".into(),
+            iwad: PathBuf::from("x.wad"),
+            players: 2,
+            game: GameOptions::default(),
+            lan_port: None,
+        };
+        // Overlapping networks are refused.
+        let seen = Arc::new(Seen::default());
+        let port = {
+            let p = UdpSocket::bind("127.0.0.1:0").unwrap();
+            p.local_addr().unwrap().port()
+        };
+        let overlap = Subnet::new(Ipv4Addr::new(10, 78, 0, 0), 16).unwrap();
+        assert!(LanRoom::open(
+            port,
+            Ipv4Addr::LOCALHOST,
+            &spec,
+            &overlap,
+            seen.clone(),
+            std::sync::Weak::new()
+        )
+        .is_err());
+        let session = Subnet::default();
+        let lan = LanRoom::open(
+            port,
+            Ipv4Addr::LOCALHOST,
+            &spec,
+            &session,
+            seen.clone(),
+            std::sync::Weak::new(),
+        )
+        .unwrap();
+        let joiner = || {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        };
+        let mut syn = vec![0u8, 0];
+        syn.extend_from_slice(&1454104972u32.to_be_bytes());
+        syn.extend_from_slice(b"connect data");
+        assert!(is_syn(&syn) && !is_syn(&[0, 0, 1, 2, 3, 4, 5]));
+        let wait_seen = |n: usize| {
+            let t = Instant::now();
+            while lock(&seen.0).len() < n {
+                assert!(t.elapsed() < Duration::from_secs(5), "not delivered");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let (a, b, c) = (joiner(), joiner(), joiner());
+        a.send_to(&syn, ("127.0.0.1", port)).unwrap();
+        wait_seen(1);
+        b.send_to(&syn, ("127.0.0.1", port)).unwrap();
+        wait_seen(2);
+        let got = lock(&seen.0).clone();
+        for (dst, src, _) in &got {
+            assert_eq!(*dst, GUEST_PORT);
+            assert!(LAN_SUBNET.contains_host(*src.ip()), "{src}");
+            assert!(!session.contains_host(*src.ip()), "{src}");
+        }
+        // The guest answers both: they are the room's players.
+        for (_, src, _) in &got {
+            lan.send(*src, b"\x00\x04wait").unwrap();
+        }
+        let mut buf = [0u8; 64];
+        // The next datagram that is the game's (the room's side protocol pings the players).
+        let recv = |s: &UdpSocket, buf: &mut [u8]| loop {
+            let (n, _) = s.recv_from(buf).unwrap();
+            if !doomlink_net::lan_side::is_side_frame(&buf[..n]) {
+                break n;
+            }
+        };
+        for s in [&a, &b] {
+            let n = recv(s, &mut buf);
+            assert_eq!(&buf[..n], b"\x00\x04wait");
+        }
+        assert_eq!(lan.players(), 2);
+        // The third is refused with Chocolate Doom's reject, and the guest never sees it.
+        c.send_to(&syn, ("127.0.0.1", port)).unwrap();
+        let n = recv(&c, &mut buf);
+        assert_eq!(&buf[..n], b"\x00\x02Server is full!\x00");
+        assert_eq!(lock(&seen.0).len(), 2);
+        assert_eq!(lan.refused.load(Ordering::Relaxed), 1);
+        // Known players go on being delivered.
+        a.send_to(b"\x00\x06tic", ("127.0.0.1", port)).unwrap();
+        wait_seen(3);
+        lan.close();
+        for s in [&a, &b] {
+            let n = recv(s, &mut buf);
+            assert_eq!(&buf[..n], &DISCONNECT);
+        }
+        UdpSocket::bind(("127.0.0.1", port)).expect("the port is free again");
+    }
+
     #[test]
     fn thread_cpu_comes_from_proc_stat() {
         let stat = "42 (guest 1) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
@@ -1039,7 +1560,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
     cfg.limits.max_rooms += s.limits.rooms;
-    let rt = crate::internet::runtime()?;
+    let rt = crate::internet::service_runtime()?;
     rt.block_on(async move {
         let rv = Rendezvous::bind(cfg).await?;
         let stop = rv.shutdown_handle();
@@ -1063,6 +1584,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             iwads: s.iwads.clone(),
             limits: s.limits.clone(),
             rtc_bind: s.rtc_bind,
+            lan_bind: s.lan_bind,
         })?;
         if s.limits.rooms > 0 {
             admin.set_rooms(Arc::new(rooms.clone()));
@@ -1122,7 +1644,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
 }
 
 /// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
-/// now. Addresses and ports (listen, public_addr, STUN/TURN, rtc_bind, data_dir) need a restart.
+/// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
+/// and ports (listen, public_addr, STUN/TURN, rtc_bind, lan_bind, data_dir) need a restart.
 async fn reload(
     svc: &Service,
     current: &mut crate::serve_config::ServeSettings,
@@ -1146,6 +1669,7 @@ async fn reload(
         || new.stun_port != current.stun_port
         || new.turn_port != current.turn_port
         || new.rtc_bind != current.rtc_bind
+        || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
     {
         tracing::warn!("SIGHUP: addresses, ports and data_dir changed in the file take a restart; kept as they are");

@@ -144,6 +144,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// The runtime of `doomlink serve`: the same two workers as a player's.
+///
+/// One current-thread runtime was measured too (`cargo bench -p doomlink-e2e --bench
+/// capacity`, 4 rooms): 34-35.5 ms of service CPU per room-second instead of 45.5 (1.8-2.1× native
+/// instead of 2.2-2.5×), because a datagram's many task hops (webrtc's driver, the channel's
+/// reader, the guest, the writer, the driver again) stop being cross-thread wakeups. It was not
+/// taken: one thread gets one fair share of a busy machine, and with the players on the same
+/// two cores the eight-room test (`dedicated`) lost players to the stalls, twice in two runs.
+pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
+    runtime()
+}
+
 /// The session settings: our name and the IWAD's hash, which a joiner must share with the host.
 pub fn session_config(name: &str, iwad: &Path) -> Result<Config> {
     use sha2::{Digest, Sha256};

@@ -125,6 +125,10 @@ struct ServeArgs {
     /// Where dedicated rooms' WebRTC sockets bind (default: every interface; tests 127.0.0.1).
     #[arg(long, value_name = "IP")]
     rtc_bind: Option<Ipv4Addr>,
+    /// Where dedicated rooms' LAN ports (`lan_port` in the config) bind (default: every
+    /// interface; tests 127.0.0.1).
+    #[arg(long, value_name = "IP")]
+    lan_bind: Option<Ipv4Addr>,
 }
 
 /// `doomlink room create`: a dedicated room on a `doomlink serve`.
@@ -664,6 +668,7 @@ fn serve(a: ServeArgs) -> Result<i32> {
             (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
         let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
+        let lan_bind = a.lan_bind;
         move |s: &mut serve_config::ServeSettings| {
             if let Some(v) = listen {
                 s.listen = v;
@@ -694,6 +699,9 @@ fn serve(a: ServeArgs) -> Result<i32> {
             }
             if rtc.is_some() {
                 s.rtc_bind = rtc;
+            }
+            if lan_bind.is_some() {
+                s.lan_bind = lan_bind;
             }
         }
     };

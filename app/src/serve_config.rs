@@ -38,6 +38,7 @@ pub struct ServeFile {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
+    pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
     pub drain_seconds: Option<u64>,
     #[serde(default)]
@@ -72,6 +73,8 @@ pub struct RoomFile {
     pub fast: bool,
     #[serde(default)]
     pub respawn: bool,
+    /// A real UDP port LAN-transport players join at (0 or absent: none).
+    pub lan_port: Option<u16>,
 }
 
 /// Limits on dedicated rooms.
@@ -101,6 +104,9 @@ pub struct RoomSpec {
     pub iwad: PathBuf,
     pub players: u8,
     pub game: GameOptions,
+    /// The real UDP port the room also takes LAN-transport players at (`doomlink join IP:PORT`,
+    /// stock Chocolate Doom `-connect`); None: WebRTC only.
+    pub lan_port: Option<u16>,
 }
 
 /// The whole, validated configuration.
@@ -113,6 +119,8 @@ pub struct ServeSettings {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
+    /// Where rooms' LAN ports (`lan_port`) bind; None: every interface (0.0.0.0).
+    pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
     pub iwads: Vec<PathBuf>,
     /// How long SIGTERM waits for games to end before telling players the room closes.
@@ -131,6 +139,7 @@ impl Default for ServeSettings {
             data_dir: None,
             admin_token: None,
             rtc_bind: None,
+            lan_bind: None,
             iwads: Vec::new(),
             drain_seconds: 20,
             limits: RoomLimits::default(),
@@ -192,6 +201,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         }
     }
     s.rtc_bind = file.rtc_bind;
+    s.lan_bind = file.lan_bind;
     if let Some(d) = file.drain_seconds {
         if d > 3600 {
             return Err(invalid("drain_seconds", "at most 3600"));
@@ -226,11 +236,14 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         }
     }
     let mut names = std::collections::HashSet::new();
+    let mut lan_ports = std::collections::HashSet::new();
     for (i, r) in file.rooms.iter().enumerate() {
         let key = format!("room[{i}]");
         if !names.insert(r.name.clone()) {
             return Err(invalid(format!("{key}.name"), "two rooms have this name"));
         }
+        let lan_port = lan_port_of(r.lan_port, &s, &mut lan_ports)
+            .map_err(|m| invalid(format!("{key}.lan_port"), m))?;
         let iwad = match &r.iwad {
             Some(p) => {
                 if !p.is_file() {
@@ -267,6 +280,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             iwad,
             players,
             game,
+            lan_port,
         });
     }
     if s.standing.len() > s.limits.rooms {
@@ -280,6 +294,30 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         ));
     }
     Ok(s)
+}
+
+/// A room's `lan_port`: None for 0 or absent; an error for a port another room (or the
+/// service's STUN/TURN, also UDP) has, or 65535 (the LAN bridge keeps the numbers of ports
+/// below 65535 only).
+fn lan_port_of(
+    port: Option<u16>,
+    s: &ServeSettings,
+    taken: &mut std::collections::HashSet<u16>,
+) -> Result<Option<u16>, String> {
+    let p = match port {
+        None | Some(0) => return Ok(None),
+        Some(p) => p,
+    };
+    if p == u16::MAX {
+        return Err("1 to 65534 (0: none)".into());
+    }
+    if p == s.stun_port || p == s.turn_port {
+        return Err(format!("{p} is the service's STUN/TURN port"));
+    }
+    if !taken.insert(p) {
+        return Err(format!("{p}: two rooms have this port"));
+    }
+    Ok(Some(p))
 }
 
 /// The dotted key (`limits.rooms`, `room.iwad`) whose value is at byte `offset`, and its line.
@@ -387,5 +425,47 @@ mod tests {
         .unwrap();
         assert_eq!(s.limits.rooms, 3);
         assert_eq!(s.admin_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn lan_ports_are_checked() {
+        let wad = std::env::temp_dir().join(format!("doomlink-lanport-{}.wad", std::process::id()));
+        std::fs::write(&wad, b"IWAD").unwrap();
+        let room = |name: &str, port: &str| {
+            format!(
+                "[[room]]\nname = \"{name}\"\niwad = \"{}\"\n{port}\n",
+                wad.display()
+            )
+        };
+        let parse_rooms = |rooms: &[String]| parse(&rooms.concat(), Path::new("x.toml"));
+        // Absent and 0 are "none"; a port is kept.
+        let s = parse_rooms(&[
+            room("a", ""),
+            room("b", "lan_port = 0"),
+            room("c", "lan_port = 27000"),
+            room("d", "lan_port = 27001"),
+        ])
+        .unwrap();
+        let ports: Vec<Option<u16>> = s.standing.iter().map(|r| r.lan_port).collect();
+        assert_eq!(ports, vec![None, None, Some(27000), Some(27001)]);
+        // Two rooms with one port: the second is named.
+        let e = parse_rooms(&[room("a", "lan_port = 27000"), room("b", "lan_port = 27000")])
+            .unwrap_err();
+        assert!(e.to_string().starts_with("room[1].lan_port"), "{e}");
+        // Out of range, wrong type, the STUN/TURN port, 65535: named, one line.
+        for bad in [
+            "lan_port = 70000",
+            "lan_port = -1",
+            "lan_port = \"x\"",
+            "lan_port = 3478",
+            "lan_port = 65535",
+        ] {
+            let e = parse_rooms(&[room("a", bad)]).unwrap_err().to_string();
+            assert!(e.contains("lan_port"), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let s = parse("lan_bind = \"127.0.0.1\"\n", Path::new("x.toml")).unwrap();
+        assert_eq!(s.lan_bind, Some(Ipv4Addr::LOCALHOST));
+        let _ = std::fs::remove_file(&wad);
     }
 }

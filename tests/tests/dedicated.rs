@@ -11,7 +11,11 @@
 //!   service lives and the other two finish the same game;
 //! - `room create` prints a link, a bad token is one line; /health and /metrics; SIGHUP reloads
 //!   the token; SIGTERM drains and exits;
-//! - `--check-config` on good and bad files.
+//! - `--check-config` on good and bad files;
+//! - a room with a `lan_port`: two players join it over the LAN transport (`doomlink join
+//!   127.0.0.1:PORT`) and one by its link, and play one game with equal demos; a fourth LAN
+//!   joiner is turned away (the room is full), junk at the LAN port is dropped; the standing
+//!   room's next game takes LAN players again at the same port.
 //!
 //! The eight-room test plays `min(test_tics(), 1500)` gametics: 19 players and 9 guests on a
 //! 2-core machine, and a failed room's players have to run out their deadline.
@@ -535,4 +539,166 @@ fn check_config_says_ok_or_names_the_key() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(key), "{key}: {err}");
     }
+}
+
+/// A headless player joining the room's LAN port over the LAN transport (Chocolate Doom's own
+/// protocol on 127.0.0.1), with `-nodes N` like [`player`].
+fn lan_player(
+    port: u16,
+    dir: &Path,
+    seed: u64,
+    tics: u32,
+    nodes: usize,
+    record: &str,
+) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &format!("127.0.0.1:{port}")])
+            .args(headless_args(Bind::Lan("127.0.0.1"), dir, seed, tics))
+            .args(["--", "-nodes", &nodes.to_string(), "-record", record])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.join("err")))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The value of the one series of a per-room metric (`NAME{room="…"} V`).
+fn room_metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix("{room=")?;
+            rest.rsplit_once(' ')?.1.trim().parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no {name}{{room=…}} in\n{text}"))
+}
+
+#[test]
+fn lan_players_join_a_room() {
+    let tics = test_tics();
+    let dir = Scratch::new("dedlan");
+    let lan_port = free_server_port();
+    let cfg_path = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[[room]]\nname = \"mixed\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\nlan_port = {lan_port}\n"
+        ),
+    )
+    .unwrap();
+    // The LAN port binds 127.0.0.1 only.
+    let svc = Service::start(
+        dir.path(),
+        &[
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--lan-bind",
+            "127.0.0.1",
+        ],
+        &[],
+        1,
+    );
+    let link = svc.link("mixed");
+    let dirs: Vec<Scratch> = (0..3)
+        .map(|k| Scratch::new(&format!("dedlan-{k}")))
+        .collect();
+    // Two over the LAN (the first of them the controller), one by the link over WebRTC.
+    let mut ps = vec![
+        lan_player(lan_port, dirs[0].path(), 400, tics, 3, "p"),
+        lan_player(lan_port, dirs[1].path(), 401, tics, 3, "p"),
+        player(&link, dirs[2].path(), 402, tics, 3, "p"),
+    ];
+    poll_until(
+        Duration::from_millis(300),
+        Duration::from_secs(90),
+        "three players in the room",
+        || svc.get("/health").1.contains("players 3"),
+        || format!("{}\n{}", svc.get("/health").1, svc.log()),
+    );
+    let (_, m) = svc.get("/metrics");
+    assert_eq!(room_metric(&m, "doomlink_room_players"), 3.0, "{m}");
+    assert_eq!(room_metric(&m, "doomlink_room_lan_players"), 2.0, "{m}");
+    // A fourth, over the LAN: the room is full, and it hears so (Chocolate Doom's reject).
+    let extra_dir = Scratch::new("dedlan-extra");
+    let mut extra = lan_player(lan_port, extra_dir.path(), 403, tics, 3, "p");
+    let st = wait(&mut extra, Duration::from_secs(60), extra_dir.path());
+    let err = read_log(&extra_dir.path().join("err"));
+    assert!(
+        !st.success(),
+        "a fourth player joined a room of three\n{err}"
+    );
+    assert!(err.contains("Server is full"), "{err}");
+    // Junk at the LAN port mid-game (some of it shaped like a Chocolate Doom header): the
+    // room is full, so it is dropped and the game goes on.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    for i in 0..3000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = [1usize, 6, 20, 100, 600][(x % 5) as usize];
+        let mut buf: Vec<u8> = (0..len).map(|k| (x >> (k % 57)) as u8).collect();
+        if i % 2 == 0 && len >= 2 {
+            buf[..2].copy_from_slice(&[0, (i % 16) as u8]);
+        }
+        let _ = junk.send_to(&buf, ("127.0.0.1", lan_port));
+        if i % 500 == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let limit = Duration::from_secs(120 + tics as u64 / 10);
+    for (k, p) in ps.iter_mut().enumerate() {
+        let st = wait(p, limit, dirs[k].path());
+        assert!(
+            st.success(),
+            "player {k}: {st}\n{}\n{}",
+            read_log(&dirs[k].path().join("err")),
+            svc.log()
+        );
+    }
+    let demos: Vec<PathBuf> = dirs.iter().map(|d| d.path().join("p.lmp")).collect();
+    assert_demos_equal(&demos, 3, tics);
+    assert_room_game(&demos[0]);
+    let (_, m) = svc.get("/metrics");
+    assert!(metric(&m, "doomlink_players_refused_total") >= 1.0, "{m}");
+    // Both ways through the LAN port: at least a datagram a gametic per LAN player.
+    for dir in ["in", "out"] {
+        let n = room_metric(&m, &format!("doomlink_room_lan_datagrams_{dir}_total"));
+        assert!(n >= 2.0 * tics as f64, "LAN datagrams {dir}: {n}\n{m}");
+        assert!(
+            room_metric(&m, &format!("doomlink_room_datagrams_{dir}_total")) > n,
+            "{m}"
+        );
+    }
+
+    // The standing room's next game (a new guest) takes LAN players at the same port.
+    poll_until(
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+        "the room's second game",
+        || metric(&svc.get("/metrics").1, "doomlink_games_total") >= 2.0,
+        || format!("{}\n{}", svc.get("/metrics").1, svc.log()),
+    );
+    let tics2 = tics.min(300);
+    let dirs2: Vec<Scratch> = (0..2)
+        .map(|k| Scratch::new(&format!("dedlan2-{k}")))
+        .collect();
+    let mut ps2: Vec<KillOnDrop> = dirs2
+        .iter()
+        .enumerate()
+        .map(|(k, d)| lan_player(lan_port, d.path(), 500 + k as u64, tics2, 2, "q"))
+        .collect();
+    for (k, p) in ps2.iter_mut().enumerate() {
+        let st = wait(p, limit, dirs2[k].path());
+        assert!(
+            st.success(),
+            "second game, player {k}: {st}\n{}\n{}",
+            read_log(&dirs2[k].path().join("err")),
+            svc.log()
+        );
+    }
+    let demos2: Vec<PathBuf> = dirs2.iter().map(|d| d.path().join("q.lmp")).collect();
+    assert_demos_equal(&demos2, 2, tics2);
+    assert_room_game(&demos2[0]);
 }
