@@ -6,6 +6,11 @@
 //! the datagram channel suffers everything in [`PathConfig`], the control channel is reliable and
 //! ordered (a fixed one-way delay). A killed node is a crash: nothing more leaves or reaches it,
 //! it says no Bye, and the others must notice by themselves.
+//!
+//! Each wire direction draws its losses from its own stream of the seed, and keeps its own
+//! figures ([`SimNet::wire_stats`]): driven from real threads (app/src/relay.rs), a seed still
+//! replays what happens to each wire's k-th datagram, and a failed run can show which peer
+//! stopped sending and when.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -77,6 +82,26 @@ pub struct SimStats {
     pub frames_discarded: u64,
 }
 
+/// What one direction of one wire carried: the frames a link end put on it and what became of
+/// them. Kept after the wire closes, so a failed run can show what each peer sent and when.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireStats {
+    /// The far end of the wire.
+    pub to: Option<(NodeId, LinkId)>,
+    pub datagram_frames_sent: u64,
+    pub datagram_frames_lost: u64,
+    pub datagram_frames_duplicated: u64,
+    pub datagram_frames_reordered: u64,
+    pub control_frames_sent: u64,
+    /// Frames that reached the far end's session (copies included).
+    pub frames_delivered: u64,
+    /// Frames sent while this end was dead, or that arrived at a dead far end.
+    pub frames_discarded: u64,
+    /// Virtual time of the last frame put on the wire, and of the last one delivered.
+    pub last_sent: Option<Instant>,
+    pub last_delivered: Option<Instant>,
+}
+
 pub type NodeId = usize;
 
 /// One simulated player: its session, and what its guest and UI received.
@@ -100,6 +125,8 @@ enum Carried {
 struct InFlight {
     at: Instant,
     seq: u64,
+    /// The sending end (for its wire's figures) and the receiving end.
+    from: (NodeId, LinkId),
     to: (NodeId, LinkId),
     what: Carried,
 }
@@ -129,7 +156,11 @@ pub struct SimNet {
     cfg: SimConfig,
     start: Instant,
     now: Instant,
-    rng: SplitMix64,
+    /// One random stream per wire direction, drawn from the seed and the sending end: what
+    /// happens to the k-th datagram on a wire does not depend on the traffic on other wires.
+    /// In virtual time that changes nothing; driven by real threads (app/src/relay.rs), where
+    /// wires interleave differently every run, it keeps each wire's fate replayable by seed.
+    rngs: HashMap<(NodeId, LinkId), SplitMix64>,
     nodes: Vec<SimNode>,
     /// Each link end and the end it is wired to.
     wires: HashMap<(NodeId, LinkId), (NodeId, LinkId)>,
@@ -138,6 +169,7 @@ pub struct SimNet {
     heap: BinaryHeap<InFlight>,
     seq: u64,
     stats: SimStats,
+    wire_stats: HashMap<(NodeId, LinkId), WireStats>,
 }
 
 impl SimNet {
@@ -145,7 +177,7 @@ impl SimNet {
         // The only look at the real clock: every later instant is this one plus virtual time.
         let start = Instant::now();
         SimNet {
-            rng: SplitMix64::new(cfg.seed),
+            rngs: HashMap::new(),
             cfg,
             start,
             now: start,
@@ -155,6 +187,7 @@ impl SimNet {
             heap: BinaryHeap::new(),
             seq: 0,
             stats: SimStats::default(),
+            wire_stats: HashMap::new(),
         }
     }
 
@@ -169,6 +202,17 @@ impl SimNet {
 
     pub fn stats(&self) -> SimStats {
         self.stats
+    }
+
+    /// Each wire direction's figures, by sending end (node, link), in node and link order.
+    pub fn wire_stats(&self) -> Vec<((NodeId, LinkId), WireStats)> {
+        let mut v: Vec<_> = self.wire_stats.iter().map(|(&k, &w)| (k, w)).collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
     }
 
     pub fn set_datagram_path(&mut self, path: PathConfig) {
@@ -206,6 +250,20 @@ impl SimNet {
             .expect("client link_up");
         self.wires.insert((client, cl), (hub, hl));
         self.wires.insert((hub, hl), (client, cl));
+        for (from, to) in [((client, cl), (hub, hl)), ((hub, hl), (client, cl))] {
+            self.wire_stats.insert(
+                from,
+                WireStats {
+                    to: Some(to),
+                    ..WireStats::default()
+                },
+            );
+            // SplitMix64 scrambles its state, so seeds that differ in a few bits give
+            // unrelated streams.
+            let salt = ((from.0 as u64) << 32 | u64::from(from.1 .0)).wrapping_add(1);
+            let stream = self.cfg.seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.rngs.insert(from, SplitMix64::new(stream));
+        }
         self.pump(hub);
         self.pump(client);
         (cl, hl)
@@ -303,12 +361,20 @@ impl SimNet {
         while self.heap.peek().is_some_and(|p| p.at <= now) {
             let Some(p) = self.heap.pop() else { break };
             let (node, link) = p.to;
+            let wire = self.wire_stats.get_mut(&p.from);
             if !self.nodes[node].alive {
                 self.stats.frames_discarded += 1;
+                if let Some(w) = wire {
+                    w.frames_discarded += 1;
+                }
                 continue;
             }
             match p.what {
                 Carried::Frame(bytes) => {
+                    if let Some(w) = wire {
+                        w.frames_delivered += 1;
+                        w.last_delivered = Some(now);
+                    }
                     self.nodes[node].session.handle_frame(now, link, &bytes);
                 }
                 Carried::Close => {
@@ -345,7 +411,7 @@ impl SimNet {
                         if let Some(far) = self.wires.remove(&(id, *link)) {
                             if self.nodes[id].alive {
                                 let at = self.control_arrival(id, *link);
-                                self.schedule(at, far, Carried::Close);
+                                self.schedule(at, (id, *link), far, Carried::Close);
                             }
                         }
                     }
@@ -358,44 +424,58 @@ impl SimNet {
     fn send(&mut self, from: NodeId, link: LinkId, channel: Channel, frame: Vec<u8>) {
         if !self.nodes[from].alive {
             self.stats.frames_discarded += 1;
+            if let Some(w) = self.wire_stats.get_mut(&(from, link)) {
+                w.frames_discarded += 1;
+            }
             return;
         }
         let Some(&far) = self.wires.get(&(from, link)) else {
             self.stats.frames_discarded += 1;
             return;
         };
+        let now = self.now;
+        let end = (from, link);
+        let wire = self.wire_stats.entry(end).or_default();
+        wire.last_sent = Some(now);
         match channel {
             Channel::Control => {
+                wire.control_frames_sent += 1;
                 self.stats.control_frames_sent += 1;
                 let at = self.control_arrival(from, link);
-                self.schedule(at, far, Carried::Frame(frame));
+                self.schedule(at, end, far, Carried::Frame(frame));
             }
             Channel::Datagram => {
+                wire.datagram_frames_sent += 1;
                 self.stats.datagram_frames_sent += 1;
                 let p = self.cfg.datagram;
-                if self.rng.chance(p.loss) {
+                let seed = self.cfg.seed;
+                let rng = self
+                    .rngs
+                    .entry(end)
+                    .or_insert_with(|| SplitMix64::new(seed));
+                let lost = rng.chance(p.loss);
+                let dup = !lost && rng.chance(p.duplicate);
+                let first = (!lost).then(|| datagram_arrival(rng, now, &p));
+                let copy = dup.then(|| datagram_arrival(rng, now, &p));
+                let wire = self.wire_stats.entry(end).or_default();
+                let reordered = [first, copy].iter().flatten().filter(|a| a.1).count() as u64;
+                wire.datagram_frames_reordered += reordered;
+                self.stats.datagram_frames_reordered += reordered;
+                if lost {
+                    wire.datagram_frames_lost += 1;
                     self.stats.datagram_frames_lost += 1;
                     return;
                 }
-                if self.rng.chance(p.duplicate) {
+                if let Some((at, _)) = copy {
+                    wire.datagram_frames_duplicated += 1;
                     self.stats.datagram_frames_duplicated += 1;
-                    let at = self.datagram_arrival(&p);
-                    self.schedule(at, far, Carried::Frame(frame.clone()));
+                    self.schedule(at, end, far, Carried::Frame(frame.clone()));
                 }
-                let at = self.datagram_arrival(&p);
-                self.schedule(at, far, Carried::Frame(frame));
+                if let Some((at, _)) = first {
+                    self.schedule(at, end, far, Carried::Frame(frame));
+                }
             }
         }
-    }
-
-    fn datagram_arrival(&mut self, p: &PathConfig) -> Instant {
-        let jitter_ns = self.rng.below(p.jitter.as_nanos() as u64 + 1);
-        let mut at = self.now + p.delay + Duration::from_nanos(jitter_ns);
-        if self.rng.chance(p.reorder) {
-            self.stats.datagram_frames_reordered += 1;
-            at += p.reorder_delay;
-        }
-        at
     }
 
     fn control_arrival(&mut self, from: NodeId, link: LinkId) -> Instant {
@@ -405,13 +485,150 @@ impl SimNet {
         at
     }
 
-    fn schedule(&mut self, at: Instant, to: (NodeId, LinkId), what: Carried) {
+    fn schedule(
+        &mut self,
+        at: Instant,
+        from: (NodeId, LinkId),
+        to: (NodeId, LinkId),
+        what: Carried,
+    ) {
         self.seq += 1;
         self.heap.push(InFlight {
             at,
             seq: self.seq,
+            from,
             to,
             what,
         });
+    }
+}
+
+/// When a datagram sent at `now` arrives, and whether it was held back (reordered).
+fn datagram_arrival(rng: &mut SplitMix64, now: Instant, p: &PathConfig) -> (Instant, bool) {
+    let jitter_ns = rng.below(p.jitter.as_nanos() as u64 + 1);
+    let mut at = now + p.delay + Duration::from_nanos(jitter_ns);
+    let reordered = rng.chance(p.reorder);
+    if reordered {
+        at += p.reorder_delay;
+    }
+    (at, reordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WadSet;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn lossy(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            datagram: PathConfig {
+                loss: 0.2,
+                delay: ms(10),
+                jitter: ms(20),
+                reorder: 0.05,
+                reorder_delay: ms(30),
+                duplicate: 0.05,
+            },
+            control_delay: ms(10),
+        }
+    }
+
+    /// A hub and two clients, joined; node 0 is the hub.
+    fn star(seed: u64) -> SimNet {
+        let mut sim = SimNet::new(lossy(seed));
+        let hub = sim.add_hub(Config::new("hub", WadSet::default()));
+        for name in ["a", "b"] {
+            let c = sim.add_client(Config::new(name, WadSet::default()));
+            sim.connect(c, hub);
+        }
+        sim.run_for(ms(100));
+        sim
+    }
+
+    /// Client 1 sends 300 numbered datagrams to the hub, one every 10 ms; client 2 sends
+    /// `noise` datagrams of its own between each two. Returns the numbers the hub's guest got.
+    fn run(seed: u64, noise: usize) -> Vec<u32> {
+        let mut sim = star(seed);
+        let hub = sim.session(0).local_addr().unwrap();
+        let mut got = Vec::new();
+        for i in 0..300u32 {
+            sim.guest_send(1, 5000, hub, 2342, &i.to_be_bytes())
+                .unwrap();
+            for _ in 0..noise {
+                sim.guest_send(2, 5000, hub, 2342, b"noise").unwrap();
+            }
+            sim.run_for(ms(10));
+            got.extend(
+                sim.take_inbox(0)
+                    .into_iter()
+                    .filter(|(_, d)| d.src_ip == Ipv4Addr::new(10, 77, 0, 2))
+                    .map(|(_, d)| u32::from_be_bytes(d.data[..4].try_into().unwrap())),
+            );
+        }
+        got
+    }
+
+    /// What happens to a wire's datagrams depends on the seed and that wire's own traffic
+    /// only: the relay drives the simulation from real threads, where the wires interleave
+    /// differently every run, and a seed must still replay each wire's losses.
+    #[test]
+    fn a_wires_losses_do_not_depend_on_other_wires() {
+        let quiet = run(7, 0);
+        assert_eq!(
+            quiet,
+            run(7, 3),
+            "another wire's traffic changed this one's fate"
+        );
+        assert!(
+            quiet.len() < 300 && quiet.len() > 200,
+            "lossy: {}",
+            quiet.len()
+        );
+        assert_ne!(quiet, run(8, 0), "another seed, other losses");
+    }
+
+    /// Each direction's figures add up: every frame sent was lost, delivered (a duplicate
+    /// twice) or is still on its way.
+    #[test]
+    fn wire_figures_account_for_every_frame() {
+        let mut sim = star(3);
+        let hub = sim.session(0).local_addr().unwrap();
+        let a = sim.session(1).local_addr().unwrap();
+        for _ in 0..200 {
+            sim.guest_send(1, 5000, hub, 2342, b"up").unwrap();
+            sim.guest_send(0, 2342, a, 5000, b"down").unwrap();
+            sim.run_for(ms(10));
+        }
+        sim.run_for(Duration::from_secs(1));
+        let wires = sim.wire_stats();
+        assert_eq!(wires.len(), 4, "two wires, two directions each");
+        let total: u64 = wires.iter().map(|(_, w)| w.datagram_frames_sent).sum();
+        assert_eq!(total, sim.stats().datagram_frames_sent);
+        for (end, w) in &wires {
+            let delivered = w.datagram_frames_sent - w.datagram_frames_lost
+                + w.datagram_frames_duplicated
+                + w.control_frames_sent;
+            // Pings keep going; what was sent in the last 60 ms may still be in flight.
+            assert!(
+                w.frames_delivered <= delivered && w.frames_delivered + 10 >= delivered,
+                "{end:?}: {w:?}"
+            );
+            let far = w.to.expect("wired");
+            assert_eq!(
+                wires.iter().find(|(e, _)| *e == far).unwrap().1.to,
+                Some(*end)
+            );
+            assert!(w.last_delivered.is_some() && w.last_sent.is_some());
+        }
+        let up = wires.iter().find(|(e, _)| e.0 == 1).unwrap().1;
+        assert!(
+            up.datagram_frames_sent >= 200 && up.datagram_frames_lost > 10,
+            "{up:?}"
+        );
     }
 }
