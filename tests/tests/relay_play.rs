@@ -12,23 +12,22 @@
 //! the refusal arriving before the server's resent reply). So here:
 //! - the game is started from the hub's lobby (`start` on /dev/lobby, as the window's Start
 //!   button does) once every client is in the lobby, not by `-nodes N`;
-//! - [`ConnectGuard`] loses a client's SYN that comes again after the server has answered it,
-//!   as a server-side filter in the guest's network module would (not built yet: see
-//!   `a_full_server_refuses_a_client_whose_connect_reply_was_lost`, ignored until it is).
+//! - the server guest's network module (assets/chocolate-doom/src/net_posix.c) holds back a
+//!   client's SYN that comes again after the server has answered it, so the server's resent
+//!   reply lets the client in (`a_full_server_takes_a_client_whose_connect_reply_was_lost`).
 //!
 //! A failed game prints the seed, every peer's last lines and the relay's account of what each
 //! guest sent and received (`SimRelay::report`).
 
 use doomlink::guest::{self, DoomConfig, DoomGuest};
-use doomlink::relay::{Arrival, GuestDatagram, SimPeer, SimRelay};
+use doomlink::relay::{GuestDatagram, SimPeer, SimRelay};
 use doomlink_e2e::*;
 use doomlink_kernel::{CaptureSink, ExitStatus};
 use doomlink_net::sim::{PathConfig, SimConfig};
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn lossy(seed: u64) -> SimConfig {
@@ -49,55 +48,6 @@ fn lossy(seed: u64) -> SimConfig {
 /// The first two bytes of the server's answer to a client's SYN: NET_PACKET_TYPE_SYN (0) with
 /// NET_RELIABLE_PACKET (0x8000), big-endian (Chocolate Doom's net_defs.h, net_common.c).
 const SYN_REPLY: [u8; 2] = [0x80, 0x00];
-
-/// The start of a client's SYN: NET_PACKET_TYPE_SYN (0), then NET_MAGIC_NUMBER (1454104972).
-const CLIENT_SYN: [u8; 6] = [0x00, 0x00, 0x56, 0xab, 0xe1, 0x8c];
-
-/// Loses a client's SYN arriving at the server once the server's guest has answered that
-/// client (its reply may still be lost, but the server sends it again every second until it is
-/// acknowledged): what a filter in the server's network module would do, so that Chocolate
-/// Doom's server never sees the repeated SYN it would refuse (see the module docs). It looks
-/// at arrivals, so a SYN the network duplicated is held back too. Every datagram it loses is
-/// one the network may lose anyway.
-#[derive(Default)]
-struct ConnectGuard {
-    answered: HashSet<(Ipv4Addr, u16)>,
-}
-
-impl ConnectGuard {
-    /// A guest sent `d`: note whom the server answered.
-    fn sent(&mut self, d: &GuestDatagram<'_>) {
-        if d.from == 0 && d.data.starts_with(&SYN_REPLY) {
-            self.answered.insert((d.dst_ip, d.dst_port));
-        }
-    }
-
-    /// True: lose this datagram before it reaches its guest.
-    fn holds_back(&self, a: &Arrival<'_>) -> bool {
-        a.to == 0
-            && a.data.starts_with(&CLIENT_SYN)
-            && self.answered.contains(&(a.src_ip, a.src_port))
-    }
-}
-
-/// Installs a [`ConnectGuard`] on `relay`, with `also` as the rule for guest sends.
-fn guard_connects(
-    relay: &SimRelay,
-    mut also: impl FnMut(&GuestDatagram<'_>) -> bool + Send + 'static,
-) {
-    let guard = Arc::new(Mutex::new(ConnectGuard::default()));
-    let g = guard.clone();
-    relay.drop_when(move |d| {
-        g.lock().unwrap_or_else(|e| e.into_inner()).sent(d);
-        also(d)
-    });
-    relay.drop_arrival_when(move |a| {
-        guard
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .holds_back(a)
-    });
-}
 
 struct Peer {
     guest: DoomGuest,
@@ -308,7 +258,6 @@ fn play(n: usize, default_seed: u64) {
     let seed = seed_for(default_seed);
     eprintln!("relay_play: {n} peers, seed {seed} (DOOMLINK_RELAY_SEED={seed} replays its loss)");
     let relay = SimRelay::new(lossy(seed));
-    guard_connects(&relay, |_| false);
     play_on(relay, n, test_tics());
 }
 
@@ -337,9 +286,9 @@ fn perfect_path() -> SimConfig {
 
 /// The server's first two answers to the client's SYN are lost (the path is otherwise perfect):
 /// the client keeps asking, the server keeps a place for it, and the game starts only once
-/// the client is in. Launched by `-nodes 2` instead, this game fails every time: the server
-/// launches on counting the client, refuses its next SYN, and the client exits with "Server is
-/// not currently accepting connections".
+/// the client is in. (Launched by `-nodes 2` instead, this game failed every time until
+/// net_posix.c held back repeated SYNs: the server launched on counting the client, refused its
+/// next SYN, and the client exited with "Server is not currently accepting connections".)
 #[test]
 fn a_client_whose_connect_replies_are_lost_still_plays() {
     let relay = SimRelay::new(perfect_path());
@@ -362,47 +311,25 @@ fn a_client_whose_connect_replies_are_lost_still_plays() {
 /// the order they joined).
 const FOURTH: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 4);
 
-/// Loses the server's first two replies to the fourth player's SYN; with `guard`, the
-/// [`ConnectGuard`] too.
-fn lose_fourth_players_replies(relay: &SimRelay, guard: bool) {
+/// Loses the server's first two replies to the fourth player's SYN.
+fn lose_fourth_players_replies(relay: &SimRelay) {
     let mut to_lose = 2;
-    let rule = move |d: &GuestDatagram<'_>| {
+    relay.drop_when(move |d: &GuestDatagram<'_>| {
         let lose =
             d.from == 0 && d.data.starts_with(&SYN_REPLY) && d.dst_ip == FOURTH && to_lose > 0;
         to_lose -= u32::from(lose);
         lose
-    };
-    if guard {
-        guard_connects(relay, rule);
-    } else {
-        relay.drop_when(rule);
-    }
+    });
 }
 
 /// Four players, and the server's first two replies to the last one are lost: its repeated SYN
-/// reaches a full server, which would refuse it ("Server is full!": its own place counts).
-/// The guard holds those SYNs back, and the server's own resends let the client in.
+/// reaches a full server, which would refuse it ("Server is full!": its own place counts) and
+/// the game would never start. The server guest's network module holds those SYNs back
+/// (net_posix.c, NoteServerAnswer), and the server's own resends let the client in.
 #[test]
 fn a_full_server_takes_a_client_whose_connect_reply_was_lost() {
     let relay = SimRelay::new(perfect_path());
-    lose_fourth_players_replies(&relay, true);
+    lose_fourth_players_replies(&relay);
     play_on(relay.clone(), 4, test_tics().min(350));
     assert_eq!(relay.dropped_by_rule(0), 2, "the premise: two replies lost");
-    assert!(
-        relay.arrivals_dropped_by_rule(0) > 0,
-        "the premise: the fourth player asked again and was held back"
-    );
-}
-
-/// The same without the guard: Chocolate Doom's server refuses the repeated SYN of the client
-/// it has already counted, and the game never starts. This is a real bug for players on a
-/// lossy path; the fix belongs in the guest's network module (assets/chocolate-doom/src/
-/// net_posix.c: a server drops a SYN from an address it has already answered with its reliable
-/// SYN reply). Run with `--ignored` once that is built: this must then pass.
-#[test]
-#[ignore = "fails until net_posix.c holds back repeated SYNs of accepted clients"]
-fn a_full_server_refuses_a_client_whose_connect_reply_was_lost() {
-    let relay = SimRelay::new(perfect_path());
-    lose_fourth_players_replies(&relay, false);
-    play_on(relay, 4, test_tics().min(350));
 }

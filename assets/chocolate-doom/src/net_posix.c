@@ -29,6 +29,7 @@
 
 #include "doomtype.h"
 #include "i_system.h"
+#include "i_timer.h"
 #include "m_argv.h"
 #include "m_misc.h"
 #include "net_client.h"
@@ -53,11 +54,19 @@ extern net_module_t net_posix_module;
 // truncated there and here alike.
 #define MAX_DATAGRAM 1500
 
+// How long after our server answered an address's SYN a repeated SYN from it is held back
+// (see RecvPacket): a client tries to connect for 5 s, and the server resends its reply
+// every second until it is acknowledged.
+#define SYN_HOLD_MS 6000
+
 typedef struct
 {
     net_addr_t net_addr;
     uint32_t ip;    // host order
     uint16_t port;  // host order
+    // Our server sent this address its (reliable) SYN reply, at syn_answered_ms.
+    boolean syn_answered;
+    int syn_answered_ms;
 } addr_entry_t;
 
 static boolean initted = false;
@@ -120,6 +129,8 @@ static net_addr_t *FindAddress(uint32_t ip, uint16_t addr_port)
     entry = malloc(sizeof(*entry));
     entry->ip = ip;
     entry->port = addr_port;
+    entry->syn_answered = false;
+    entry->syn_answered_ms = 0;
     entry->net_addr.refcount = 0;
     entry->net_addr.handle = entry;
     entry->net_addr.module = &net_posix_module;
@@ -253,6 +264,59 @@ static boolean NET_POSIX_InitServer(void)
     return true;
 }
 
+// Chocolate Doom's server takes a client in when it accepts its SYN. If the reply is lost,
+// the client sends its SYN again, and the server refuses it: "Server is full!" when that
+// client took the last place (its SYN is checked for a full server before it is recognised
+// as a repeat), "not currently accepting connections" once the game launched. The client then
+// gives up, and the server waits for it until it times out and the game is aborted. (Found in
+// relay_play's lossy four-player game.) So the module remembers which addresses our server
+// answered, and holds back their repeated SYNs for a while: the server's resent reply (a
+// reliable packet, resent every second) completes the connection instead.
+static void NoteServerAnswer(addr_entry_t *entry, const net_packet_t *packet)
+{
+    unsigned int type;
+
+    if (packet->len < 2)
+    {
+        return;
+    }
+
+    type = ((unsigned int) packet->data[0] << 8) | packet->data[1];
+
+    if (type == (NET_RELIABLE_PACKET | NET_PACKET_TYPE_SYN))
+    {
+        entry->syn_answered = true;
+        entry->syn_answered_ms = I_GetTimeMS();
+    }
+    else if ((type & ~NET_RELIABLE_PACKET) == NET_PACKET_TYPE_DISCONNECT
+          || (type & ~NET_RELIABLE_PACKET) == NET_PACKET_TYPE_DISCONNECT_ACK)
+    {
+        // Gone: the same address may connect again at once.
+        entry->syn_answered = false;
+    }
+}
+
+// Whether a datagram from `entry` is a repeated SYN to hold back (see NoteServerAnswer).
+static boolean IsHeldSyn(const addr_entry_t *entry, const byte *data, ssize_t len)
+{
+    uint32_t magic;
+
+    if (!entry->syn_answered || len < 6 || data[0] != 0 || data[1] != NET_PACKET_TYPE_SYN)
+    {
+        return false;
+    }
+
+    if (I_GetTimeMS() - entry->syn_answered_ms > SYN_HOLD_MS)
+    {
+        return false;
+    }
+
+    magic = ((uint32_t) data[2] << 24) | ((uint32_t) data[3] << 16)
+          | ((uint32_t) data[4] << 8) | data[5];
+
+    return magic == NET_MAGIC_NUMBER || magic == NET_OLD_MAGIC_NUMBER;
+}
+
 static void NET_POSIX_SendPacket(net_addr_t *addr, net_packet_t *packet)
 {
     struct sockaddr_in to;
@@ -268,7 +332,10 @@ static void NET_POSIX_SendPacket(net_addr_t *addr, net_packet_t *packet)
     }
     else
     {
-        entry = addr->handle;
+        addr_entry_t *e = addr->handle;
+
+        NoteServerAnswer(e, packet);
+        entry = e;
         to.sin_addr.s_addr = htonl(entry->ip);
         to.sin_port = htons(entry->port);
     }
@@ -315,11 +382,17 @@ static boolean NET_POSIX_RecvPacket(net_addr_t **addr, net_packet_t **packet)
     }
 
     ++streak;
+    *addr = FindAddress(ntohl(from.sin_addr.s_addr), ntohs(from.sin_port));
+
+    if (IsHeldSyn((*addr)->handle, buffer, len))
+    {
+        // As if lost; the loop's next call reads on.
+        return NET_POSIX_RecvPacket(addr, packet);
+    }
+
     *packet = NET_NewPacket(len);
     memcpy((*packet)->data, buffer, len);
     (*packet)->len = len;
-
-    *addr = FindAddress(ntohl(from.sin_addr.s_addr), ntohs(from.sin_port));
 
     return true;
 }
