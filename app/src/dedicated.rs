@@ -10,11 +10,12 @@
 //!   there is one implementation of hosting to trust, and the net crate keeps knowing no wasm.
 //!   The link is rewritten to the public address (the room was registered over loopback).
 //! - One kernel per room, chosen by measuring (`cargo bench -p doomlink-e2e --bench capacity`,
-//!   2-core machine): 16 idle `-dedicated` guests in one shared kernel take 0.6 MB and 6.2 ms/s
-//!   of CPU each and start in 0.1 ms; in a kernel each, 1.4 MB and 7.9 ms/s (the kernel's epoch
-//!   thread) and 1.1 ms (the module comes from the compiled-module cache). A playing
-//!   four-player room costs the service 55-66 ms of CPU a second and 8-11 MB (WebRTC links, session, guest),
-//!   so a kernel of its own adds ~3% CPU and ~10% memory to a room. For that, a room's memory
+//!   2-core machine): 16 idle `-dedicated` guests in one shared kernel take 0.6 MB and 1.0 ms/s
+//!   of CPU each and start in 0.1 ms; in a kernel each, 1.4 MB and 1.2 ms/s and 1.1 ms (the
+//!   module comes from the compiled-module cache; one epoch thread serves every kernel). A
+//!   playing four-player room costs the service 14 ms of CPU a second over the LAN transport
+//!   and 36-45 ms over WebRTC, and 3-6 MB, so a kernel of its own adds ~1% CPU and ~15%
+//!   memory to a room. For that, a room's memory
 //!   cap, kill, trap and HostIO are its own, with no routing by pid between rooms to get wrong
 //!   and nothing shared that one room's failure could take down.
 //! - The room's game options: Chocolate Doom's dedicated server takes them from the first player

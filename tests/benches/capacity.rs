@@ -1,7 +1,8 @@
 //! Capacity of dedicated rooms (issue 8): `doomlink serve` hosting 1, 2, 4 and 8 four-player
-//! rooms of real headless players (each player its own `doomlink join LINK` process, over
-//! WebRTC on 127.0.0.1), against the anchor in the same run: native `chocolate-server`
-//! (Debian's chocolate-doom) serving the same games to doomlink LAN clients on 127.0.0.1.
+//! rooms of real headless players (each player its own `doomlink join` process on 127.0.0.1),
+//! once with every player joining by the room's link (WebRTC) and once by the room's LAN port
+//! (the LAN transport: plain UDP), against the anchor in the same run: native
+//! `chocolate-server` (Debian's chocolate-doom) serving the same games to doomlink LAN clients.
 //!
 //! For each count it reports the server's CPU per room-second (CPU of the server process from
 //! the players' start to the last one's exit, over rooms × the game's length in seconds of
@@ -57,20 +58,25 @@ fn http_get(port: u16, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `doomlink serve` with `rooms` standing four-player rooms; returns it, its port and the links.
-fn serve(dir: &Path, rooms: usize) -> (KillOnDrop, u16, Vec<String>) {
+/// `doomlink serve` with `rooms` standing four-player rooms, each also on a LAN port when
+/// `lan_ports` is given; returns it, its port and the links.
+fn serve(dir: &Path, rooms: usize, lan_ports: Option<&[u16]>) -> (KillOnDrop, u16, Vec<String>) {
     let mut cfg = format!("[limits]\nrooms = {}\n\n", rooms.max(1));
     for i in 0..rooms {
         cfg += &format!(
-            "[[room]]\nname = \"r{i}\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\nmode = \"coop\"\nwarp = [1, 1]\nskill = 3\n\n"
+            "[[room]]\nname = \"r{i}\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\nmode = \"coop\"\nwarp = [1, 1]\nskill = 3\n"
         );
+        if let Some(ports) = lan_ports {
+            cfg += &format!("lan_port = {}\n", ports[i]);
+        }
+        cfg += "\n";
     }
     let cfg_path = dir.join("serve.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
     let log = dir.join("serve.log");
     let (mut cmd, port) = serve_command(&doomlink_release(), dir);
     let mut child = cmd
-        .args(["--rtc-bind", "127.0.0.1"])
+        .args(["--rtc-bind", "127.0.0.1", "--lan-bind", "127.0.0.1"])
         .arg("--config")
         .arg(&cfg_path)
         .env("DOOMLINK_LOG", "warn")
@@ -272,7 +278,7 @@ fn main() {
 
     // The service with no rooms: the base its rooms add to.
     let base_dir = Scratch::new("cap-base");
-    let (base, _, _) = serve(base_dir.path(), 0);
+    let (base, _, _) = serve(base_dir.path(), 0, None);
     std::thread::sleep(Duration::from_secs(2));
     let base_rss = rss_bytes(base.0.id());
     drop(base);
@@ -282,8 +288,9 @@ fn main() {
     );
 
     println!(
-        "{:>5} | {:>24} | {:>22} | {:>14} | {:>13} | {:>12} | {:>26}",
+        "{:>5} | {:>9} | {:>24} | {:>22} | {:>16} | {:>14} | {:>13} | {:>26}",
         "rooms",
+        "players",
         "doomlink CPU/room-second",
         "native CPU/game-second",
         "doomlink MB/room",
@@ -292,97 +299,144 @@ fn main() {
         "tic delay p99 (samples)"
     );
     for &n in &counts {
-        // doomlink: n standing rooms.
-        let dir = Scratch::new(&format!("cap-dl-{n}"));
-        let (svc, port, links) = serve(dir.path(), n);
-        let pid = svc.0.id();
-        std::thread::sleep(Duration::from_secs(1));
-        let idle0 = cpu_seconds(pid);
-        std::thread::sleep(Duration::from_secs(5));
-        let idle = (cpu_seconds(pid) - idle0) / 5.0 / n as f64;
-        let mut players: Vec<(Scratch, KillOnDrop)> = Vec::new();
-        for (r, link) in links.iter().enumerate() {
-            for k in 0..PLAYERS {
-                let d = Scratch::new(&format!("cap-dl-{n}-{r}-{k}"));
-                let p = player(link, false, d.path(), (r * PLAYERS + k) as u64 + 1, tics);
-                players.push((d, p));
-            }
+        let native = run_native(n, tics, game_secs);
+        for lan in [false, true] {
+            let r = run_doomlink(n, tics, game_secs, lan, base_rss);
+            println!(
+                "{n:>5} | {:>9} | {:>17.2} ms/s | {:>15.2} ms/s | {:>13.1} MB | {:>11.1} MB | {:>8.2} ms/s | {:>14} ({})",
+                if lan { "LAN" } else { "WebRTC" },
+                r.per_room * 1e3,
+                native.per_room * 1e3,
+                r.mb_per_room,
+                native.mb_per_room,
+                r.idle * 1e3,
+                r.p99.map(|s| format!("≤ {:.2} ms", s * 1e3)).unwrap_or_else(|| "-".into()),
+                r.samples,
+            );
+            println!(
+                "      walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {}, native {}; \
+                 rooms per core projected: doomlink {:.0}, native {:.0}; doomlink/native CPU {:.2}×; \
+                 Chocolate Doom guests' share of the service's CPU {:.0}%",
+                r.wall.as_secs_f64(),
+                native.wall.as_secs_f64(),
+                r.failed,
+                native.failed,
+                1.0 / r.per_room.max(1e-9),
+                1.0 / native.per_room.max(1e-9),
+                r.per_room / native.per_room.max(1e-9),
+                r.guest_share * 100.0,
+            );
         }
-        let (cpu, peak, wall, failed) = play(&[pid], &mut players, tics);
-        let metrics = http_get(port, "/metrics");
-        let (p99, samples) = tic_p99(&metrics);
-        // The guests' share of the service's CPU over its life (idle minutes, joins, games).
-        let sum_of = |prefix: &str| -> f64 {
-            metrics
-                .lines()
-                .filter(|l| l.starts_with(prefix))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
+    }
+}
+
+/// One measured configuration.
+struct Figures {
+    /// CPU seconds per room (game) per second of game.
+    per_room: f64,
+    mb_per_room: f64,
+    /// CPU seconds per second of an idle room (doomlink only).
+    idle: f64,
+    p99: Option<f64>,
+    samples: u64,
+    guest_share: f64,
+    wall: Duration,
+    failed: usize,
+}
+
+/// doomlink: `n` standing rooms; players join by link (WebRTC) or by the rooms' LAN ports.
+fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -> Figures {
+    let tag = if lan { "lan" } else { "rtc" };
+    let dir = Scratch::new(&format!("cap-dl-{tag}-{n}"));
+    let lan_ports: Vec<u16> = (0..n).map(|_| free_server_port()).collect();
+    let (svc, port, links) = serve(dir.path(), n, lan.then_some(&lan_ports[..]));
+    let pid = svc.0.id();
+    std::thread::sleep(Duration::from_secs(1));
+    let idle0 = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = (cpu_seconds(pid) - idle0) / 5.0 / n as f64;
+    let mut players: Vec<(Scratch, KillOnDrop)> = Vec::new();
+    for (r, link) in links.iter().enumerate() {
+        let target = if lan {
+            format!("127.0.0.1:{}", lan_ports[r])
+        } else {
+            link.clone()
         };
-        let guest_share = sum_of("doomlink_room_guest_cpu_seconds_total{")
-            / sum_of("process_cpu_seconds_total ").max(1e-9);
-        drop(svc);
-        drop(players);
-
-        // Native: n chocolate-server processes, doomlink LAN clients.
-        let ndir = Scratch::new(&format!("cap-native-{n}"));
-        let mut servers = Vec::new();
-        let mut ports = Vec::new();
-        for _ in 0..n {
-            let p = free_server_port();
-            servers.push(KillOnDrop(
-                Command::new(NATIVE_SERVER)
-                    .args(["-privateserver", "-port", &p.to_string()])
-                    .env("HOME", ndir.path())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("chocolate-server (Debian's chocolate-doom) is installed"),
-            ));
-            ports.push(p);
+        for k in 0..PLAYERS {
+            let d = Scratch::new(&format!("cap-dl-{tag}-{n}-{r}-{k}"));
+            let p = player(&target, lan, d.path(), (r * PLAYERS + k) as u64 + 1, tics);
+            players.push((d, p));
         }
-        std::thread::sleep(Duration::from_millis(500));
-        let mut nplayers = Vec::new();
-        for (r, p) in ports.iter().enumerate() {
-            for k in 0..PLAYERS {
-                let d = Scratch::new(&format!("cap-nat-{n}-{r}-{k}"));
-                let pl = player(
-                    &format!("127.0.0.1:{p}"),
-                    true,
-                    d.path(),
-                    (r * PLAYERS + k) as u64 + 1,
-                    tics,
-                );
-                nplayers.push((d, pl));
-            }
-        }
-        let spids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
-        let (ncpu, npeak, nwall, nfailed) = play(&spids, &mut nplayers, tics);
-        drop(servers);
-        drop(nplayers);
+    }
+    let (cpu, peak, wall, failed) = play(&[pid], &mut players, tics);
+    let metrics = http_get(port, "/metrics");
+    let (p99, samples) = tic_p99(&metrics);
+    // The guests' share of the service's CPU over its life (idle minutes, joins, games).
+    let sum_of = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let guest_share = sum_of("doomlink_room_guest_cpu_seconds_total{")
+        / sum_of("process_cpu_seconds_total ").max(1e-9);
+    Figures {
+        per_room: cpu / (n as f64 * game_secs),
+        mb_per_room: peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
+        idle,
+        p99,
+        samples,
+        guest_share,
+        wall,
+        failed,
+    }
+}
 
-        let per_room = cpu / (n as f64 * game_secs);
-        let native_per = ncpu / (n as f64 * game_secs);
-        println!(
-            "{n:>5} | {:>17.2} ms/s | {:>15.2} ms/s | {:>11.1} MB | {:>10.1} MB | {:>7.2} ms/s | {:>14} ({samples})",
-            per_room * 1e3,
-            native_per * 1e3,
-            peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
-            npeak as f64 / 1e6 / n as f64,
-            idle * 1e3,
-            p99.map(|s| format!("≤ {:.2} ms", s * 1e3)).unwrap_or_else(|| "-".into()),
-        );
-        println!(
-            "      walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {failed}, native {nfailed}; \
-             rooms per core projected: doomlink {:.0}, native {:.0}; doomlink/native CPU {:.1}×; \
-             Chocolate Doom guests' share of the service's CPU {:.0}%",
-            wall.as_secs_f64(),
-            nwall.as_secs_f64(),
-            1.0 / per_room,
-            1.0 / native_per.max(1e-9),
-            per_room / native_per.max(1e-9),
-            guest_share * 100.0,
-        );
+/// Native: `n` chocolate-server processes, doomlink LAN clients.
+fn run_native(n: usize, tics: u32, game_secs: f64) -> Figures {
+    let ndir = Scratch::new(&format!("cap-native-{n}"));
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..n {
+        let p = free_server_port();
+        servers.push(KillOnDrop(
+            Command::new(NATIVE_SERVER)
+                .args(["-privateserver", "-port", &p.to_string()])
+                .env("HOME", ndir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
+        ));
+        ports.push(p);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut nplayers = Vec::new();
+    for (r, p) in ports.iter().enumerate() {
+        for k in 0..PLAYERS {
+            let d = Scratch::new(&format!("cap-nat-{n}-{r}-{k}"));
+            let pl = player(
+                &format!("127.0.0.1:{p}"),
+                true,
+                d.path(),
+                (r * PLAYERS + k) as u64 + 1,
+                tics,
+            );
+            nplayers.push((d, pl));
+        }
+    }
+    let spids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+    let (ncpu, npeak, nwall, nfailed) = play(&spids, &mut nplayers, tics);
+    Figures {
+        per_room: ncpu / (n as f64 * game_secs),
+        mb_per_room: npeak as f64 / 1e6 / n as f64,
+        idle: 0.0,
+        p99: None,
+        samples: 0,
+        guest_share: 0.0,
+        wall: nwall,
+        failed: nfailed,
     }
 }
