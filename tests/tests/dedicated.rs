@@ -115,6 +115,25 @@ fn player(link: &str, dir: &Path, seed: u64, tics: u32, nodes: usize, record: &s
     )
 }
 
+/// Waits for every player to end, each having played to its end (`what` starts the message).
+fn wait_all_played(
+    ps: &mut [KillOnDrop],
+    dirs: &[Scratch],
+    limit: Duration,
+    what: &str,
+    svc: &Service,
+) {
+    for (k, p) in ps.iter_mut().enumerate() {
+        let st = wait(p, limit, dirs[k].path());
+        assert!(
+            st.success(),
+            "{what}player {k}: {st}\n{}\n{}",
+            read_log(&dirs[k].path().join("err")),
+            svc.log()
+        );
+    }
+}
+
 fn wait(p: &mut KillOnDrop, limit: Duration, dir: &Path) -> std::process::ExitStatus {
     wait_with_deadline(&mut p.0, limit, "a player", || read_log(&dir.join("err")))
 }
@@ -648,15 +667,7 @@ fn lan_players_join_a_room() {
         }
     }
     let limit = Duration::from_secs(120 + tics as u64 / 10);
-    for (k, p) in ps.iter_mut().enumerate() {
-        let st = wait(p, limit, dirs[k].path());
-        assert!(
-            st.success(),
-            "player {k}: {st}\n{}\n{}",
-            read_log(&dirs[k].path().join("err")),
-            svc.log()
-        );
-    }
+    wait_all_played(&mut ps, &dirs, limit, "", &svc);
     let demos: Vec<PathBuf> = dirs.iter().map(|d| d.path().join("p.lmp")).collect();
     assert_demos_equal(&demos, 3, tics);
     assert_room_game(&demos[0]);
@@ -689,15 +700,7 @@ fn lan_players_join_a_room() {
         .enumerate()
         .map(|(k, d)| lan_player(lan_port, d.path(), 500 + k as u64, tics2, 2, "q"))
         .collect();
-    for (k, p) in ps2.iter_mut().enumerate() {
-        let st = wait(p, limit, dirs2[k].path());
-        assert!(
-            st.success(),
-            "second game, player {k}: {st}\n{}\n{}",
-            read_log(&dirs2[k].path().join("err")),
-            svc.log()
-        );
-    }
+    wait_all_played(&mut ps2, &dirs2, limit, "second game, ", &svc);
     let demos2: Vec<PathBuf> = dirs2.iter().map(|d| d.path().join("q.lmp")).collect();
     assert_demos_equal(&demos2, 2, tics2);
     assert_room_game(&demos2[0]);
