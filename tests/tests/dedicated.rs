@@ -37,6 +37,33 @@ struct Service {
 }
 
 impl Service {
+    /// Writes `toml` as `dir`/serve.toml and starts the service with `--config` it (and `extra`).
+    fn with_config(
+        dir: &Path,
+        toml: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        standing: usize,
+    ) -> Service {
+        let cfg_path = dir.join("serve.toml");
+        std::fs::write(&cfg_path, toml).unwrap();
+        let mut args = vec!["--config", cfg_path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Service::start(dir, &args, env, standing)
+    }
+
+    /// Waits until /health counts `n` players.
+    fn wait_players(&self, n: usize) {
+        let want = format!("players {n}");
+        poll_until(
+            Duration::from_millis(300),
+            Duration::from_secs(90),
+            &format!("{n} players in the room"),
+            || self.get("/health").1.contains(&want),
+            || format!("{}\n{}", self.get("/health").1, self.log()),
+        );
+    }
+
     fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)], standing: usize) -> Service {
         let log = dir.join("serve.log");
         let (mut cmd, port) = serve_command(&doomlink(), dir);
@@ -102,10 +129,23 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
 /// A headless player joining `link`; every player asks for `-nodes N` so that whichever is the
 /// controller starts the game when all are in.
 fn player(link: &str, dir: &Path, seed: u64, tics: u32, nodes: usize, record: &str) -> KillOnDrop {
+    joiner(link, Bind::Rtc("127.0.0.1"), dir, seed, tics, nodes, record)
+}
+
+/// A headless `doomlink join TARGET` on `bind`, recording `record`.
+fn joiner(
+    target: &str,
+    bind: Bind,
+    dir: &Path,
+    seed: u64,
+    tics: u32,
+    nodes: usize,
+    record: &str,
+) -> KillOnDrop {
     KillOnDrop(
         Command::new(doomlink())
-            .args(["join", link])
-            .args(headless_args(Bind::Rtc("127.0.0.1"), dir, seed, tics))
+            .args(["join", target])
+            .args(headless_args(bind, dir, seed, tics))
             .args(["--", "-nodes", &nodes.to_string(), "-record", record])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -144,9 +184,10 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
-fn room_toml(name: &str) -> String {
+/// A standing deathmatch room of `players` players on E1M3 at skill 4.
+fn room_toml(name: &str, players: usize) -> String {
     format!(
-        "[[room]]\nname = \"{name}\"\niwad = \"{FREEDOOM1}\"\nplayers = 2\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n\n"
+        "[[room]]\nname = \"{name}\"\niwad = \"{FREEDOOM1}\"\nplayers = {players}\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n\n"
     )
 }
 
@@ -167,15 +208,14 @@ fn eight_rooms_play_at_once_and_a_failing_room_leaves_them_playing() {
     let dir = Scratch::new("ded8");
     let mut cfg = format!("admin_token = \"{TOKEN}\"\n[limits]\nrooms = 9\n\n");
     for i in 0..8 {
-        cfg += &room_toml(&format!("r{i}"));
+        cfg += &room_toml(&format!("r{i}"), 2);
     }
-    cfg += &room_toml("doomed");
-    let cfg_path = dir.path().join("serve.toml");
-    std::fs::write(&cfg_path, cfg).unwrap();
+    cfg += &room_toml("doomed", 2);
     // The doomed room's guest is killed 6 s after its first player came: mid-game.
-    let svc = Service::start(
+    let svc = Service::with_config(
         dir.path(),
-        &["--config", cfg_path.to_str().unwrap()],
+        &cfg,
+        &[],
         &[("DOOMLINK_TEST_FAIL_ROOM", "doomed:6")],
         9,
     );
@@ -280,20 +320,7 @@ fn udp_ports_of(pid: u32) -> Vec<u16> {
 fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
     let tics = test_tics();
     let dir = Scratch::new("dedjunk");
-    let cfg_path = dir.path().join("serve.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[[room]]\nname = \"three\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n"
-        ),
-    )
-    .unwrap();
-    let svc = Service::start(
-        dir.path(),
-        &["--config", cfg_path.to_str().unwrap()],
-        &[],
-        1,
-    );
+    let svc = Service::with_config(dir.path(), &room_toml("three", 3), &[], &[], 1);
     let link = svc.link("three");
     let dirs: Vec<Scratch> = (0..3)
         .map(|k| Scratch::new(&format!("dedjunk-{k}")))
@@ -304,13 +331,7 @@ fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
         .map(|(k, d)| player(&link, d.path(), 300 + k as u64, tics, 3, "p"))
         .collect();
     // Wait for the game to run: three players in the room.
-    poll_until(
-        Duration::from_millis(300),
-        Duration::from_secs(90),
-        "three players in the room",
-        || svc.get("/health").1.contains("players 3"),
-        || format!("{}\n{}", svc.get("/health").1, svc.log()),
-    );
+    svc.wait_players(3);
     std::thread::sleep(Duration::from_secs(3));
     let ports = udp_ports_of(svc.child.0.id());
     assert!(ports.len() >= 2, "STUN/TURN and WebRTC ports: {ports:?}");
@@ -382,14 +403,10 @@ fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
 fn room_create_health_metrics_reload_and_drain() {
     let dir = Scratch::new("dedadmin");
     let cfg_path = dir.path().join("serve.toml");
-    std::fs::write(
-        &cfg_path,
-        format!("admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
-    )
-    .unwrap();
-    let svc = Service::start(
+    let svc = Service::with_config(
         dir.path(),
-        &["--config", cfg_path.to_str().unwrap()],
+        &format!("admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
+        &[],
         &[],
         0,
     );
@@ -530,7 +547,7 @@ fn check_config_says_ok_or_names_the_key() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
     let out = check(&format!(
         "listen = \"127.0.0.1:7342\"\nadmin_token = \"{TOKEN}\"\n[limits]\nrooms = 4\n{}",
-        room_toml("a")
+        room_toml("a", 2)
     ));
     assert!(
         out.status.success(),
@@ -570,16 +587,15 @@ fn lan_player(
     nodes: usize,
     record: &str,
 ) -> KillOnDrop {
-    KillOnDrop(
-        Command::new(doomlink())
-            .args(["join", &format!("127.0.0.1:{port}")])
-            .args(headless_args(Bind::Lan("127.0.0.1"), dir, seed, tics))
-            .args(["--", "-nodes", &nodes.to_string(), "-record", record])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&dir.join("err")))
-            .spawn()
-            .unwrap(),
+    let target = format!("127.0.0.1:{port}");
+    joiner(
+        &target,
+        Bind::Lan("127.0.0.1"),
+        dir,
+        seed,
+        tics,
+        nodes,
+        record,
     )
 }
 
@@ -598,26 +614,9 @@ fn lan_players_join_a_room() {
     let tics = test_tics();
     let dir = Scratch::new("dedlan");
     let lan_port = free_server_port();
-    let cfg_path = dir.path().join("serve.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[[room]]\nname = \"mixed\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\nlan_port = {lan_port}\n"
-        ),
-    )
-    .unwrap();
+    let cfg = room_toml("mixed", 3) + &format!("lan_port = {lan_port}\n");
     // The LAN port binds 127.0.0.1 only.
-    let svc = Service::start(
-        dir.path(),
-        &[
-            "--config",
-            cfg_path.to_str().unwrap(),
-            "--lan-bind",
-            "127.0.0.1",
-        ],
-        &[],
-        1,
-    );
+    let svc = Service::with_config(dir.path(), &cfg, &["--lan-bind", "127.0.0.1"], &[], 1);
     let link = svc.link("mixed");
     let dirs: Vec<Scratch> = (0..3)
         .map(|k| Scratch::new(&format!("dedlan-{k}")))
@@ -628,13 +627,7 @@ fn lan_players_join_a_room() {
         lan_player(lan_port, dirs[1].path(), 401, tics, 3, "p"),
         player(&link, dirs[2].path(), 402, tics, 3, "p"),
     ];
-    poll_until(
-        Duration::from_millis(300),
-        Duration::from_secs(90),
-        "three players in the room",
-        || svc.get("/health").1.contains("players 3"),
-        || format!("{}\n{}", svc.get("/health").1, svc.log()),
-    );
+    svc.wait_players(3);
     let (_, m) = svc.get("/metrics");
     assert_eq!(room_metric(&m, "doomlink_room_players"), 3.0, "{m}");
     assert_eq!(room_metric(&m, "doomlink_room_lan_players"), 2.0, "{m}");
