@@ -1221,9 +1221,20 @@ impl LanRoom {
 impl GuestSink for LanRoom {
     fn deliver(&self, _dst_port: u16, src: SocketAddrV4, data: &[u8]) {
         let now = Instant::now();
-        // The room's players over WebRTC, joined or joining (as the hub's admission counts).
-        let hub_players = self.hub.get().map_or(0, |h| h.links().len());
-        let refuse = {
+        // A player's datagrams: the fast path, every tic.
+        let playing = match lock(&self.peers).get_mut(&src) {
+            Some(p) if now.duration_since(p.last_in) < LAN_LIVE => {
+                p.last_in = now;
+                true
+            }
+            _ => false,
+        };
+        let refuse = if playing {
+            None
+        } else {
+            // The room's players over WebRTC, joined or joining (as the hub's admission
+            // counts): asked only for a newcomer, as it builds the hub's link reports.
+            let hub_players = self.hub.get().map_or(0, |h| h.links().len());
             let mut peers = lock(&self.peers);
             let known = peers
                 .get(&src)
