@@ -53,6 +53,8 @@ pub mod lan_side;
 #[cfg(feature = "internet")]
 pub mod manual;
 #[cfg(feature = "internet")]
+pub mod mux;
+#[cfg(feature = "internet")]
 pub mod node;
 #[cfg(feature = "internet")]
 pub mod online;

@@ -33,6 +33,7 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use crate::lan::GuestSink;
+use crate::mux::{LinkEvents, MuxLink};
 use crate::peer::{path_of, send_frame, PathInfo, PathKind, PcEvent, RtcLink};
 use crate::session::{Config, Delivery, Event, LinkId, Output, SendError, Session, SessionError};
 use crate::stats::LinkStats;
@@ -80,15 +81,44 @@ pub enum NodeError {
 }
 
 struct LinkHandle {
-    pc: Arc<dyn PeerConnection>,
-    dgram_tx: mpsc::Sender<Bytes>,
-    ctrl_tx: mpsc::Sender<Bytes>,
+    tx: LinkTx,
     path: Option<PathInfo>,
-    /// Whether the path goes through TURN, for the writers' [`send_frame`]; true until the
-    /// path is known, which is the safe side (a spare driver wake).
-    relayed: Arc<AtomicBool>,
     drops: Arc<AtomicU64>,
-    tasks: Vec<JoinHandle<()>>,
+}
+
+/// How frames leave on a link.
+enum LinkTx {
+    /// A webrtc peer connection: per-channel queues to writer tasks.
+    Tasks {
+        pc: Arc<dyn PeerConnection>,
+        dgram_tx: mpsc::Sender<Bytes>,
+        ctrl_tx: mpsc::Sender<Bytes>,
+        /// Whether the path goes through TURN, for the writers' [`send_frame`]; true until
+        /// the path is known, which is the safe side (a spare driver wake).
+        relayed: Arc<AtomicBool>,
+        tasks: Vec<JoinHandle<()>>,
+    },
+    /// A link of the service's WebRTC edge: sent from the calling thread, no queue.
+    Mux(Arc<MuxLink>),
+}
+
+/// A connected link to hand to [`WebRtcNode::add_link`].
+#[derive(Debug)]
+pub enum NodeLink {
+    Rtc(Box<RtcLink>),
+    Mux(MuxLink),
+}
+
+impl From<RtcLink> for NodeLink {
+    fn from(l: RtcLink) -> Self {
+        NodeLink::Rtc(Box::new(l))
+    }
+}
+
+impl From<MuxLink> for NodeLink {
+    fn from(l: MuxLink) -> Self {
+        NodeLink::Mux(l)
+    }
 }
 
 struct State {
@@ -246,7 +276,49 @@ impl WebRtcNode {
 
     /// Hands a connected link to the session (hub: a new client; client: its hub). Frames that
     /// arrived while connecting are fed first, in order.
-    pub fn add_link(&self, mut link: RtcLink) -> Result<LinkId, NodeError> {
+    pub fn add_link(&self, link: impl Into<NodeLink>) -> Result<LinkId, NodeError> {
+        match link.into() {
+            NodeLink::Rtc(l) => self.add_rtc_link(*l),
+            NodeLink::Mux(l) => self.add_mux_link(l),
+        }
+    }
+
+    fn add_mux_link(&self, link: MuxLink) -> Result<LinkId, NodeError> {
+        let link = Arc::new(link);
+        {
+            let mut st = self.inner.lock();
+            let now = Instant::now();
+            let id = st.session.link_up(now)?;
+            st.links.insert(
+                id,
+                LinkHandle {
+                    tx: LinkTx::Mux(link.clone()),
+                    path: link.path(),
+                    drops: Arc::new(AtomicU64::new(0)),
+                },
+            );
+            let mut deliveries = self.flush(&mut st);
+            let events = Arc::new(MuxEvents {
+                weak: Arc::downgrade(&self.inner),
+                id,
+            });
+            let (early, gone) = link.attach(events);
+            for (_, frame) in &early {
+                st.session.handle_frame(now, id, frame);
+                deliveries.extend(self.flush(&mut st));
+            }
+            if gone {
+                st.session.link_down(now, id);
+                deliveries.extend(self.flush(&mut st));
+            }
+            drop(st);
+            self.deliver(deliveries);
+            self.inner.wake.notify_one();
+            Ok(id)
+        }
+    }
+
+    fn add_rtc_link(&self, mut link: RtcLink) -> Result<LinkId, NodeError> {
         let (dgram_tx, dgram_rx) = mpsc::channel::<Bytes>(DGRAM_QUEUE);
         let (ctrl_tx, ctrl_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
         let relayed = Arc::new(AtomicBool::new(true));
@@ -258,13 +330,15 @@ impl WebRtcNode {
             st.links.insert(
                 id,
                 LinkHandle {
-                    pc: link.pc.clone(),
-                    dgram_tx,
-                    ctrl_tx,
+                    tx: LinkTx::Tasks {
+                        pc: link.pc.clone(),
+                        dgram_tx,
+                        ctrl_tx,
+                        relayed: relayed.clone(),
+                        tasks: Vec::new(),
+                    },
                     path: None,
-                    relayed: relayed.clone(),
                     drops: Arc::new(AtomicU64::new(0)),
-                    tasks: Vec::new(),
                 },
             );
             let mut deliveries = self.flush(&mut st);
@@ -319,10 +393,10 @@ impl WebRtcNode {
             }
         }));
         let mut st = self.inner.lock();
-        match st.links.get_mut(&id) {
-            Some(h) => h.tasks.append(&mut tasks),
+        match st.links.get_mut(&id).map(|h| &mut h.tx) {
+            Some(LinkTx::Tasks { tasks: t, .. }) => t.append(&mut tasks),
             // Closed already (a Bye in the early frames): stop what was started.
-            None => tasks.iter().for_each(|t| t.abort()),
+            _ => tasks.iter().for_each(|t| t.abort()),
         }
         Ok(id)
     }
@@ -356,15 +430,20 @@ impl WebRtcNode {
                     let Some(h) = st.links.get(&t.link) else {
                         continue;
                     };
-                    let frame = Bytes::from(t.frame);
-                    match t.channel {
-                        Channel::Datagram => {
-                            if h.dgram_tx.try_send(frame).is_err() {
+                    match (&h.tx, t.channel) {
+                        (LinkTx::Mux(l), channel) => {
+                            // A gone link reports itself through its events.
+                            if !l.send(channel, &t.frame) {
                                 h.drops.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        Channel::Control => {
-                            if h.ctrl_tx.try_send(frame).is_err() {
+                        (LinkTx::Tasks { dgram_tx, .. }, Channel::Datagram) => {
+                            if dgram_tx.try_send(Bytes::from(t.frame)).is_err() {
+                                h.drops.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        (LinkTx::Tasks { ctrl_tx, .. }, Channel::Control) => {
+                            if ctrl_tx.try_send(Bytes::from(t.frame)).is_err() {
                                 tracing::warn!(link = %t.link, "control queue full; closing the link");
                                 st.session.link_down(Instant::now(), t.link);
                             }
@@ -375,8 +454,12 @@ impl WebRtcNode {
                 Output::Event(e) => {
                     if let Event::LinkClosed { link, reason, .. } = &e {
                         tracing::info!(%link, ?reason, "link closed");
-                        if let Some(h) = st.links.remove(link) {
-                            self.inner.rt.spawn(close_link(h));
+                        match st.links.remove(link).map(|h| h.tx) {
+                            Some(LinkTx::Mux(l)) => l.close(),
+                            Some(tx @ LinkTx::Tasks { .. }) => {
+                                self.inner.rt.spawn(close_link(tx));
+                            }
+                            None => {}
                         }
                     }
                     let _ = self.inner.events.send(NodeEvent::Session(e));
@@ -409,8 +492,9 @@ async fn report_path(weak: &std::sync::Weak<Inner>, id: LinkId, pc: &Arc<dyn Pee
     let mut st = inner.lock();
     if let Some(h) = st.links.get_mut(&id) {
         if h.path.as_ref() != Some(&path) {
-            h.relayed
-                .store(path.kind == PathKind::Relayed, Ordering::Relaxed);
+            if let LinkTx::Tasks { relayed, .. } = &h.tx {
+                relayed.store(path.kind == PathKind::Relayed, Ordering::Relaxed);
+            }
             tracing::info!(%id, path = %path.kind, local = %path.local_addr, remote = %path.remote_addr, "link path");
             h.path = Some(path.clone());
             let _ = inner.events.send(NodeEvent::Path { link: id, path });
@@ -446,15 +530,39 @@ async fn reader(weak: std::sync::Weak<Inner>, id: LinkId, dc: Arc<dyn DataChanne
     }
 }
 
+/// What the mux thread hands a node: a link's frames and its end.
+struct MuxEvents {
+    weak: std::sync::Weak<Inner>,
+    id: LinkId,
+}
+
+impl LinkEvents for MuxEvents {
+    fn on_frame(&self, _channel: Channel, frame: &[u8]) {
+        if let Some(inner) = self.weak.upgrade() {
+            let id = self.id;
+            WebRtcNode { inner }.with_outputs(|s, now| s.handle_frame(now, id, frame));
+        }
+    }
+    fn on_closed(&self) {
+        if let Some(inner) = self.weak.upgrade() {
+            let id = self.id;
+            WebRtcNode { inner }.with_outputs(|s, now| s.link_down(now, id));
+        }
+    }
+}
+
 /// Lets the writers flush what is queued (the Bye), then closes the peer connection.
-async fn close_link(h: LinkHandle) {
-    let LinkHandle {
+async fn close_link(tx: LinkTx) {
+    let LinkTx::Tasks {
         pc,
         dgram_tx,
         ctrl_tx,
         tasks,
         ..
-    } = h;
+    } = tx
+    else {
+        return;
+    };
     drop((dgram_tx, ctrl_tx));
     // Writers end once their queue is drained; readers and the watcher are stopped at once.
     let mut tasks = tasks.into_iter();

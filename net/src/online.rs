@@ -34,6 +34,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::identity::{Fingerprint, Identity};
 use crate::invite::{InviteError, InviteLink};
+use crate::mux::{MuxLink, RtcMux};
+use crate::node::NodeLink;
 use crate::peer::{RtcError, RtcLink, RtcOptions};
 use crate::signal::{
     Candidate, ErrorCode, IceServer, Message, SdpKind, SignalData, MAX_MESSAGE_LEN,
@@ -155,6 +157,10 @@ pub struct HostOptions {
     /// Bind addresses and such; the ICE servers come from the rendezvous (any given here are
     /// used too).
     pub rtc: RtcOptions,
+    /// Take joiners through this WebRTC edge (one socket and thread for many rooms: the
+    /// dedicated service) instead of a webrtc peer connection each. `rtc`'s binds and ICE
+    /// servers are then unused: the edge has its own socket and advertises host candidates.
+    pub mux: Option<RtcMux>,
 }
 
 impl HostOptions {
@@ -164,6 +170,7 @@ impl HostOptions {
             name: String::new(),
             identity,
             rtc: RtcOptions::default(),
+            mux: None,
         }
     }
 }
@@ -174,7 +181,8 @@ pub struct Joiner {
     /// The rendezvous's number for it.
     pub peer: u32,
     pub name: String,
-    pub link: RtcLink,
+    /// Hand it to [`crate::node::WebRtcNode::add_link`].
+    pub link: NodeLink,
 }
 
 /// A room being hosted. Dropping it (or [`HostedRoom::close`]) ends the room.
@@ -272,7 +280,7 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
     let (joiners_tx, joiners) = mpsc::channel(16);
     let leave = sig.out.clone();
     tracing::info!(%room, "hosting");
-    let task = tokio::spawn(host_loop(sig, rtc, joiners_tx));
+    let task = tokio::spawn(host_loop(sig, rtc, opts.mux.clone(), joiners_tx));
     Ok(HostedRoom {
         room,
         host_secret,
@@ -287,6 +295,7 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
 async fn host_loop(
     mut sig: Signaling,
     rtc: RtcOptions,
+    mux: Option<RtcMux>,
     joiners: mpsc::Sender<Result<Joiner, OnlineError>>,
 ) {
     let mut peers: HashMap<u32, mpsc::Sender<SignalData>> = HashMap::new();
@@ -311,8 +320,14 @@ async fn host_loop(
                 let out = sig.out.clone();
                 let joiners = joiners.clone();
                 let rtc = rtc.clone();
+                let mux = mux.clone();
                 tokio::spawn(async move {
-                    let r = negotiate_host(peer, rtc, out, rx).await;
+                    let r = match mux {
+                        Some(mux) => negotiate_mux(peer, &mux, rtc.connect_timeout, out, rx)
+                            .await
+                            .map(NodeLink::from),
+                        None => negotiate_host(peer, rtc, out, rx).await.map(NodeLink::from),
+                    };
                     if let Err(e) = &r {
                         tracing::warn!(peer, "joiner failed: {e}");
                     }
@@ -376,6 +391,53 @@ async fn negotiate_host(
             }
         }
         connect_trickling(&mut link, rx, out.clone(), peer).await
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| OnlineError::Timeout(limit))??;
+    Ok(link)
+}
+
+/// Host side of one joiner through the service's WebRTC edge: offer and our candidates at
+/// once (they are known), then the answer and the joiner's candidates until the link is up.
+async fn negotiate_mux(
+    peer: u32,
+    mux: &RtcMux,
+    limit: Duration,
+    out: mpsc::Sender<Message>,
+    mut rx: mpsc::Receiver<SignalData>,
+) -> Result<MuxLink, OnlineError> {
+    let (link, offer) = mux.new_link()?;
+    let send = |data: SignalData| {
+        let out = out.clone();
+        async move {
+            out.send(Message::Signal { peer, data })
+                .await
+                .map_err(|_| OnlineError::Dropped)
+        }
+    };
+    send(SignalData::Sdp(offer)).await?;
+    for c in link.local_candidates().to_vec() {
+        send(SignalData::Candidate(c)).await?;
+    }
+    send(SignalData::EndOfCandidates).await?;
+    let work = async {
+        let mut answered = false;
+        loop {
+            tokio::select! {
+                r = link.wait_up(limit), if answered => return r.map_err(OnlineError::from),
+                s = rx.recv() => match s {
+                    None => return Err(OnlineError::Closed("the joiner left".into())),
+                    Some(SignalData::Sdp(answer)) if !answered => {
+                        link.accept_answer(&answer)?;
+                        answered = true;
+                    }
+                    Some(SignalData::Sdp(_)) => {}
+                    Some(SignalData::Candidate(c)) => link.add_candidate(c),
+                    Some(SignalData::EndOfCandidates) => {}
+                }
+            }
+        }
     };
     tokio::time::timeout(limit, work)
         .await

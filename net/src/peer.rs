@@ -583,7 +583,14 @@ pub(crate) async fn path_of(pc: &Arc<dyn PeerConnection>) -> Option<PathInfo> {
         .get_selected_candidate_pair()
         .await
         .ok()??;
-    let (l, r) = (pair.local(), pair.remote());
+    Some(path_of_pair(pair.local(), pair.remote()))
+}
+
+/// What a selected candidate pair says about the path.
+pub(crate) fn path_of_pair(
+    l: &webrtc::peer_connection::RTCIceCandidate,
+    r: &webrtc::peer_connection::RTCIceCandidate,
+) -> PathInfo {
     let local = CandidateKind::from(l.typ);
     let remote = CandidateKind::from(r.typ);
     let kind = if local == CandidateKind::Relay || remote == CandidateKind::Relay {
@@ -591,13 +598,13 @@ pub(crate) async fn path_of(pc: &Arc<dyn PeerConnection>) -> Option<PathInfo> {
     } else {
         PathKind::Direct
     };
-    Some(PathInfo {
+    PathInfo {
         kind,
         local,
         remote,
         local_addr: fmt_addr(&l.address, l.port),
         remote_addr: fmt_addr(&r.address, r.port),
-    })
+    }
 }
 
 fn fmt_addr(ip: &str, port: u16) -> String {

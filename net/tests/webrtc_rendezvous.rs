@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::*;
 use doomlink_net::identity::{Fingerprint, Identity};
 use doomlink_net::invite::InviteLink;
+use doomlink_net::mux::RtcMux;
 use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{
     host_room, join_room, HostOptions, HostedRoom, JoinOptions, OnlineError,
@@ -29,7 +30,17 @@ struct Peer {
 
 /// Hosts a room and feeds every joiner's link to the hub node.
 async fn start_hub(rv: &TestRendezvous, rtc: RtcOptions) -> (Peer, InviteLink) {
-    let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
+    start_hub_on(rv, rtc, false).await
+}
+
+/// Hosts a room, through the dedicated service's WebRTC edge if `mux`.
+async fn start_hub_on(rv: &TestRendezvous, rtc: RtcOptions, mux: bool) -> (Peer, InviteLink) {
+    let identity = Identity::ephemeral().unwrap();
+    let mut opts = HostOptions::new(rv.host_port(), identity.clone());
+    if mux {
+        let edge = RtcMux::bind("127.0.0.1:0".parse().unwrap(), &[], &rtc, identity).unwrap();
+        opts.mux = Some(edge);
+    }
     opts.rtc = rtc;
     let mut room: HostedRoom = host_room(opts).await.expect("room");
     let invite = room.invite.clone();
@@ -81,9 +92,13 @@ async fn join(invite: &InviteLink, name: &str, rtc: RtcOptions) -> Peer {
 }
 
 async fn star(n_clients: usize) {
+    star_on(n_clients, false).await
+}
+
+async fn star_on(n_clients: usize, mux: bool) {
     init_tracing();
     let rv = TestRendezvous::start(Limits::default()).await;
-    let (mut hub, invite) = start_hub(&rv, RtcOptions::loopback()).await;
+    let (mut hub, invite) = start_hub_on(&rv, RtcOptions::loopback(), mux).await;
     let mut clients = Vec::new();
     for i in 0..n_clients {
         clients.push(join(&invite, &format!("p{i}"), RtcOptions::loopback()).await);
@@ -188,6 +203,13 @@ async fn three_peers_over_the_rendezvous() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_peers_over_the_rendezvous() {
     star(3).await;
+}
+
+/// The dedicated service's hub: every joiner on one socket, driven by one thread, speaking the
+/// same wire to joiners that are webrtc peer connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_peers_through_the_services_webrtc_edge() {
+    star_on(3, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,1027 @@
+//! Many hub-side peer connections on one UDP socket, driven by one thread: the dedicated
+//! service's WebRTC edge.
+//!
+//! Owns the socket, a thread that reads it, and every peer connection made through it — each a
+//! sans-IO `rtc` core ([`rtc::peer_connection::RTCPeerConnection`]) with no task, timer or socket
+//! of its own. A [`crate::peer::RtcLink`] is a webrtc 0.21 peer connection with a driver task, its
+//! own sockets, and a reader and a writer task per channel: a game frame crossed about five task or
+//! thread hops, and half of a dedicated room's CPU went to waking them. Here a frame makes one
+//! hop each way:
+//!
+//! ```text
+//! socket ─► mux thread: demux by address ─► core.handle_read ─► poll_read ─► LinkEvents::on_frame
+//!                                                                            (the node, the kernel)
+//! guest thread: HostIO::send_dgram ─► node ─► MuxLink::send ─► core ─► poll_write ─► socket
+//! ```
+//!
+//! The wire is what a [`crate::peer::RtcLink`] speaks: the same two negotiated channels (stream
+//! ids [`DATAGRAM_STREAM`] and [`CONTROL_STREAM`]), the same certificate, an offer from this side,
+//! so joiners need nothing new. This side only has host candidates: the socket's address (or, on
+//! a wildcard bind, every interface's) plus any addresses it is told to advertise (a server
+//! behind a 1:1 NAT). A dedicated hub is on a public address; players behind NAT reach it with
+//! their server-reflexive or relayed candidates.
+//!
+//! # Demultiplexing
+//!
+//! A datagram from an address a link has already sent to or heard from goes to that link. From
+//! a new address only a STUN binding request is taken: its USERNAME (`ours:theirs`) names the
+//! link by our ICE ufrag. Anything else from an unknown address is dropped and counted.
+//!
+//! # Locks
+//!
+//! The table (addresses, ufrags, timers) and each link's core have their own mutexes, never held
+//! together. Frames are handed to [`LinkEvents`] after the core's lock is released; the node may
+//! send from inside that call.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rtc::data_channel::{RTCDataChannelId, RTCDataChannelInit};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCDataChannelEvent, RTCPeerConnectionEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+use crate::identity::Identity;
+use crate::peer::{path_of_pair, PathInfo, RtcError, RtcOptions, CONTROL_STREAM, DATAGRAM_STREAM};
+use crate::signal::{Candidate, Sdp, SdpKind};
+use crate::wire::Channel;
+
+/// What a link's owner hears from the mux thread.
+pub trait LinkEvents: Send + Sync {
+    /// A frame on one of the link's channels.
+    fn on_frame(&self, channel: Channel, frame: &[u8]);
+    /// The peer connection failed or closed, or a channel closed: the link is gone.
+    fn on_closed(&self);
+}
+
+/// How far a link has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    Connecting,
+    /// Connected, both channels open.
+    Up,
+    Failed(&'static str),
+}
+
+/// Figures for the whole mux.
+#[derive(Debug, Default)]
+pub struct MuxCounters {
+    pub datagrams_in: AtomicU64,
+    pub datagrams_out: AtomicU64,
+    /// From an address no link knows, and not a binding request for one.
+    pub unknown_dropped: AtomicU64,
+    /// The socket refused a send (its buffer full).
+    pub send_failed: AtomicU64,
+}
+
+/// Grace between a link's close and the end of its core: SCTP may still resend the Bye.
+const CLOSE_GRACE: Duration = Duration::from_millis(300);
+/// The mux thread looks at the clock at least this often.
+const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// Largest datagram read (DTLS records from webrtc stay under 1200-1500 bytes).
+const RECV_BUF: usize = 2048;
+
+const SOCKET: mio::Token = mio::Token(0);
+const WAKER: mio::Token = mio::Token(1);
+
+/// The service's WebRTC edge: one socket, one thread, any number of links. Cheap to clone.
+#[derive(Clone)]
+pub struct RtcMux {
+    inner: Arc<MuxInner>,
+}
+
+impl std::fmt::Debug for RtcMux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtcMux")
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+struct MuxInner {
+    socket: mio::net::UdpSocket,
+    local_addr: SocketAddr,
+    /// Host candidates' addresses (with the socket's port).
+    advertised: Vec<SocketAddr>,
+    opts: RtcOptions,
+    identity: Identity,
+    table: Mutex<Table>,
+    waker: mio::Waker,
+    stop: AtomicBool,
+    counters: MuxCounters,
+}
+
+#[derive(Default)]
+struct Table {
+    links: HashMap<u64, Arc<Mutex<Core>>>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_ufrag: HashMap<String, u64>,
+    /// Deadlines of the links' cores (possibly stale: checked when due).
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Links closing, and when their cores end.
+    closing: Vec<(Instant, u64)>,
+    /// Links with frames (or a close) the mux thread is to hand over: found during a send,
+    /// which runs under the owner's lock and so cannot call it.
+    undelivered: Vec<u64>,
+    /// What the mux thread sleeps until (None: it is awake).
+    armed: Option<Instant>,
+    next_key: u64,
+}
+
+/// One link's core and bookkeeping.
+struct Core {
+    key: u64,
+    pc: RTCPeerConnection,
+    dgram: RTCDataChannelId,
+    ctrl: RTCDataChannelId,
+    ufrag: String,
+    dgram_open: bool,
+    ctrl_open: bool,
+    connected: bool,
+    /// Once closed or failed, nothing more is read from or written to the core.
+    gone: bool,
+    /// Frames that came before [`MuxLink::attach`].
+    early: Vec<(Channel, Bytes)>,
+    /// Frames (and a close) found during a send, for the mux thread to hand over.
+    undelivered: Vec<(Channel, Bytes)>,
+    close_undelivered: bool,
+    handler: Option<Arc<dyn LinkEvents>>,
+    status: tokio::sync::watch::Sender<LinkStatus>,
+    /// Remote addresses this core sent to or heard from (registered in the table).
+    addrs: Vec<SocketAddr>,
+    /// The earliest deadline of this core in the table's heap.
+    registered: Option<Instant>,
+    /// Remote candidates that came before the answer.
+    pending: Vec<Candidate>,
+    have_remote: bool,
+}
+
+/// What one pass over a core produced, to act on after its lock is released.
+#[derive(Default)]
+struct Drained {
+    frames: Vec<(Channel, Bytes)>,
+    handler: Option<Arc<dyn LinkEvents>>,
+    closed: bool,
+    new_addrs: Vec<SocketAddr>,
+    deadline: Option<Instant>,
+}
+
+impl MuxInner {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends what the core has to send, takes its events and frames. Under the core's lock.
+    fn drain(&self, core: &mut Core) -> Drained {
+        let mut out = Drained::default();
+        loop {
+            let mut progress = false;
+            while let Some(w) = core.pc.poll_write() {
+                progress = true;
+                let to = w.transport.peer_addr;
+                match self.socket.send_to(&w.message, to) {
+                    Ok(_) => {
+                        self.counters.datagrams_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        self.counters.send_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%to, "mux send: {e}");
+                    }
+                }
+                if !core.addrs.contains(&to) {
+                    core.addrs.push(to);
+                    out.new_addrs.push(to);
+                }
+            }
+            while let Some(ev) = core.pc.poll_event() {
+                progress = true;
+                match ev {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => match s {
+                        RTCPeerConnectionState::Connected => core.connected = true,
+                        RTCPeerConnectionState::Failed => core.fail("ICE or DTLS failed"),
+                        RTCPeerConnectionState::Closed => core.fail("closed"),
+                        _ => {}
+                    },
+                    RTCPeerConnectionEvent::OnDataChannel(dc) => match dc {
+                        RTCDataChannelEvent::OnOpen(id) => {
+                            core.dgram_open |= id == core.dgram;
+                            core.ctrl_open |= id == core.ctrl;
+                        }
+                        RTCDataChannelEvent::OnClose(id) if id == core.dgram || id == core.ctrl => {
+                            core.fail("a channel closed")
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            while let Some(TaggedRTCMessage { message, .. }) = core.pc.poll_read() {
+                progress = true;
+                if let RTCMessage::DataChannelMessage(id, m) = message {
+                    let channel = if id == core.dgram {
+                        Channel::Datagram
+                    } else if id == core.ctrl {
+                        Channel::Control
+                    } else {
+                        continue;
+                    };
+                    let frame = m.data.freeze();
+                    if core.handler.is_some() {
+                        out.frames.push((channel, frame));
+                    } else if core.early.len() < 256 {
+                        core.early.push((channel, frame));
+                    }
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        if !core.gone && core.connected && core.dgram_open && core.ctrl_open {
+            core.status.send_if_modified(|s| {
+                let changed = *s == LinkStatus::Connecting;
+                if changed {
+                    *s = LinkStatus::Up;
+                }
+                changed
+            });
+        }
+        out.closed = core.gone;
+        out.handler = core.handler.clone();
+        out.deadline = if core.gone {
+            None
+        } else {
+            core.pc.poll_timeout()
+        };
+        out
+    }
+
+    /// After a pass: registers addresses and the deadline (waking the mux thread if it sleeps
+    /// past it), then hands the frames over — or, from inside a send (`in_send`), leaves them
+    /// to the mux thread.
+    fn settle(&self, key: u64, core: &Arc<Mutex<Core>>, mut d: Drained, in_send: bool) {
+        let mut wake = false;
+        let stash = in_send && d.handler.is_some() && (!d.frames.is_empty() || d.closed);
+        let earlier = {
+            let mut c = lock(core);
+            if stash {
+                c.undelivered.append(&mut d.frames);
+                c.close_undelivered |= d.closed;
+                d.handler = None;
+            }
+            match (d.deadline, c.registered) {
+                (Some(new), Some(old)) if new >= old => None,
+                (Some(new), _) => {
+                    c.registered = Some(new);
+                    Some(new)
+                }
+                (None, _) => None,
+            }
+        };
+        if earlier.is_some() || !d.new_addrs.is_empty() || stash {
+            let mut t = self.table();
+            if stash {
+                t.undelivered.push(key);
+                wake = true;
+            }
+            for a in d.new_addrs {
+                t.by_addr.insert(a, key);
+            }
+            if let Some(at) = earlier {
+                t.timers.push(Reverse((at, key)));
+                wake |= t.armed.is_some_and(|armed| at < armed);
+            }
+        }
+        if wake {
+            let _ = self.waker.wake();
+        }
+        if let Some(h) = d.handler {
+            for (channel, frame) in &d.frames {
+                h.on_frame(*channel, frame);
+            }
+            if d.closed {
+                h.on_closed();
+            }
+        }
+    }
+
+    /// A datagram from the socket.
+    fn on_datagram(&self, from: SocketAddr, data: &[u8], now: Instant) {
+        self.counters.datagrams_in.fetch_add(1, Ordering::Relaxed);
+        let found = {
+            let t = self.table();
+            let key = t
+                .by_addr
+                .get(&from)
+                .copied()
+                .or_else(|| stun_username_ufrag(data).and_then(|u| t.by_ufrag.get(u).copied()));
+            key.and_then(|k| t.links.get(&k).map(|c| (k, c.clone())))
+        };
+        let Some((key, core)) = found else {
+            self.counters
+                .unknown_dropped
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let d = {
+            let mut c = lock(&core);
+            if c.gone {
+                return;
+            }
+            let newly = !c.addrs.contains(&from);
+            if newly {
+                c.addrs.push(from);
+            }
+            let r = c.pc.handle_read(TaggedBytesMut {
+                now,
+                transport: TransportContext {
+                    local_addr: self.local_addr,
+                    peer_addr: from,
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: BytesMut::from(data),
+            });
+            if let Err(e) = r {
+                tracing::debug!(%from, "mux read: {e}");
+            }
+            let mut d = self.drain(&mut c);
+            if newly {
+                d.new_addrs.push(from);
+            }
+            d
+        };
+        self.settle(key, &core, d, false);
+    }
+
+    /// Due timers and closing links.
+    fn on_clock(&self, now: Instant) {
+        let mut due = Vec::new();
+        let mut ending = Vec::new();
+        let undelivered;
+        {
+            let mut t = self.table();
+            undelivered = std::mem::take(&mut t.undelivered);
+            while let Some(Reverse((at, key))) = t.timers.peek().copied() {
+                if at > now {
+                    break;
+                }
+                t.timers.pop();
+                if let Some(c) = t.links.get(&key) {
+                    due.push((key, at, c.clone()));
+                }
+            }
+            let closing = std::mem::take(&mut t.closing);
+            for (at, key) in closing {
+                if at <= now {
+                    ending.push(key);
+                } else {
+                    t.closing.push((at, key));
+                }
+            }
+        }
+        for (key, at, core) in due {
+            let d = {
+                let mut c = lock(&core);
+                if c.registered == Some(at) {
+                    c.registered = None;
+                }
+                if c.gone {
+                    continue;
+                }
+                if c.pc.poll_timeout().is_some_and(|d| d <= now) {
+                    if let Err(e) = c.pc.handle_timeout(now) {
+                        tracing::debug!("mux timeout: {e}");
+                    }
+                }
+                self.drain(&mut c)
+            };
+            self.settle(key, &core, d, false);
+        }
+        for key in undelivered {
+            let Some(core) = self.table().links.get(&key).cloned() else {
+                continue;
+            };
+            let (frames, closed, handler) = {
+                let mut c = lock(&core);
+                let closed = std::mem::take(&mut c.close_undelivered);
+                (
+                    std::mem::take(&mut c.undelivered),
+                    closed,
+                    c.handler.clone(),
+                )
+            };
+            if let Some(h) = handler {
+                for (channel, frame) in &frames {
+                    h.on_frame(*channel, frame);
+                }
+                if closed {
+                    h.on_closed();
+                }
+            }
+        }
+        for key in ending {
+            self.remove(key);
+        }
+    }
+
+    fn remove(&self, key: u64) {
+        let core = {
+            let mut t = self.table();
+            let Some(core) = t.links.remove(&key) else {
+                return;
+            };
+            t.by_addr.retain(|_, k| *k != key);
+            t.by_ufrag.retain(|_, k| *k != key);
+            core
+        };
+        let mut c = lock(&core);
+        if !c.gone {
+            let _ = c.pc.close();
+            // The close's own packets (DTLS close_notify), then nothing more.
+            while let Some(w) = c.pc.poll_write() {
+                let _ = self.socket.send_to(&w.message, w.transport.peer_addr);
+            }
+            c.gone = true;
+        }
+        c.handler = None;
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let t = self.table();
+        let timer = t.timers.peek().map(|r| r.0 .0);
+        let closing = t.closing.iter().map(|c| c.0).min();
+        match (timer, closing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Core {
+    fn fail(&mut self, why: &'static str) {
+        if !self.gone {
+            self.gone = true;
+            self.status.send_if_modified(|s| {
+                let changed = *s != LinkStatus::Failed(why);
+                *s = LinkStatus::Failed(why);
+                changed
+            });
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The ufrag a STUN binding request is addressed to: the part of its USERNAME before the
+/// colon. `None` for anything else (not STUN, not a request, malformed).
+pub fn stun_username_ufrag(data: &[u8]) -> Option<&str> {
+    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    const BINDING_REQUEST: u16 = 0x0001;
+    const USERNAME: u16 = 0x0006;
+    if data.len() < 20 || data[4..8] != MAGIC {
+        return None;
+    }
+    if u16::from_be_bytes([data[0], data[1]]) != BINDING_REQUEST {
+        return None;
+    }
+    let len = u16::from_be_bytes([data[2], data[3]]) as usize;
+    let body = data.get(20..20 + len)?;
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let typ = u16::from_be_bytes([body[at], body[at + 1]]);
+        let alen = u16::from_be_bytes([body[at + 2], body[at + 3]]) as usize;
+        let value = body.get(at + 4..at + 4 + alen)?;
+        if typ == USERNAME {
+            let user = std::str::from_utf8(value).ok()?;
+            let (ours, _) = user.split_once(':')?;
+            return (!ours.is_empty()).then_some(ours);
+        }
+        at += 4 + alen.div_ceil(4) * 4;
+    }
+    None
+}
+
+/// The addresses to advertise for a socket bound to `local`: itself, or on a wildcard every
+/// usable interface of its family (as webrtc does: no loopback, no link-local).
+fn host_addresses(local: SocketAddr) -> Vec<SocketAddr> {
+    if !local.ip().is_unspecified() {
+        return vec![local];
+    }
+    let mut out = Vec::new();
+    if let Ok(ifaces) = rtc::shared::ifaces::ifaces() {
+        for i in ifaces {
+            let Some(a) = i.addr else { continue };
+            let ip = a.ip();
+            let link_local = match ip {
+                IpAddr::V4(v4) => v4.is_link_local(),
+                IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+            };
+            if ip.is_ipv4() != local.is_ipv4()
+                || ip.is_loopback()
+                || ip.is_unspecified()
+                || link_local
+            {
+                continue;
+            }
+            let a = SocketAddr::new(ip, local.port());
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+fn rtc_err(e: impl std::fmt::Display) -> RtcError {
+    RtcError::WebRtc(e.to_string())
+}
+
+impl RtcMux {
+    /// Binds `bind` and starts the mux thread. `extra` are more addresses to advertise (with
+    /// the socket's port): a server behind a 1:1 NAT names its public address here. `opts`
+    /// gives the ICE timeouts; its identity is the certificate every link presents.
+    pub fn bind(
+        bind: SocketAddr,
+        extra: &[IpAddr],
+        opts: &RtcOptions,
+        identity: Identity,
+    ) -> std::io::Result<RtcMux> {
+        let std_socket = std::net::UdpSocket::bind(bind)?;
+        std_socket.set_nonblocking(true)?;
+        let local_addr = std_socket.local_addr()?;
+        let mut socket = mio::net::UdpSocket::from_std(std_socket);
+        let poll = mio::Poll::new()?;
+        poll.registry()
+            .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let mut advertised = host_addresses(local_addr);
+        for ip in extra {
+            let a = SocketAddr::new(*ip, local_addr.port());
+            if !advertised.contains(&a) {
+                advertised.push(a);
+            }
+        }
+        let inner = Arc::new(MuxInner {
+            socket,
+            local_addr,
+            advertised,
+            opts: opts.clone(),
+            identity,
+            table: Mutex::new(Table::default()),
+            waker,
+            stop: AtomicBool::new(false),
+            counters: MuxCounters::default(),
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("rtc-mux".into())
+            .spawn(move || run(poll, weak))?;
+        tracing::info!(%local_addr, advertised = ?inner.advertised, "WebRTC edge listening");
+        Ok(RtcMux { inner })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    pub fn counters(&self) -> &MuxCounters {
+        &self.inner.counters
+    }
+
+    /// Links open now (connecting, up or closing).
+    pub fn links(&self) -> usize {
+        self.inner.table().links.len()
+    }
+
+    /// A new link and its offer. Our candidates are in [`MuxLink::local_candidates`]; trickle
+    /// them after the offer.
+    pub fn new_link(&self) -> Result<(MuxLink, Sdp), RtcError> {
+        let now = Instant::now();
+        let o = &self.inner.opts;
+        let config = RTCConfigurationBuilder::new()
+            .with_certificates(vec![self.inner.identity.certificate()])
+            .build();
+        let settings = SettingEngineBuilder::new()
+            .with_ice_timeouts(
+                Some(o.ice_disconnected_timeout),
+                Some(o.ice_failed_timeout),
+                Some(Duration::from_secs(1)),
+            )
+            .with_prflx_acceptance_min_wait(o.prflx_acceptance_min_wait)
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .build();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(config)
+            .with_setting_engine(settings)
+            .build(now)
+            .map_err(rtc_err)?;
+        let dgram = pc
+            .create_data_channel(
+                "doomlink-datagram",
+                Some(RTCDataChannelInit {
+                    ordered: false,
+                    max_retransmits: Some(0),
+                    negotiated: Some(DATAGRAM_STREAM),
+                    ..Default::default()
+                }),
+            )
+            .map_err(rtc_err)?
+            .id();
+        let ctrl = pc
+            .create_data_channel(
+                "doomlink-control",
+                Some(RTCDataChannelInit {
+                    ordered: true,
+                    negotiated: Some(CONTROL_STREAM),
+                    ..Default::default()
+                }),
+            )
+            .map_err(rtc_err)?
+            .id();
+        let offer = pc.create_offer(None).map_err(rtc_err)?;
+        pc.set_local_description(now, offer.clone())
+            .map_err(rtc_err)?;
+        let ufrag = offer
+            .sdp
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+            .ok_or(RtcError::Failed("no ICE ufrag in our offer"))?
+            .to_owned();
+        let mut candidates = Vec::new();
+        for a in &self.inner.advertised {
+            let c = CandidateHostConfig {
+                base_config: CandidateConfig {
+                    network: "udp".to_owned(),
+                    address: a.ip().to_string(),
+                    port: a.port(),
+                    component: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }
+            .new_candidate_host()
+            .map_err(rtc_err)?;
+            let init = RTCIceCandidate::from(&c).to_json().map_err(rtc_err)?;
+            pc.add_local_candidate(init.clone()).map_err(rtc_err)?;
+            candidates.push(Candidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_mline_index: init.sdp_mline_index,
+            });
+        }
+        pc.add_local_candidate(RTCIceCandidateInit::default())
+            .map_err(rtc_err)?;
+        let (status, status_rx) = tokio::sync::watch::channel(LinkStatus::Connecting);
+        let key;
+        let core = {
+            let mut t = self.inner.table();
+            t.next_key += 1;
+            key = t.next_key;
+            let core = Arc::new(Mutex::new(Core {
+                key,
+                pc,
+                dgram,
+                ctrl,
+                ufrag: ufrag.clone(),
+                dgram_open: false,
+                ctrl_open: false,
+                connected: false,
+                gone: false,
+                early: Vec::new(),
+                undelivered: Vec::new(),
+                close_undelivered: false,
+                handler: None,
+                status,
+                addrs: Vec::new(),
+                registered: None,
+                pending: Vec::new(),
+                have_remote: false,
+            }));
+            t.links.insert(key, core.clone());
+            t.by_ufrag.insert(ufrag, key);
+            core
+        };
+        let link = MuxLink {
+            mux: Arc::downgrade(&self.inner),
+            core,
+            key,
+            status: status_rx,
+            candidates,
+            closed: AtomicBool::new(false),
+        };
+        Ok((
+            link,
+            Sdp {
+                kind: SdpKind::Offer,
+                sdp: offer.sdp,
+            },
+        ))
+    }
+}
+
+impl Drop for MuxInner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The mux thread: reads the socket, runs the cores' timers. Holds only a weak reference: the
+/// last [`RtcMux`] and [`MuxLink`] gone, it ends.
+fn run(mut poll: mio::Poll, weak: Weak<MuxInner>) {
+    let mut events = mio::Events::with_capacity(64);
+    let mut buf = vec![0u8; RECV_BUF];
+    loop {
+        let timeout = {
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let now = Instant::now();
+            let until = inner
+                .next_deadline()
+                .map_or(now + MAX_SLEEP, |d| d.min(now + MAX_SLEEP));
+            inner.table().armed = Some(until);
+            // A deadline registered between next_deadline and here woke the waker (armed was
+            // None meanwhile, which wakes no one), so look once more.
+            let until = inner.next_deadline().map_or(until, |d| d.min(until));
+            until.saturating_duration_since(now)
+        };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::error!("WebRTC edge: poll failed: {e}");
+                return;
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        inner.table().armed = None;
+        // Edge-triggered: read until the socket is empty.
+        loop {
+            match inner.socket.recv_from(&mut buf) {
+                Ok((n, from)) => inner.on_datagram(from, &buf[..n], Instant::now()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface here on Linux (ECONNREFUSED from a gone peer): go on.
+                Err(e) => {
+                    tracing::debug!("WebRTC edge: recv: {e}");
+                    continue;
+                }
+            }
+        }
+        inner.on_clock(Instant::now());
+    }
+}
+
+/// One joiner's link through the mux.
+pub struct MuxLink {
+    mux: Weak<MuxInner>,
+    core: Arc<Mutex<Core>>,
+    key: u64,
+    status: tokio::sync::watch::Receiver<LinkStatus>,
+    candidates: Vec<Candidate>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for MuxLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MuxLink").field("key", &self.key).finish()
+    }
+}
+
+impl MuxLink {
+    /// The selected candidate pair, once connected.
+    pub fn path(&self) -> Option<PathInfo> {
+        let c = lock(&self.core);
+        let pair =
+            c.pc.sctp()?
+                .transport()
+                .ice_transport()
+                .get_selected_candidate_pair()?;
+        Some(path_of_pair(pair.local(), pair.remote()))
+    }
+
+    /// Our candidates, to trickle after the offer.
+    pub fn local_candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// Sets the joiner's answer (no fingerprint to check on this side: the joiner checks ours).
+    pub fn accept_answer(&self, answer: &Sdp) -> Result<(), RtcError> {
+        if answer.kind != SdpKind::Answer {
+            return Err(RtcError::UnexpectedSdp {
+                expected: SdpKind::Answer,
+                got: answer.kind,
+            });
+        }
+        let desc = RTCSessionDescription::answer(answer.sdp.clone()).map_err(rtc_err)?;
+        self.with_core(|c, now| {
+            c.pc.set_remote_description(now, desc).map_err(rtc_err)?;
+            c.have_remote = true;
+            for cand in std::mem::take(&mut c.pending) {
+                add_remote(c, cand);
+            }
+            Ok(())
+        })
+    }
+
+    /// A trickled remote candidate (held until the answer is set).
+    pub fn add_candidate(&self, cand: Candidate) {
+        if cand.candidate.is_empty() {
+            return;
+        }
+        self.with_core(|c, _| {
+            if c.have_remote {
+                add_remote(c, cand);
+            } else if c.pending.len() < 64 {
+                c.pending.push(cand);
+            }
+        })
+    }
+
+    /// Waits until connected with both channels open, or failed, or `limit` passed.
+    pub async fn wait_up(&self, limit: Duration) -> Result<(), RtcError> {
+        let mut status = self.status.clone();
+        let r = tokio::time::timeout(
+            limit,
+            status.wait_for(|s| !matches!(s, LinkStatus::Connecting)),
+        )
+        .await;
+        match r {
+            Err(_) => Err(RtcError::Timeout(limit)),
+            Ok(Err(_)) => Err(RtcError::Failed("the WebRTC edge is gone")),
+            Ok(Ok(s)) => match *s {
+                LinkStatus::Up => Ok(()),
+                LinkStatus::Failed(why) => Err(RtcError::Failed(why)),
+                LinkStatus::Connecting => Err(RtcError::Failed("still connecting")),
+            },
+        }
+    }
+
+    /// Gives the link its owner. Returns the frames that came before, for the owner to take
+    /// first (under its own lock: later frames reach `handler`, which may wait on that lock),
+    /// and whether the link is gone already.
+    pub fn attach(&self, handler: Arc<dyn LinkEvents>) -> (Vec<(Channel, Bytes)>, bool) {
+        let mut c = lock(&self.core);
+        c.handler = Some(handler);
+        (std::mem::take(&mut c.early), c.gone)
+    }
+
+    /// Sends a frame. Never waits on the network: the core encrypts it and the socket takes it
+    /// or drops it. `false` if the link is gone.
+    pub fn send(&self, channel: Channel, frame: &[u8]) -> bool {
+        let Some(mux) = self.mux.upgrade() else {
+            return false;
+        };
+        let now = Instant::now();
+        let d = {
+            let mut c = lock(&self.core);
+            if c.gone {
+                return false;
+            }
+            let id = match channel {
+                Channel::Datagram => c.dgram,
+                Channel::Control => c.ctrl,
+            };
+            let ok = match c.pc.data_channel(id) {
+                Some(mut dc) => dc.send(now, BytesMut::from(frame)).is_ok(),
+                None => false,
+            };
+            if !ok {
+                return false;
+            }
+            mux.drain(&mut c)
+        };
+        // We run under the owner's lock: what the pass found is handed over by the mux thread.
+        mux.settle(self.key, &self.core, d, true);
+        true
+    }
+
+    /// Ends the link after a short grace (SCTP may still resend a Bye sent just before).
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(mux) = self.mux.upgrade() {
+            {
+                let mut c = lock(&self.core);
+                c.handler = None;
+            }
+            let mut t = mux.table();
+            t.closing.push((Instant::now() + CLOSE_GRACE, self.key));
+            drop(t);
+            let _ = mux.waker.wake();
+        }
+    }
+
+    fn with_core<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let now = Instant::now();
+        let Some(mux) = self.mux.upgrade() else {
+            let mut c = lock(&self.core);
+            return f(&mut c, now);
+        };
+        let (r, d) = {
+            let mut c = lock(&self.core);
+            let r = f(&mut c, now);
+            let d = mux.drain(&mut c);
+            (r, d)
+        };
+        mux.settle(self.key, &self.core, d, false);
+        r
+    }
+}
+
+impl Drop for MuxLink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn add_remote(c: &mut Core, cand: Candidate) {
+    let init = RTCIceCandidateInit {
+        candidate: cand.candidate,
+        sdp_mid: cand.sdp_mid,
+        sdp_mline_index: cand.sdp_mline_index,
+        ..Default::default()
+    };
+    if let Err(e) = c.pc.add_remote_candidate(init) {
+        tracing::debug!(key = c.key, ufrag = %c.ufrag, "remote candidate refused: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding_request(attrs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (t, v) in attrs {
+            body.extend_from_slice(&t.to_be_bytes());
+            body.extend_from_slice(&(v.len() as u16).to_be_bytes());
+            body.extend_from_slice(v);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+        }
+        let mut m = vec![0x00, 0x01];
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        m.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+        m.extend_from_slice(&[7; 12]);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn a_binding_request_names_its_link_by_ufrag() {
+        let m = binding_request(&[(0x8022, b"soft"), (0x0006, b"abcd:wxyz")]);
+        assert_eq!(stun_username_ufrag(&m), Some("abcd"));
+    }
+
+    #[test]
+    fn anything_else_names_no_link() {
+        let good = binding_request(&[(0x0006, b"abcd:wxyz")]);
+        // Every truncation of a good request.
+        for n in 0..good.len() {
+            assert_eq!(stun_username_ufrag(&good[..n]), None, "cut at {n}");
+        }
+        // A response, a bad cookie, no colon, an empty ufrag, no USERNAME, a length past the end.
+        let mut response = good.clone();
+        response[1] = 0x01;
+        response[0] = 0x01;
+        assert_eq!(stun_username_ufrag(&response), None);
+        let mut cookie = good.clone();
+        cookie[5] ^= 1;
+        assert_eq!(stun_username_ufrag(&cookie), None);
+        assert_eq!(stun_username_ufrag(&binding_request(&[(6, b"abcd")])), None);
+        assert_eq!(stun_username_ufrag(&binding_request(&[(6, b":x")])), None);
+        assert_eq!(
+            stun_username_ufrag(&binding_request(&[(0x8022, b"x")])),
+            None
+        );
+        let mut long = good.clone();
+        long[22..24].copy_from_slice(&200u16.to_be_bytes());
+        assert_eq!(stun_username_ufrag(&long), None);
+        // DTLS and SCTP-looking bytes.
+        assert_eq!(
+            stun_username_ufrag(&[
+                22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]),
+            None
+        );
+    }
+}
