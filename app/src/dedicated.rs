@@ -2,6 +2,9 @@
 //! Chocolate Doom `-dedicated` (a server with no player of its own) in a kernel whose HostIO is a
 //! hub [`WebRtcNode`]; players join by the room's invite link, or — in a room with a `lan_port` —
 //! over the LAN transport at that real UDP port (`doomlink join IP:PORT`, stock `-connect`).
+//! Every room's WebRTC links go through the service's one [`RtcMux`] (one UDP socket, one
+//! thread, sans-IO peer connections): a webrtc peer connection per player, each with its own
+//! driver task, sockets and channel tasks, cost a room 2-3 times its game's CPU.
 //!
 //! Design:
 //! - A room is a `host_room` client of the service's own rendezvous on 127.0.0.1 — the same
@@ -57,6 +60,7 @@ use doomlink_net::identity::Identity;
 use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
 use doomlink_net::lan_nat::NatConfig;
 use doomlink_net::lan_side::{SideConfig, SideRole};
+use doomlink_net::mux::RtcMux;
 use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, HostOptions};
 use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
@@ -81,8 +85,13 @@ pub struct RoomsConfig {
     pub data_dir: PathBuf,
     pub iwads: Vec<PathBuf>,
     pub limits: RoomLimits,
-    /// Where the rooms' WebRTC sockets bind (tests: 127.0.0.1).
+    /// Where the rooms' WebRTC socket binds (tests: 127.0.0.1); None: every interface.
     pub rtc_bind: Option<Ipv4Addr>,
+    /// Its port; 0: any free one.
+    pub rtc_port: u16,
+    /// Addresses to advertise besides the socket's own (the public address of a server behind
+    /// a 1:1 NAT).
+    pub rtc_advertise: Vec<std::net::IpAddr>,
     /// Where rooms' LAN ports bind (None: 0.0.0.0; tests: 127.0.0.1).
     pub lan_bind: Option<Ipv4Addr>,
 }
@@ -151,6 +160,8 @@ struct Inner {
     /// Rooms being created (they count against the limit already).
     pending: AtomicU64,
     identity: Identity,
+    /// Every room's WebRTC: one socket, one thread (see `doomlink_net::mux`).
+    edge: RtcMux,
     rt: tokio::runtime::Handle,
     /// Serialises guest starts, so a new guest thread is told apart from the others.
     spawn_lock: Mutex<()>,
@@ -179,6 +190,14 @@ impl Rooms {
     pub fn new(cfg: RoomsConfig) -> anyhow::Result<Rooms> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let identity = Identity::load_or_create(&cfg.data_dir)?;
+        let bind = SocketAddr::from((cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED), cfg.rtc_port));
+        let edge = RtcMux::bind(
+            bind,
+            &cfg.rtc_advertise,
+            &doomlink_net::peer::RtcOptions::default(),
+            identity.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot open the rooms' WebRTC port {bind}: {e}"))?;
         let fail_room = std::env::var("DOOMLINK_TEST_FAIL_ROOM").ok().and_then(|v| {
             let (name, secs) = v.rsplit_once(':')?;
             Some((
@@ -192,6 +211,7 @@ impl Rooms {
                 rooms: Mutex::new(HashMap::new()),
                 pending: AtomicU64::new(0),
                 identity,
+                edge,
                 rt: tokio::runtime::Handle::current(),
                 spawn_lock: Mutex::new(()),
                 wad_hashes: Mutex::new(HashMap::new()),
@@ -335,9 +355,7 @@ impl Rooms {
             self.inner.identity.clone(),
         );
         opts.name = spec.name.clone();
-        if let Some(ip) = cfg.rtc_bind {
-            opts.rtc.bind = vec![SocketAddr::from((ip, 0))];
-        }
+        opts.mux = Some(self.inner.edge.clone());
         let hosted = host_room(opts).await;
         let mut hosted = match hosted {
             Ok(h) => h,
@@ -688,6 +706,30 @@ fn metrics_text(rooms: &Rooms) -> String {
             "counter",
             "Dedicated rooms opened.",
             inner.created_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_webrtc_edge_datagrams_in_total",
+            "counter",
+            "UDP datagrams the rooms' WebRTC port received (STUN, DTLS, SCTP; every room).",
+            inner.edge.counters().datagrams_in.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_webrtc_edge_datagrams_out_total",
+            "counter",
+            "UDP datagrams the rooms' WebRTC port sent.",
+            inner.edge.counters().datagrams_out.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_webrtc_edge_unknown_dropped_total",
+            "counter",
+            "Datagrams dropped at the rooms' WebRTC port: from an address no link knows, and not a binding request for one.",
+            inner.edge.counters().unknown_dropped.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "doomlink_webrtc_edge_send_failed_total",
+            "counter",
+            "Datagrams the rooms' WebRTC port could not send (socket buffer full).",
+            inner.edge.counters().send_failed.load(Ordering::Relaxed) as f64,
         ),
         (
             "doomlink_rooms_failed_total",
@@ -1596,6 +1638,8 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             iwads: s.iwads.clone(),
             limits: s.limits.clone(),
             rtc_bind: s.rtc_bind,
+            rtc_port: s.rtc_port,
+            rtc_advertise: advertised_ips(s.public_addr.as_deref()),
             lan_bind: s.lan_bind,
         })?;
         if s.limits.rooms > 0 {
@@ -1643,6 +1687,28 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `public_addr` as addresses for the rooms' WebRTC to advertise: itself if an IP, else what
+/// it resolves to (once, at start).
+fn advertised_ips(public_addr: Option<&str>) -> Vec<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let Some(p) = public_addr else {
+        return Vec::new();
+    };
+    if let Ok(ip) = p.trim_matches(['[', ']']).parse() {
+        return vec![ip];
+    }
+    match (p, 0).to_socket_addrs() {
+        Ok(addrs) => addrs.map(|a| a.ip()).filter(|ip| ip.is_ipv4()).collect(),
+        Err(e) => {
+            tracing::warn!(
+                public_addr = p,
+                "cannot resolve public_addr for WebRTC: {e}"
+            );
+            Vec::new()
+        }
+    }
+}
+
 async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
     let name = spec.name.clone();
     match rooms.start_standing(spec).await {
@@ -1681,6 +1747,7 @@ async fn reload(
         || new.stun_port != current.stun_port
         || new.turn_port != current.turn_port
         || new.rtc_bind != current.rtc_bind
+        || new.rtc_port != current.rtc_port
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
     {

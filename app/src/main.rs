@@ -122,9 +122,12 @@ struct ServeArgs {
     /// Seconds SIGTERM waits for games to end before telling players the room closes.
     #[arg(long, value_name = "S")]
     drain_seconds: Option<u64>,
-    /// Where dedicated rooms' WebRTC sockets bind (default: every interface; tests 127.0.0.1).
+    /// Where dedicated rooms' WebRTC socket binds (default: every interface; tests 127.0.0.1).
     #[arg(long, value_name = "IP")]
     rtc_bind: Option<Ipv4Addr>,
+    /// The UDP port every dedicated room's WebRTC goes through (default: any free port).
+    #[arg(long, value_name = "PORT")]
+    rtc_port: Option<u16>,
     /// Where dedicated rooms' LAN ports (`lan_port` in the config) bind (default: every
     /// interface; tests 127.0.0.1).
     #[arg(long, value_name = "IP")]
@@ -668,7 +671,7 @@ fn serve(a: ServeArgs) -> Result<i32> {
             (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
         let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
-        let lan_bind = a.lan_bind;
+        let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
         move |s: &mut serve_config::ServeSettings| {
             if let Some(v) = listen {
                 s.listen = v;
@@ -699,6 +702,9 @@ fn serve(a: ServeArgs) -> Result<i32> {
             }
             if rtc.is_some() {
                 s.rtc_bind = rtc;
+            }
+            if let Some(p) = rtc_port {
+                s.rtc_port = p;
             }
             if lan_bind.is_some() {
                 s.lan_bind = lan_bind;

@@ -38,6 +38,7 @@ pub struct ServeFile {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
+    pub rtc_port: Option<u16>,
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
     pub drain_seconds: Option<u64>,
@@ -119,6 +120,8 @@ pub struct ServeSettings {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
+    /// The one UDP port every dedicated room's WebRTC goes through; 0: any free port.
+    pub rtc_port: u16,
     /// Where rooms' LAN ports (`lan_port`) bind; None: every interface (0.0.0.0).
     pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
@@ -139,6 +142,7 @@ impl Default for ServeSettings {
             data_dir: None,
             admin_token: None,
             rtc_bind: None,
+            rtc_port: 0,
             lan_bind: None,
             iwads: Vec::new(),
             drain_seconds: 20,
@@ -201,6 +205,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         }
     }
     s.rtc_bind = file.rtc_bind;
+    s.rtc_port = file.rtc_port.unwrap_or(0);
     s.lan_bind = file.lan_bind;
     if let Some(d) = file.drain_seconds {
         if d > 3600 {

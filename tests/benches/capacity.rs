@@ -369,6 +369,15 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
         }
     }
     let (cpu, peak, wall, failed) = play(&[pid], &mut players, tics);
+    if failed > 0 {
+        // The service's side of it (it logs warnings and up here).
+        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        eprintln!("the service's log, last lines:");
+        for l in tail.iter().rev() {
+            eprintln!("  {l}");
+        }
+    }
     let metrics = http_get(port, "/metrics");
     let (p99, samples) = tic_p99(&metrics);
     // The guests' share of the service's CPU over its life (idle minutes, joins, games).
