@@ -92,6 +92,8 @@ pub struct MuxCounters {
 const CLOSE_GRACE: Duration = Duration::from_millis(300);
 /// The mux thread looks at the clock at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// Connectivity checks held per link until its answer is set.
+const EARLY_CHECKS: usize = 16;
 /// Largest datagram read (DTLS records from webrtc stay under 1200-1500 bytes).
 const RECV_BUF: usize = 2048;
 
@@ -167,6 +169,10 @@ struct Core {
     registered: Option<Instant>,
     /// Remote candidates that came before the answer.
     pending: Vec<Candidate>,
+    /// The joiner's first connectivity checks, which come before its answer (through the
+    /// rendezvous) does; the core refuses them until it knows the joiner's ICE password, so
+    /// they are held and fed with the answer instead of waiting for the joiner's retries.
+    early_checks: Vec<(SocketAddr, Vec<u8>)>,
     have_remote: bool,
 }
 
@@ -342,23 +348,17 @@ impl MuxInner {
             if c.gone {
                 return;
             }
+            if !c.have_remote {
+                if c.early_checks.len() < EARLY_CHECKS && stun_username_ufrag(data).is_some() {
+                    c.early_checks.push((from, data.to_vec()));
+                }
+                return;
+            }
             let newly = !c.addrs.contains(&from);
             if newly {
                 c.addrs.push(from);
             }
-            let r = c.pc.handle_read(TaggedBytesMut {
-                now,
-                transport: TransportContext {
-                    local_addr: self.local_addr,
-                    peer_addr: from,
-                    ecn: None,
-                    transport_protocol: TransportProtocol::UDP,
-                },
-                message: BytesMut::from(data),
-            });
-            if let Err(e) = r {
-                tracing::debug!(%from, "mux read: {e}");
-            }
+            self.feed(&mut c, from, data, now);
             let mut d = self.drain(&mut c);
             if newly {
                 d.new_addrs.push(from);
@@ -366,6 +366,22 @@ impl MuxInner {
             d
         };
         self.settle(key, &core, d, false);
+    }
+
+    fn feed(&self, c: &mut Core, from: SocketAddr, data: &[u8], now: Instant) {
+        let r = c.pc.handle_read(TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        });
+        if let Err(e) = r {
+            tracing::debug!(%from, "mux read: {e}");
+        }
     }
 
     /// Due timers and closing links.
@@ -712,6 +728,7 @@ impl RtcMux {
                 addrs: Vec::new(),
                 registered: None,
                 pending: Vec::new(),
+                early_checks: Vec::new(),
                 have_remote: false,
             }));
             t.links.insert(key, core.clone());
@@ -830,11 +847,18 @@ impl MuxLink {
             });
         }
         let desc = RTCSessionDescription::answer(answer.sdp.clone()).map_err(rtc_err)?;
+        let mux = self.mux.clone();
         self.with_core(|c, now| {
             c.pc.set_remote_description(now, desc).map_err(rtc_err)?;
             c.have_remote = true;
             for cand in std::mem::take(&mut c.pending) {
                 add_remote(c, cand);
+            }
+            if let Some(mux) = mux.upgrade() {
+                // Their answers go back to `from`, which registers it with the mux.
+                for (from, data) in std::mem::take(&mut c.early_checks) {
+                    mux.feed(c, from, &data, now);
+                }
             }
             Ok(())
         })

@@ -423,10 +423,14 @@ async fn negotiate_mux(
     send(SignalData::EndOfCandidates).await?;
     let work = async {
         let mut answered = false;
+        let mut signaling = true;
         loop {
             tokio::select! {
                 r = link.wait_up(limit), if answered => return r.map_err(OnlineError::from),
-                s = rx.recv() => match s {
+                s = rx.recv(), if signaling => match s {
+                    // A joiner leaves the rendezvous once its side is up, which can be before
+                    // ours is: after the answer, only the link decides.
+                    None if answered => signaling = false,
                     None => return Err(OnlineError::Closed("the joiner left".into())),
                     Some(SignalData::Sdp(answer)) if !answered => {
                         link.accept_answer(&answer)?;
