@@ -16,8 +16,8 @@
 //!   2-core machine): 16 idle `-dedicated` guests in one shared kernel take 0.6 MB and 1.0 ms/s
 //!   of CPU each and start in 0.1 ms; in a kernel each, 1.4 MB and 1.2 ms/s and 1.1 ms (the
 //!   module comes from the compiled-module cache; one epoch thread serves every kernel). A
-//!   playing four-player room costs the service 14 ms of CPU a second over the LAN transport
-//!   and 36-45 ms over WebRTC, and 3-6 MB, so a kernel of its own adds ~1% CPU and ~15%
+//!   playing four-player room costs the service 10-13 ms of CPU a second over the LAN transport
+//!   and 22-28 ms over WebRTC, and 3-10 MB, so a kernel of its own adds ~2% CPU and ~15%
 //!   memory to a room. For that, a room's memory
 //!   cap, kill, trap and HostIO are its own, with no routing by pid between rooms to get wrong
 //!   and nothing shared that one room's failure could take down.
@@ -52,7 +52,7 @@
 use crate::internet::{session_config, InternetHost};
 use crate::netplay::{GameOptions, KernelSink};
 use crate::netview::ChatLog;
-use crate::serve_config::{game_of, RoomLimits, RoomSpec};
+use crate::serve_config::{game_of, lan_port_of, RoomLimits, RoomSpec};
 use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
 };
@@ -87,13 +87,17 @@ pub struct RoomsConfig {
     pub limits: RoomLimits,
     /// Where the rooms' WebRTC socket binds (tests: 127.0.0.1); None: every interface.
     pub rtc_bind: Option<Ipv4Addr>,
-    /// Its port; 0: any free one.
+    /// Its port; 0: any free one. With several threads, the first of consecutive ports.
     pub rtc_port: u16,
+    /// WebRTC edge threads (each its own socket).
+    pub rtc_threads: usize,
     /// Addresses to advertise besides the socket's own (the public address of a server behind
     /// a 1:1 NAT).
     pub rtc_advertise: Vec<std::net::IpAddr>,
     /// Where rooms' LAN ports bind (None: 0.0.0.0; tests: 127.0.0.1).
     pub lan_bind: Option<Ipv4Addr>,
+    /// The service's STUN and TURN UDP ports as bound: no room's `lan_port`.
+    pub stun_turn_ports: [u16; 2],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,8 +164,10 @@ struct Inner {
     /// Rooms being created (they count against the limit already).
     pending: AtomicU64,
     identity: Identity,
-    /// Every room's WebRTC: one socket, one thread (see `doomlink_net::mux`).
-    edge: RtcMux,
+    /// Every room's WebRTC: a socket and a thread each (see `doomlink_net::mux`); rooms are
+    /// dealt to them in turn, so rooms spread over cores.
+    edges: Vec<RtcMux>,
+    next_edge: AtomicU64,
     rt: tokio::runtime::Handle,
     /// Serialises guest starts, so a new guest thread is told apart from the others.
     spawn_lock: Mutex<()>,
@@ -190,14 +196,23 @@ impl Rooms {
     pub fn new(cfg: RoomsConfig) -> anyhow::Result<Rooms> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let identity = Identity::load_or_create(&cfg.data_dir)?;
-        let bind = SocketAddr::from((cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED), cfg.rtc_port));
-        let edge = RtcMux::bind(
-            bind,
-            &cfg.rtc_advertise,
-            &doomlink_net::peer::RtcOptions::default(),
-            identity.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("cannot open the rooms' WebRTC port {bind}: {e}"))?;
+        let mut edges = Vec::new();
+        for i in 0..cfg.rtc_threads.max(1) {
+            // A fixed port: consecutive ports from it, one per thread (checked by the config).
+            let port = match cfg.rtc_port {
+                0 => 0,
+                p => p.saturating_add(i as u16),
+            };
+            let bind = SocketAddr::from((cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED), port));
+            let edge = RtcMux::bind(
+                bind,
+                &cfg.rtc_advertise,
+                &doomlink_net::peer::RtcOptions::default(),
+                identity.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot open the rooms' WebRTC port {bind}: {e}"))?;
+            edges.push(edge);
+        }
         let fail_room = std::env::var("DOOMLINK_TEST_FAIL_ROOM").ok().and_then(|v| {
             let (name, secs) = v.rsplit_once(':')?;
             Some((
@@ -211,7 +226,8 @@ impl Rooms {
                 rooms: Mutex::new(HashMap::new()),
                 pending: AtomicU64::new(0),
                 identity,
-                edge,
+                edges,
+                next_edge: AtomicU64::new(0),
                 rt: tokio::runtime::Handle::current(),
                 spawn_lock: Mutex::new(()),
                 wad_hashes: Mutex::new(HashMap::new()),
@@ -355,7 +371,8 @@ impl Rooms {
             self.inner.identity.clone(),
         );
         opts.name = spec.name.clone();
-        opts.mux = Some(self.inner.edge.clone());
+        let turn = self.inner.next_edge.fetch_add(1, Ordering::Relaxed) as usize;
+        opts.mux = Some(self.inner.edges[turn % self.inner.edges.len()].clone());
         let hosted = host_room(opts).await;
         let mut hosted = match hosted {
             Ok(h) => h,
@@ -631,13 +648,31 @@ impl Rooms {
                     RoomError::Invalid(format!("iwad: {w:?} is not one of this service's"))
                 })?,
         };
+        // The config's rules for a `lan_port` (`lan_port_of`), against the rooms running now;
+        // except that 0 is refused rather than meaning none (asking for port 0 is a mistake;
+        // none is leaving it out). A port another process holds (or a room still starting)
+        // fails later, at the bind, before anything else of the room is made.
+        let lan_port = match req.lan_port {
+            Some(0 | u16::MAX) => {
+                return Err(RoomError::Invalid(
+                    "lan_port: 1 to 65534 (leave it out for none)".into(),
+                ))
+            }
+            p => {
+                let mut taken: std::collections::HashSet<u16> = lock(&self.inner.rooms)
+                    .values()
+                    .filter_map(|r| r.spec.lan_port)
+                    .collect();
+                lan_port_of(p, cfg.stun_turn_ports, &mut taken)
+                    .map_err(|m| RoomError::Invalid(format!("lan_port: {m}")))?
+            }
+        };
         Ok(RoomSpec {
             name: req.name.clone().unwrap_or_else(|| "room".into()),
             iwad,
             players,
             game,
-            // Rooms made through the admin API are WebRTC only (RoomRequest has no LAN port).
-            lan_port: None,
+            lan_port,
         })
     }
 }
@@ -711,25 +746,25 @@ fn metrics_text(rooms: &Rooms) -> String {
             "doomlink_webrtc_edge_datagrams_in_total",
             "counter",
             "UDP datagrams the rooms' WebRTC port received (STUN, DTLS, SCTP; every room).",
-            inner.edge.counters().datagrams_in.load(Ordering::Relaxed) as f64,
+            edge_sum(inner, |c| &c.datagrams_in),
         ),
         (
             "doomlink_webrtc_edge_datagrams_out_total",
             "counter",
             "UDP datagrams the rooms' WebRTC port sent.",
-            inner.edge.counters().datagrams_out.load(Ordering::Relaxed) as f64,
+            edge_sum(inner, |c| &c.datagrams_out),
         ),
         (
             "doomlink_webrtc_edge_unknown_dropped_total",
             "counter",
             "Datagrams dropped at the rooms' WebRTC port: from an address no link knows, and not a binding request for one.",
-            inner.edge.counters().unknown_dropped.load(Ordering::Relaxed) as f64,
+            edge_sum(inner, |c| &c.unknown_dropped),
         ),
         (
             "doomlink_webrtc_edge_send_failed_total",
             "counter",
             "Datagrams the rooms' WebRTC port could not send (socket buffer full).",
-            inner.edge.counters().send_failed.load(Ordering::Relaxed) as f64,
+            edge_sum(inner, |c| &c.send_failed),
         ),
         (
             "doomlink_rooms_failed_total",
@@ -1639,8 +1674,10 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             limits: s.limits.clone(),
             rtc_bind: s.rtc_bind,
             rtc_port: s.rtc_port,
+            rtc_threads: s.rtc_threads,
             rtc_advertise: advertised_ips(s.public_addr.as_deref()),
             lan_bind: s.lan_bind,
+            stun_turn_ports: [rv.stun_addr().port(), rv.turn_addr().port()],
         })?;
         if s.limits.rooms > 0 {
             admin.set_rooms(Arc::new(rooms.clone()));
@@ -1685,6 +1722,15 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     // Guest threads that are still unwinding must not hold the exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// A counter summed over the rooms' WebRTC edges.
+fn edge_sum(inner: &Inner, f: impl Fn(&doomlink_net::mux::MuxCounters) -> &AtomicU64) -> f64 {
+    inner
+        .edges
+        .iter()
+        .map(|e| f(e.counters()).load(Ordering::Relaxed))
+        .sum::<u64>() as f64
 }
 
 /// `public_addr` as addresses for the rooms' WebRTC to advertise: itself if an IP, else what
@@ -1748,6 +1794,7 @@ async fn reload(
         || new.turn_port != current.turn_port
         || new.rtc_bind != current.rtc_bind
         || new.rtc_port != current.rtc_port
+        || new.rtc_threads != current.rtc_threads
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
     {

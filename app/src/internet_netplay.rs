@@ -204,6 +204,8 @@ impl InternetNetplay {
                 .iwad
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned()),
+            // Players reach a room made from the window by its link only.
+            lan_port: None,
         };
         let created = crate::dedicated::create_remote(&options.server, &options.admin_token, &room)
             .map_err(failed)?;

@@ -128,8 +128,8 @@ struct ServeArgs {
     /// The UDP port every dedicated room's WebRTC goes through (default: any free port).
     #[arg(long, value_name = "PORT")]
     rtc_port: Option<u16>,
-    /// Where dedicated rooms' LAN ports (`lan_port` in the config) bind (default: every
-    /// interface; tests 127.0.0.1).
+    /// Where dedicated rooms' LAN ports (`lan_port` in the config, `room create --lan-port`)
+    /// bind (default: every interface; tests 127.0.0.1).
     #[arg(long, value_name = "IP")]
     lan_bind: Option<Ipv4Addr>,
 }
@@ -143,7 +143,8 @@ struct RoomArgs {
 
 #[derive(Subcommand)]
 enum RoomAction {
-    /// Create a room and print its invite link on a line of its own.
+    /// Create a room and print its invite link on a line of its own (with --lan-port, its LAN
+    /// address on stderr).
     Create(RoomCreateArgs),
 }
 
@@ -164,6 +165,11 @@ struct RoomCreateArgs {
     /// One of the service's IWADs, by file name (default: its first).
     #[arg(long, value_name = "FILE")]
     iwad: Option<String>,
+    /// A UDP port (1-65534, free, not another room's) where the service also takes players
+    /// over the LAN transport (`doomlink join HOST:PORT`, Chocolate Doom `-connect`); the
+    /// address goes to stderr, stdout keeps the link alone. Default: invite link only.
+    #[arg(long, value_name = "PORT")]
+    lan_port: Option<u16>,
     #[command(flatten)]
     options: GameOptionArgs,
 }
@@ -751,8 +757,14 @@ fn room(a: RoomArgs) -> Result<i32> {
         fast: o.fast,
         respawn: o.respawn,
         iwad: c.iwad.clone(),
+        lan_port: c.lan_port,
     };
     let created = doomlink::dedicated::create_remote(&c.on, &c.token, &req)?;
+    if let Some(p) = c.lan_port {
+        // The service's host as `--on` named it; stdout stays the one link line for scripts.
+        let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);
+        eprintln!("doomlink: LAN players join with `doomlink join {host}:{p}`");
+    }
     println!("{}", created.link);
     Ok(0)
 }

@@ -27,6 +27,11 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// One WebRTC edge thread per core, up to 16.
+fn default_rtc_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
 /// The file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +44,7 @@ pub struct ServeFile {
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
     pub rtc_port: Option<u16>,
+    pub rtc_threads: Option<usize>,
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
     pub drain_seconds: Option<u64>,
@@ -120,8 +126,11 @@ pub struct ServeSettings {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
-    /// The one UDP port every dedicated room's WebRTC goes through; 0: any free port.
+    /// The UDP port dedicated rooms' WebRTC goes through; 0: any free port. With several
+    /// `rtc_threads`, the first of as many consecutive ports.
     pub rtc_port: u16,
+    /// WebRTC edge threads, each with its own socket; rooms are dealt to them in turn.
+    pub rtc_threads: usize,
     /// Where rooms' LAN ports (`lan_port`) bind; None: every interface (0.0.0.0).
     pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
@@ -143,6 +152,7 @@ impl Default for ServeSettings {
             admin_token: None,
             rtc_bind: None,
             rtc_port: 0,
+            rtc_threads: default_rtc_threads(),
             lan_bind: None,
             iwads: Vec::new(),
             drain_seconds: 20,
@@ -206,6 +216,18 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
     }
     s.rtc_bind = file.rtc_bind;
     s.rtc_port = file.rtc_port.unwrap_or(0);
+    if let Some(n) = file.rtc_threads {
+        if !(1..=64).contains(&n) {
+            return Err(invalid("rtc_threads", "between 1 and 64"));
+        }
+        s.rtc_threads = n;
+    }
+    if s.rtc_port != 0 && s.rtc_port as usize + s.rtc_threads - 1 > 65535 {
+        return Err(invalid(
+            "rtc_port",
+            "too high for rtc_threads consecutive ports",
+        ));
+    }
     s.lan_bind = file.lan_bind;
     if let Some(d) = file.drain_seconds {
         if d > 3600 {
@@ -247,7 +269,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         if !names.insert(r.name.clone()) {
             return Err(invalid(format!("{key}.name"), "two rooms have this name"));
         }
-        let lan_port = lan_port_of(r.lan_port, &s, &mut lan_ports)
+        let lan_port = lan_port_of(r.lan_port, [s.stun_port, s.turn_port], &mut lan_ports)
             .map_err(|m| invalid(format!("{key}.lan_port"), m))?;
         let iwad = match &r.iwad {
             Some(p) => {
@@ -277,6 +299,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             fast: r.fast,
             respawn: r.respawn,
             iwad: None,
+            lan_port: None,
         };
         let (players, game) = game_of(&req, s.limits.players_per_room)
             .map_err(|(k, m)| invalid(format!("{key}.{k}"), m))?;
@@ -301,12 +324,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
     Ok(s)
 }
 
-/// A room's `lan_port`: None for 0 or absent; an error for a port another room (or the
-/// service's STUN/TURN, also UDP) has, or 65535 (the LAN bridge keeps the numbers of ports
-/// below 65535 only).
-fn lan_port_of(
+/// A room's `lan_port` (the config's, and the admin API's after it refused 0): None for 0 or
+/// absent; an error for a port another room (`taken`; the port is added to it) or the
+/// service's STUN/TURN (`stun_turn`, also UDP) has, or 65535 (the LAN bridge keeps the numbers
+/// of ports below 65535 only).
+pub fn lan_port_of(
     port: Option<u16>,
-    s: &ServeSettings,
+    stun_turn: [u16; 2],
     taken: &mut std::collections::HashSet<u16>,
 ) -> Result<Option<u16>, String> {
     let p = match port {
@@ -316,11 +340,11 @@ fn lan_port_of(
     if p == u16::MAX {
         return Err("1 to 65534 (0: none)".into());
     }
-    if p == s.stun_port || p == s.turn_port {
+    if stun_turn.contains(&p) {
         return Err(format!("{p} is the service's STUN/TURN port"));
     }
     if !taken.insert(p) {
-        return Err(format!("{p}: two rooms have this port"));
+        return Err(format!("{p}: another room has this port"));
     }
     Ok(Some(p))
 }
@@ -430,6 +454,33 @@ mod tests {
         .unwrap();
         assert_eq!(s.limits.rooms, 3);
         assert_eq!(s.admin_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn rtc_ports_and_threads_are_checked() {
+        let s = parse(
+            "rtc_port = 7343
+rtc_threads = 4
+",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!((s.rtc_port, s.rtc_threads), (7343, 4));
+        let s = parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(s.rtc_port, 0);
+        assert!((1..=16).contains(&s.rtc_threads));
+        for bad in ["rtc_threads = 0", "rtc_threads = 65"] {
+            let e = parse(bad, Path::new("x.toml")).unwrap_err();
+            assert!(e.to_string().starts_with("rtc_threads"), "{e}");
+        }
+        let e = parse(
+            "rtc_port = 65534
+rtc_threads = 3
+",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("rtc_port"), "{e}");
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! - junk at every port the service has open (HTTP, STUN/TURN UDP, the rooms' WebRTC UDP ports
 //!   from /proc/net/udp) while a three-player game runs, and one joiner killed mid-game: the
 //!   service lives and the other two finish the same game;
-//! - `room create` prints a link, a bad token is one line; /health and /metrics; SIGHUP reloads
-//!   the token; SIGTERM drains and exits;
+//! - `room create` prints a link, a bad token is one line; `--lan-port` opens the room's LAN
+//!   port (a bad or taken one is refused in one line, leaving nothing behind) and a LAN player
+//!   plays the room's game there; /health and /metrics; SIGHUP reloads the token; SIGTERM
+//!   drains and exits;
 //! - `--check-config` on good and bad files;
 //! - a room with a `lan_port`: two players join it over the LAN transport (`doomlink join
 //!   127.0.0.1:PORT`) and one by its link, and play one game with equal demos; a fourth LAN
@@ -408,14 +410,16 @@ fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
 fn room_create_health_metrics_reload_and_drain() {
     let dir = Scratch::new("dedadmin");
     let cfg_path = dir.path().join("serve.toml");
+    // Rooms' LAN ports bind 127.0.0.1 only.
     let svc = Service::with_config(
         dir.path(),
         &format!("admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
-        &[],
+        &["--lan-bind", "127.0.0.1"],
         &[],
         0,
     );
     let on = format!("127.0.0.1:{}", svc.port);
+    let lan_port = free_server_port();
     // A bad token: one line, exit 1.
     let out = run_with_deadline(
         Command::new(doomlink()).args(["room", "create", "--on", &on, "--token", "wrong"]),
@@ -440,16 +444,51 @@ fn room_create_health_metrics_reload_and_drain() {
             "--warp",
             "1",
             "2",
+            "--lan-port",
+            &lan_port.to_string(),
         ]),
         Duration::from_secs(60),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(link.starts_with("doomlink://join/127.0.0.1:"), "{link}");
+    // With a LAN port: its address on stderr, and the service has that UDP port open.
+    assert!(
+        err.contains(&format!("doomlink join 127.0.0.1:{lan_port}")),
+        "{err}"
+    );
+    let ports = udp_ports_of(svc.child.0.id());
+    assert!(ports.contains(&lan_port), "{lan_port} not in {ports:?}");
+    // Bad LAN ports — 0, the made room's, one another process holds — are refused in one line
+    // naming lan_port, and leave nothing behind (/health still counts one room below).
+    let held = std::net::UdpSocket::bind(("127.0.0.1", free_server_port())).unwrap();
+    let held_port = held.local_addr().unwrap().port();
+    for bad in [0, lan_port, held_port] {
+        let out = run_with_deadline(
+            Command::new(doomlink()).args([
+                "room",
+                "create",
+                "--on",
+                &on,
+                "--token",
+                TOKEN,
+                "--lan-port",
+                &bad.to_string(),
+            ]),
+            Duration::from_secs(60),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "lan_port {bad}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("lan_port"), "{err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    drop(held);
     // A bad request names the field.
     let (st, body) = http(
         svc.port,
@@ -465,6 +504,7 @@ fn room_create_health_metrics_reload_and_drain() {
     let (st, m) = svc.get("/metrics");
     assert_eq!(st, 200);
     assert_eq!(metric(&m, "doomlink_rooms"), 1.0, "{m}");
+    assert_eq!(metric(&m, "doomlink_rendezvous_rooms"), 1.0, "{m}");
     assert!(
         m.contains("doomlink_room_guest_cpu_seconds_total{room="),
         "{m}"
@@ -496,6 +536,38 @@ fn room_create_health_metrics_reload_and_drain() {
     );
     assert_eq!(st, 200);
     assert!(list.contains("\"made\""), "{list}");
+    // A LAN player plays the made room's one game at its LAN port, with the room's options;
+    // the room then closes, and its port is free again.
+    let tics = test_tics().min(100);
+    let pdir = Scratch::new("dedadmin-lan");
+    let mut p = lan_player(lan_port, pdir.path(), 600, tics, 1, "p");
+    let st = wait(&mut p, Duration::from_secs(120), pdir.path());
+    assert!(
+        st.success(),
+        "{st}\n{}\n{}",
+        read_log(&pdir.path().join("err")),
+        svc.log()
+    );
+    let demo = pdir.path().join("p.lmp");
+    assert_demos_equal(&[demo.clone()], 1, tics);
+    let b = std::fs::read(&demo).unwrap();
+    assert_eq!(&b[2..5], &[1, 2, 1], "episode/map/deathmatch");
+    poll_until(
+        Duration::from_millis(300),
+        Duration::from_secs(30),
+        "the made room closed after its game, its LAN port free",
+        || {
+            let (_, list) = http(
+                svc.port,
+                "GET",
+                "/admin/rooms",
+                Some("another-token-0123456789"),
+                "",
+            );
+            !list.contains("\"made\"") && std::net::UdpSocket::bind(("127.0.0.1", lan_port)).is_ok()
+        },
+        || svc.log(),
+    );
     // SIGTERM: drains and exits within the bound (drain 2 s + the rendezvous's own close).
     let mut svc = svc;
     svc.signal("-TERM");

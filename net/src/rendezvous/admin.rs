@@ -9,7 +9,9 @@
 //! - `POST /admin/rooms` (header `Authorization: Bearer TOKEN`, body a JSON [`RoomRequest`]):
 //!   creates a room and answers `{"room": …, "link": "doomlink://join/…"}`. 401 without the
 //!   right token (or when no token is set: the API is closed then), 503 when the service runs no
-//!   dedicated rooms or is draining, 400 for a bad body, 429 when a limit is reached.
+//!   dedicated rooms or is draining, 400 for a bad body (a `lan_port` another room has
+//!   included), 429 when a limit is reached, 500 when the room could not start (a `lan_port`
+//!   another process holds).
 //! - `GET /admin/rooms` (same token): the rooms as JSON.
 //! - `GET /health`: `rooms N`, `players N`, then `ok` (or `draining`, with 503).
 //! - `GET /metrics`: Prometheus text — the rendezvous's own counters, then the rooms' figures
@@ -48,6 +50,12 @@ pub struct RoomRequest {
     pub respawn: bool,
     /// Which of the service's IWADs (a file name such as `freedoom2.wad`); default: the first.
     pub iwad: Option<String>,
+    /// A real UDP port (1–65534) on the service where players also join over the LAN
+    /// transport (`doomlink join HOST:PORT`, stock Chocolate Doom `-connect`); absent: invite
+    /// link only. Left out of the JSON when absent, so that services from before it (which
+    /// refuse unknown fields) still take requests without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lan_port: Option<u16>,
 }
 
 /// What the admin API answers for a new room.
@@ -283,4 +291,43 @@ pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         s,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_requests_parse_with_and_without_a_lan_port() {
+        // An old client's body (no lan_port) still parses; absent means none.
+        let r: RoomRequest = serde_json::from_str(r#"{"players": 2, "mode": "coop"}"#).unwrap();
+        assert_eq!(r.lan_port, None);
+        assert_eq!(r.players, Some(2));
+        let r: RoomRequest = serde_json::from_str(r#"{"lan_port": 27000}"#).unwrap();
+        assert_eq!(r.lan_port, Some(27000));
+        let r: RoomRequest = serde_json::from_str(r#"{"lan_port": null}"#).unwrap();
+        assert_eq!(r.lan_port, None);
+        // Not a port: refused by the decoder, naming nothing else.
+        for bad in [
+            r#"{"lan_port": 70000}"#,
+            r#"{"lan_port": -1}"#,
+            r#"{"lan_port": "x"}"#,
+        ] {
+            assert!(serde_json::from_str::<RoomRequest>(bad).is_err(), "{bad}");
+        }
+        // Unknown fields are still refused.
+        let e = serde_json::from_str::<RoomRequest>(r#"{"lan_prot": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("lan_prot"), "{e}");
+        // Without a port the JSON has no lan_port key (services from before it refuse one);
+        // with one it round-trips.
+        let none = serde_json::to_string(&RoomRequest::default()).unwrap();
+        assert!(!none.contains("lan_port"), "{none}");
+        let req = RoomRequest {
+            lan_port: Some(2342),
+            ..RoomRequest::default()
+        };
+        let back: RoomRequest =
+            serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+    }
 }
