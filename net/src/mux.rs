@@ -358,14 +358,37 @@ impl MuxInner {
             if newly {
                 c.addrs.push(from);
             }
-            self.feed(&mut c, from, data, now);
-            let mut d = self.drain(&mut c);
+            let mut d = self.guarded(&mut c, |mux, c| {
+                mux.feed(c, from, data, now);
+                mux.drain(c)
+            });
             if newly {
                 d.new_addrs.push(from);
             }
             d
         };
         self.settle(key, &core, d, false);
+    }
+
+    /// Runs `f`: a call into a link's core and the pass after it. The core is another crate's
+    /// code fed from the network; if it panics, that one link fails and this edge (every room
+    /// dealt to it) goes on.
+    fn guarded(&self, c: &mut Core, f: impl FnOnce(&Self, &mut Core) -> Drained) -> Drained {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, c))) {
+            Ok(d) => d,
+            Err(_) => {
+                tracing::error!(
+                    link = c.key,
+                    "the WebRTC stack panicked on a link; closing it"
+                );
+                c.fail("the WebRTC stack failed");
+                Drained {
+                    closed: true,
+                    handler: c.handler.clone(),
+                    ..Default::default()
+                }
+            }
+        }
     }
 
     fn feed(&self, c: &mut Core, from: SocketAddr, data: &[u8], now: Instant) {
@@ -419,12 +442,14 @@ impl MuxInner {
                 if c.gone {
                     continue;
                 }
-                if c.pc.poll_timeout().is_some_and(|d| d <= now) {
-                    if let Err(e) = c.pc.handle_timeout(now) {
-                        tracing::debug!("mux timeout: {e}");
+                self.guarded(&mut c, |mux, c| {
+                    if c.pc.poll_timeout().is_some_and(|d| d <= now) {
+                        if let Err(e) = c.pc.handle_timeout(now) {
+                            tracing::debug!("mux timeout: {e}");
+                        }
                     }
-                }
-                self.drain(&mut c)
+                    mux.drain(c)
+                })
             };
             self.settle(key, &core, d, false);
         }
@@ -467,11 +492,14 @@ impl MuxInner {
         };
         let mut c = lock(&core);
         if !c.gone {
-            let _ = c.pc.close();
-            // The close's own packets (DTLS close_notify), then nothing more.
-            while let Some(w) = c.pc.poll_write() {
-                let _ = self.socket.send_to(&w.message, w.transport.peer_addr);
-            }
+            let _ = self.guarded(&mut c, |mux, c| {
+                let _ = c.pc.close();
+                // The close's own packets (DTLS close_notify), then nothing more.
+                while let Some(w) = c.pc.poll_write() {
+                    let _ = mux.socket.send_to(&w.message, w.transport.peer_addr);
+                }
+                Drained::default()
+            });
             c.gone = true;
         }
         c.handler = None;
@@ -862,6 +890,7 @@ impl MuxLink {
             }
             Ok(())
         })
+        .unwrap_or(Err(RtcError::Failed("the link failed")))
     }
 
     /// A trickled remote candidate (held until the answer is set).
@@ -875,7 +904,7 @@ impl MuxLink {
             } else if c.pending.len() < 64 {
                 c.pending.push(cand);
             }
-        })
+        });
     }
 
     /// Waits until connected with both channels open, or failed, or `limit` passed.
@@ -922,14 +951,22 @@ impl MuxLink {
                 Channel::Datagram => c.dgram,
                 Channel::Control => c.ctrl,
             };
-            let ok = match c.pc.data_channel(id) {
-                Some(mut dc) => dc.send(now, BytesMut::from(frame)).is_ok(),
-                None => false,
-            };
-            if !ok {
+            let mut sent = false;
+            let d = mux.guarded(&mut c, |mux, c| {
+                sent = match c.pc.data_channel(id) {
+                    Some(mut dc) => dc.send(now, BytesMut::from(frame)).is_ok(),
+                    None => false,
+                };
+                if sent {
+                    mux.drain(c)
+                } else {
+                    Drained::default()
+                }
+            });
+            if !sent && !d.closed {
                 return false;
             }
-            mux.drain(&mut c)
+            d
         };
         // We run under the owner's lock: what the pass found is handed over by the mux thread.
         mux.settle(self.key, &self.core, d, true);
@@ -953,16 +990,21 @@ impl MuxLink {
         }
     }
 
-    fn with_core<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+    /// Runs `f` on the core, then the pass after it. `None` if the edge is gone or the core
+    /// panicked (the link is failed then).
+    fn with_core<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> Option<R> {
         let now = Instant::now();
-        let Some(mux) = self.mux.upgrade() else {
-            let mut c = lock(&self.core);
-            return f(&mut c, now);
-        };
+        let mux = self.mux.upgrade()?;
         let (r, d) = {
             let mut c = lock(&self.core);
-            let r = f(&mut c, now);
-            let d = mux.drain(&mut c);
+            if c.gone {
+                return None;
+            }
+            let mut r = None;
+            let d = mux.guarded(&mut c, |mux, c| {
+                r = Some(f(c, now));
+                mux.drain(c)
+            });
             (r, d)
         };
         mux.settle(self.key, &self.core, d, false);
@@ -1008,6 +1050,45 @@ mod tests {
         m.extend_from_slice(&[7; 12]);
         m.extend_from_slice(&body);
         m
+    }
+
+    #[test]
+    fn a_core_that_panics_fails_its_link_only() {
+        let identity = Identity::ephemeral().unwrap();
+        let mux = RtcMux::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &[],
+            &RtcOptions::loopback(),
+            identity,
+        )
+        .unwrap();
+        let (bad, _) = mux.new_link().unwrap();
+        let (good, _) = mux.new_link().unwrap();
+        let d = {
+            let mut c = lock(&bad.core);
+            mux.inner
+                .guarded(&mut c, |_, _| panic!("a bug in the WebRTC stack"))
+        };
+        assert!(d.closed);
+        assert_eq!(
+            *bad.status.borrow(),
+            LinkStatus::Failed("the WebRTC stack failed")
+        );
+        // The failed link refuses work; the other one takes it.
+        assert!(!bad.send(Channel::Control, b"x"));
+        assert!(bad
+            .accept_answer(&Sdp {
+                kind: SdpKind::Answer,
+                sdp: String::new()
+            })
+            .is_err());
+        assert_eq!(*good.status.borrow(), LinkStatus::Connecting);
+        good.add_candidate(Candidate {
+            candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        });
+        assert_eq!(lock(&good.core).pending.len(), 1);
     }
 
     #[test]
