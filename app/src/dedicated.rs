@@ -165,8 +165,9 @@ struct Inner {
     pending: AtomicU64,
     identity: Identity,
     /// Every room's WebRTC: a socket and a thread each (see `doomlink_net::mux`); rooms are
-    /// dealt to them in turn, so rooms spread over cores.
-    edges: Vec<RtcMux>,
+    /// dealt to them in turn, so rooms spread over cores. Opened with the first room: a
+    /// service that hosts none opens no WebRTC port.
+    edges: Mutex<Vec<RtcMux>>,
     next_edge: AtomicU64,
     rt: tokio::runtime::Handle,
     /// Serialises guest starts, so a new guest thread is told apart from the others.
@@ -196,23 +197,6 @@ impl Rooms {
     pub fn new(cfg: RoomsConfig) -> anyhow::Result<Rooms> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let identity = Identity::load_or_create(&cfg.data_dir)?;
-        let mut edges = Vec::new();
-        for i in 0..cfg.rtc_threads.max(1) {
-            // A fixed port: consecutive ports from it, one per thread (checked by the config).
-            let port = match cfg.rtc_port {
-                0 => 0,
-                p => p.saturating_add(i as u16),
-            };
-            let bind = SocketAddr::from((cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED), port));
-            let edge = RtcMux::bind(
-                bind,
-                &cfg.rtc_advertise,
-                &doomlink_net::peer::RtcOptions::default(),
-                identity.clone(),
-            )
-            .map_err(|e| anyhow::anyhow!("cannot open the rooms' WebRTC port {bind}: {e}"))?;
-            edges.push(edge);
-        }
         let fail_room = std::env::var("DOOMLINK_TEST_FAIL_ROOM").ok().and_then(|v| {
             let (name, secs) = v.rsplit_once(':')?;
             Some((
@@ -226,7 +210,7 @@ impl Rooms {
                 rooms: Mutex::new(HashMap::new()),
                 pending: AtomicU64::new(0),
                 identity,
-                edges,
+                edges: Mutex::new(Vec::new()),
                 next_edge: AtomicU64::new(0),
                 rt: tokio::runtime::Handle::current(),
                 spawn_lock: Mutex::new(()),
@@ -351,7 +335,9 @@ impl Rooms {
             game: spec.game.clone(),
             tics: tics.clone(),
         });
-        // The LAN port first: a port that is taken fails the room before anything registers.
+        // The WebRTC edge and the LAN port first: a port that is taken fails the room before
+        // anything registers.
+        let edge = self.edge_for_room(&cfg).map_err(fail)?;
         let lan = match spec.lan_port {
             None => None,
             Some(port) => Some(
@@ -371,8 +357,7 @@ impl Rooms {
             self.inner.identity.clone(),
         );
         opts.name = spec.name.clone();
-        let turn = self.inner.next_edge.fetch_add(1, Ordering::Relaxed) as usize;
-        opts.mux = Some(self.inner.edges[turn % self.inner.edges.len()].clone());
+        opts.mux = Some(edge);
         let hosted = host_room(opts).await;
         let mut hosted = match hosted {
             Ok(h) => h,
@@ -494,6 +479,38 @@ impl Rooms {
                 .map_err(|e| fail(e.to_string()))?;
         }
         Ok(CreatedRoom { room: id, link })
+    }
+
+    /// The WebRTC edge a new room's players go through: the edges open with the first room,
+    /// then rooms are dealt to them in turn.
+    fn edge_for_room(&self, cfg: &RoomsConfig) -> Result<RtcMux, String> {
+        let mut edges = lock(&self.inner.edges);
+        if edges.is_empty() {
+            for i in 0..cfg.rtc_threads.max(1) {
+                // A fixed port: consecutive ports from it, one per thread (the config checks
+                // they fit).
+                let port = match cfg.rtc_port {
+                    0 => 0,
+                    p => p.saturating_add(i as u16),
+                };
+                let bind = SocketAddr::from((cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED), port));
+                let edge = RtcMux::bind(
+                    bind,
+                    &cfg.rtc_advertise,
+                    &doomlink_net::peer::RtcOptions::default(),
+                    self.inner.identity.clone(),
+                );
+                match edge {
+                    Ok(e) => edges.push(e),
+                    Err(e) => {
+                        edges.clear();
+                        return Err(format!("cannot open the rooms' WebRTC port {bind}: {e}"));
+                    }
+                }
+            }
+        }
+        let turn = self.inner.next_edge.fetch_add(1, Ordering::Relaxed) as usize;
+        Ok(edges[turn % edges.len()].clone())
     }
 
     /// Starts a fresh `-dedicated` guest in the room's kernel.
@@ -1726,8 +1743,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
 
 /// A counter summed over the rooms' WebRTC edges.
 fn edge_sum(inner: &Inner, f: impl Fn(&doomlink_net::mux::MuxCounters) -> &AtomicU64) -> f64 {
-    inner
-        .edges
+    lock(&inner.edges)
         .iter()
         .map(|e| f(e.counters()).load(Ordering::Relaxed))
         .sum::<u64>() as f64

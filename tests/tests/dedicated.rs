@@ -584,9 +584,17 @@ fn room_create_health_metrics_reload_and_drain() {
 #[test]
 fn rooms_disabled_answer_503() {
     let dir = Scratch::new("ded503");
+    let rtc_port = free_server_port().to_string();
     let svc = Service::start(
         dir.path(),
-        &["--admin-token", TOKEN, "--max-rooms", "0"],
+        &[
+            "--admin-token",
+            TOKEN,
+            "--max-rooms",
+            "0",
+            "--rtc-port",
+            &rtc_port,
+        ],
         &[],
         0,
     );
@@ -594,6 +602,12 @@ fn rooms_disabled_answer_503() {
     assert_eq!(st, 503, "{body}");
     let (st, _) = http(svc.port, "POST", "/admin/rooms", None, "{}");
     assert_eq!(st, 401);
+    // A service that hosts no rooms opens no WebRTC port for them.
+    let ports = udp_ports_of(svc.child.0.id());
+    assert!(
+        !ports.contains(&rtc_port.parse().unwrap()),
+        "{rtc_port} in {ports:?}"
+    );
 }
 
 #[test]
