@@ -760,6 +760,12 @@ fn metrics_text(rooms: &Rooms) -> String {
             inner.created_total.load(Ordering::Relaxed) as f64,
         ),
         (
+            "doomlink_webrtc_edge_links",
+            "gauge",
+            "WebRTC links at the rooms' edges (connecting, up, or closing).",
+            lock(&inner.edges).iter().map(|e| e.links()).sum::<usize>() as f64,
+        ),
+        (
             "doomlink_webrtc_edge_datagrams_in_total",
             "counter",
             "UDP datagrams the rooms' WebRTC port received (STUN, DTLS, SCTP; every room).",

@@ -399,7 +399,7 @@ fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
     assert_eq!(st, 200, "{h}\n{}", svc.log());
     let (_, m) = svc.get("/metrics");
     assert_eq!(metric(&m, "doomlink_rooms_failed_total"), 0.0, "{m}");
-    // The rooms' one WebRTC port took the junk and threw it away.
+    // The rooms' WebRTC edges took the junk and threw it away.
     assert!(
         metric(&m, "doomlink_webrtc_edge_unknown_dropped_total") > 0.0,
         "{m}"
