@@ -41,8 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rtc::data_channel::{RTCDataChannelId, RTCDataChannelInit};
-use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::data_channel::RTCDataChannelId;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::{RTCDataChannelEvent, RTCPeerConnectionEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
@@ -56,7 +55,9 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use crate::identity::Identity;
-use crate::peer::{path_of_pair, PathInfo, RtcError, RtcOptions, CONTROL_STREAM, DATAGRAM_STREAM};
+use crate::peer::{
+    channel_init, path_of_pair, rtc_err, setting_engine, PathInfo, RtcError, RtcOptions,
+};
 use crate::signal::{Candidate, Sdp, SdpKind};
 use crate::wire::Channel;
 
@@ -593,10 +594,6 @@ fn host_addresses(local: SocketAddr) -> Vec<SocketAddr> {
     out
 }
 
-fn rtc_err(e: impl std::fmt::Display) -> RtcError {
-    RtcError::WebRtc(e.to_string())
-}
-
 impl RtcMux {
     /// Binds `bind` and starts the mux thread. `extra` are more addresses to advertise (with
     /// the socket's port): a server behind a 1:1 NAT names its public address here. `opts`
@@ -658,45 +655,23 @@ impl RtcMux {
     /// them after the offer.
     pub fn new_link(&self) -> Result<(MuxLink, Sdp), RtcError> {
         let now = Instant::now();
-        let o = &self.inner.opts;
         let config = RTCConfigurationBuilder::new()
             .with_certificates(vec![self.inner.identity.certificate()])
             .build();
-        let settings = SettingEngineBuilder::new()
-            .with_ice_timeouts(
-                Some(o.ice_disconnected_timeout),
-                Some(o.ice_failed_timeout),
-                Some(Duration::from_secs(1)),
-            )
-            .with_prflx_acceptance_min_wait(o.prflx_acceptance_min_wait)
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .build();
+        let settings = setting_engine(&self.inner.opts);
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(config)
             .with_setting_engine(settings)
             .build(now)
             .map_err(rtc_err)?;
+        let (label, init) = channel_init(Channel::Datagram);
         let dgram = pc
-            .create_data_channel(
-                "doomlink-datagram",
-                Some(RTCDataChannelInit {
-                    ordered: false,
-                    max_retransmits: Some(0),
-                    negotiated: Some(DATAGRAM_STREAM),
-                    ..Default::default()
-                }),
-            )
+            .create_data_channel(label, Some(init))
             .map_err(rtc_err)?
             .id();
+        let (label, init) = channel_init(Channel::Control);
         let ctrl = pc
-            .create_data_channel(
-                "doomlink-control",
-                Some(RTCDataChannelInit {
-                    ordered: true,
-                    negotiated: Some(CONTROL_STREAM),
-                    ..Default::default()
-                }),
-            )
+            .create_data_channel(label, Some(init))
             .map_err(rtc_err)?
             .id();
         let offer = pc.create_offer(None).map_err(rtc_err)?;

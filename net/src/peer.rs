@@ -126,7 +126,48 @@ pub enum RtcError {
     Timeout(Duration),
 }
 
-fn rtc_err(e: impl std::fmt::Display) -> RtcError {
+/// ICE timeouts and mDNS as `opts` say: what every doomlink peer connection is set up with,
+/// a webrtc one here or a sans-IO one in [`crate::mux`].
+pub(crate) fn setting_engine(opts: &RtcOptions) -> webrtc::peer_connection::SettingEngine {
+    SettingEngineBuilder::new()
+        .with_ice_timeouts(
+            Some(opts.ice_disconnected_timeout),
+            Some(opts.ice_failed_timeout),
+            Some(Duration::from_secs(1)),
+        )
+        .with_prflx_acceptance_min_wait(opts.prflx_acceptance_min_wait)
+        // No mDNS: doomlink never sends `.local` candidates, and the mDNS socket fails to
+        // open on a host with no multicast route ("No such device"), which would refuse
+        // every link there.
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build()
+}
+
+/// A channel's label and its negotiated setup (see the module docs): both ends, whatever
+/// drives them, must create exactly these.
+pub(crate) fn channel_init(channel: Channel) -> (&'static str, RTCDataChannelInit) {
+    match channel {
+        Channel::Datagram => (
+            "doomlink-datagram",
+            RTCDataChannelInit {
+                ordered: false,
+                max_retransmits: Some(0),
+                negotiated: Some(DATAGRAM_STREAM),
+                ..Default::default()
+            },
+        ),
+        Channel::Control => (
+            "doomlink-control",
+            RTCDataChannelInit {
+                ordered: true,
+                negotiated: Some(CONTROL_STREAM),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+pub(crate) fn rtc_err(e: impl std::fmt::Display) -> RtcError {
     RtcError::WebRtc(e.to_string())
 }
 
@@ -268,18 +309,7 @@ impl RtcLink {
             })
             .with_certificates(vec![identity.certificate()])
             .build();
-        let settings = SettingEngineBuilder::new()
-            .with_ice_timeouts(
-                Some(opts.ice_disconnected_timeout),
-                Some(opts.ice_failed_timeout),
-                Some(Duration::from_secs(1)),
-            )
-            .with_prflx_acceptance_min_wait(opts.prflx_acceptance_min_wait)
-            // No mDNS: doomlink never sends `.local` candidates, and the mDNS socket fails to
-            // open on a host with no multicast route ("No such device"), which would refuse
-            // every link there.
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .build();
+        let settings = setting_engine(opts);
         let (tx, events) = mpsc::unbounded_channel();
         let pc = PeerConnectionBuilder::new()
             .with_configuration(config)
@@ -290,27 +320,14 @@ impl RtcLink {
             .await
             .map_err(rtc_err)?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let (label, init) = channel_init(Channel::Datagram);
         let dgram = pc
-            .create_data_channel(
-                "doomlink-datagram",
-                Some(RTCDataChannelInit {
-                    ordered: false,
-                    max_retransmits: Some(0),
-                    negotiated: Some(DATAGRAM_STREAM),
-                    ..Default::default()
-                }),
-            )
+            .create_data_channel(label, Some(init))
             .await
             .map_err(rtc_err)?;
+        let (label, init) = channel_init(Channel::Control);
         let ctrl = pc
-            .create_data_channel(
-                "doomlink-control",
-                Some(RTCDataChannelInit {
-                    ordered: true,
-                    negotiated: Some(CONTROL_STREAM),
-                    ..Default::default()
-                }),
-            )
+            .create_data_channel(label, Some(init))
             .await
             .map_err(rtc_err)?;
         Ok(RtcLink {
