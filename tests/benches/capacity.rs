@@ -4,16 +4,19 @@
 //! (the LAN transport: plain UDP), against the anchor in the same run: native
 //! `chocolate-server` (Debian's chocolate-doom) serving the same games to doomlink LAN clients.
 //!
-//! For each count it reports the server's CPU per room-second (CPU of the server process from
-//! the players' start to the last one's exit, over rooms × the game's length in seconds of
-//! gametic time, so a machine too busy to run the players in real time does not flatter it),
+//! For each count it reports the server's CPU per room-second of steady game (CPU of the server
+//! process while every room is in game, over the room-seconds of game played meanwhile: see
+//! [`play`]), the same over the players' whole run (joins, lobby and leave included, over rooms ×
+//! the game's length),
 //! memory per room (resident peak minus the service with no rooms, over rooms), the idle cost
 //! of a room with no players, the p99 delay of a tic through the service (the service's own
 //! histogram, `doomlink_room_tic_delay_seconds`: the game datagram completing a tic in, to the
-//! server's tic out), and rooms per core projected from the CPU figure.
+//! server's tic out), and rooms per core projected from the steady CPU figure: a room lives for
+//! many games, so its joins are a small part of its life, and the whole-run figure shows them.
 //!
-//! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 525 = 15 s of game)
-//! and CAPACITY_ROOMS (default "1,2,4,8") shorten or change it.
+//! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 1050 = 30 s of game)
+//! CAPACITY_ROOMS (default "1,2,4,8") and CAPACITY_MODES (default "native,webrtc,lan") shorten
+//! or change it.
 
 use doomlink_e2e::*;
 use std::io::{Read, Write};
@@ -111,27 +114,62 @@ fn player(target: &str, lan: bool, dir: &Path, seed: u64, tics: u32) -> KillOnDr
     )
 }
 
-/// Runs the players to their end while sampling the servers; (CPU seconds of the servers,
-/// their summed resident peak, wall time, players that failed).
-fn play(
-    servers: &[u32],
-    players: &mut [(Scratch, KillOnDrop)],
-    tics: u32,
-) -> (f64, u64, Duration, usize) {
-    let cpu0: f64 = servers.iter().map(|&p| cpu_seconds(p)).sum();
+/// What [`play`] saw of the servers while the players played.
+struct Played {
+    /// CPU seconds of the servers from the players' start to the last one's exit (joins,
+    /// lobby, game and leave).
+    cpu: f64,
+    /// The steady game: CPU seconds of the servers while every room was in game, and the
+    /// room-seconds of game played in that window (see [`play`]); None if it was too short.
+    steady: Option<(f64, f64)>,
+    /// The servers' summed resident peak.
+    peak: u64,
+    wall: Duration,
+    /// Players that failed.
+    failed: usize,
+}
+
+/// Whether a player's log says its game has launched (its lobby's last state).
+fn launched(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("err"))
+        .unwrap_or_default()
+        .contains("lobby state launched")
+}
+
+/// Runs the players (`PLAYERS` consecutive ones per room) to their end while sampling the
+/// servers' CPU every 250 ms.
+///
+/// The steady window runs from a second after the last room launched its game to the sample
+/// before the first player's exit, so it holds no join, lobby or leave. Its room-seconds of game
+/// are the window's length times each room's game speed (its `tics` over its wall time from
+/// launch to its first exit: 1.0 when the machine keeps up), summed over rooms: a machine too
+/// busy to run the players in real time does not flatter the figure.
+fn play(servers: &[u32], players: &mut [(Scratch, KillOnDrop)], tics: u32) -> Played {
+    let cpu_now = || -> f64 { servers.iter().map(|&p| cpu_seconds(p)).sum() };
+    let cpu0 = cpu_now();
     let start = Instant::now();
     let mut peak = 0u64;
     let limit = Duration::from_secs(120 + tics as u64 / 5);
     let mut failed = 0;
-    let mut done = vec![false; players.len()];
-    while done.iter().any(|d| !d) {
+    let mut exited: Vec<Option<Instant>> = vec![None; players.len()];
+    let mut launched_at: Vec<Option<Instant>> = vec![None; players.len()];
+    // (time, servers' CPU) of every sample taken while no player had exited.
+    let mut samples: Vec<(Instant, f64)> = Vec::new();
+    while exited.iter().any(|d| d.is_none()) {
         peak = peak.max(servers.iter().map(|&p| rss_bytes(p)).sum());
+        let now = Instant::now();
+        if exited.iter().all(|d| d.is_none()) {
+            samples.push((now, cpu_now()));
+        }
         for (i, (d, p)) in players.iter_mut().enumerate() {
-            if done[i] {
+            if exited[i].is_some() {
                 continue;
             }
+            if launched_at[i].is_none() && launched(d.path()) {
+                launched_at[i] = Some(now);
+            }
             if let Some(st) = p.0.try_wait().unwrap() {
-                done[i] = true;
+                exited[i] = Some(now);
                 if !st.success() {
                     failed += 1;
                     eprintln!(
@@ -149,8 +187,48 @@ fn play(
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let cpu1: f64 = servers.iter().map(|&p| cpu_seconds(p)).sum();
-    (cpu1 - cpu0, peak, start.elapsed(), failed)
+    let cpu = cpu_now() - cpu0;
+    let steady = steady_window(&samples, &launched_at, &exited, tics);
+    Played {
+        cpu,
+        steady,
+        peak,
+        wall: start.elapsed(),
+        failed,
+    }
+}
+
+/// The steady window of [`play`]: (servers' CPU seconds in it, room-seconds of game in it).
+fn steady_window(
+    samples: &[(Instant, f64)],
+    launched_at: &[Option<Instant>],
+    exited: &[Option<Instant>],
+    tics: u32,
+) -> Option<(f64, f64)> {
+    let game_secs = tics as f64 / 35.0;
+    let mut last_launch = None::<Instant>;
+    let mut speeds = Vec::new();
+    for (l, e) in launched_at.chunks(PLAYERS).zip(exited.chunks(PLAYERS)) {
+        let launch = l
+            .iter()
+            .copied()
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()?;
+        let exit = e
+            .iter()
+            .copied()
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .min()?;
+        speeds.push(game_secs / exit.checked_duration_since(launch)?.as_secs_f64().max(1e-3));
+        last_launch = last_launch.max(Some(launch));
+    }
+    let from = last_launch? + Duration::from_secs(1);
+    let (t0, c0) = *samples.iter().find(|(t, _)| *t >= from)?;
+    let (t1, c1) = *samples.last()?;
+    let secs = t1.checked_duration_since(t0)?.as_secs_f64();
+    (secs >= 3.0).then(|| (c1 - c0, secs * speeds.iter().sum::<f64>()))
 }
 
 /// p99 upper bound (seconds) from the service's tic delay histogram, summed over rooms.
@@ -264,7 +342,7 @@ fn main() {
     let tics: u32 = std::env::var("CAPACITY_TICS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(525);
+        .unwrap_or(1050);
     let counts: Vec<usize> = std::env::var("CAPACITY_ROOMS")
         .unwrap_or_else(|_| "1,2,4,8".into())
         .split(',')
@@ -298,9 +376,19 @@ fn main() {
         "idle CPU/room",
         "tic delay p99 (samples)"
     );
+    // CAPACITY_MODES (default "native,webrtc,lan"): which to run, e.g. one mode to profile it.
+    let modes = std::env::var("CAPACITY_MODES").unwrap_or_else(|_| "native,webrtc,lan".into());
+    let runs = |m: &str| modes.split(',').any(|x| x.trim() == m);
     for &n in &counts {
-        let native = run_native(n, tics, game_secs);
+        let native = if runs("native") {
+            run_native(n, tics, game_secs)
+        } else {
+            Figures::none()
+        };
         for lan in [false, true] {
+            if !runs(if lan { "lan" } else { "webrtc" }) {
+                continue;
+            }
             let r = run_doomlink(n, tics, game_secs, lan, base_rss);
             println!(
                 "{n:>5} | {:>9} | {:>17.2} ms/s | {:>15.2} ms/s | {:>13.1} MB | {:>11.1} MB | {:>8.2} ms/s | {:>14} ({})",
@@ -314,9 +402,12 @@ fn main() {
                 r.samples,
             );
             println!(
-                "      walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {}, native {}; \
-                 rooms per core projected: doomlink {:.0}, native {:.0}; doomlink/native CPU {:.2}×; \
+                "      with joins and leaves (whole run over game time): doomlink {:.2} ms/s, native {:.2} ms/s; \
+                 walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {}, native {}; \
+                 rooms per core projected (steady game): doomlink {:.0}, native {:.0}; doomlink/native CPU {:.2}×; \
                  Chocolate Doom guests' share of the service's CPU {:.0}%",
+                r.per_room_whole * 1e3,
+                native.per_room_whole * 1e3,
                 r.wall.as_secs_f64(),
                 native.wall.as_secs_f64(),
                 r.failed,
@@ -332,8 +423,11 @@ fn main() {
 
 /// One measured configuration.
 struct Figures {
-    /// CPU seconds per room (game) per second of game.
+    /// CPU seconds per room (game) per second of game, in the steady window (NaN if none).
     per_room: f64,
+    /// CPU seconds per room per second of game over the players' whole run: joins, lobby,
+    /// game and leave, over the game's length.
+    per_room_whole: f64,
     mb_per_room: f64,
     /// CPU seconds per second of an idle room (doomlink only).
     idle: f64,
@@ -342,6 +436,40 @@ struct Figures {
     guest_share: f64,
     wall: Duration,
     failed: usize,
+}
+
+impl Figures {
+    /// A configuration not run: every figure NaN.
+    fn none() -> Figures {
+        Figures {
+            per_room: f64::NAN,
+            per_room_whole: f64::NAN,
+            mb_per_room: f64::NAN,
+            idle: f64::NAN,
+            p99: None,
+            samples: 0,
+            guest_share: f64::NAN,
+            wall: Duration::ZERO,
+            failed: 0,
+        }
+    }
+
+    /// The CPU, wall and failure figures of `played` (`n` rooms of `game_secs` each).
+    fn of(played: &Played, n: usize, game_secs: f64) -> Figures {
+        Figures {
+            per_room: played
+                .steady
+                .map_or(f64::NAN, |(cpu, room_secs)| cpu / room_secs),
+            per_room_whole: played.cpu / (n as f64 * game_secs),
+            mb_per_room: played.peak as f64 / 1e6 / n as f64,
+            idle: 0.0,
+            p99: None,
+            samples: 0,
+            guest_share: 0.0,
+            wall: played.wall,
+            failed: played.failed,
+        }
+    }
 }
 
 /// doomlink: `n` standing rooms; players join by link (WebRTC) or by the rooms' LAN ports.
@@ -368,8 +496,8 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
             players.push((d, p));
         }
     }
-    let (cpu, peak, wall, failed) = play(&[pid], &mut players, tics);
-    if failed > 0 {
+    let played = play(&[pid], &mut players, tics);
+    if played.failed > 0 {
         // The service's side of it (it logs warnings and up here).
         let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(30).collect();
@@ -390,15 +518,26 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
     };
     let guest_share = sum_of("doomlink_room_guest_cpu_seconds_total{")
         / sum_of("process_cpu_seconds_total ").max(1e-9);
+    // Datagrams over the whole run, per room-second of game: the game's (both transports) and
+    // the WebRTC port's UDP ones (with STUN, DTLS and SCTP's own).
+    let per_room_sec = |v: f64| v / (n as f64 * game_secs);
+    let game_dgrams = per_room_sec(
+        sum_of("doomlink_room_datagrams_in_total{") + sum_of("doomlink_room_datagrams_out_total{"),
+    );
+    let udp_dgrams = per_room_sec(
+        sum_of("doomlink_webrtc_edge_datagrams_in_total ")
+            + sum_of("doomlink_webrtc_edge_datagrams_out_total "),
+    );
+    println!(
+        "      datagrams per room-second (whole run, in + out): game {game_dgrams:.0}, WebRTC port UDP {udp_dgrams:.0}"
+    );
     Figures {
-        per_room: cpu / (n as f64 * game_secs),
-        mb_per_room: peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
+        mb_per_room: played.peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
         idle,
         p99,
         samples,
         guest_share,
-        wall,
-        failed,
+        ..Figures::of(&played, n, game_secs)
     }
 }
 
@@ -437,15 +576,6 @@ fn run_native(n: usize, tics: u32, game_secs: f64) -> Figures {
         }
     }
     let spids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
-    let (ncpu, npeak, nwall, nfailed) = play(&spids, &mut nplayers, tics);
-    Figures {
-        per_room: ncpu / (n as f64 * game_secs),
-        mb_per_room: npeak as f64 / 1e6 / n as f64,
-        idle: 0.0,
-        p99: None,
-        samples: 0,
-        guest_share: 0.0,
-        wall: nwall,
-        failed: nfailed,
-    }
+    let played = play(&spids, &mut nplayers, tics);
+    Figures::of(&played, n, game_secs)
 }
