@@ -198,6 +198,11 @@ fn play(servers: &[u32], players: &mut [(Scratch, KillOnDrop)], tics: u32) -> Pl
     }
 }
 
+/// The instants, if every one is known.
+fn every(v: &[Option<Instant>]) -> Option<Vec<Instant>> {
+    v.iter().copied().collect()
+}
+
 /// The steady window of [`play`]: (servers' CPU seconds in it, room-seconds of game in it).
 fn steady_window(
     samples: &[(Instant, f64)],
@@ -209,18 +214,8 @@ fn steady_window(
     let mut last_launch = None::<Instant>;
     let mut speeds = Vec::new();
     for (l, e) in launched_at.chunks(PLAYERS).zip(exited.chunks(PLAYERS)) {
-        let launch = l
-            .iter()
-            .copied()
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .max()?;
-        let exit = e
-            .iter()
-            .copied()
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .min()?;
+        let launch = every(l)?.into_iter().max()?;
+        let exit = every(e)?.into_iter().min()?;
         speeds.push(game_secs / exit.checked_duration_since(launch)?.as_secs_f64().max(1e-3));
         last_launch = last_launch.max(Some(launch));
     }
@@ -405,17 +400,20 @@ fn main() {
                 "      with joins and leaves (whole run over game time): doomlink {:.2} ms/s, native {:.2} ms/s; \
                  walls: doomlink {:.1} s, native {:.1} s; failed players: doomlink {}, native {}; \
                  rooms per core projected (steady game): doomlink {:.0}, native {:.0}; doomlink/native CPU {:.2}×; \
-                 Chocolate Doom guests' share of the service's CPU {:.0}%",
+                 Chocolate Doom guests' share of the service's CPU {:.0}%; \
+                 datagrams per room-second (whole run, in + out): game {:.0}, WebRTC port UDP {:.0}",
                 r.per_room_whole * 1e3,
                 native.per_room_whole * 1e3,
                 r.wall.as_secs_f64(),
                 native.wall.as_secs_f64(),
                 r.failed,
                 native.failed,
-                1.0 / r.per_room.max(1e-9),
-                1.0 / native.per_room.max(1e-9),
-                r.per_room / native.per_room.max(1e-9),
+                1.0 / r.per_room,
+                1.0 / native.per_room,
+                r.per_room / native.per_room,
                 r.guest_share * 100.0,
+                r.dgrams.0,
+                r.dgrams.1,
             );
         }
     }
@@ -434,6 +432,9 @@ struct Figures {
     p99: Option<f64>,
     samples: u64,
     guest_share: f64,
+    /// Datagrams per room-second over the whole run (in + out): the game's, and the WebRTC
+    /// port's UDP ones (doomlink only).
+    dgrams: (f64, f64),
     wall: Duration,
     failed: usize,
 }
@@ -449,6 +450,7 @@ impl Figures {
             p99: None,
             samples: 0,
             guest_share: f64::NAN,
+            dgrams: (f64::NAN, f64::NAN),
             wall: Duration::ZERO,
             failed: 0,
         }
@@ -466,6 +468,7 @@ impl Figures {
             p99: None,
             samples: 0,
             guest_share: 0.0,
+            dgrams: (f64::NAN, f64::NAN),
             wall: played.wall,
             failed: played.failed,
         }
@@ -528,15 +531,13 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
         sum_of("doomlink_webrtc_edge_datagrams_in_total ")
             + sum_of("doomlink_webrtc_edge_datagrams_out_total "),
     );
-    println!(
-        "      datagrams per room-second (whole run, in + out): game {game_dgrams:.0}, WebRTC port UDP {udp_dgrams:.0}"
-    );
     Figures {
         mb_per_room: played.peak.saturating_sub(base_rss) as f64 / 1e6 / n as f64,
         idle,
         p99,
         samples,
         guest_share,
+        dgrams: (game_dgrams, udp_dgrams),
         ..Figures::of(&played, n, game_secs)
     }
 }
