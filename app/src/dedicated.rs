@@ -1069,7 +1069,8 @@ impl GuestSink for SettingsGuard {
 }
 
 /// The room guest's HostIO: the hub node's, timing tics on their way out; datagrams to a LAN
-/// player's address go to the room's LAN bridge instead.
+/// player's address go to the room's LAN bridge instead, and the guest's waits read the room's
+/// LAN port.
 struct RoomIo {
     inner: InternetHost,
     tics: Arc<TicClock>,
@@ -1100,6 +1101,14 @@ impl doomlink_kernel::HostIO for RoomIo {
     }
     fn on_unbind(&self, pid: doomlink_kernel::Pid, port: u16) {
         self.inner.on_unbind(pid, port);
+    }
+    fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.lan.as_ref()?.wait_fd()
+    }
+    fn pump(&self) {
+        if let Some(lan) = &self.lan {
+            lan.pump();
+        }
     }
 }
 
@@ -1242,10 +1251,25 @@ impl LanRoom {
         let bridge = LanBridge::new(cfg, lan.clone())?;
         // The bridge knows ports by the guest's number; the room's is keyed by the real one
         // (so that rooms do not all want 2342) and the guest's 2342 is put in on delivery.
-        let real = bridge.open_port(port)?;
+        // Pumped: the room's guest thread reads the port while it waits (RoomIo's wait_fd), so
+        // a player's datagram wakes one thread, not a receive thread and then the guest.
+        let real = bridge.open_port_pumped(port)?;
         anyhow::ensure!(real == port, "bound {real} instead");
         *lock(&lan.bridge) = Some(bridge);
         Ok(lan)
+    }
+
+    /// The port's socket, for the guest's waits (None once closed).
+    fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
+        lock(&self.bridge).as_ref()?.port_fd(self.port)
+    }
+
+    /// Reads what waits on the port (from the guest's thread, see [`LanRoom::wait_fd`]).
+    fn pump(&self) {
+        let bridge = lock(&self.bridge).clone();
+        if let Some(b) = bridge {
+            b.pump(self.port);
+        }
     }
 
     /// LAN players in the room now.

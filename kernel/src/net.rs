@@ -3,7 +3,9 @@
 //! Ports are kernel-wide, so processes in one kernel talk over 127.0.0.0/8 (the loopback FIFO).
 //! Everything else leaves through `HostIO::send_dgram` and comes back through `inject`. The
 //! socket layer owns the one lock and the one condition variable that blocked readers (recvfrom,
-//! poll) sleep on; every enqueue wakes them.
+//! poll) sleep on; every enqueue wakes them. A host that offers its own socket
+//! ([`HostIO::wait_fd`]) is waited on directly instead, by one blocked thread at a time
+//! ([`FdWait`]).
 
 use crate::host::HostIO;
 use crate::{Errno, Pid};
@@ -153,6 +155,78 @@ pub struct SocketLayer {
     table: Mutex<SocketTable>,
     wake: Condvar,
     host: Arc<dyn HostIO>,
+    /// Made on the first wait on the host's socket (None inside: no eventfd could be made).
+    fd_wait: std::sync::OnceLock<Option<FdWait>>,
+}
+
+/// A blocked thread waiting in ppoll(2) on the host's socket and an eventfd, so that it wakes
+/// for a datagram on that socket (which it then pumps itself) and for any enqueue or kill from
+/// another thread (which writes the eventfd).
+struct FdWait {
+    eventfd: std::os::fd::OwnedFd,
+    /// A thread is in ppoll: enqueues from elsewhere must write the eventfd.
+    parked: std::sync::atomic::AtomicBool,
+    /// One thread waits on the host's socket at a time; the others on the condition variable.
+    turn: Mutex<()>,
+}
+
+impl FdWait {
+    fn new() -> Option<FdWait> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        (fd >= 0).then(|| FdWait {
+            // SAFETY: fd was just returned by eventfd and is owned by nothing else.
+            eventfd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+            parked: std::sync::atomic::AtomicBool::new(false),
+            turn: Mutex::new(()),
+        })
+    }
+
+    /// Wakes the parked thread, if any.
+    fn wake(&self) {
+        use std::os::fd::AsRawFd;
+        if self.parked.load(std::sync::atomic::Ordering::SeqCst) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to our eventfd. A full counter (EAGAIN)
+            // is already a pending wake.
+            unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Waits up to `nap` for `host_fd` to be readable or the eventfd to be written; returns
+    /// whether `host_fd` is readable (or has an error to collect). The caller set `parked`
+    /// while it still held the table's lock, so an enqueue after its last look writes the
+    /// eventfd; this clears it.
+    fn park(&self, host_fd: std::os::fd::RawFd, nap: std::time::Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::Ordering;
+        let mut fds = [
+            libc::pollfd {
+                fd: host_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.eventfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ts = libc::timespec {
+            tv_sec: nap.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: nap.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: fds and ts are live for the call; the length is fds'.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
+        self.parked.store(false, Ordering::SeqCst);
+        if n > 0 && fds[1].revents != 0 {
+            let mut count: u64 = 0;
+            // SAFETY: reads 8 bytes into a live u64 from our non-blocking eventfd.
+            unsafe { libc::read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        }
+        n > 0 && fds[0].revents != 0
+    }
 }
 
 /// How a blocking wait is told to give up (the process was killed).
@@ -176,6 +250,7 @@ impl SocketLayer {
             table: Mutex::new(SocketTable::default()),
             wake: Condvar::new(),
             host,
+            fd_wait: std::sync::OnceLock::new(),
         }
     }
 
@@ -188,6 +263,35 @@ impl SocketLayer {
     /// Wakes every blocked reader (after an enqueue, or to let a killed process notice).
     pub fn wake_all(&self) {
         self.wake.notify_all();
+        if let Some(Some(w)) = self.fd_wait.get() {
+            w.wake();
+        }
+    }
+
+    /// Sleeps up to `nap` for an enqueue: on the host's socket when it offers one and no other
+    /// thread waits there (pumping it on waking), else on the condition variable. Takes the
+    /// table's guard and gives it back re-locked.
+    fn nap<'a>(
+        &'a self,
+        t: MutexGuard<'a, SocketTable>,
+        nap: std::time::Duration,
+    ) -> MutexGuard<'a, SocketTable> {
+        if let Some(fd) = self.host.wait_fd() {
+            if let Some(w) = self.fd_wait.get_or_init(FdWait::new) {
+                if let Ok(_turn) = w.turn.try_lock() {
+                    w.parked.store(true, std::sync::atomic::Ordering::SeqCst);
+                    drop(t);
+                    if w.park(fd, nap) {
+                        self.host.pump();
+                    }
+                    return self.lock();
+                }
+            }
+        }
+        self.wake
+            .wait_timeout(t, nap)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 
     pub fn open(&self, pid: Pid, nonblocking: bool) -> SocketId {
@@ -312,11 +416,7 @@ impl SocketLayer {
                 return Err(Errno::Intr);
             }
             // The timeout only bounds how long a kill can go unnoticed; enqueues notify.
-            t = self
-                .wake
-                .wait_timeout(t, std::time::Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            t = self.nap(t, std::time::Duration::from_millis(50));
         }
     }
 
@@ -329,7 +429,7 @@ impl SocketLayer {
             None => max_nap,
         };
         if !nap.is_zero() {
-            let _ = self.wake.wait_timeout(t, nap);
+            drop(self.nap(t, nap));
         }
     }
 
@@ -603,6 +703,102 @@ mod tests {
             );
         }
         assert_eq!(l.recvfrom(s, false, false, &()), Err(Errno::Again));
+    }
+
+    /// A host that offers its real socket to the kernel's waits (`HostIO::wait_fd`) and injects
+    /// what `pump` reads there, noting the thread that pumped.
+    struct SocketHost {
+        socket: std::net::UdpSocket,
+        layer: std::sync::OnceLock<std::sync::Weak<SocketLayer>>,
+        pumped_on: Mutex<Vec<String>>,
+    }
+    impl HostIO for SocketHost {
+        fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
+            use std::os::fd::AsRawFd;
+            Some(self.socket.as_raw_fd())
+        }
+        fn pump(&self) {
+            let Some(layer) = self.layer.get().and_then(|w| w.upgrade()) else {
+                return;
+            };
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+                let name = std::thread::current().name().unwrap_or("").to_string();
+                self.pumped_on.lock().unwrap().push(name);
+                let _ = layer.inject(
+                    PID,
+                    2342,
+                    Ipv4Addr::new(10, 77, 0, 2),
+                    from.port(),
+                    &buf[..n],
+                );
+            }
+        }
+    }
+
+    fn socket_host_layer() -> (Arc<SocketHost>, Arc<SocketLayer>) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let host = Arc::new(SocketHost {
+            socket,
+            layer: std::sync::OnceLock::new(),
+            pumped_on: Mutex::new(Vec::new()),
+        });
+        let l = Arc::new(SocketLayer::new(host.clone()));
+        host.layer.set(Arc::downgrade(&l)).unwrap();
+        (host, l)
+    }
+
+    #[test]
+    fn a_blocked_reader_waits_on_the_host_socket_and_pumps_it_itself() {
+        let (host, l) = socket_host_layer();
+        let s = l.open(PID, false);
+        l.bind(PID, s, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let l = l.clone();
+            std::thread::Builder::new()
+                .name("reader".into())
+                .spawn(move || tx.send(l.recvfrom(s, false, false, &())))
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"over the wire", host.socket.local_addr().unwrap())
+            .unwrap();
+        // Nothing but the blocked reader reads the host's socket: without it this never comes.
+        let d = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the reader got the datagram")
+            .unwrap();
+        assert_eq!(d.data, b"over the wire");
+        assert_eq!(d.src_port, peer.local_addr().unwrap().port());
+        assert_eq!(host.pumped_on.lock().unwrap().as_slice(), ["reader"]);
+    }
+
+    #[test]
+    fn an_enqueue_from_another_thread_wakes_a_reader_waiting_on_the_host_socket() {
+        let (_host, l) = socket_host_layer();
+        let s = l.open(PID, false);
+        l.bind(PID, s, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let l = l.clone();
+            // One nap far longer than the test waits: only a wake-up ends it in time.
+            std::thread::spawn(move || {
+                l.wait_until(None, Duration::from_secs(600));
+                tx.send(()).unwrap();
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        l.inject(PID, 2342, Ipv4Addr::new(10, 77, 0, 3), 1, b"from elsewhere")
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("the enqueue woke the waiter (its eventfd)");
+        assert_eq!(
+            l.recvfrom(s, false, true, &()).unwrap().data,
+            b"from elsewhere"
+        );
     }
 
     #[test]

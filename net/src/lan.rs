@@ -4,9 +4,12 @@
 //!
 //! Owns one real UDP socket per port a guest binds (the guest's server port keeps its number on
 //! the LAN, 2342 by default, so native clients find it; ephemeral client ports get an ephemeral
-//! real port, so several doomlink instances share one machine), and a receive thread per socket.
+//! real port, so several doomlink instances share one machine), and a receive thread per socket
+//! unless the port is pumped (below).
 //! Addresses are translated by [`NatTable`]: a guest sees each real LAN host as a virtual
-//! 10.77.0.x address, never the real one (inside a guest 127.0.0.1 is its own kernel).
+//! 10.77.0.x address, never the real one (inside a guest 127.0.0.1 is its own kernel). A port
+//! opened with [`LanBridge::open_port_pumped`] has no thread: its owner reads it with
+//! [`LanBridge::pump`] (a dedicated room's guest thread, while it waits).
 //! Guest-visible virtual addresses never reach the wire.
 //!
 //! With [`LanConfig::side`] set, the bridge also speaks doomlink's side protocol
@@ -316,48 +319,96 @@ impl LanBridge {
 
     /// The guest bound `guest_port`: open its real socket and start receiving.
     pub fn open_port(&self, guest_port: u16) -> Result<u16, LanError> {
+        self.open(guest_port, true)
+    }
+
+    /// Like [`LanBridge::open_port`], but with no receive thread: the socket is non-blocking and
+    /// the owner reads it with [`LanBridge::pump`] when [`LanBridge::port_fd`] is readable (a
+    /// dedicated room's guest thread, as it waits: `HostIO::wait_fd`).
+    pub fn open_port_pumped(&self, guest_port: u16) -> Result<u16, LanError> {
+        self.open(guest_port, false)
+    }
+
+    fn open(&self, guest_port: u16, threaded: bool) -> Result<u16, LanError> {
         let ip = self.inner.cfg.bind_ip;
         let want = if guest_port < self.inner.cfg.fixed_port_below {
             guest_port
         } else {
             0
         };
-        let socket = UdpSocket::bind((ip, want)).map_err(|source| LanError::Bind {
+        let bind_err = |source| LanError::Bind {
             ip,
             port: want,
             source,
-        })?;
+        };
+        let socket = UdpSocket::bind((ip, want)).map_err(bind_err)?;
         let _ = socket.set_broadcast(true);
-        socket
-            .set_read_timeout(Some(RECV_POLL))
-            .map_err(|source| LanError::Bind {
-                ip,
-                port: want,
-                source,
-            })?;
+        if threaded {
+            socket.set_read_timeout(Some(RECV_POLL)).map_err(bind_err)?;
+        } else {
+            socket.set_nonblocking(true).map_err(bind_err)?;
+        }
         let real_port = socket.local_addr().map(|a| a.port()).unwrap_or(want);
         let socket = Arc::new(socket);
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
+        let thread = if threaded {
             let (socket, stop, bridge) = (socket.clone(), stop.clone(), self.clone());
-            std::thread::Builder::new()
-                .name(format!("lan-port-{guest_port}"))
-                .spawn(move || bridge.receive_loop(guest_port, &socket, &stop))
-                .map_err(|source| LanError::Bind {
-                    ip,
-                    port: want,
-                    source,
-                })?
+            Some(
+                std::thread::Builder::new()
+                    .name(format!("lan-port-{guest_port}"))
+                    .spawn(move || bridge.receive_loop(guest_port, &socket, &stop))
+                    .map_err(bind_err)?,
+            )
+        } else {
+            None
         };
         lock(&self.inner.ports).insert(
             guest_port,
             PortSocket {
                 socket,
                 stop,
-                thread: Some(thread),
+                thread,
             },
         );
         Ok(real_port)
+    }
+
+    /// The raw fd of `guest_port`'s real socket, to wait on (see
+    /// [`LanBridge::open_port_pumped`]). It is closed by [`LanBridge::close_port`].
+    pub fn port_fd(&self, guest_port: u16) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        lock(&self.inner.ports)
+            .get(&guest_port)
+            .map(|p| p.socket.as_raw_fd())
+    }
+
+    /// Receives every datagram waiting on a pumped port, without blocking, and handles each as
+    /// its receive thread would; returns how many were read.
+    pub fn pump(&self, guest_port: u16) -> usize {
+        let Some(socket) = lock(&self.inner.ports)
+            .get(&guest_port)
+            .map(|p| p.socket.clone())
+        else {
+            return 0;
+        };
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 65536]);
+        }
+        BUF.with_borrow_mut(|buf| {
+            let mut read = 0;
+            loop {
+                match socket.recv_from(buf) {
+                    Ok((n, from)) => {
+                        read += 1;
+                        self.on_datagram(guest_port, from, &buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return read,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    // ICMP port-unreachable from an earlier send: collected, not fatal.
+                    Err(_) => {}
+                }
+            }
+        })
     }
 
     /// The guest closed `guest_port`.
@@ -416,51 +467,48 @@ impl LanBridge {
     fn receive_loop(&self, guest_port: u16, socket: &UdpSocket, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
         while !stop.load(Ordering::Relaxed) {
-            let (n, from) = match socket.recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
-                // ICMP port-unreachable from an earlier send shows up here on Linux: not fatal.
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) => self.on_datagram(guest_port, from, &buf[..n]),
+                // Timeouts (to look at `stop`), and ICMP port-unreachable from an earlier send,
+                // which shows up here on Linux: not fatal.
                 Err(_) => continue,
-            };
-            if is_side_frame(&buf[..n]) {
+            }
+        }
+    }
+
+    /// A datagram from the LAN on `guest_port`'s socket: side frames to the side state, the
+    /// rest through the NAT to the guest.
+    fn on_datagram(&self, guest_port: u16, from: SocketAddr, data: &[u8]) {
+        if is_side_frame(data) {
+            self.inner
+                .stats
+                .side_frames_in
+                .fetch_add(1, Ordering::Relaxed);
+            let r = self.with_side(|s| s.handle_frame(Instant::now(), guest_port, from, data));
+            if matches!(r, Some(Err(_))) {
                 self.inner
                     .stats
-                    .side_frames_in
+                    .side_frames_bad
                     .fetch_add(1, Ordering::Relaxed);
-                let r =
-                    self.with_side(|s| s.handle_frame(Instant::now(), guest_port, from, &buf[..n]));
-                if matches!(r, Some(Err(_))) {
-                    self.inner
-                        .stats
-                        .side_frames_bad
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
             }
-            if let Some(side) = &self.inner.side {
-                lock(side).guest_received(Instant::now(), from);
-            }
-            let src = match lock(&self.inner.nat).inbound(Instant::now(), from) {
-                Ok(v) => v,
-                Err(_) => continue,
-            };
-            self.inner
-                .stats
-                .datagrams_in
-                .fetch_add(1, Ordering::Relaxed);
-            self.inner
-                .stats
-                .bytes_in
-                .fetch_add(n as u64, Ordering::Relaxed);
-            self.inner.sink.deliver(guest_port, src, &buf[..n]);
+            return;
         }
+        if let Some(side) = &self.inner.side {
+            lock(side).guest_received(Instant::now(), from);
+        }
+        let src = match lock(&self.inner.nat).inbound(Instant::now(), from) {
+            Ok(v) => v,
+            Err(_) => return,
+        };
+        self.inner
+            .stats
+            .datagrams_in
+            .fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .stats
+            .bytes_in
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.inner.sink.deliver(guest_port, src, data);
     }
 }
 
@@ -528,6 +576,41 @@ mod tests {
         assert_eq!(b.stats().dropped_unroutable.load(Ordering::Relaxed), 2);
         b.close_port(60001);
         assert!(b.send(60001, src, b"x").is_err());
+    }
+
+    #[test]
+    fn a_pumped_port_is_read_only_by_its_pump() {
+        let (b, rx) = bridge();
+        let real_port = b.open_port_pumped(60002).unwrap();
+        assert!(b.port_fd(60002).is_some());
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..3u8 {
+            peer.send_to(&[b'a' + i], ("127.0.0.1", real_port)).unwrap();
+        }
+        // No thread reads it: the datagrams wait in the socket until pumped.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(rx.try_recv().is_err());
+        let mut pumped = 0;
+        for _ in 0..100 {
+            pumped += b.pump(60002);
+            if pumped == 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pumped, 3);
+        let got: Vec<Vec<u8>> = rx
+            .try_iter()
+            .map(|(port, _, d)| {
+                assert_eq!(port, 60002);
+                d
+            })
+            .collect();
+        assert_eq!(got, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(b.pump(60002), 0, "nothing left: pump does not block");
+        b.close_port(60002);
+        assert_eq!(b.port_fd(60002), None);
+        assert_eq!(b.pump(60002), 0);
     }
 
     #[test]
