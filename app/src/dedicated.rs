@@ -1586,6 +1586,19 @@ mod tests {
             std::sync::Weak::new(),
         )
         .unwrap();
+        // The room's guest thread reads the port while it waits (RoomIo's wait_fd); this
+        // thread stands in for it.
+        assert!(lan.wait_fd().is_some());
+        let guest_stop = Arc::new(AtomicBool::new(false));
+        let guest = {
+            let (lan, stop) = (lan.clone(), guest_stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    lan.pump();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
         let joiner = || {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -1640,6 +1653,9 @@ mod tests {
         a.send_to(b"\x00\x06tic", ("127.0.0.1", port)).unwrap();
         wait_seen(3);
         lan.close();
+        assert!(lan.wait_fd().is_none());
+        guest_stop.store(true, Ordering::Relaxed);
+        guest.join().unwrap();
         for s in [&a, &b] {
             let n = recv(s, &mut buf);
             assert_eq!(&buf[..n], &DISCONNECT);
