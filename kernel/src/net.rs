@@ -277,13 +277,26 @@ impl SocketLayer {
         nap: std::time::Duration,
     ) -> MutexGuard<'a, SocketTable> {
         if let Some(fd) = self.host.wait_fd() {
-            if let Some(w) = self.fd_wait.get_or_init(FdWait::new) {
-                if let Ok(_turn) = w.turn.try_lock() {
-                    w.parked.store(true, std::sync::atomic::Ordering::SeqCst);
-                    drop(t);
-                    if w.park(fd, nap) {
-                        self.host.pump();
+            match self.fd_wait.get_or_init(FdWait::new) {
+                Some(w) => {
+                    if let Ok(_turn) = w.turn.try_lock() {
+                        w.parked.store(true, std::sync::atomic::Ordering::SeqCst);
+                        drop(t);
+                        if w.park(fd, nap) {
+                            self.host.pump();
+                        }
+                        return self.lock();
                     }
+                }
+                // No eventfd (out of fds): nobody else reads the host's socket, so read it
+                // after short naps on the condition variable instead.
+                None => {
+                    let (t, _) = self
+                        .wake
+                        .wait_timeout(t, nap.min(std::time::Duration::from_millis(2)))
+                        .unwrap_or_else(|e| e.into_inner());
+                    drop(t);
+                    self.host.pump();
                     return self.lock();
                 }
             }
