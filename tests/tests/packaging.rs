@@ -105,6 +105,14 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
     ] {
         assert!(listing.contains(f), "{f} is not in the package:\n{listing}");
     }
+    // The notices of the crates linked in ride along (wasmtime's LICENSE as one of them).
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("./usr/share/doc/doomlink/crates/wasmtime-")
+                && l.trim_end().ends_with("/LICENSE")),
+        "no crate notices in the package:\n{listing}"
+    );
     let fields = ok(Command::new("dpkg-deb").args(["-f", &deb, "Depends", "Recommends"]));
     assert!(
         fields.contains("libasound2") && fields.contains("libgl1"),
@@ -117,6 +125,29 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
     let _stop = StopInstalled;
     ok(Command::new("dpkg").args(["-i", &deb]));
     ok(Command::new("desktop-file-validate").arg("/usr/share/applications/doomlink.desktop"));
+    // The copyright file names what the binary is made of: ours, Chocolate Doom, every crate.
+    let copyright = std::fs::read_to_string("/usr/share/doc/doomlink/copyright").unwrap();
+    for needle in [
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+        "License: GPL-3.0-or-later",
+        "Simon Howard",
+        "License: GPL-2.0-or-later",
+        "Files: rust-crate/wasmtime-",
+        "Files: rust-crate/rtc-sctp-0.21.1",
+    ] {
+        assert!(
+            copyright.contains(needle),
+            "{needle:?} is not in the copyright file"
+        );
+    }
+    assert!(
+        copyright.matches("Files: rust-crate/").count() > 100,
+        "too few crates in the copyright file"
+    );
+    assert!(
+        !copyright.contains("License: unknown"),
+        "a crate without a license in the copyright file"
+    );
     let home = scratch.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let handler = ok(Command::new("xdg-mime")
