@@ -16,7 +16,8 @@
 //!
 //! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 1050 = 30 s of game)
 //! CAPACITY_ROOMS (default "1,2,4,8") and CAPACITY_MODES (default "native,webrtc,lan") shorten
-//! or change it.
+//! or change it; CAPACITY_RTC_THREADS sets the service's WebRTC edge threads (default: one per
+//! core).
 
 use doomlink_e2e::*;
 use std::io::{Read, Write};
@@ -64,7 +65,12 @@ fn http_get(port: u16, path: &str) -> String {
 /// `doomlink serve` with `rooms` standing four-player rooms, each also on a LAN port when
 /// `lan_ports` is given; returns it, its port and the links.
 fn serve(dir: &Path, rooms: usize, lan_ports: Option<&[u16]>) -> (KillOnDrop, u16, Vec<String>) {
-    let mut cfg = format!("[limits]\nrooms = {}\n\n", rooms.max(1));
+    // CAPACITY_RTC_THREADS: the service's WebRTC edge threads (its default: one per core).
+    let mut cfg = match std::env::var("CAPACITY_RTC_THREADS") {
+        Ok(n) => format!("rtc_threads = {}\n", n.trim()),
+        Err(_) => String::new(),
+    };
+    cfg += &format!("[limits]\nrooms = {}\n\n", rooms.max(1));
     for i in 0..rooms {
         cfg += &format!(
             "[[room]]\nname = \"r{i}\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\nmode = \"coop\"\nwarp = [1, 1]\nskill = 3\n"
