@@ -2,6 +2,11 @@
 //! scratch directories, and running commands with a deadline. Child processes (kill-on-drop,
 //! headless peer arguments, invite links, `doomlink serve`) are in [`procs`], re-exported here.
 
+pub mod chocobot;
+
+pub mod measure;
+pub use measure::*;
+
 pub mod natlab;
 
 pub mod procs;

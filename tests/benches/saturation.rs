@@ -1,0 +1,304 @@
+//! Rooms per core measured at saturation (issue 8), not projected: the server gets one core of
+//! its own (`taskset -c 0`), the load generator the other (`taskset -c 1`: a child process of
+//! [`chocobot`] bots, four per room, speaking Chocolate Doom's protocol over 127.0.0.1), and the
+//! number of four-player rooms rises until the server no longer keeps up.
+//!
+//! Servers: `doomlink serve` with N standing rooms, the bots joining at each room's LAN port (the
+//! LAN transport: Chocolate Doom's own packets over UDP, as native clients join); the anchor in
+//! the same run is native `chocolate-server` (Debian's chocolate-doom), N processes on the same
+//! core. WebRTC rooms are not measured here: a bot would need its own WebRTC stack (DTLS, SCTP),
+//! which costs the load generator as much as the service's edge costs the service, so one core
+//! of bots could not load one core of service.
+//!
+//! For each N: the server core's load in the steady game (every bot in game, until the first
+//! leaves), its CPU per room-second (over room-seconds actually played: a room running slow
+//! counts less), the bots' game speed (tics received over the game's wall time; 1.0 is real
+//! time), the delay from a bot's command for a tic to the server's tic coming back (p50 / p99
+//! over every bot; both sides pay it: the other players' commands arrive as late as the
+//! slowest, and the bots' own core is loaded), and the load generator's own core load. A server
+//! keeps up at N when every room plays at ≥ 0.97 of real time, the tic delay's p99 is within one
+//! tic (28.6 ms) and no bot failed; the figure is the largest such N.
+//!
+//! `cargo bench -p doomlink-e2e --bench saturation`; SATURATION_ROOMS (default
+//! "25,50,75,100,125,150") and SATURATION_MODES (default "native,lan") choose the steps,
+//! SATURATION_TICS (default 700 = 20 s of game) the game's length. Needs two cores.
+
+use doomlink_e2e::chocobot::{self, Phase};
+use doomlink_e2e::*;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const PLAYERS: usize = 4;
+const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
+
+/// The bots' side, in a child process pinned to the other core: plays, prints `event NAME` as
+/// things happen and one `room I SPEED FAILED` line per room, then `delays P50 P99` (µs).
+fn bots_child(targets: &str, tics: u32) {
+    let rooms: Vec<SocketAddr> = targets
+        .split(',')
+        .map(|t| t.parse().expect("SATURATION_BOTS_CHILD: ip:port,…"))
+        .collect();
+    let limit = Duration::from_secs(60 + tics as u64 / 35 * 2);
+    let reports = chocobot::run(&rooms, PLAYERS, tics, limit, |e| {
+        println!("event {e:?}");
+        let _ = std::io::stdout().flush();
+    })
+    .expect("bots run");
+    let mut delays: Vec<u32> = Vec::new();
+    for (room, bots) in reports.chunk_by(|a, b| a.room == b.room).enumerate() {
+        let mut failed = 0;
+        let mut slowest = f64::INFINITY;
+        for b in bots {
+            if b.phase != Phase::Done || b.stats.tics_received < tics {
+                failed += 1;
+                eprintln!(
+                    "room {room}: a bot ended {:?} after {} tics",
+                    b.phase, b.stats.tics_received
+                );
+            }
+            let speed =
+                b.stats.tics_received as f64 / 35.0 / b.stats.game_time.as_secs_f64().max(1e-3);
+            slowest = slowest.min(speed);
+            delays.extend_from_slice(&b.stats.tic_delays_us);
+        }
+        println!("room {room} {slowest:.4} {failed}");
+    }
+    delays.sort_unstable();
+    let q = |f: f64| {
+        delays
+            .get(((delays.len() as f64 * f) as usize).min(delays.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!("delays {} {}", q(0.5), q(0.99));
+}
+
+/// One step's figures.
+struct Step {
+    /// The server core's load in the steady game (CPU seconds per second).
+    load: f64,
+    /// CPU seconds per room-second of game played.
+    per_room: f64,
+    /// The slowest room's game speed (1.0: real time).
+    slowest: f64,
+    failed: usize,
+    /// Tic delay p50 and p99, ms.
+    delay: (f64, f64),
+    /// The load generator's core load.
+    bots_load: f64,
+}
+
+impl Step {
+    /// The game as players would have it: every room at real time, the tic delay's p99 within
+    /// a tic (28.6 ms), no bot failed. Not the core's load: native chocolate-server polls its
+    /// socket every millisecond, a load that yields to work when the core is full.
+    fn keeps_up(&self) -> bool {
+        self.slowest >= 0.97 && self.delay.1 <= 1000.0 / 35.0 && self.failed == 0
+    }
+}
+
+/// Runs the bots against `targets`, measuring `servers` (pids) while every bot is in game.
+fn play(servers: &[u32], targets: &[SocketAddr], tics: u32) -> Step {
+    let list: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+    let mut child = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(std::env::current_exe().unwrap())
+        .env("SATURATION_BOTS_CHILD", list.join(","))
+        .env("SATURATION_TICS", tics.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("taskset (util-linux) runs the bots");
+    let bots_pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let cpu = |pids: &[u32]| -> f64 { pids.iter().map(|&p| cpu_seconds(p)).sum() };
+    let mut window: Option<(Instant, f64, f64)> = None;
+    let mut measured = None;
+    let mut lines = Vec::new();
+    for l in rx.iter() {
+        match l.as_str() {
+            "event AllInGame" => {
+                // A second for the last joins' packets to settle.
+                std::thread::sleep(Duration::from_secs(1));
+                window = Some((Instant::now(), cpu(servers), cpu_seconds(bots_pid)));
+            }
+            "event FirstLeft" => {
+                if let Some((t0, c0, b0)) = window {
+                    let secs = t0.elapsed().as_secs_f64();
+                    measured = Some((secs, cpu(servers) - c0, cpu_seconds(bots_pid) - b0));
+                }
+            }
+            _ => lines.push(l),
+        }
+    }
+    let _ = child.wait();
+    let mut speeds = Vec::new();
+    let mut failed = 0;
+    let mut delay = (f64::NAN, f64::NAN);
+    for l in &lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match f.as_slice() {
+            ["room", _, speed, fails] => {
+                speeds.push(speed.parse::<f64>().unwrap_or(0.0));
+                failed += fails.parse::<usize>().unwrap_or(PLAYERS);
+            }
+            ["delays", p50, p99] => {
+                delay = (
+                    p50.parse::<f64>().unwrap_or(f64::NAN) / 1e3,
+                    p99.parse::<f64>().unwrap_or(f64::NAN) / 1e3,
+                )
+            }
+            _ => {}
+        }
+    }
+    failed += (targets.len() - speeds.len()) * PLAYERS;
+    let slowest = speeds.iter().copied().fold(f64::INFINITY, f64::min);
+    let (secs, server_cpu, bots_cpu) = measured.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let room_secs: f64 = speeds.iter().map(|s| s.min(1.0) * secs).sum();
+    Step {
+        load: server_cpu / secs,
+        per_room: server_cpu / room_secs,
+        slowest,
+        failed,
+        delay,
+        bots_load: bots_cpu / secs,
+    }
+}
+
+/// `n` native chocolate-server processes on core 0.
+fn run_native(n: usize, tics: u32) -> Step {
+    let dir = Scratch::new(&format!("sat-native-{n}"));
+    let mut servers = Vec::new();
+    let mut targets = Vec::new();
+    for _ in 0..n {
+        let p = free_server_port();
+        servers.push(KillOnDrop(
+            Command::new("taskset")
+                .args([
+                    "-c",
+                    "0",
+                    NATIVE_SERVER,
+                    "-privateserver",
+                    "-port",
+                    &p.to_string(),
+                ])
+                .env("HOME", dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
+        ));
+        targets.push(SocketAddr::from(([127, 0, 0, 1], p)));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let pids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+    play(&pids, &targets, tics)
+}
+
+/// `doomlink serve` on core 0 with `n` standing rooms, the bots at their LAN ports.
+fn run_lan(n: usize, tics: u32) -> Step {
+    let dir = Scratch::new(&format!("sat-lan-{n}"));
+    let ports: Vec<u16> = (0..n).map(|_| free_server_port()).collect();
+    let (svc, _, _) = serve_standing_rooms(&doomlink_release(), dir.path(), n, Some(&ports));
+    let pid = svc.0.id();
+    // Every thread the service has and will make runs on core 0.
+    let pinned = Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(pinned, "taskset -a -p pins the service");
+    std::thread::sleep(Duration::from_secs(1));
+    let targets: Vec<SocketAddr> = ports
+        .iter()
+        .map(|&p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .collect();
+    play(&[pid], &targets, tics)
+}
+
+fn main() {
+    if let Ok(targets) = std::env::var("SATURATION_BOTS_CHILD") {
+        let tics = std::env::var("SATURATION_TICS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(700);
+        bots_child(&targets, tics);
+        return;
+    }
+    if std::thread::available_parallelism().map_or(0, |n| n.get()) < 2 {
+        println!("saturation: needs two cores (the server's and the bots'); skipped");
+        return;
+    }
+    let tics: u32 = std::env::var("SATURATION_TICS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(700);
+    let counts: Vec<usize> = std::env::var("SATURATION_ROOMS")
+        .unwrap_or_else(|_| "25,50,75,100,125,150".into())
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    let modes = std::env::var("SATURATION_MODES").unwrap_or_else(|_| "native,lan".into());
+    let _ = doomlink_release();
+    println!(
+        "saturation: the server on core 0, {PLAYERS} bots per room on core 1, {tics} tics ({:.0} s) of game per room",
+        tics as f64 / 35.0
+    );
+    println!(
+        "{:>7} | {:>5} | {:>9} | {:>12} | {:>8} | {:>19} | {:>9} | {:>6} | keeps up",
+        "server",
+        "rooms",
+        "core load",
+        "CPU/room-s",
+        "slowest",
+        "tic delay p50/p99",
+        "bots load",
+        "failed"
+    );
+    let mut best: Vec<(String, usize, f64)> = Vec::new();
+    for mode in modes.split(',').map(str::trim) {
+        let mut kept = None;
+        for &n in &counts {
+            let s = match mode {
+                "native" => run_native(n, tics),
+                "lan" => run_lan(n, tics),
+                other => panic!("SATURATION_MODES: unknown mode {other}"),
+            };
+            println!(
+                "{mode:>7} | {n:>5} | {:>8.0}% | {:>7.2} ms/s | {:>8.3} | {:>7.1} / {:>6.1} ms | {:>8.0}% | {:>6} | {}",
+                s.load * 100.0,
+                s.per_room * 1e3,
+                s.slowest,
+                s.delay.0,
+                s.delay.1,
+                s.bots_load * 100.0,
+                s.failed,
+                if s.keeps_up() { "yes" } else { "no" }
+            );
+            if !s.keeps_up() {
+                break;
+            }
+            kept = Some((n, s.per_room));
+        }
+        if let Some((n, per_room)) = kept {
+            best.push((mode.to_string(), n, per_room));
+        }
+    }
+    for (mode, n, per_room) in best {
+        println!(
+            "{mode}: keeps up with {n} four-player rooms on one core (measured); {:.0} rooms per core projected from its CPU per room-second there",
+            1.0 / per_room
+        );
+    }
+}

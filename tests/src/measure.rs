@@ -1,0 +1,119 @@
+//! Measuring servers for the capacity benchmarks: a process's CPU and memory from /proc, the
+//! service's metrics over HTTP, and `doomlink serve` with standing rooms.
+
+use crate::*;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+
+/// CPU seconds (user + system) process `pid` has used; 0 if it is gone.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+/// Process `pid`'s resident memory in bytes; 0 if it is gone.
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The body of `GET path` from 127.0.0.1:`port` ("" on any failure).
+pub fn http_get(port: u16, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+/// `doomlink serve` (the binary `bin`) with `rooms` standing four-player coop rooms of
+/// Freedoom 1, each also on a LAN port when `lan_ports` is given; returns it, its HTTP port and
+/// the rooms' links. CAPACITY_RTC_THREADS sets its WebRTC edge threads.
+pub fn serve_standing_rooms(
+    bin: &Path,
+    dir: &Path,
+    rooms: usize,
+    lan_ports: Option<&[u16]>,
+) -> (KillOnDrop, u16, Vec<String>) {
+    // CAPACITY_RTC_THREADS: the service's WebRTC edge threads (its default: one per core).
+    let mut cfg = match std::env::var("CAPACITY_RTC_THREADS") {
+        Ok(n) => format!("rtc_threads = {}\n", n.trim()),
+        Err(_) => String::new(),
+    };
+    cfg += &format!("[limits]\nrooms = {}\n\n", rooms.max(1));
+    for i in 0..rooms {
+        cfg += &format!(
+            "[[room]]\nname = \"r{i}\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\nmode = \"coop\"\nwarp = [1, 1]\nskill = 3\n"
+        );
+        if let Some(ports) = lan_ports {
+            cfg += &format!("lan_port = {}\n", ports[i]);
+        }
+        cfg += "\n";
+    }
+    let cfg_path = dir.join("serve.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let log = dir.join("serve.log");
+    let (mut cmd, port) = serve_command(bin, dir);
+    let mut child = cmd
+        .args(["--rtc-bind", "127.0.0.1", "--lan-bind", "127.0.0.1"])
+        .arg("--config")
+        .arg(&cfg_path)
+        .env("DOOMLINK_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&log))
+        .spawn()
+        .unwrap();
+    let links = serve_rooms(&mut child, rooms, &log)
+        .into_iter()
+        .map(|(_, link)| link)
+        .collect();
+    (KillOnDrop(child), port, links)
+}
+
+/// p99 upper bound (seconds) from the service's tic delay histogram, summed over rooms.
+pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
+    let mut by_le: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in metrics.lines() {
+        let Some(rest) = l.strip_prefix("doomlink_room_tic_delay_seconds_bucket{") else {
+            continue;
+        };
+        let le = rest.split("le=\"").nth(1).and_then(|x| x.split('"').next());
+        let v: u64 = rest
+            .rsplit(' ')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        if let Some(le) = le {
+            *by_le.entry(le.to_string()).or_default() += v;
+        }
+    }
+    let mut buckets: Vec<(f64, u64)> = by_le
+        .into_iter()
+        .map(|(le, n)| (le.parse().unwrap_or(f64::INFINITY), n))
+        .collect();
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let total = buckets.last().map_or(0, |b| b.1);
+    if total == 0 {
+        return (None, 0);
+    }
+    let want = (total as f64 * 0.99).ceil() as u64;
+    (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
+}

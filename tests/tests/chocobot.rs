@@ -1,0 +1,67 @@
+//! The load generator's bots ([`doomlink_e2e::chocobot`]) play whole games against real servers:
+//! native `chocolate-server` (Debian's chocolate-doom), and a `doomlink serve` room's LAN port
+//! (its Chocolate Doom guest behind the LAN transport). What the saturation benchmark measures
+//! is only worth something if the servers take the bots as the players they stand for: joined,
+//! launched, every tic of the game sent back, and a clean leave.
+
+use doomlink_e2e::chocobot::{self, Phase};
+use doomlink_e2e::*;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TICS: u32 = 140;
+
+/// Two rooms of four bots against `servers`; every bot must end its game done, having had
+/// every tic back (with a delay measured for each).
+fn bots_play(servers: &[SocketAddr]) {
+    let reports = chocobot::run(servers, 4, TICS, Duration::from_secs(60), |_| {}).unwrap();
+    assert_eq!(reports.len(), servers.len() * 4);
+    for r in &reports {
+        assert_eq!(r.phase, Phase::Done, "room {}: {r:?}", r.room);
+        assert_eq!(r.stats.tics_sent, TICS, "{r:?}");
+        assert_eq!(r.stats.tics_received, TICS, "{r:?}");
+        assert_eq!(r.stats.tic_delays_us.len(), TICS as usize, "{r:?}");
+        // The game ran near real time (the server did not hold tics back or race ahead).
+        let secs = r.stats.game_time.as_secs_f64();
+        assert!(
+            (3.0..12.0).contains(&secs),
+            "{TICS} tics in {secs:.1} s: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn bots_play_native_chocolate_server() {
+    let dir = Scratch::new("bots-native");
+    let mut servers = Vec::new();
+    let mut targets = Vec::new();
+    for _ in 0..2 {
+        let p = free_server_port();
+        servers.push(KillOnDrop(
+            Command::new("/usr/games/chocolate-server")
+                .args(["-privateserver", "-port", &p.to_string()])
+                .env("HOME", dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
+        ));
+        targets.push(SocketAddr::from(([127, 0, 0, 1], p)));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    bots_play(&targets);
+}
+
+#[test]
+fn bots_play_doomlink_rooms_over_the_lan_transport() {
+    let dir = Scratch::new("bots-lan");
+    let ports = [free_server_port(), free_server_port()];
+    let (_svc, _, _) = serve_standing_rooms(&doomlink(), dir.path(), 2, Some(&ports));
+    let targets: Vec<SocketAddr> = ports
+        .iter()
+        .map(|&p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .collect();
+    bots_play(&targets);
+}
