@@ -10,7 +10,12 @@
 //! requests both ways, and a clean disconnect.
 //!
 //! [`Bot`] is the protocol, sans-IO (packets and instants in, packets out); [`run`] drives many
-//! bots on one thread with tokio, one UDP socket each, on 127.0.0.1.
+//! bots on one thread with tokio, each over UDP (a socket on 127.0.0.1) or over WebRTC by a
+//! room's invite link (a doomlink session client, as `doomlink join LINK` has, bound to
+//! 127.0.0.1).
+//!
+//! Bots play among themselves: their consistency bytes are made up, so a real player in the same
+//! game would stop at Chocolate Doom's "consistency failure".
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -109,9 +114,13 @@ pub struct Bot {
     unacked: VecDeque<(u8, Vec<u8>, Option<Instant>)>,
     last_send: Option<Instant>,
     last_recv: Instant,
+    /// When the first SYN went (the connect timeout runs from it).
     created: Instant,
     syn_sent: Option<Instant>,
     launched: bool,
+    /// The controller launches only while this is set ([`run`] holds every room until all
+    /// its bots are in their lobbies).
+    pub may_launch: bool,
     // In game.
     start: Option<Instant>,
     maketic: u32,
@@ -207,6 +216,7 @@ impl Bot {
             created: now,
             syn_sent: None,
             launched: false,
+            may_launch: true,
             start: None,
             maketic: 0,
             sent: vec![None; BACKUPTICS as usize],
@@ -344,6 +354,7 @@ impl Bot {
                     return;
                 };
                 if self.phase == Phase::Lobby
+                    && self.may_launch
                     && controller == 1
                     && players >= self.room_size
                     && !self.launched
@@ -566,6 +577,10 @@ impl Bot {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Connecting => {
+                // The 10 s run from the first SYN: a WebRTC bot's transport may take a while.
+                if self.syn_sent.is_none() {
+                    self.created = now;
+                }
                 if now.duration_since(self.created) > Duration::from_secs(10) {
                     self.fail("no answer from the server in 10 s".into());
                     return;
@@ -685,6 +700,10 @@ pub struct BotReport {
     pub room: usize,
     pub phase: Phase,
     pub stats: BotStats,
+    /// From the run's start to this bot's joining (its transport up, for WebRTC) and to its
+    /// game's start.
+    pub joined_after: Option<Duration>,
+    pub started_after: Option<Duration>,
 }
 
 /// Events [`run`] tells its caller while the bots play.
@@ -696,11 +715,131 @@ pub enum RunEvent {
     FirstLeft,
 }
 
-/// Runs `per_room` bots against each server in `rooms` (on one thread, one UDP socket per bot
-/// bound to 127.0.0.1), each playing `tics` tics; returns every bot's report when all are done
-/// or `limit` has passed. `events` hears of [`RunEvent`]s as they happen.
+/// Where a room's bots join.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A server's UDP port: Chocolate Doom's packets as they are (native `chocolate-server`, or a
+    /// `doomlink serve` room's LAN port).
+    Udp(SocketAddr),
+    /// A doomlink invite link: each bot joins over WebRTC through the link's rendezvous, as
+    /// `doomlink join LINK` does, and its packets ride the session to the room's guest.
+    Link(String),
+}
+
+/// A bot's way to its server.
+enum Transport {
+    Udp(tokio::net::UdpSocket),
+    Rtc {
+        node: doomlink_net::node::WebRtcNode,
+        hub: std::net::Ipv4Addr,
+        rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    },
+}
+
+/// The guest side of a WebRTC bot: datagrams the session delivers go to the bot's task.
+struct ChannelSink(tokio::sync::mpsc::UnboundedSender<Vec<u8>>);
+
+impl doomlink_net::lan::GuestSink for ChannelSink {
+    fn deliver(&self, _dst_port: u16, _src: std::net::SocketAddrV4, data: &[u8]) {
+        let _ = self.0.send(data.to_vec());
+    }
+}
+
+/// The bot's guest port on its virtual address (any; a client's is ephemeral).
+const RTC_BOT_PORT: u16 = 40000;
+/// The room guest's server port.
+const SERVER_PORT: u16 = 2342;
+
+impl Transport {
+    async fn open(
+        target: &Target,
+        name: &str,
+        session: Option<&doomlink_net::session::Config>,
+    ) -> Result<Transport, String> {
+        match target {
+            Target::Udp(server) => {
+                let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sock.connect(server).await.map_err(|e| e.to_string())?;
+                Ok(Transport::Udp(sock))
+            }
+            Target::Link(link) => {
+                use doomlink_net::online::{join_room, JoinOptions};
+                let invite =
+                    doomlink_net::invite::InviteLink::parse(link).map_err(|e| e.to_string())?;
+                let mut rtc =
+                    doomlink::internet::rtc_options_with(Some([127, 0, 0, 1].into()), Vec::new());
+                rtc.connect_timeout = Duration::from_secs(20);
+                let opts = JoinOptions {
+                    name: name.to_string(),
+                    rtc,
+                };
+                let joined = join_room(&invite, opts).await.map_err(|e| e.to_string())?;
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let mut cfg = session.ok_or("no session settings")?.clone();
+                cfg.name = name.to_string();
+                let (node, _events) = doomlink_net::node::WebRtcNode::client(
+                    cfg,
+                    std::sync::Arc::new(ChannelSink(tx)),
+                );
+                node.add_link(joined.link).map_err(|e| e.to_string())?;
+                let deadline = Instant::now() + Duration::from_secs(15);
+                let hub = loop {
+                    if let Some(h) = node.with_session(|s, _| s.local_addr().and(s.hub_addr())) {
+                        break h;
+                    }
+                    if Instant::now() > deadline {
+                        return Err("the room did not welcome the bot in 15 s".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                };
+                Ok(Transport::Rtc { node, hub, rx })
+            }
+        }
+    }
+
+    async fn send(&self, p: &[u8]) {
+        // A refused or dropped send is what a lost packet is: the protocol's timers send again.
+        match self {
+            Transport::Udp(sock) => {
+                let _ = sock.send(p).await;
+            }
+            Transport::Rtc { node, hub, .. } => {
+                let _ = node.send_from_guest(RTC_BOT_PORT, *hub, SERVER_PORT, p);
+            }
+        }
+    }
+
+    /// The next packet from the server (None: the transport is gone).
+    async fn recv(&mut self, buf: &mut [u8]) -> Option<Vec<u8>> {
+        match self {
+            Transport::Udp(sock) => loop {
+                match sock.recv(buf).await {
+                    Ok(n) => return Some(buf[..n].to_vec()),
+                    // An earlier packet found no server yet (ICMP port unreachable): it was
+                    // lost, as the protocol allows; the SYN goes again.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                    Err(_) => return None,
+                }
+            },
+            Transport::Rtc { rx, .. } => rx.recv().await,
+        }
+    }
+
+    fn close(&self) {
+        if let Transport::Rtc { node, .. } = self {
+            node.close(doomlink_net::wire::ByeReason::Quit);
+        }
+    }
+}
+
+/// Runs `per_room` bots in each room of `rooms` (on one thread; over UDP from 127.0.0.1, or over
+/// WebRTC bound to 127.0.0.1), each playing `tics` tics; returns every bot's report when all are
+/// done or `limit` has passed. No room launches its game before every bot is in its lobby, so
+/// that every game runs at once. `events` hears of [`RunEvent`]s as they happen.
 pub fn run(
-    rooms: &[SocketAddr],
+    rooms: &[Target],
     per_room: usize,
     tics: u32,
     limit: Duration,
@@ -713,35 +852,75 @@ pub fn run(
         .build()?;
     let local = tokio::task::LocalSet::new();
     let total = rooms.len() * per_room;
-    let in_game = Rc::new(Cell::new(0usize));
+    let (in_lobby, in_game) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
     let left = Rc::new(Cell::new(false));
     let events = Rc::new(events);
     let reports = Rc::new(RefCell::new(Vec::new()));
+    let began = Instant::now();
+    // WebRTC joins go a few at a time, as players arrive; the IWAD's hash is taken once.
+    let joins = Rc::new(tokio::sync::Semaphore::new(16));
+    let session = match rooms.iter().any(|r| matches!(r, Target::Link(_))) {
+        true => Some(
+            doomlink::internet::session_config("bot", std::path::Path::new(crate::FREEDOOM1))
+                .map_err(std::io::Error::other)?,
+        ),
+        false => None,
+    };
+    let session = Rc::new(session);
     local.block_on(&rt, async {
         let mut tasks = Vec::new();
-        for (room, &server) in rooms.iter().enumerate() {
+        for (room, target) in rooms.iter().enumerate() {
             for k in 0..per_room {
-                let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-                sock.connect(server).await?;
-                let (in_game, left, events, reports) =
-                    (in_game.clone(), left.clone(), events.clone(), reports.clone());
+                let (in_lobby, in_game, left, events, reports, joins, session, target) = (
+                    in_lobby.clone(),
+                    in_game.clone(),
+                    left.clone(),
+                    events.clone(),
+                    reports.clone(),
+                    joins.clone(),
+                    session.clone(),
+                    target.clone(),
+                );
                 let seed = (room * per_room + k) as u64 + 1;
                 tasks.push(tokio::task::spawn_local(async move {
                     let deadline = tokio::time::Instant::now() + limit;
-                    let mut bot = Bot::new(&format!("bot{room}-{k}"), per_room as u8, tics, seed, Instant::now());
-                    let mut counted = false;
-                    let mut buf = [0u8; 2048];
-                    bot.handle_timeout(Instant::now());
-                    loop {
-                        while let Some(p) = bot.poll_transmit() {
-                            // A refused send (no server yet) is what a lost packet is: the
-                            // protocol's timers send again.
-                            let _ = sock.send(&p).await;
+                    let name = format!("bot{room}-{k}");
+                    let mut bot = Bot::new(&name, per_room as u8, tics, seed, Instant::now());
+                    let mut lobby_counted = false;
+                    let mut game_counted = false;
+                    let count = |c: &Cell<usize>| {
+                        c.set(c.get() + 1);
+                        c.get() == total
+                    };
+                    let transport = {
+                        let _permit = joins.acquire().await;
+                        Transport::open(&target, &name, session.as_ref().as_ref()).await
+                    };
+                    let joined_after = transport.is_ok().then(|| began.elapsed());
+                    let mut transport = match transport {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            bot.fail(format!("cannot join: {e}"));
+                            None
                         }
-                        if !counted && matches!(bot.phase(), Phase::InGame | Phase::Failed(_)) {
-                            counted = true;
-                            in_game.set(in_game.get() + 1);
-                            if in_game.get() == total {
+                    };
+                    let mut buf = [0u8; 2048];
+                    if transport.is_some() {
+                        bot.may_launch = false;
+                        bot.handle_timeout(Instant::now());
+                    }
+                    while let Some(t) = transport.as_mut() {
+                        while let Some(p) = bot.poll_transmit() {
+                            t.send(&p).await;
+                        }
+                        if !lobby_counted && !matches!(bot.phase(), Phase::Connecting) {
+                            lobby_counted = true;
+                            count(&in_lobby);
+                        }
+                        bot.may_launch = in_lobby.get() == total;
+                        if !game_counted && matches!(bot.phase(), Phase::InGame | Phase::Failed(_)) {
+                            game_counted = true;
+                            if count(&in_game) {
                                 events(RunEvent::AllInGame);
                             }
                         }
@@ -754,27 +933,37 @@ pub fn run(
                         }
                         let wake = tokio::time::Instant::from_std(bot.poll_timeout(Instant::now()));
                         tokio::select! {
-                            r = sock.recv(&mut buf) => {
-                                if let Ok(n) = r {
-                                    bot.handle(Instant::now(), &buf[..n]);
-                                }
-                            }
+                            p = t.recv(&mut buf) => match p {
+                                Some(p) => bot.handle(Instant::now(), &p),
+                                None => bot.fail("the transport closed".into()),
+                            },
                             _ = tokio::time::sleep_until(wake.min(deadline)) => bot.handle_timeout(Instant::now()),
                         }
                     }
-                    if !counted {
-                        in_game.set(in_game.get() + 1);
-                        if in_game.get() == total {
-                            events(RunEvent::AllInGame);
-                        }
+                    if let Some(t) = &transport {
+                        t.close();
                     }
-                    reports.borrow_mut().push(BotReport { room, phase: bot.phase().clone(), stats: bot.stats.clone() });
+                    if !lobby_counted {
+                        count(&in_lobby);
+                    }
+                    if !game_counted && count(&in_game) {
+                        events(RunEvent::AllInGame);
+                    }
+                    reports.borrow_mut().push(BotReport {
+                        room,
+                        phase: bot.phase().clone(),
+                        stats: bot.stats.clone(),
+                        joined_after,
+                        started_after: bot.start.map(|t| t.duration_since(began)),
+                    });
                 }));
             }
         }
         for t in tasks {
             let _ = t.await;
         }
+        // Let the last Byes go out.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         Ok::<(), std::io::Error>(())
     })?;
     let mut v = reports.take();

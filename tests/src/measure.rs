@@ -117,3 +117,15 @@ pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
     let want = (total as f64 * 0.99).ceil() as u64;
     (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
 }
+
+/// `n` distinct UDP ports free on 127.0.0.1 now: the kernel's picks, all held until every one is
+/// picked, so none repeats (free_server_port's fixed range may run into the ephemeral ports of
+/// hundreds of bots and rooms).
+pub fn free_udp_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::UdpSocket> = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port on 127.0.0.1"))
+        .collect();
+    held.iter()
+        .map(|s| s.local_addr().expect("a bound socket's address").port())
+        .collect()
+}

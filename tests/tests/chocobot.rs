@@ -1,10 +1,11 @@
 //! The load generator's bots ([`doomlink_e2e::chocobot`]) play whole games against real servers:
-//! native `chocolate-server` (Debian's chocolate-doom), and a `doomlink serve` room's LAN port
-//! (its Chocolate Doom guest behind the LAN transport). What the saturation benchmark measures
+//! native `chocolate-server` (Debian's chocolate-doom), a `doomlink serve` room's LAN port
+//! (its Chocolate Doom guest behind the LAN transport), and its invite link (each bot joining
+//! over WebRTC through the service's rendezvous and edge). What the saturation benchmark measures
 //! is only worth something if the servers take the bots as the players they stand for: joined,
 //! launched, every tic of the game sent back, and a clean leave.
 
-use doomlink_e2e::chocobot::{self, Phase};
+use doomlink_e2e::chocobot::{self, Phase, Target};
 use doomlink_e2e::*;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -14,7 +15,7 @@ const TICS: u32 = 140;
 
 /// Two rooms of four bots against `servers`; every bot must end its game done, having had
 /// every tic back (with a delay measured for each).
-fn bots_play(servers: &[SocketAddr]) {
+fn bots_play(servers: &[Target]) {
     let reports = chocobot::run(servers, 4, TICS, Duration::from_secs(60), |_| {}).unwrap();
     assert_eq!(reports.len(), servers.len() * 4);
     for r in &reports {
@@ -48,7 +49,7 @@ fn bots_play_native_chocolate_server() {
                 .spawn()
                 .expect("chocolate-server (Debian's chocolate-doom) is installed"),
         ));
-        targets.push(SocketAddr::from(([127, 0, 0, 1], p)));
+        targets.push(Target::Udp(SocketAddr::from(([127, 0, 0, 1], p))));
     }
     std::thread::sleep(Duration::from_millis(500));
     bots_play(&targets);
@@ -59,9 +60,17 @@ fn bots_play_doomlink_rooms_over_the_lan_transport() {
     let dir = Scratch::new("bots-lan");
     let ports = [free_server_port(), free_server_port()];
     let (_svc, _, _) = serve_standing_rooms(&doomlink(), dir.path(), 2, Some(&ports));
-    let targets: Vec<SocketAddr> = ports
+    let targets: Vec<Target> = ports
         .iter()
-        .map(|&p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .map(|&p| Target::Udp(SocketAddr::from(([127, 0, 0, 1], p))))
         .collect();
+    bots_play(&targets);
+}
+
+#[test]
+fn bots_play_doomlink_rooms_over_webrtc() {
+    let dir = Scratch::new("bots-rtc");
+    let (_svc, _, links) = serve_standing_rooms(&doomlink(), dir.path(), 2, None);
+    let targets: Vec<Target> = links.into_iter().map(Target::Link).collect();
     bots_play(&targets);
 }
