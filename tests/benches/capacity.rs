@@ -25,7 +25,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PLAYERS: usize = 4;
-const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
 
 fn player(target: &str, lan: bool, dir: &Path, seed: u64, tics: u32) -> KillOnDrop {
     let bind = if lan {
@@ -456,16 +455,7 @@ fn run_native(n: usize, tics: u32, game_secs: f64) -> Figures {
     let mut ports = Vec::new();
     for _ in 0..n {
         let p = free_server_port();
-        servers.push(KillOnDrop(
-            Command::new(NATIVE_SERVER)
-                .args(["-privateserver", "-port", &p.to_string()])
-                .env("HOME", ndir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
-        ));
+        servers.push(native_server(p, ndir.path(), None));
         ports.push(p);
     }
     std::thread::sleep(Duration::from_millis(500));

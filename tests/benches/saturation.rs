@@ -37,7 +37,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const PLAYERS: usize = 4;
-const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
 
 /// The bots' side, in a child process pinned to the other core: plays, prints `event NAME` as
 /// things happen and one `room I SPEED FAILED` line per room, then `delays P50 P99` (µs).
@@ -274,23 +273,7 @@ fn run_native(n: usize, tics: u32) -> Step {
     let mut servers = Vec::new();
     let mut targets = Vec::new();
     for p in free_udp_ports(n) {
-        servers.push(KillOnDrop(
-            Command::new("taskset")
-                .args([
-                    "-c",
-                    "0",
-                    NATIVE_SERVER,
-                    "-privateserver",
-                    "-port",
-                    &p.to_string(),
-                ])
-                .env("HOME", dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
-        ));
+        servers.push(native_server(p, dir.path(), Some(0)));
         targets.push(Target::Udp(SocketAddr::from(([127, 0, 0, 1], p))));
     }
     std::thread::sleep(Duration::from_millis(500));

@@ -71,8 +71,10 @@ pub struct BotStats {
     pub tics_received: u32,
     /// From the game start to the last tic received.
     pub game_time: Duration,
-    /// For each tic received: the time since this bot sent its own command for that tic (the
-    /// server sends a tic once every player's command for it is in), in microseconds.
+    /// For each tic received after this bot sent its own command for it: the time since, in
+    /// microseconds (the server sends a tic once the other players' commands for it are in, so
+    /// a bot whose game started a little late may get a few tics before it made them: those are
+    /// not timed).
     pub tic_delays_us: Vec<u32>,
     /// Resend requests this bot sent, and the server's it answered.
     pub resends_asked: u32,

@@ -129,3 +129,28 @@ pub fn free_udp_ports(n: usize) -> Vec<u16> {
         .map(|s| s.local_addr().expect("a bound socket's address").port())
         .collect()
 }
+
+/// Debian's chocolate-doom server, the native anchor of the capacity benchmarks.
+pub const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
+
+/// Native `chocolate-server -privateserver` (never the public master server) on UDP `port`,
+/// its config under `home`; on CPU `core` only (`taskset`) when given.
+pub fn native_server(port: u16, home: &Path, core: Option<u32>) -> KillOnDrop {
+    let mut cmd = match core {
+        Some(c) => {
+            let mut t = std::process::Command::new("taskset");
+            t.args(["-c", &c.to_string(), NATIVE_SERVER]);
+            t
+        }
+        None => std::process::Command::new(NATIVE_SERVER),
+    };
+    KillOnDrop(
+        cmd.args(["-privateserver", "-port", &port.to_string()])
+            .env("HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chocolate-server (Debian's chocolate-doom) is installed"),
+    )
+}

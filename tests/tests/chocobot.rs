@@ -8,13 +8,12 @@
 use doomlink_e2e::chocobot::{self, Phase, Target};
 use doomlink_e2e::*;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TICS: u32 = 140;
 
 /// Two rooms of four bots against `servers`; every bot must end its game done, having had
-/// every tic back (with a delay measured for each).
+/// every tic back (nearly every one with its delay measured).
 fn bots_play(servers: &[Target]) {
     let reports = chocobot::run(servers, 4, TICS, Duration::from_secs(60), |_| {}).unwrap();
     assert_eq!(reports.len(), servers.len() * 4);
@@ -22,7 +21,14 @@ fn bots_play(servers: &[Target]) {
         assert_eq!(r.phase, Phase::Done, "room {}: {r:?}", r.room);
         assert_eq!(r.stats.tics_sent, TICS, "{r:?}");
         assert_eq!(r.stats.tics_received, TICS, "{r:?}");
-        assert_eq!(r.stats.tic_delays_us.len(), TICS as usize, "{r:?}");
+        // A delay for each tic that came back after the bot sent its own command for it: the
+        // server sends a tic once the *other* players' commands are in, so a bot that started
+        // its game a little late may get its first few tics before it made them.
+        let timed = r.stats.tic_delays_us.len() as u32;
+        assert!(
+            (TICS * 3 / 4..=TICS).contains(&timed),
+            "{timed} tics timed: {r:?}"
+        );
         // The game ran near real time (the server did not hold tics back or race ahead).
         let secs = r.stats.game_time.as_secs_f64();
         assert!(
@@ -39,16 +45,7 @@ fn bots_play_native_chocolate_server() {
     let mut targets = Vec::new();
     for _ in 0..2 {
         let p = free_server_port();
-        servers.push(KillOnDrop(
-            Command::new("/usr/games/chocolate-server")
-                .args(["-privateserver", "-port", &p.to_string()])
-                .env("HOME", dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chocolate-server (Debian's chocolate-doom) is installed"),
-        ));
+        servers.push(native_server(p, dir.path(), None));
         targets.push(Target::Udp(SocketAddr::from(([127, 0, 0, 1], p))));
     }
     std::thread::sleep(Duration::from_millis(500));
