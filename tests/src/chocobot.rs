@@ -67,7 +67,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Default)]
 pub struct BotStats {
     pub tics_sent: u32,
-    /// Tics received from the server, in order (the receive window's start).
+    /// The game's tics received from the server, in order (the receive window's start, up to
+    /// the game's length).
     pub tics_received: u32,
     /// From the game start to the last tic received.
     pub game_time: Duration,
@@ -468,9 +469,14 @@ impl Bot {
         self.resend_at.copy_within(k.., 0);
         self.resend_at[BACKUPTICS as usize - k..].fill(None);
         self.recv_start += k as u32;
-        self.stats.tics_received = self.recv_start;
-        if let Some(start) = self.start {
-            self.stats.game_time = now.duration_since(start);
+        // Once the other players have left, the server sends a lone player up to ten tics ahead
+        // with nobody's commands in them (NET_SV_PumpSendQueue): not the game's, not counted.
+        let counted = self.recv_start.min(self.game_tics);
+        if counted > self.stats.tics_received {
+            self.stats.tics_received = counted;
+            if let Some(start) = self.start {
+                self.stats.game_time = now.duration_since(start);
+            }
         }
     }
 
@@ -836,6 +842,105 @@ impl Transport {
     }
 }
 
+/// What the bots of one [`run`] share: counts of who has reached the lobby and the game (every
+/// room's launch waits for the first; the caller hears of the second), the reports, and the
+/// join limiter.
+struct Run<E> {
+    total: usize,
+    per_room: usize,
+    tics: u32,
+    limit: Duration,
+    began: Instant,
+    in_lobby: std::cell::Cell<usize>,
+    in_game: std::cell::Cell<usize>,
+    left: std::cell::Cell<bool>,
+    events: E,
+    reports: std::cell::RefCell<Vec<BotReport>>,
+    /// WebRTC joins go a few at a time, as players arrive.
+    joins: tokio::sync::Semaphore,
+    /// The session settings of WebRTC bots (the IWAD's hash is taken once).
+    session: Option<doomlink_net::session::Config>,
+}
+
+impl<E: Fn(RunEvent)> Run<E> {
+    fn reached_lobby(&self) {
+        self.in_lobby.set(self.in_lobby.get() + 1);
+    }
+
+    fn reached_game(&self) {
+        self.in_game.set(self.in_game.get() + 1);
+        if self.in_game.get() == self.total {
+            (self.events)(RunEvent::AllInGame);
+        }
+    }
+
+    /// Bot `k` of room `room`: joins, plays, leaves, reports.
+    async fn bot(&self, room: usize, k: usize, target: &Target) {
+        let deadline = tokio::time::Instant::now() + self.limit;
+        let name = format!("bot{room}-{k}");
+        let seed = (room * self.per_room + k) as u64 + 1;
+        let mut bot = Bot::new(&name, self.per_room as u8, self.tics, seed, Instant::now());
+        let transport = {
+            let _permit = self.joins.acquire().await;
+            Transport::open(target, &name, self.session.as_ref()).await
+        };
+        let joined_after = transport.is_ok().then(|| self.began.elapsed());
+        let (mut in_lobby, mut in_game) = (false, false);
+        match transport {
+            Err(e) => bot.fail(format!("cannot join: {e}")),
+            Ok(mut t) => {
+                bot.may_launch = false;
+                bot.handle_timeout(Instant::now());
+                let mut buf = [0u8; 2048];
+                loop {
+                    while let Some(p) = bot.poll_transmit() {
+                        t.send(&p).await;
+                    }
+                    if !in_lobby && !matches!(bot.phase(), Phase::Connecting) {
+                        in_lobby = true;
+                        self.reached_lobby();
+                    }
+                    bot.may_launch = self.in_lobby.get() == self.total;
+                    if !in_game && matches!(bot.phase(), Phase::InGame | Phase::Failed(_)) {
+                        in_game = true;
+                        self.reached_game();
+                    }
+                    if matches!(bot.phase(), Phase::Leaving | Phase::Done) && !self.left.get() {
+                        self.left.set(true);
+                        (self.events)(RunEvent::FirstLeft);
+                    }
+                    if bot.finished() || tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    let wake = tokio::time::Instant::from_std(bot.poll_timeout(Instant::now()));
+                    tokio::select! {
+                        p = t.recv(&mut buf) => match p {
+                            Some(p) => bot.handle(Instant::now(), &p),
+                            None => bot.fail("the transport closed".into()),
+                        },
+                        _ = tokio::time::sleep_until(wake.min(deadline)) => bot.handle_timeout(Instant::now()),
+                    }
+                }
+                t.close();
+            }
+        }
+        // A bot that never got there must not hold up the others' launch or the caller.
+        if !in_lobby {
+            self.reached_lobby();
+        }
+        if !in_game {
+            self.reached_game();
+        }
+        self.reports.borrow_mut().push(BotReport {
+            room,
+            phase: bot.phase().clone(),
+            stats: bot.stats.clone(),
+            joined_after,
+            started_after: bot.start.map(|t| t.duration_since(self.began)),
+        });
+    }
+}
+
 /// Runs `per_room` bots in each room of `rooms` (on one thread; over UDP from 127.0.0.1, or over
 /// WebRTC bound to 127.0.0.1), each playing `tics` tics; returns every bot's report when all are
 /// done or `limit` has passed. No room launches its game before every bot is in its lobby, so
@@ -847,20 +952,9 @@ pub fn run(
     limit: Duration,
     events: impl Fn(RunEvent) + 'static,
 ) -> std::io::Result<Vec<BotReport>> {
-    use std::cell::{Cell, RefCell};
-    use std::rc::Rc;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let local = tokio::task::LocalSet::new();
-    let total = rooms.len() * per_room;
-    let (in_lobby, in_game) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
-    let left = Rc::new(Cell::new(false));
-    let events = Rc::new(events);
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let began = Instant::now();
-    // WebRTC joins go a few at a time, as players arrive; the IWAD's hash is taken once.
-    let joins = Rc::new(tokio::sync::Semaphore::new(16));
     let session = match rooms.iter().any(|r| matches!(r, Target::Link(_))) {
         true => Some(
             doomlink::internet::session_config("bot", std::path::Path::new(crate::FREEDOOM1))
@@ -868,96 +962,28 @@ pub fn run(
         ),
         false => None,
     };
-    let session = Rc::new(session);
+    let shared = std::rc::Rc::new(Run {
+        total: rooms.len() * per_room,
+        per_room,
+        tics,
+        limit,
+        began: Instant::now(),
+        in_lobby: Default::default(),
+        in_game: Default::default(),
+        left: Default::default(),
+        events,
+        reports: Default::default(),
+        joins: tokio::sync::Semaphore::new(16),
+        session,
+    });
+    let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let mut tasks = Vec::new();
         for (room, target) in rooms.iter().enumerate() {
             for k in 0..per_room {
-                let (in_lobby, in_game, left, events, reports, joins, session, target) = (
-                    in_lobby.clone(),
-                    in_game.clone(),
-                    left.clone(),
-                    events.clone(),
-                    reports.clone(),
-                    joins.clone(),
-                    session.clone(),
-                    target.clone(),
-                );
-                let seed = (room * per_room + k) as u64 + 1;
+                let (shared, target) = (shared.clone(), target.clone());
                 tasks.push(tokio::task::spawn_local(async move {
-                    let deadline = tokio::time::Instant::now() + limit;
-                    let name = format!("bot{room}-{k}");
-                    let mut bot = Bot::new(&name, per_room as u8, tics, seed, Instant::now());
-                    let mut lobby_counted = false;
-                    let mut game_counted = false;
-                    let count = |c: &Cell<usize>| {
-                        c.set(c.get() + 1);
-                        c.get() == total
-                    };
-                    let transport = {
-                        let _permit = joins.acquire().await;
-                        Transport::open(&target, &name, session.as_ref().as_ref()).await
-                    };
-                    let joined_after = transport.is_ok().then(|| began.elapsed());
-                    let mut transport = match transport {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            bot.fail(format!("cannot join: {e}"));
-                            None
-                        }
-                    };
-                    let mut buf = [0u8; 2048];
-                    if transport.is_some() {
-                        bot.may_launch = false;
-                        bot.handle_timeout(Instant::now());
-                    }
-                    while let Some(t) = transport.as_mut() {
-                        while let Some(p) = bot.poll_transmit() {
-                            t.send(&p).await;
-                        }
-                        if !lobby_counted && !matches!(bot.phase(), Phase::Connecting) {
-                            lobby_counted = true;
-                            count(&in_lobby);
-                        }
-                        bot.may_launch = in_lobby.get() == total;
-                        if !game_counted && matches!(bot.phase(), Phase::InGame | Phase::Failed(_)) {
-                            game_counted = true;
-                            if count(&in_game) {
-                                events(RunEvent::AllInGame);
-                            }
-                        }
-                        if matches!(bot.phase(), Phase::Leaving | Phase::Done) && !left.get() {
-                            left.set(true);
-                            events(RunEvent::FirstLeft);
-                        }
-                        if bot.finished() || tokio::time::Instant::now() >= deadline {
-                            break;
-                        }
-                        let wake = tokio::time::Instant::from_std(bot.poll_timeout(Instant::now()));
-                        tokio::select! {
-                            p = t.recv(&mut buf) => match p {
-                                Some(p) => bot.handle(Instant::now(), &p),
-                                None => bot.fail("the transport closed".into()),
-                            },
-                            _ = tokio::time::sleep_until(wake.min(deadline)) => bot.handle_timeout(Instant::now()),
-                        }
-                    }
-                    if let Some(t) = &transport {
-                        t.close();
-                    }
-                    if !lobby_counted {
-                        count(&in_lobby);
-                    }
-                    if !game_counted && count(&in_game) {
-                        events(RunEvent::AllInGame);
-                    }
-                    reports.borrow_mut().push(BotReport {
-                        room,
-                        phase: bot.phase().clone(),
-                        stats: bot.stats.clone(),
-                        joined_after,
-                        started_after: bot.start.map(|t| t.duration_since(began)),
-                    });
+                    shared.bot(room, k, &target).await
                 }));
             }
         }
@@ -966,9 +992,8 @@ pub fn run(
         }
         // Let the last Byes go out.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        Ok::<(), std::io::Error>(())
-    })?;
-    let mut v = reports.take();
+    });
+    let mut v = shared.reports.take();
     v.sort_by_key(|r| r.room);
     Ok(v)
 }
