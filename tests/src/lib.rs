@@ -43,7 +43,29 @@ pub fn doomlink_release() -> PathBuf {
 /// `cargo build -p doomlink --bin doomlink` with `profile` arguments; the executable's path.
 fn build_doomlink(profile: &[&str]) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    // Cargo gives a test the variables of the package under test (CARGO_MANIFEST_DIR, ...).
+    // Passed on, they make this build differ from a plain `cargo build`: ring's build script
+    // reruns on a changed CARGO_MANIFEST_DIR, and with it everything above ring, here and again
+    // in the next plain build (minutes on two cores, every test run).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let from_test = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p));
+        if from_test {
+            build.env_remove(&*key);
+        }
+    }
+    let out = build
         .args(["build", "-q"])
         .args(profile)
         .args([
