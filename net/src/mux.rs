@@ -192,30 +192,43 @@ impl MuxInner {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends what the core has to send, takes its events and frames. Under the core's lock.
-    fn drain(&self, core: &mut Core) -> Drained {
+    /// Takes the core's frames and events, then sends what it has to send. Under the core's
+    /// lock.
+    ///
+    /// Each `poll_*` call of an `rtc` peer connection sweeps its whole handler pipeline (eight
+    /// handlers) before it pops, so the order and the number of calls are what this costs:
+    /// reads first (one sweep, then `poll_data_read` pops without sweeping), events, writes
+    /// last — taking a message or an event can queue a packet (a SACK, a DCEP ack), sending
+    /// one queues neither. Only an event (a state change) can queue more reads, so only then
+    /// is there another pass. A send (`reads` false) queues only packets.
+    fn drain(&self, core: &mut Core, reads: bool) -> Drained {
         let mut out = Drained::default();
+        let mut reads = reads;
         loop {
-            let mut progress = false;
-            while let Some(w) = core.pc.poll_write() {
-                progress = true;
-                let to = w.transport.peer_addr;
-                match self.socket.send_to(&w.message, to) {
-                    Ok(_) => {
-                        self.counters.datagrams_out.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        self.counters.send_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%to, "mux send: {e}");
+            let mut next = if reads { core.pc.poll_read() } else { None };
+            while let Some(TaggedRTCMessage { message, .. }) = next {
+                if let RTCMessage::DataChannelMessage(id, m) = message {
+                    let channel = if id == core.dgram {
+                        Some(Channel::Datagram)
+                    } else if id == core.ctrl {
+                        Some(Channel::Control)
+                    } else {
+                        None
+                    };
+                    if let Some(channel) = channel {
+                        let frame = m.data.freeze();
+                        if core.handler.is_some() {
+                            out.frames.push((channel, frame));
+                        } else if core.early.len() < 256 {
+                            core.early.push((channel, frame));
+                        }
                     }
                 }
-                if !core.addrs.contains(&to) {
-                    core.addrs.push(to);
-                    out.new_addrs.push(to);
-                }
+                next = core.pc.poll_data_read();
             }
+            let mut evented = false;
             while let Some(ev) = core.pc.poll_event() {
-                progress = true;
+                evented = true;
                 match ev {
                     RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => match s {
                         RTCPeerConnectionState::Connected => core.connected = true,
@@ -236,28 +249,32 @@ impl MuxInner {
                     _ => {}
                 }
             }
-            while let Some(TaggedRTCMessage { message, .. }) = core.pc.poll_read() {
-                progress = true;
-                if let RTCMessage::DataChannelMessage(id, m) = message {
-                    let channel = if id == core.dgram {
-                        Channel::Datagram
-                    } else if id == core.ctrl {
-                        Channel::Control
-                    } else {
-                        continue;
-                    };
-                    let frame = m.data.freeze();
-                    if core.handler.is_some() {
-                        out.frames.push((channel, frame));
-                    } else if core.early.len() < 256 {
-                        core.early.push((channel, frame));
+            while let Some(w) = core.pc.poll_write() {
+                let to = w.transport.peer_addr;
+                match self.socket.send_to(&w.message, to) {
+                    Ok(_) => {
+                        self.counters.datagrams_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        self.counters.send_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%to, "mux send: {e}");
                     }
                 }
+                if !core.addrs.contains(&to) {
+                    core.addrs.push(to);
+                    out.new_addrs.push(to);
+                }
             }
-            if !progress {
+            if !evented {
                 break;
             }
+            reads = true;
         }
+        self.drain_tail(core, out)
+    }
+
+    /// The end of a pass: the link's status, and when the core wants its timer.
+    fn drain_tail(&self, core: &mut Core, mut out: Drained) -> Drained {
         if !core.gone && core.connected && core.dgram_open && core.ctrl_open {
             core.status.send_if_modified(|s| {
                 let changed = *s == LinkStatus::Connecting;
@@ -361,7 +378,7 @@ impl MuxInner {
             }
             let mut d = self.guarded(&mut c, |mux, c| {
                 mux.feed(c, from, data, now);
-                mux.drain(c)
+                mux.drain(c, true)
             });
             if newly {
                 d.new_addrs.push(from);
@@ -449,7 +466,7 @@ impl MuxInner {
                             tracing::debug!("mux timeout: {e}");
                         }
                     }
-                    mux.drain(c)
+                    mux.drain(c, true)
                 })
             };
             self.settle(key, &core, d, false);
@@ -933,7 +950,7 @@ impl MuxLink {
                     None => false,
                 };
                 if sent {
-                    mux.drain(c)
+                    mux.drain(c, false)
                 } else {
                     Drained::default()
                 }
@@ -978,7 +995,7 @@ impl MuxLink {
             let mut r = None;
             let d = mux.guarded(&mut c, |mux, c| {
                 r = Some(f(c, now));
-                mux.drain(c)
+                mux.drain(c, true)
             });
             (r, d)
         };
