@@ -14,7 +14,11 @@
 //! counts less), the bots' game speed (tics received over the game's wall time; 1.0 is real
 //! time), the delay from a bot's command for a tic to the server's tic coming back (p50 / p99
 //! over every bot; both sides pay it: the other players' commands arrive as late as the
-//! slowest, and the bots' own core is loaded), and the load generator's own core load. A server
+//! slowest, and the bots' own core is loaded), and the load generator's own core load. Beside the
+//! tic delay, to tell whose it is: for doomlink, the service's own tic delay p99 (its metrics: a
+//! tic's last datagram handed over by the edge to the next game datagram out), and the bots'
+//! lateness for their own tic timers (p99); the bots' stderr adds how many tics came more than
+//! a tic late and how many resends either side asked for (none: no datagram was lost). A server
 //! keeps up at N when every room plays at ≥ 0.97 of real time, the tic delay's p99 is within one
 //! tic (28.6 ms) and no bot failed; the figure is the largest such N. A step that fails with the
 //! bots' own core ≥ 85% busy says nothing of the server's limit: the figure is then a lower bound
@@ -39,7 +43,8 @@ use std::time::{Duration, Instant};
 const PLAYERS: usize = 4;
 
 /// The bots' side, in a child process pinned to the other core: plays, prints `event NAME` as
-/// things happen and one `room I SPEED FAILED` line per room, then `delays P50 P99` (µs).
+/// things happen and one `room I SPEED FAILED` line per room, then `delays P50 P99` and `lag P99`
+/// (µs; the bots' own lateness for their tic timers).
 fn bots_child(targets: &str, tics: u32) {
     let rooms: Vec<Target> = targets
         .lines()
@@ -55,6 +60,7 @@ fn bots_child(targets: &str, tics: u32) {
     })
     .expect("bots run");
     let mut delays: Vec<u32> = Vec::new();
+    let mut lags: Vec<u32> = Vec::new();
     let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
     for (room, bots) in reports.chunk_by(|a, b| a.room == b.room).enumerate() {
         let mut failed = 0;
@@ -68,9 +74,17 @@ fn bots_child(targets: &str, tics: u32) {
                 b.stats.tics_received as f64 / 35.0 / b.stats.game_time.as_secs_f64().max(1e-3);
             slowest = slowest.min(speed);
             delays.extend_from_slice(&b.stats.tic_delays_us);
+            lags.extend_from_slice(&b.stats.timer_lag_us);
         }
         println!("room {room} {slowest:.4} {failed}");
     }
+    let asked: u32 = reports.iter().map(|r| r.stats.resends_asked).sum();
+    let answered: u32 = reports.iter().map(|r| r.stats.resends_answered).sum();
+    let slow = delays.iter().filter(|&&d| d > 1_000_000 / 35).count();
+    eprintln!(
+        "  tics over a tic late: {slow} of {}; resend requests: the bots' {asked}, the server's {answered}",
+        delays.len()
+    );
     for (why, n) in &failures {
         eprintln!("  {n} bots ended {why}");
     }
@@ -87,14 +101,14 @@ fn bots_child(targets: &str, tics: u32) {
         "  bots joined {:.1}–{:.1} s, games started {:.1}–{:.1} s after the bots began",
         joins.0, joins.1, starts.0, starts.1
     );
-    delays.sort_unstable();
-    let q = |f: f64| {
-        delays
-            .get(((delays.len() as f64 * f) as usize).min(delays.len().saturating_sub(1)))
+    let q = |v: &mut Vec<u32>, f: f64| {
+        v.sort_unstable();
+        v.get(((v.len() as f64 * f) as usize).min(v.len().saturating_sub(1)))
             .copied()
             .unwrap_or(0)
     };
-    println!("delays {} {}", q(0.5), q(0.99));
+    println!("delays {} {}", q(&mut delays, 0.5), q(&mut delays, 0.99));
+    println!("lag {}", q(&mut lags, 0.99));
 }
 
 /// One step's figures.
@@ -110,6 +124,12 @@ struct Step {
     delay: (f64, f64),
     /// The load generator's core load.
     bots_load: f64,
+    /// doomlink only: the service's own tic delay p99, ms (its metrics' histogram: the datagram
+    /// completing a tic in, as the edge hands it over, to the server's next game datagram out).
+    /// Set beside the bots' figure, it tells the service's share of a slow tic from the bots'.
+    service_p99: Option<f64>,
+    /// The bots' own lateness for their tic timers, p99, ms: a tic's delay includes it.
+    bots_lag_p99: f64,
 }
 
 impl Step {
@@ -181,6 +201,7 @@ fn play(servers: &[u32], targets: &[Target], tics: u32) -> Step {
     let mut speeds = Vec::new();
     let mut failed = 0;
     let mut delay = (f64::NAN, f64::NAN);
+    let mut lag_p99 = f64::NAN;
     for l in &lines {
         let f: Vec<&str> = l.split_whitespace().collect();
         match f.as_slice() {
@@ -188,6 +209,7 @@ fn play(servers: &[u32], targets: &[Target], tics: u32) -> Step {
                 speeds.push(speed.parse::<f64>().unwrap_or(0.0));
                 failed += fails.parse::<usize>().unwrap_or(PLAYERS);
             }
+            ["lag", p99] => lag_p99 = p99.parse::<f64>().unwrap_or(f64::NAN) / 1e3,
             ["delays", p50, p99] => {
                 delay = (
                     p50.parse::<f64>().unwrap_or(f64::NAN) / 1e3,
@@ -208,6 +230,8 @@ fn play(servers: &[u32], targets: &[Target], tics: u32) -> Step {
         failed,
         delay,
         bots_load: bots_cpu / secs,
+        service_p99: None,
+        bots_lag_p99: lag_p99,
     }
 }
 
@@ -289,7 +313,7 @@ fn run_native(n: usize, tics: u32) -> Step {
 fn run_doomlink(n: usize, tics: u32, lan: bool) -> Step {
     let dir = Scratch::new(&format!("sat-dl-{n}"));
     let ports = free_udp_ports(n);
-    let (svc, _, links) = serve_standing_rooms(
+    let (svc, http, links) = serve_standing_rooms(
         &doomlink_release(),
         dir.path(),
         n,
@@ -312,7 +336,8 @@ fn run_doomlink(n: usize, tics: u32, lan: bool) -> Step {
         false => links.into_iter().map(Target::Link).collect(),
     };
     let _cap = CpuCap::new(cpu_share(), &[pid]);
-    let step = play(&[pid], &targets, tics);
+    let mut step = play(&[pid], &targets, tics);
+    step.service_p99 = tic_p99(&http_get(http, "/metrics")).0.map(|s| s * 1e3);
     drop(svc);
     step
 }
@@ -351,14 +376,16 @@ fn main() {
         tics as f64 / 35.0
     );
     println!(
-        "{:>7} | {:>5} | {:>9} | {:>12} | {:>8} | {:>19} | {:>9} | {:>6} | keeps up",
+        "{:>7} | {:>5} | {:>9} | {:>12} | {:>8} | {:>19} | {:>11} | {:>9} | {:>12} | {:>6} | keeps up",
         "server",
         "rooms",
         "its load",
         "CPU/room-s",
         "slowest",
         "tic delay p50/p99",
+        "service p99",
         "bots load",
+        "bots lag p99",
         "failed"
     );
     let mut best: Vec<(String, usize, f64)> = Vec::new();
@@ -373,13 +400,16 @@ fn main() {
                 other => panic!("SATURATION_MODES: unknown mode {other}"),
             };
             println!(
-                "{mode:>7} | {n:>5} | {:>8.0}% | {:>7.2} ms/s | {:>8.3} | {:>7.1} / {:>6.1} ms | {:>8.0}% | {:>6} | {}",
+                "{mode:>7} | {n:>5} | {:>8.0}% | {:>7.2} ms/s | {:>8.3} | {:>7.1} / {:>6.1} ms | {:>11} | {:>8.0}% | {:>9.1} ms | {:>6} | {}",
                 s.load / share * 100.0,
                 s.per_room * 1e3,
                 s.slowest,
                 s.delay.0,
                 s.delay.1,
+                s.service_p99
+                    .map_or("-".to_string(), |p| format!("≤ {p:.1} ms")),
                 s.bots_load * 100.0,
+                s.bots_lag_p99,
                 s.failed,
                 match (s.keeps_up(), s.bots_saturated()) {
                     (true, _) => "yes",

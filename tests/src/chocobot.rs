@@ -77,6 +77,10 @@ pub struct BotStats {
     /// a bot whose game started a little late may get a few tics before it made them: those are
     /// not timed).
     pub tic_delays_us: Vec<u32>,
+    /// In game: how late the runner woke the bot for its tic timer, in microseconds (the load
+    /// generator's own delay, which a tic's delay includes: it tells the bots' share of a slow
+    /// tic from the server's).
+    pub timer_lag_us: Vec<u32>,
     /// Resend requests this bot sent, and the server's it answered.
     pub resends_asked: u32,
     pub resends_answered: u32,
@@ -918,7 +922,13 @@ impl<E: Fn(RunEvent)> Run<E> {
                             Some(p) => bot.handle(Instant::now(), &p),
                             None => bot.fail("the transport closed".into()),
                         },
-                        _ = tokio::time::sleep_until(wake.min(deadline)) => bot.handle_timeout(Instant::now()),
+                        _ = tokio::time::sleep_until(wake.min(deadline)) => {
+                            if matches!(bot.phase(), Phase::InGame) {
+                                let lag = tokio::time::Instant::now().saturating_duration_since(wake);
+                                bot.stats.timer_lag_us.push(lag.as_micros().min(u32::MAX as u128) as u32);
+                            }
+                            bot.handle_timeout(Instant::now())
+                        }
                     }
                 }
                 t.close();
