@@ -18,7 +18,7 @@
 //! tic delay, to tell whose it is: for doomlink, the service's own tic delay p99 (its metrics: a
 //! tic's last datagram handed over by the edge to the next game datagram out), and the bots'
 //! lateness for their own tic timers (p99); the bots' stderr adds how many tics came more than
-//! a tic late and how many resends either side asked for (none: no datagram was lost). A server
+//! a tic late and how many resends either side asked for (a lost datagram shows there). A server
 //! keeps up at N when every room plays at ≥ 0.97 of real time, the tic delay's p99 is within one
 //! tic (28.6 ms) and no bot failed; the figure is the largest such N. A step that fails with the
 //! bots' own core ≥ 85% busy says nothing of the server's limit: the figure is then a lower bound
