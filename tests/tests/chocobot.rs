@@ -23,10 +23,12 @@ fn bots_play(servers: &[Target]) {
         assert_eq!(r.stats.tics_received, TICS, "{r:?}");
         // A delay for each tic that came back after the bot sent its own command for it: the
         // server sends a tic once the *other* players' commands are in, so a bot that started
-        // its game a little late may get its first few tics before it made them.
+        // its game late gets its first tics before it made them. Late by up to a second and a
+        // bit: a game start lost on a loaded machine comes again after the reliable layer's 1 s
+        // (CI saw 102 of 140 timed), so at least half must be.
         let timed = r.stats.tic_delays_us.len() as u32;
         assert!(
-            (TICS * 3 / 4..=TICS).contains(&timed),
+            (TICS / 2..=TICS).contains(&timed),
             "{timed} tics timed: {r:?}"
         );
         // The game ran near real time (the server did not hold tics back or race ahead).
