@@ -2,9 +2,12 @@
 //! Chocolate Doom `-dedicated` (a server with no player of its own) in a kernel whose HostIO is a
 //! hub [`WebRtcNode`]; players join by the room's invite link, or — in a room with a `lan_port` —
 //! over the LAN transport at that real UDP port (`doomlink join IP:PORT`, stock `-connect`).
-//! Every room's WebRTC links go through the service's one [`RtcMux`] (one UDP socket, one
-//! thread, sans-IO peer connections): a webrtc peer connection per player, each with its own
-//! driver task, sockets and channel tasks, cost a room 2-3 times its game's CPU.
+//! A room's WebRTC links go through an [`RtcMux`] (sans-IO peer connections on one UDP socket):
+//! by default the room's own socket, read by the room's guest thread while it waits, as a LAN
+//! port is (`rtc_edge = "per-room"`); or the service's shared edge threads, each reading one
+//! socket for every room dealt to it (`"shared"`: fewer ports, a thread wake more per datagram).
+//! A webrtc peer connection per player, each with its own driver task, sockets and channel
+//! tasks, cost a room 2-3 times its game's CPU.
 //!
 //! Design:
 //! - A room is a `host_room` client of the service's own rendezvous on 127.0.0.1 — the same
@@ -52,7 +55,7 @@
 use crate::internet::{session_config, InternetHost};
 use crate::netplay::{GameOptions, KernelSink};
 use crate::netview::ChatLog;
-use crate::serve_config::{game_of, lan_port_of, RoomLimits, RoomSpec};
+use crate::serve_config::{game_of, lan_port_of, RoomLimits, RoomSpec, RtcEdge};
 use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
 };
@@ -60,7 +63,7 @@ use doomlink_net::identity::Identity;
 use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
 use doomlink_net::lan_nat::NatConfig;
 use doomlink_net::lan_side::{SideConfig, SideRole};
-use doomlink_net::mux::RtcMux;
+use doomlink_net::mux::{MuxCounters, RtcMux};
 use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, HostOptions};
 use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
@@ -89,8 +92,10 @@ pub struct RoomsConfig {
     pub rtc_bind: Option<Ipv4Addr>,
     /// Its port; 0: any free one. With several threads, the first of consecutive ports.
     pub rtc_port: u16,
-    /// WebRTC edge threads (each its own socket).
+    /// WebRTC edge threads (each its own socket), for the shared edge.
     pub rtc_threads: usize,
+    /// A WebRTC socket per room (read by its guest) or the shared edge threads.
+    pub rtc_edge: RtcEdge,
     /// Addresses to advertise besides the socket's own (the public address of a server behind
     /// a 1:1 NAT).
     pub rtc_advertise: Vec<std::net::IpAddr>,
@@ -121,6 +126,8 @@ struct Room {
     hub: WebRtcNode,
     /// The room's LAN port, if it has one.
     lan: Option<Arc<LanRoom>>,
+    /// The room's own WebRTC socket (`rtc_edge = "per-room"`), read by its guest.
+    rtc: Option<RtcMux>,
     sink: Arc<KernelSink>,
     kernel: Kernel,
     module: GuestModule,
@@ -169,6 +176,8 @@ struct Inner {
     /// service that hosts none opens no WebRTC port.
     edges: Mutex<Vec<RtcMux>>,
     next_edge: AtomicU64,
+    /// The per-room sockets' figures, kept across rooms (the metrics are totals).
+    room_edge_counters: Arc<MuxCounters>,
     rt: tokio::runtime::Handle,
     /// Serialises guest starts, so a new guest thread is told apart from the others.
     spawn_lock: Mutex<()>,
@@ -212,6 +221,7 @@ impl Rooms {
                 identity,
                 edges: Mutex::new(Vec::new()),
                 next_edge: AtomicU64::new(0),
+                room_edge_counters: Arc::default(),
                 rt: tokio::runtime::Handle::current(),
                 spawn_lock: Mutex::new(()),
                 wad_hashes: Mutex::new(HashMap::new()),
@@ -337,7 +347,7 @@ impl Rooms {
         });
         // The WebRTC edge and the LAN port first: a port that is taken fails the room before
         // anything registers.
-        let edge = self.edge_for_room(&cfg).map_err(fail)?;
+        let (edge, own_edge) = self.edge_for_room(&cfg).map_err(fail)?;
         let lan = match spec.lan_port {
             None => None,
             Some(port) => Some(
@@ -357,7 +367,8 @@ impl Rooms {
             self.inner.identity.clone(),
         );
         opts.name = spec.name.clone();
-        opts.mux = Some(edge);
+        opts.mux = Some(edge.clone());
+        let rtc = own_edge.then_some(edge);
         let hosted = host_room(opts).await;
         let mut hosted = match hosted {
             Ok(h) => h,
@@ -387,6 +398,7 @@ impl Rooms {
             },
             tics: tics.clone(),
             lan: lan.clone(),
+            rtc: rtc.clone(),
         });
         let memory = cfg.limits.guest_memory;
         let (kernel, module) = tokio::task::spawn_blocking(move || {
@@ -417,6 +429,7 @@ impl Rooms {
             link: link.clone(),
             hub: hub.clone(),
             lan,
+            rtc,
             sink,
             kernel,
             module,
@@ -481,9 +494,43 @@ impl Rooms {
         Ok(CreatedRoom { room: id, link })
     }
 
-    /// The WebRTC edge a new room's players go through: the edges open with the first room,
-    /// then rooms are dealt to them in turn.
-    fn edge_for_room(&self, cfg: &RoomsConfig) -> Result<RtcMux, String> {
+    /// The WebRTC edge a new room's players go through, and whether it is the room's own.
+    /// Per room: a socket of its own, at the first free port from `rtc_port` (or any). Shared:
+    /// the edges open with the first room, then rooms are dealt to them in turn.
+    fn edge_for_room(&self, cfg: &RoomsConfig) -> Result<(RtcMux, bool), String> {
+        if cfg.rtc_edge == RtcEdge::PerRoom {
+            let ip = cfg.rtc_bind.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let ports: Vec<u16> = match cfg.rtc_port {
+                0 => vec![0],
+                p => (0..cfg.limits.rooms.max(1))
+                    .map_while(|i| p.checked_add(i as u16))
+                    .collect(),
+            };
+            let mut last = None;
+            for port in ports {
+                let bind = SocketAddr::from((ip, port));
+                match RtcMux::bind_pumped(
+                    bind,
+                    &cfg.rtc_advertise,
+                    &doomlink_net::peer::RtcOptions::default(),
+                    self.inner.identity.clone(),
+                    self.inner.room_edge_counters.clone(),
+                ) {
+                    Ok(e) => return Ok((e, true)),
+                    Err(e) => last = Some((bind, e)),
+                }
+            }
+            return Err(match last {
+                Some((bind, e)) if cfg.rtc_port == 0 => {
+                    format!("cannot open the room's WebRTC port {bind}: {e}")
+                }
+                Some((_, e)) => format!(
+                    "no free WebRTC port for the room from {} (limits.rooms ports): {e}",
+                    cfg.rtc_port
+                ),
+                None => "no WebRTC port for the room".to_string(),
+            });
+        }
         let mut edges = lock(&self.inner.edges);
         if edges.is_empty() {
             for i in 0..cfg.rtc_threads.max(1) {
@@ -510,7 +557,7 @@ impl Rooms {
             }
         }
         let turn = self.inner.next_edge.fetch_add(1, Ordering::Relaxed) as usize;
-        Ok(edges[turn % edges.len()].clone())
+        Ok((edges[turn % edges.len()].clone(), false))
     }
 
     /// Starts a fresh `-dedicated` guest in the room's kernel.
@@ -742,7 +789,12 @@ fn metrics_text(rooms: &Rooms) -> String {
     let inner = &rooms.inner;
     // Taken apart from the list below: a lock guard made in a `for`'s head lives to the end
     // of the loop, and edge_sum takes the same lock.
-    let edge_links: usize = lock(&inner.edges).iter().map(|e| e.links()).sum();
+    let edge_links: usize = lock(&inner.edges).iter().map(|e| e.links()).sum::<usize>()
+        + list
+            .iter()
+            .filter_map(|r| r.rtc.as_ref())
+            .map(|e| e.links())
+            .sum::<usize>();
     for (name, kind, help, v) in [
         (
             "doomlink_rooms",
@@ -1070,11 +1122,12 @@ impl GuestSink for SettingsGuard {
 
 /// The room guest's HostIO: the hub node's, timing tics on their way out; datagrams to a LAN
 /// player's address go to the room's LAN bridge instead, and the guest's waits read the room's
-/// LAN port.
+/// LAN port and its own WebRTC socket.
 struct RoomIo {
     inner: InternetHost,
     tics: Arc<TicClock>,
     lan: Option<Arc<LanRoom>>,
+    rtc: Option<RtcMux>,
 }
 
 impl doomlink_kernel::HostIO for RoomIo {
@@ -1102,10 +1155,15 @@ impl doomlink_kernel::HostIO for RoomIo {
     fn on_unbind(&self, pid: doomlink_kernel::Pid, port: u16) {
         self.inner.on_unbind(pid, port);
     }
-    fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
-        self.lan.as_ref()?.wait_fd()
+    fn wait_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let lan = self.lan.as_ref().and_then(|l| l.wait_fd());
+        let rtc = self.rtc.as_ref().map(|e| e.socket_fd());
+        lan.into_iter().chain(rtc).collect()
     }
     fn pump(&self) {
+        if let Some(rtc) = &self.rtc {
+            rtc.pump();
+        }
         if let Some(lan) = &self.lan {
             lan.pump();
         }
@@ -1741,6 +1799,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             rtc_bind: s.rtc_bind,
             rtc_port: s.rtc_port,
             rtc_threads: s.rtc_threads,
+            rtc_edge: s.rtc_edge,
             rtc_advertise: advertised_ips(s.public_addr.as_deref()),
             lan_bind: s.lan_bind,
             stun_turn_ports: [rv.stun_addr().port(), rv.turn_addr().port()],
@@ -1792,10 +1851,11 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
 
 /// A counter summed over the rooms' WebRTC edges.
 fn edge_sum(inner: &Inner, f: impl Fn(&doomlink_net::mux::MuxCounters) -> &AtomicU64) -> f64 {
-    lock(&inner.edges)
+    let shared: u64 = lock(&inner.edges)
         .iter()
         .map(|e| f(e.counters()).load(Ordering::Relaxed))
-        .sum::<u64>() as f64
+        .sum();
+    (shared + f(&inner.room_edge_counters).load(Ordering::Relaxed)) as f64
 }
 
 /// `public_addr` as addresses for the rooms' WebRTC to advertise: itself if an IP, else what
@@ -1860,6 +1920,7 @@ async fn reload(
         || new.rtc_bind != current.rtc_bind
         || new.rtc_port != current.rtc_port
         || new.rtc_threads != current.rtc_threads
+        || new.rtc_edge != current.rtc_edge
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
     {

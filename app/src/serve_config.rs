@@ -28,6 +28,18 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 /// One WebRTC edge thread per core, up to 16.
+/// Which sockets dedicated rooms' WebRTC goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RtcEdge {
+    /// `rtc_threads` sockets, each read by its own thread for every room dealt to it: few
+    /// ports to open, but a player's datagram wakes that thread and then the room's guest.
+    Shared,
+    /// A socket per room, read by the room's guest thread itself while it waits (as a LAN
+    /// room's port is): one wake per datagram, a port per room.
+    PerRoom,
+}
+
 fn default_rtc_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
 }
@@ -45,6 +57,7 @@ pub struct ServeFile {
     pub rtc_bind: Option<Ipv4Addr>,
     pub rtc_port: Option<u16>,
     pub rtc_threads: Option<usize>,
+    pub rtc_edge: Option<RtcEdge>,
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
     pub drain_seconds: Option<u64>,
@@ -127,10 +140,12 @@ pub struct ServeSettings {
     pub admin_token: Option<String>,
     pub rtc_bind: Option<Ipv4Addr>,
     /// The UDP port dedicated rooms' WebRTC goes through; 0: any free port. With several
-    /// `rtc_threads`, the first of as many consecutive ports.
+    /// `rtc_threads` (or per-room sockets), the first of as many consecutive ports.
     pub rtc_port: u16,
-    /// WebRTC edge threads, each with its own socket; rooms are dealt to them in turn.
+    /// WebRTC edge threads, each with its own socket; rooms are dealt to them in turn (shared
+    /// edge only).
     pub rtc_threads: usize,
+    pub rtc_edge: RtcEdge,
     /// Where rooms' LAN ports (`lan_port`) bind; None: every interface (0.0.0.0).
     pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
@@ -153,6 +168,7 @@ impl Default for ServeSettings {
             rtc_bind: None,
             rtc_port: 0,
             rtc_threads: default_rtc_threads(),
+            rtc_edge: RtcEdge::PerRoom,
             lan_bind: None,
             iwads: Vec::new(),
             drain_seconds: 20,
@@ -222,7 +238,11 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         }
         s.rtc_threads = n;
     }
-    if s.rtc_port != 0 && s.rtc_port as usize + s.rtc_threads - 1 > 65535 {
+    s.rtc_edge = file.rtc_edge.unwrap_or(s.rtc_edge);
+    if s.rtc_port != 0
+        && s.rtc_edge == RtcEdge::Shared
+        && s.rtc_port as usize + s.rtc_threads - 1 > 65535
+    {
         return Err(invalid(
             "rtc_port",
             "too high for rtc_threads consecutive ports",
@@ -319,6 +339,15 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
                 s.standing.len(),
                 s.limits.rooms
             ),
+        ));
+    }
+    if s.rtc_port != 0
+        && s.rtc_edge == RtcEdge::PerRoom
+        && s.rtc_port as usize + s.limits.rooms.max(1) - 1 > 65535
+    {
+        return Err(invalid(
+            "rtc_port",
+            "too high for a port per room (limits.rooms consecutive ports)",
         ));
     }
     Ok(s)
@@ -481,6 +510,33 @@ rtc_threads = 3
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("rtc_port"), "{e}");
+    }
+
+    #[test]
+    fn the_rtc_edge_is_per_room_unless_told_and_its_ports_are_checked() {
+        let s = parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(s.rtc_edge, RtcEdge::PerRoom);
+        let s = parse(
+            "rtc_edge = \"shared\"\nrtc_port = 65534\nrtc_threads = 2\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.rtc_edge, RtcEdge::Shared);
+        // Per room: limits.rooms consecutive ports from rtc_port.
+        let s = parse(
+            "rtc_port = 65000\n[limits]\nrooms = 536\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!((s.rtc_port, s.limits.rooms), (65000, 536));
+        let e = parse(
+            "rtc_port = 65000\n[limits]\nrooms = 537\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("rtc_port"), "{e}");
+        let e = parse("rtc_edge = \"per-thread\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("rtc_edge"), "{e}");
     }
 
     #[test]

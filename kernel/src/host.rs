@@ -39,23 +39,24 @@ pub trait HostIO: Send + Sync {
         let _ = (pid, port);
     }
 
-    /// A real socket this host receives its guest's datagrams on, which a guest thread about
-    /// to block may wait on itself (Linux): when it is readable the kernel calls
+    /// Real sockets this host receives its guest's datagrams on, which a guest thread about
+    /// to block may wait on itself (Linux): when one is readable the kernel calls
     /// [`HostIO::pump`] from that thread. A datagram then wakes one thread, the guest's, instead
     /// of two (a receive thread of the host's, then the guest through the kernel's condition
-    /// variable); on a virtual machine each wake-up costs tens of microseconds.
+    /// variable); on a virtual machine each wake-up costs tens of microseconds. A dedicated
+    /// room has up to two: its WebRTC socket and its LAN port.
     ///
-    /// A host returning Some does not read that socket elsewhere, and accepts that nothing is
-    /// received while no guest thread waits (a guest that polls, like Chocolate Doom's server
-    /// loop, waits at least every few tens of milliseconds). Datagrams injected from other
-    /// threads still wake the waiter. None (the default): the host injects from its own
-    /// threads.
-    fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
-        None
+    /// A host returning any does not read those sockets elsewhere (or only as a slow fallback),
+    /// and accepts that little is received while no guest thread waits (a guest that polls,
+    /// like Chocolate Doom's server loop, waits at least every few tens of milliseconds).
+    /// Datagrams injected from other threads still wake the waiter. Empty (the default): the
+    /// host injects from its own threads.
+    fn wait_fds(&self) -> Vec<std::os::fd::RawFd> {
+        Vec::new()
     }
 
-    /// Receives, without blocking, what waits on [`HostIO::wait_fd`], injecting it with
-    /// `Kernel::inject_datagram` (no kernel lock is held).
+    /// Receives, without blocking, what waits on every socket of [`HostIO::wait_fds`],
+    /// injecting it with `Kernel::inject_datagram` (no kernel lock is held).
     fn pump(&self) {}
 }
 

@@ -4,7 +4,7 @@
 //! Everything else leaves through `HostIO::send_dgram` and comes back through `inject`. The
 //! socket layer owns the one lock and the one condition variable that blocked readers (recvfrom,
 //! poll) sleep on; every enqueue wakes them. A host that offers its own socket
-//! ([`HostIO::wait_fd`]) is waited on directly instead, by one blocked thread at a time
+//! ([`HostIO::wait_fds`]) is waited on directly instead, by one blocked thread at a time
 //! ([`FdWait`]).
 
 use crate::host::HostIO;
@@ -194,38 +194,41 @@ impl FdWait {
         }
     }
 
-    /// Waits up to `nap` for `host_fd` to be readable or the eventfd to be written; returns
-    /// whether `host_fd` is readable (or has an error to collect). The caller set `parked`
-    /// while it still held the table's lock, so an enqueue after its last look writes the
-    /// eventfd; this clears it.
-    fn park(&self, host_fd: std::os::fd::RawFd, nap: std::time::Duration) -> bool {
+    /// Waits up to `nap` for one of `host_fds` to be readable or the eventfd to be written;
+    /// returns whether a host fd is readable (or has an error to collect). The caller set
+    /// `parked` while it still held the table's lock, so an enqueue after its last look writes
+    /// the eventfd; this clears it.
+    fn park(&self, host_fds: &[std::os::fd::RawFd], nap: std::time::Duration) -> bool {
         use std::os::fd::AsRawFd;
         use std::sync::atomic::Ordering;
-        let mut fds = [
-            libc::pollfd {
-                fd: host_fd,
+        let mut fds: Vec<libc::pollfd> = std::iter::once(self.eventfd.as_raw_fd())
+            .chain(host_fds.iter().copied())
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
-            },
-            libc::pollfd {
-                fd: self.eventfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
+            })
+            .collect();
         let ts = libc::timespec {
             tv_sec: nap.as_secs().min(i32::MAX as u64) as libc::time_t,
             tv_nsec: nap.subsec_nanos() as libc::c_long,
         };
         // SAFETY: fds and ts are live for the call; the length is fds'.
-        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
+        let n = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                &ts,
+                std::ptr::null(),
+            )
+        };
         self.parked.store(false, Ordering::SeqCst);
-        if n > 0 && fds[1].revents != 0 {
+        if n > 0 && fds[0].revents != 0 {
             let mut count: u64 = 0;
             // SAFETY: reads 8 bytes into a live u64 from our non-blocking eventfd.
             unsafe { libc::read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
         }
-        n > 0 && fds[0].revents != 0
+        n > 0 && fds[1..].iter().any(|f| f.revents != 0)
     }
 }
 
@@ -276,13 +279,14 @@ impl SocketLayer {
         t: MutexGuard<'a, SocketTable>,
         nap: std::time::Duration,
     ) -> MutexGuard<'a, SocketTable> {
-        if let Some(fd) = self.host.wait_fd() {
+        let fds = self.host.wait_fds();
+        if !fds.is_empty() {
             match self.fd_wait.get_or_init(FdWait::new) {
                 Some(w) => {
                     if let Ok(_turn) = w.turn.try_lock() {
                         w.parked.store(true, std::sync::atomic::Ordering::SeqCst);
                         drop(t);
-                        if w.park(fd, nap) {
+                        if w.park(&fds, nap) {
                             self.host.pump();
                         }
                         return self.lock();
@@ -718,33 +722,36 @@ mod tests {
         assert_eq!(l.recvfrom(s, false, false, &()), Err(Errno::Again));
     }
 
-    /// A host that offers its real socket to the kernel's waits (`HostIO::wait_fd`) and injects
+    /// A host that offers its real socket to the kernel's waits (`HostIO::wait_fds`) and injects
     /// what `pump` reads there, noting the thread that pumped.
     struct SocketHost {
         socket: std::net::UdpSocket,
+        /// A second socket (a room's LAN port beside its WebRTC socket).
+        other: std::net::UdpSocket,
         layer: std::sync::OnceLock<std::sync::Weak<SocketLayer>>,
         pumped_on: Mutex<Vec<String>>,
     }
     impl HostIO for SocketHost {
-        fn wait_fd(&self) -> Option<std::os::fd::RawFd> {
+        fn wait_fds(&self) -> Vec<std::os::fd::RawFd> {
             use std::os::fd::AsRawFd;
-            Some(self.socket.as_raw_fd())
+            vec![self.socket.as_raw_fd(), self.other.as_raw_fd()]
         }
         fn pump(&self) {
             let Some(layer) = self.layer.get().and_then(|w| w.upgrade()) else {
                 return;
             };
             let mut buf = [0u8; 1500];
-            while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let mut next = || {
+                self.socket
+                    .recv_from(&mut buf)
+                    .or_else(|_| self.other.recv_from(&mut buf))
+                    .ok()
+                    .map(|(n, from)| (buf[..n].to_vec(), from))
+            };
+            while let Some((data, from)) = next() {
                 let name = std::thread::current().name().unwrap_or("").to_string();
                 self.pumped_on.lock().unwrap().push(name);
-                let _ = layer.inject(
-                    PID,
-                    2342,
-                    Ipv4Addr::new(10, 77, 0, 2),
-                    from.port(),
-                    &buf[..n],
-                );
+                let _ = layer.inject(PID, 2342, Ipv4Addr::new(10, 77, 0, 2), from.port(), &data);
             }
         }
     }
@@ -752,8 +759,11 @@ mod tests {
     fn socket_host_layer() -> (Arc<SocketHost>, Arc<SocketLayer>) {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        other.set_nonblocking(true).unwrap();
         let host = Arc::new(SocketHost {
             socket,
+            other,
             layer: std::sync::OnceLock::new(),
             pumped_on: Mutex::new(Vec::new()),
         });
@@ -786,6 +796,31 @@ mod tests {
             .unwrap();
         assert_eq!(d.data, b"over the wire");
         assert_eq!(d.src_port, peer.local_addr().unwrap().port());
+        assert_eq!(host.pumped_on.lock().unwrap().as_slice(), ["reader"]);
+    }
+
+    #[test]
+    fn a_datagram_at_the_hosts_second_socket_wakes_the_reader_too() {
+        let (host, l) = socket_host_layer();
+        let s = l.open(PID, false);
+        l.bind(PID, s, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let l = l.clone();
+            std::thread::Builder::new()
+                .name("reader".into())
+                .spawn(move || tx.send(l.recvfrom(s, false, false, &())))
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"at the other port", host.other.local_addr().unwrap())
+            .unwrap();
+        let d = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the reader got the datagram")
+            .unwrap();
+        assert_eq!(d.data, b"at the other port");
         assert_eq!(host.pumped_on.lock().unwrap().as_slice(), ["reader"]);
     }
 

@@ -27,6 +27,16 @@
 //! a new address only a STUN binding request is taken: its USERNAME (`ours:theirs`) names the
 //! link by our ICE ufrag. Anything else from an unknown address is dropped and counted.
 //!
+//! # Who reads the socket
+//!
+//! [`RtcMux::bind`]: the mux thread, for every link of every room dealt to it. A frame for a
+//! room then wakes two threads, the mux thread and the room's guest.
+//! [`RtcMux::bind_pumped`]: one room's own socket, read by the room's guest thread while it
+//! waits ([`RtcMux::socket_fd`], [`RtcMux::pump`]; the kernel's `HostIO::wait_fds`), as a LAN
+//! room's port is: one wake per datagram. The mux thread then only runs the links' timers, and
+//! reads the socket itself when it wakes for them (at least every [`MAX_SLEEP`]), so links live
+//! on while no guest waits (between games).
+//!
 //! # Locks
 //!
 //! The table (addresses, ufrags, timers) and each link's core have their own mutexes, never held
@@ -125,7 +135,9 @@ struct MuxInner {
     table: Mutex<Table>,
     waker: mio::Waker,
     stop: AtomicBool,
-    counters: MuxCounters,
+    counters: Arc<MuxCounters>,
+    /// Held by whoever reads the socket, so that one link's datagrams are fed in order.
+    reading: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -425,6 +437,30 @@ impl MuxInner {
         }
     }
 
+    /// Reads the socket until it is empty (unless another thread is reading it).
+    fn read_socket(&self) -> usize {
+        let Ok(_reading) = self.reading.try_lock() else {
+            return 0;
+        };
+        let mut buf = [0u8; RECV_BUF];
+        let mut read = 0;
+        loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    read += 1;
+                    self.on_datagram(from, &buf[..n], Instant::now());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface here on Linux (ECONNREFUSED from a gone peer): go on.
+                Err(e) => {
+                    tracing::debug!("WebRTC edge: recv: {e}");
+                    continue;
+                }
+            }
+        }
+    }
+
     /// Due timers and closing links.
     fn on_clock(&self, now: Instant) {
         let mut due = Vec::new();
@@ -621,13 +657,39 @@ impl RtcMux {
         opts: &RtcOptions,
         identity: Identity,
     ) -> std::io::Result<RtcMux> {
+        Self::bind_with(bind, extra, opts, identity, Arc::default(), false)
+    }
+
+    /// Like [`RtcMux::bind`], for one room: its owner reads the socket ([`RtcMux::pump`] when
+    /// [`RtcMux::socket_fd`] is readable), the mux thread runs timers. `counters` may be shared
+    /// by many such muxes (one figure for the service).
+    pub fn bind_pumped(
+        bind: SocketAddr,
+        extra: &[IpAddr],
+        opts: &RtcOptions,
+        identity: Identity,
+        counters: Arc<MuxCounters>,
+    ) -> std::io::Result<RtcMux> {
+        Self::bind_with(bind, extra, opts, identity, counters, true)
+    }
+
+    fn bind_with(
+        bind: SocketAddr,
+        extra: &[IpAddr],
+        opts: &RtcOptions,
+        identity: Identity,
+        counters: Arc<MuxCounters>,
+        pumped: bool,
+    ) -> std::io::Result<RtcMux> {
         let std_socket = std::net::UdpSocket::bind(bind)?;
         std_socket.set_nonblocking(true)?;
         let local_addr = std_socket.local_addr()?;
         let mut socket = mio::net::UdpSocket::from_std(std_socket);
         let poll = mio::Poll::new()?;
-        poll.registry()
-            .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+        if !pumped {
+            poll.registry()
+                .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+        }
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let mut advertised = host_addresses(local_addr);
         for ip in extra {
@@ -645,7 +707,8 @@ impl RtcMux {
             table: Mutex::new(Table::default()),
             waker,
             stop: AtomicBool::new(false),
-            counters: MuxCounters::default(),
+            counters,
+            reading: Mutex::new(()),
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
@@ -657,6 +720,19 @@ impl RtcMux {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The socket, for a [`RtcMux::bind_pumped`] owner to wait on.
+    pub fn socket_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.inner.socket.as_raw_fd()
+    }
+
+    /// Reads and handles what waits on the socket, without blocking; returns the datagrams
+    /// read. For a [`RtcMux::bind_pumped`] owner (any thread holding no lock its links' frame
+    /// handlers take); nothing if another thread is reading it now.
+    pub fn pump(&self) -> usize {
+        self.inner.read_socket()
     }
 
     pub fn counters(&self) -> &MuxCounters {
@@ -783,7 +859,6 @@ impl Drop for MuxInner {
 /// last [`RtcMux`] and [`MuxLink`] gone, it ends.
 fn run(mut poll: mio::Poll, weak: Weak<MuxInner>) {
     let mut events = mio::Events::with_capacity(64);
-    let mut buf = vec![0u8; RECV_BUF];
     loop {
         let timeout = {
             let Some(inner) = weak.upgrade() else { return };
@@ -808,19 +883,10 @@ fn run(mut poll: mio::Poll, weak: Weak<MuxInner>) {
         }
         let Some(inner) = weak.upgrade() else { return };
         inner.table().armed = None;
-        // Edge-triggered: read until the socket is empty.
-        loop {
-            match inner.socket.recv_from(&mut buf) {
-                Ok((n, from)) => inner.on_datagram(from, &buf[..n], Instant::now()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // ICMP errors surface here on Linux (ECONNREFUSED from a gone peer): go on.
-                Err(e) => {
-                    tracing::debug!("WebRTC edge: recv: {e}");
-                    continue;
-                }
-            }
-        }
+        // Edge-triggered: read until the socket is empty. A pumped socket's owner reads it,
+        // but not while no guest waits: what is there when the timers wake this thread is
+        // read here.
+        inner.read_socket();
         inner.on_clock(Instant::now());
     }
 }

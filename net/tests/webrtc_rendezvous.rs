@@ -30,14 +30,61 @@ struct Peer {
 
 /// Hosts a room and feeds every joiner's link to the hub node.
 async fn start_hub(rv: &TestRendezvous, rtc: RtcOptions) -> (Peer, InviteLink) {
-    start_hub_on(rv, rtc, false).await
+    start_hub_on(rv, rtc, Edge::None).await
 }
 
-/// Hosts a room, through the dedicated service's WebRTC edge if `mux`.
-async fn start_hub_on(rv: &TestRendezvous, rtc: RtcOptions, mux: bool) -> (Peer, InviteLink) {
+/// How the hub's WebRTC is carried.
+#[derive(Clone, Copy, PartialEq)]
+enum Edge {
+    /// A webrtc peer connection per joiner (a player's hub).
+    None,
+    /// The dedicated service's shared edge: its own thread reads the socket.
+    Shared,
+    /// A dedicated room's own edge, read by its owner: here a thread of the test's that pumps
+    /// it, counting into [`PUMPED`], as the room's guest thread does while it waits.
+    Pumped,
+}
+
+/// Datagrams the test's own thread read from a pumped edge.
+static PUMPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Hosts a room, through the dedicated service's WebRTC edge if `edge` says so; returns the
+/// edge too.
+async fn start_hub_on(rv: &TestRendezvous, rtc: RtcOptions, edge: Edge) -> (Peer, InviteLink) {
     let identity = Identity::ephemeral().unwrap();
-    let edge = mux.then(|| edge_on_loopback(&rtc, &identity));
-    start_hub_with(rv, rtc, identity, edge).await
+    let mux = match edge {
+        Edge::None => None,
+        Edge::Shared => Some(edge_on_loopback(&rtc, &identity)),
+        Edge::Pumped => {
+            let mux = RtcMux::bind_pumped(
+                "127.0.0.1:0".parse().unwrap(),
+                &[],
+                &rtc,
+                identity.clone(),
+                Default::default(),
+            )
+            .unwrap();
+            let owner = mux.clone();
+            std::thread::spawn(move || loop {
+                let n = owner.pump();
+                PUMPED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            });
+            Some(mux)
+        }
+    };
+    let counters = mux.clone();
+    let hub = start_hub_with(rv, rtc, identity, mux).await;
+    if edge == Edge::Pumped {
+        EDGE.with(|e| *e.borrow_mut() = counters);
+    }
+    hub
+}
+
+thread_local! {
+    /// The pumped edge of the test running on this thread (the test's body runs on its own
+    /// thread under `block_on`), for its figures.
+    static EDGE: std::cell::RefCell<Option<RtcMux>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The dedicated service's WebRTC edge on 127.0.0.1, speaking as `identity`.
@@ -105,10 +152,10 @@ async fn join(invite: &InviteLink, name: &str, rtc: RtcOptions) -> Peer {
 }
 
 async fn star(n_clients: usize) {
-    star_on(n_clients, false).await
+    star_on(n_clients, Edge::None).await
 }
 
-async fn star_on(n_clients: usize, mux: bool) {
+async fn star_on(n_clients: usize, mux: Edge) {
     init_tracing();
     let rv = TestRendezvous::start(Limits::default()).await;
     let (mut hub, invite) = start_hub_on(&rv, RtcOptions::loopback(), mux).await;
@@ -222,7 +269,26 @@ async fn four_peers_over_the_rendezvous() {
 /// same wire to joiners that are webrtc peer connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_peers_through_the_services_webrtc_edge() {
-    star_on(3, true).await;
+    star_on(3, Edge::Shared).await;
+}
+
+/// A dedicated room's own edge: the same star, every datagram read by the owner's thread
+/// (`RtcMux::pump`) or, when that thread is not there, by the edge's timer thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_peers_through_a_rooms_own_edge_read_by_its_owner() {
+    star_on(3, Edge::Pumped).await;
+    let edge = EDGE.with(|e| e.borrow().clone()).expect("the pumped edge");
+    let read = edge
+        .counters()
+        .datagrams_in
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let pumped = PUMPED.load(std::sync::atomic::Ordering::Relaxed);
+    println!("the owner read {pumped} of the edge's {read} datagrams");
+    assert!(read > 100, "{read}");
+    assert!(
+        pumped as u64 * 2 > read,
+        "the owner read {pumped} of {read}"
+    );
 }
 
 /// A frame each way per tic, as a netgame sends them: SCTP's acknowledgements ride in the frames

@@ -45,7 +45,7 @@ pub fn http_get(port: u16, path: &str) -> String {
 
 /// `doomlink serve` (the binary `bin`) with `rooms` standing four-player coop rooms of
 /// Freedoom 1, each also on a LAN port when `lan_ports` is given; returns it, its HTTP port and
-/// the rooms' links. CAPACITY_RTC_THREADS sets its WebRTC edge threads.
+/// the rooms' links. CAPACITY_RTC_EDGE and CAPACITY_RTC_THREADS set its WebRTC edge.
 pub fn serve_standing_rooms(
     bin: &Path,
     dir: &Path,
@@ -57,6 +57,10 @@ pub fn serve_standing_rooms(
         Ok(n) => format!("rtc_threads = {}\n", n.trim()),
         Err(_) => String::new(),
     };
+    // CAPACITY_RTC_EDGE: "per-room" (the service's default) or "shared".
+    if let Ok(e) = std::env::var("CAPACITY_RTC_EDGE") {
+        cfg += &format!("rtc_edge = \"{}\"\n", e.trim());
+    }
     cfg += &format!("[limits]\nrooms = {}\n\n", rooms.max(1));
     for i in 0..rooms {
         cfg += &format!(

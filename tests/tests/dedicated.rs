@@ -5,7 +5,9 @@
 //! - eight standing rooms from a config file play at once, two players each, with equal demos
 //!   per room and the room's options (deathmatch, E1M3) enforced on the game; a ninth room's
 //!   guest is killed mid-game through the test hook (`DOOMLINK_TEST_FAIL_ROOM`, the path a trap
-//!   takes): it is closed and counted, and the eight play on;
+//!   takes): it is closed and counted, and the eight play on; these rooms' WebRTC goes through
+//!   the shared edge (`rtc_edge = "shared"`, two threads), every other test's through each
+//!   room's own socket (the default);
 //! - junk at every port the service has open (HTTP, STUN/TURN UDP, the rooms' WebRTC UDP ports
 //!   from /proc/net/udp) while a three-player game runs, and one joiner killed mid-game: the
 //!   service lives and the other two finish the same game;
@@ -208,7 +210,9 @@ fn assert_room_game(demo: &Path) {
 fn eight_rooms_play_at_once_and_a_failing_room_leaves_them_playing() {
     let tics = test_tics().min(1500);
     let dir = Scratch::new("ded8");
-    let mut cfg = format!("admin_token = \"{TOKEN}\"\n[limits]\nrooms = 9\n\n");
+    let mut cfg = format!(
+        "admin_token = \"{TOKEN}\"\nrtc_edge = \"shared\"\nrtc_threads = 2\n[limits]\nrooms = 9\n\n"
+    );
     for i in 0..8 {
         cfg += &room_toml(&format!("r{i}"), 2);
     }
