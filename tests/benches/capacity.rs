@@ -16,8 +16,8 @@
 //!
 //! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 1050 = 30 s of game)
 //! CAPACITY_ROOMS (default "1,2,4,8") and CAPACITY_MODES (default "native,webrtc,lan") shorten
-//! or change it; CAPACITY_RTC_THREADS sets the service's WebRTC edge threads (default: one per
-//! core).
+//! or change it; CAPACITY_RTC_EDGE sets the service's `rtc_edge` ("per-room", its default, or
+//! "shared") and CAPACITY_RTC_THREADS the shared edge's threads (default: one per core).
 
 use doomlink_e2e::*;
 use std::path::Path;

@@ -30,7 +30,8 @@
 //! `cargo bench -p doomlink-e2e --bench saturation`; SATURATION_ROOMS (default
 //! "25,50,75,100,150,200,250") and SATURATION_MODES (default "native,lan,webrtc") choose the steps,
 //! SATURATION_TICS (default 700 = 20 s of game) the game's length, SATURATION_CPU_SHARE (default
-//! 1) the server's share of its core ([`CpuCap`]). Needs two cores.
+//! 1) the server's share of its core ([`CpuCap`]); CAPACITY_RTC_EDGE the service's `rtc_edge`
+//! ("per-room", its default, or "shared"). Needs two cores.
 
 use doomlink_e2e::chocobot::{self, Phase, Target};
 use doomlink_e2e::*;
