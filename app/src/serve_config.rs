@@ -156,6 +156,23 @@ pub struct ServeSettings {
     pub standing: Vec<RoomSpec>,
 }
 
+impl ServeSettings {
+    /// The UDP ports the rooms' WebRTC may take, when fixed (`rtc_port` set): a port per room
+    /// up to `limits.rooms`, or one per shared edge thread.
+    pub fn rtc_ports(&self) -> Option<std::ops::RangeInclusive<u16>> {
+        let n = match self.rtc_edge {
+            RtcEdge::PerRoom => self.limits.rooms.max(1),
+            RtcEdge::Shared => self.rtc_threads.max(1),
+        };
+        (self.rtc_port != 0).then(|| {
+            self.rtc_port
+                ..=self
+                    .rtc_port
+                    .saturating_add((n - 1).min(u16::MAX as usize) as u16)
+        })
+    }
+}
+
 impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
@@ -291,6 +308,18 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         }
         let lan_port = lan_port_of(r.lan_port, [s.stun_port, s.turn_port], &mut lan_ports)
             .map_err(|m| invalid(format!("{key}.lan_port"), m))?;
+        if let (Some(p), Some(range)) = (lan_port, s.rtc_ports()) {
+            if range.contains(&p) {
+                return Err(invalid(
+                    format!("{key}.lan_port"),
+                    format!(
+                        "{p} is among the rooms' WebRTC ports ({}-{})",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
+            }
+        }
         let iwad = match &r.iwad {
             Some(p) => {
                 if !p.is_file() {
@@ -537,6 +566,22 @@ rtc_threads = 3
         assert!(e.to_string().starts_with("rtc_port"), "{e}");
         let e = parse("rtc_edge = \"per-thread\"\n", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("rtc_edge"), "{e}");
+        // A standing room's LAN port is not one the rooms' WebRTC may take.
+        let wad =
+            std::env::temp_dir().join(format!("doomlink-rtcrange-{}.wad", std::process::id()));
+        std::fs::write(&wad, b"IWAD").unwrap();
+        let room = |port: u16| {
+            format!(
+                "rtc_port = 7400\n[limits]\nrooms = 10\n[[room]]\nname = \"a\"\niwad = \"{}\"\nlan_port = {port}\n",
+                wad.display()
+            )
+        };
+        let e = parse(&room(7409), Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("room[0].lan_port"), "{e}");
+        assert!(parse(&room(7410), Path::new("x.toml")).is_ok());
+        let shared = format!("rtc_edge = \"shared\"\nrtc_threads = 2\n{}", room(7402));
+        assert!(parse(&shared, Path::new("x.toml")).is_ok());
+        let _ = std::fs::remove_file(&wad);
     }
 
     #[test]

@@ -772,8 +772,9 @@ mod tests {
         (host, l)
     }
 
-    #[test]
-    fn a_blocked_reader_waits_on_the_host_socket_and_pumps_it_itself() {
+    /// A reader blocked on port 2342 while `payload` comes over the wire to the host's socket
+    /// (or its second one): what it read, the sender's port, and the host.
+    fn read_over_the_wire(at_other: bool, payload: &[u8]) -> (Arc<SocketHost>, Datagram, u16) {
         let (host, l) = socket_host_layer();
         let s = l.open(PID, false);
         l.bind(PID, s, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
@@ -787,40 +788,29 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(30));
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.send_to(b"over the wire", host.socket.local_addr().unwrap())
-            .unwrap();
-        // Nothing but the blocked reader reads the host's socket: without it this never comes.
+        let to = if at_other { &host.other } else { &host.socket };
+        peer.send_to(payload, to.local_addr().unwrap()).unwrap();
+        // Nothing but the blocked reader reads the host's sockets: without it this never comes.
         let d = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("the reader got the datagram")
             .unwrap();
+        (host, d, peer.local_addr().unwrap().port())
+    }
+
+    #[test]
+    fn a_blocked_reader_waits_on_the_host_socket_and_pumps_it_itself() {
+        let (host, d, peer_port) = read_over_the_wire(false, b"over the wire");
         assert_eq!(d.data, b"over the wire");
-        assert_eq!(d.src_port, peer.local_addr().unwrap().port());
+        assert_eq!(d.src_port, peer_port);
         assert_eq!(host.pumped_on.lock().unwrap().as_slice(), ["reader"]);
     }
 
     #[test]
     fn a_datagram_at_the_hosts_second_socket_wakes_the_reader_too() {
-        let (host, l) = socket_host_layer();
-        let s = l.open(PID, false);
-        l.bind(PID, s, Ipv4Addr::UNSPECIFIED, 2342).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let l = l.clone();
-            std::thread::Builder::new()
-                .name("reader".into())
-                .spawn(move || tx.send(l.recvfrom(s, false, false, &())))
-                .unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(30));
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.send_to(b"at the other port", host.other.local_addr().unwrap())
-            .unwrap();
-        let d = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the reader got the datagram")
-            .unwrap();
+        let (host, d, peer_port) = read_over_the_wire(true, b"at the other port");
         assert_eq!(d.data, b"at the other port");
+        assert_eq!(d.src_port, peer_port);
         assert_eq!(host.pumped_on.lock().unwrap().as_slice(), ["reader"]);
     }
 

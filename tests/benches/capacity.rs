@@ -418,13 +418,7 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
     let metrics = http_get(port, "/metrics");
     let (p99, samples) = tic_p99(&metrics);
     // The guests' share of the service's CPU over its life (idle minutes, joins, games).
-    let sum_of = |prefix: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let sum_of = |prefix: &str| metric_sum(&metrics, prefix);
     let guest_share = sum_of("doomlink_room_guest_cpu_seconds_total{")
         / sum_of("process_cpu_seconds_total ").max(1e-9);
     // Datagrams over the whole run, per room-second of game: the game's (both transports) and

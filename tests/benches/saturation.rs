@@ -343,15 +343,8 @@ fn run_doomlink(n: usize, tics: u32, lan: bool) -> Step {
     if !lan {
         // SCTP's and DTLS's own datagrams ride beside the game's (8 a tic in a four-player
         // room: one each way per player).
-        let sum_of = |prefix: &str| -> f64 {
-            metrics
-                .lines()
-                .filter(|l| l.starts_with(prefix))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
-        };
-        let udp = sum_of("doomlink_webrtc_edge_datagrams_in_total ")
-            + sum_of("doomlink_webrtc_edge_datagrams_out_total ");
+        let udp = metric_sum(&metrics, "doomlink_webrtc_edge_datagrams_in_total ")
+            + metric_sum(&metrics, "doomlink_webrtc_edge_datagrams_out_total ");
         // A room's game is tics × 4 players' datagrams each way (and the lobby's few).
         eprintln!(
             "  UDP datagrams at the WebRTC ports: {udp} in all, {:.2} per room per game tic",

@@ -92,6 +92,16 @@ pub fn serve_standing_rooms(
     (KillOnDrop(child), port, links)
 }
 
+/// The sum of every sample in Prometheus text `metrics` whose line starts with `prefix` (a
+/// metric's name and `{` for all its labelled series, or its name and a space for one).
+pub fn metric_sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// p99 upper bound (seconds) from the service's tic delay histogram, summed over rooms.
 pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
     let mut by_le: std::collections::BTreeMap<String, u64> = Default::default();
