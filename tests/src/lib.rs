@@ -35,9 +35,16 @@ pub fn doomlink() -> PathBuf {
 
 /// The `doomlink` binary built in the release profile, the first time it is asked for: for
 /// benchmarks (the test profile has the workspace's own crates at opt-level 1).
+///
+/// `DOOMLINK_BENCH_BIN` names another binary instead (a copy built from an older commit): so
+/// that two builds of the service can be measured in turns by the same benchmark and bots.
 pub fn doomlink_release() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_doomlink(&["--release"])).clone()
+    BIN.get_or_init(|| match std::env::var_os("DOOMLINK_BENCH_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => build_doomlink(&["--release"]),
+    })
+    .clone()
 }
 
 /// `cargo build -p doomlink --bin doomlink` with `profile` arguments; the executable's path.
