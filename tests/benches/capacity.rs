@@ -17,7 +17,8 @@
 //! `cargo bench -p doomlink-e2e --bench capacity`; CAPACITY_TICS (default 1050 = 30 s of game)
 //! CAPACITY_ROOMS (default "1,2,4,8") and CAPACITY_MODES (default "native,webrtc,lan") shorten
 //! or change it; CAPACITY_RTC_EDGE sets the service's `rtc_edge` ("per-room", its default, or
-//! "shared") and CAPACITY_RTC_THREADS the shared edge's threads (default: one per core).
+//! "shared") and CAPACITY_RTC_THREADS the shared edge's threads (default: one per core);
+//! DOOMLINK_BENCH_BIN another `doomlink` binary to serve with.
 
 use doomlink_e2e::*;
 use std::path::Path;
