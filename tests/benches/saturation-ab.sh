@@ -19,6 +19,11 @@ b=${2:?BIN_B}
 mode=${3:-webrtc}
 rooms=${4:-25}
 trials=${5:-3}
+for bin in "$a" "$b"; do
+  [ -x "$bin" ] || { echo "saturation-ab: $bin is not an executable doomlink" >&2; exit 1; }
+done
+a=$(realpath "$a")
+b=$(realpath "$b")
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 bench=$(cargo bench -p doomlink-e2e --bench saturation --no-run 2>&1 |
@@ -27,9 +32,11 @@ bench=$(cargo bench -p doomlink-e2e --bench saturation --no-run 2>&1 |
 cpu() { sed -n "s/^ *$mode *| *$rooms *|[^|]*| *\([0-9.]*\) ms\/s.*/\1/p" "$1"; }
 ratios=()
 for t in $(seq 1 "$trials"); do
-  if [ $((t % 2)) -eq 1 ]; then first=$a; second=$b; else first=$b; second=$a; fi
-  for bin in "$first" "$second"; do
-    tag=$([ "$bin" = "$a" ] && echo A || echo B)
+  # A tag follows its binary by position, not by path, so a build compared with itself (an
+  # A/A run: how far apart the two places are) still writes an A and a B log.
+  if [ $((t % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+  for tag in $order; do
+    bin=$([ "$tag" = A ] && echo "$a" || echo "$b")
     (cd tests && SATURATION_MODES=$mode SATURATION_ROOMS=$rooms DOOMLINK_BENCH_BIN=$bin \
       "$bench" --bench >"$out/$tag-$t.log" 2>&1) &
   done

@@ -37,11 +37,17 @@ pub fn doomlink() -> PathBuf {
 /// benchmarks (the test profile has the workspace's own crates at opt-level 1).
 ///
 /// `DOOMLINK_BENCH_BIN` names another binary instead (a copy built from an older commit): so
-/// that two builds of the service can be measured in turns by the same benchmark and bots.
+/// that two builds of the service can be measured by the same benchmark and bots, in turns or
+/// at once (`tests/benches/saturation-ab.sh`).
 pub fn doomlink_release() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| match std::env::var_os("DOOMLINK_BENCH_BIN") {
-        Some(bin) => PathBuf::from(bin),
+        Some(bin) => {
+            let bin = PathBuf::from(bin);
+            // A bench, not a user's path: stopping here with the reason is the clear error.
+            assert!(bin.is_file(), "DOOMLINK_BENCH_BIN: no such file: {}", bin.display());
+            bin
+        }
         None => build_doomlink(&["--release"]),
     })
     .clone()
