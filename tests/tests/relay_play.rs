@@ -219,9 +219,10 @@ fn play_on(relay: Arc<SimRelay>, n: usize, tics: u32) {
         failed |= st != Some(ExitStatus::Exited(0));
         outcomes.push(st);
     }
-    // A peer that ended well with a short demo (seen once in CI at 5% loss: the hub's demo
-    // held 9 tics, every peer exited 0) fails here too, so that its log and the relay's
-    // figures are shown.
+    // A peer that ended well with a short demo fails here too, so that its log and the relay's
+    // figures are shown. (Seen twice in CI at 5% loss: one client's demo held 0 tics and the
+    // others' 9, every peer exited 0. The cause was a lost game start message:
+    // `a_client_whose_game_start_was_lost_plays_from_the_first_tic`.)
     let want_len = 13 + 4 * n * tics as usize + 1;
     let demo_lens: Vec<usize> = peers
         .iter()
