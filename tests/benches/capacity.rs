@@ -34,7 +34,7 @@ fn player(target: &str, lan: bool, dir: &Path, seed: u64, tics: u32) -> KillOnDr
         Bind::Rtc("127.0.0.1")
     };
     KillOnDrop(
-        Command::new(doomlink_release())
+        Command::new(doomlink_dist())
             .args(["join", target])
             .args(headless_args(bind, dir, seed, tics))
             .args(["--", "-nodes", "4", "-warp", "1", "1", "-skill", "3"])
@@ -246,14 +246,14 @@ fn main() {
         .filter_map(|x| x.trim().parse().ok())
         .collect();
     let game_secs = tics as f64 / 35.0;
-    let _ = doomlink_release();
+    let _ = doomlink_dist();
     println!(
         "capacity: {PLAYERS}-player coop rooms, {tics} gametics ({game_secs:.0} s of game) each"
     );
 
     // The service with no rooms: the base its rooms add to.
     let base_dir = Scratch::new("cap-base");
-    let (base, _, _) = serve_standing_rooms(&doomlink_release(), base_dir.path(), 0, None);
+    let (base, _, _) = serve_standing_rooms(&doomlink_dist(), base_dir.path(), 0, None);
     std::thread::sleep(Duration::from_secs(2));
     let base_rss = rss_bytes(base.0.id());
     drop(base);
@@ -383,7 +383,7 @@ fn run_doomlink(n: usize, tics: u32, game_secs: f64, lan: bool, base_rss: u64) -
     let dir = Scratch::new(&format!("cap-dl-{tag}-{n}"));
     let lan_ports: Vec<u16> = (0..n).map(|_| free_server_port()).collect();
     let (svc, port, links) = serve_standing_rooms(
-        &doomlink_release(),
+        &doomlink_dist(),
         dir.path(),
         n,
         lan.then_some(&lan_ports[..]),

@@ -9,8 +9,8 @@
 #   tests/benches/saturation-ab.sh BIN_A BIN_B [MODE] [ROOMS] [TRIALS]
 #       MODE webrtc (default) or lan; ROOMS per service (default 25); TRIALS (default 3)
 #
-# BIN_A and BIN_B are `doomlink` executables (copy target/release/doomlink aside after building
-# each version). Which one starts first alternates between trials. Prints each trial's figures
+# BIN_A and BIN_B are `doomlink` executables (copy target/dist/doomlink, or release/, aside after
+# building each version). Which one starts first alternates between trials. Prints each trial's figures
 # and ratio, then the ratios' mean, min and max. The bench rows are kept in the temporary
 # directory it names.
 set -eu

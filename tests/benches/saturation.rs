@@ -316,12 +316,8 @@ fn run_native(n: usize, tics: u32) -> Step {
 fn run_doomlink(n: usize, tics: u32, lan: bool) -> Step {
     let dir = Scratch::new(&format!("sat-dl-{n}"));
     let ports = free_udp_ports(n);
-    let (svc, http, links) = serve_standing_rooms(
-        &doomlink_release(),
-        dir.path(),
-        n,
-        lan.then_some(&ports[..]),
-    );
+    let (svc, http, links) =
+        serve_standing_rooms(&doomlink_dist(), dir.path(), n, lan.then_some(&ports[..]));
     let pid = svc.0.id();
     // Every thread the service has and will make runs on core 0.
     let pinned = Command::new("taskset")
@@ -380,7 +376,7 @@ fn main() {
         .filter_map(|x| x.trim().parse().ok())
         .collect();
     let modes = std::env::var("SATURATION_MODES").unwrap_or_else(|_| "native,lan,webrtc".into());
-    let _ = doomlink_release();
+    let _ = doomlink_dist();
     let share = cpu_share();
     println!(
         "saturation: the server on {} core 0, {PLAYERS} bots per room on core 1, {tics} tics ({:.0} s) of game per room",
