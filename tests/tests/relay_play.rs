@@ -295,6 +295,21 @@ fn perfect_path() -> SimConfig {
     }
 }
 
+/// Loses the first `n` datagrams the hub's guest (the server) sends that `picked` picks; the
+/// relay's `dropped_by_rule(0)` counts them.
+fn lose_hubs_first(
+    relay: &SimRelay,
+    n: u32,
+    picked: impl Fn(&GuestDatagram<'_>) -> bool + Send + 'static,
+) {
+    let mut to_lose = n;
+    relay.drop_when(move |d| {
+        let lose = d.from == 0 && to_lose > 0 && picked(d);
+        to_lose -= u32::from(lose);
+        lose
+    });
+}
+
 /// The server's first two answers to the client's SYN are lost (the path is otherwise perfect):
 /// the client keeps asking, the server keeps a place for it, and the game starts only once
 /// the client is in. (Launched by `-nodes 2` instead, this game failed every time until
@@ -303,12 +318,7 @@ fn perfect_path() -> SimConfig {
 #[test]
 fn a_client_whose_connect_replies_are_lost_still_plays() {
     let relay = SimRelay::new(perfect_path());
-    let mut to_lose = 2;
-    relay.drop_when(move |d| {
-        let lose = d.from == 0 && d.data.starts_with(&SYN_REPLY) && to_lose > 0;
-        to_lose -= u32::from(lose);
-        lose
-    });
+    lose_hubs_first(&relay, 2, |d| d.data.starts_with(&SYN_REPLY));
     // The start is what this is about: a short game is enough.
     play_on(relay.clone(), 2, test_tics().min(350));
     assert_eq!(
@@ -329,17 +339,12 @@ const GAME_START: [u8; 2] = [0x80, 0x05];
 /// game knows which player it is (d_loop.c: D_ReceiveTic runs inside D_StartNetGame's wait,
 /// before `localplayer` is set): the host's place in the first tic stays empty, the first tic
 /// says the host left, and the client's demo ends at tic 0. That was this file's rare failure
-/// in CI (four peers at 5% loss, a 14-byte demo); dl_doomloop.c holds such tics back until the
+/// in CI (four peers at 5% loss, a 14-byte demo); dl_netstart.c holds such tics back until the
 /// game has started.
 #[test]
 fn a_client_whose_game_start_was_lost_plays_from_the_first_tic() {
     let relay = SimRelay::new(perfect_path());
-    let mut to_lose = 1;
-    relay.drop_when(move |d| {
-        let lose = d.from == 0 && d.data.starts_with(&GAME_START) && to_lose > 0;
-        to_lose -= u32::from(lose);
-        lose
-    });
+    lose_hubs_first(&relay, 1, |d| d.data.starts_with(&GAME_START));
     play_on(relay.clone(), 2, test_tics().min(350));
     assert_eq!(
         relay.dropped_by_rule(0),
@@ -354,12 +359,8 @@ const FOURTH: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 4);
 
 /// Loses the server's first two replies to the fourth player's SYN.
 fn lose_fourth_players_replies(relay: &SimRelay) {
-    let mut to_lose = 2;
-    relay.drop_when(move |d: &GuestDatagram<'_>| {
-        let lose =
-            d.from == 0 && d.data.starts_with(&SYN_REPLY) && d.dst_ip == FOURTH && to_lose > 0;
-        to_lose -= u32::from(lose);
-        lose
+    lose_hubs_first(relay, 2, |d| {
+        d.data.starts_with(&SYN_REPLY) && d.dst_ip == FOURTH
     });
 }
 
