@@ -295,19 +295,28 @@ fn perfect_path() -> SimConfig {
     }
 }
 
-/// Loses the first `n` datagrams the hub's guest (the server) sends that `picked` picks; the
-/// relay's `dropped_by_rule(0)` counts them.
-fn lose_hubs_first(
-    relay: &SimRelay,
-    n: u32,
+/// Plays a short `peers`-player game on a perfect path but for the first `lost` datagrams the
+/// hub's guest (the server) sends that `picked` picks, which are lost; checks they were. The
+/// start of the game is what these tests are about: a short game is enough.
+fn play_losing_servers_first(
+    peers: usize,
+    lost: u32,
     picked: impl Fn(&GuestDatagram<'_>) -> bool + Send + 'static,
+    premise: &str,
 ) {
-    let mut to_lose = n;
+    let relay = SimRelay::new(perfect_path());
+    let mut to_lose = lost;
     relay.drop_when(move |d| {
         let lose = d.from == 0 && to_lose > 0 && picked(d);
         to_lose -= u32::from(lose);
         lose
     });
+    play_on(relay.clone(), peers, test_tics().min(350));
+    assert_eq!(
+        relay.dropped_by_rule(0),
+        u64::from(lost),
+        "the premise: {premise}"
+    );
 }
 
 /// The server's first two answers to the client's SYN are lost (the path is otherwise perfect):
@@ -317,14 +326,11 @@ fn lose_hubs_first(
 /// next SYN, and the client exited with "Server is not currently accepting connections".)
 #[test]
 fn a_client_whose_connect_replies_are_lost_still_plays() {
-    let relay = SimRelay::new(perfect_path());
-    lose_hubs_first(&relay, 2, |d| d.data.starts_with(&SYN_REPLY));
-    // The start is what this is about: a short game is enough.
-    play_on(relay.clone(), 2, test_tics().min(350));
-    assert_eq!(
-        relay.dropped_by_rule(0),
+    play_losing_servers_first(
         2,
-        "the premise: two of the server's SYN replies were lost"
+        2,
+        |d| d.data.starts_with(&SYN_REPLY),
+        "two of the server's SYN replies were lost",
     );
 }
 
@@ -343,13 +349,11 @@ const GAME_START: [u8; 2] = [0x80, 0x05];
 /// game has started.
 #[test]
 fn a_client_whose_game_start_was_lost_plays_from_the_first_tic() {
-    let relay = SimRelay::new(perfect_path());
-    lose_hubs_first(&relay, 1, |d| d.data.starts_with(&GAME_START));
-    play_on(relay.clone(), 2, test_tics().min(350));
-    assert_eq!(
-        relay.dropped_by_rule(0),
+    play_losing_servers_first(
+        2,
         1,
-        "the premise: the server's first game start message was lost"
+        |d| d.data.starts_with(&GAME_START),
+        "the server's first game start message was lost",
     );
 }
 
@@ -357,21 +361,16 @@ fn a_client_whose_game_start_was_lost_plays_from_the_first_tic() {
 /// the order they joined).
 const FOURTH: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 4);
 
-/// Loses the server's first two replies to the fourth player's SYN.
-fn lose_fourth_players_replies(relay: &SimRelay) {
-    lose_hubs_first(relay, 2, |d| {
-        d.data.starts_with(&SYN_REPLY) && d.dst_ip == FOURTH
-    });
-}
-
 /// Four players, and the server's first two replies to the last one are lost: its repeated SYN
 /// reaches a full server, which would refuse it ("Server is full!": its own place counts) and
 /// the game would never start. The server guest's network module holds those SYNs back
 /// (net_posix.c, NoteServerAnswer), and the server's own resends let the client in.
 #[test]
 fn a_full_server_takes_a_client_whose_connect_reply_was_lost() {
-    let relay = SimRelay::new(perfect_path());
-    lose_fourth_players_replies(&relay);
-    play_on(relay.clone(), 4, test_tics().min(350));
-    assert_eq!(relay.dropped_by_rule(0), 2, "the premise: two replies lost");
+    play_losing_servers_first(
+        4,
+        2,
+        |d| d.data.starts_with(&SYN_REPLY) && d.dst_ip == FOURTH,
+        "two replies to the fourth player lost",
+    );
 }
