@@ -16,7 +16,7 @@
 //! - [`lan_query`]: LAN discovery with Chocolate Doom's own server query packets.
 //! - [`rng`]: the small seeded generator the simulation uses.
 //!
-//! Internet play (issue 7), behind the default `internet` feature (webrtc 0.21 on tokio):
+//! Internet play, behind the default `internet` feature (webrtc 0.21 on tokio):
 //!
 //! - [`peer`]: one WebRTC peer connection = one link: two negotiated data channels, offer/answer,
 //!   trickle ICE, fingerprint checks, the selected path (direct or relayed).
@@ -37,7 +37,7 @@
 //! ([`Session::link_up`]), what bytes arrived on it ([`Session::handle_frame`]) and when it went
 //! away ([`Session::link_down`]); the core answers with [`Transmit`]s that name the link and the
 //! [`Channel`] each frame needs, and with [`Event::LinkClosed`] when the transport should drop a
-//! link. Issue 7's WebRTC transport maps one peer connection to one link with two data channels:
+//! link. The WebRTC transport maps one peer connection to one link with two data channels:
 //! [`Channel::Datagram`] → `ordered: false, maxRetransmits: 0` (game datagrams, ping/pong),
 //! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
 //! up when both are open. The in-memory [`sim`] transport models exactly that.

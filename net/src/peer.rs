@@ -1,4 +1,4 @@
-//! One WebRTC peer connection carrying one session link: the issue 7 transport's unit.
+//! One WebRTC peer connection carrying one session link: the unit the WebRTC transport is made of.
 //!
 //! Owns the [`RtcLink`]: a webrtc 0.21 `PeerConnection` on tokio with the two data channels a
 //! session link needs, the offer/answer and trickle-ICE steps the signaling (rendezvous or manual

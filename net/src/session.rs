@@ -62,7 +62,7 @@ pub enum Role {
     Client,
 }
 
-/// A session's settings. [`Config::new`] has the defaults of issue 5.
+/// A session's settings. [`Config::new`] has the defaults given on each field.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The player's name, cut to [`MAX_NAME_LEN`] bytes.

@@ -2,8 +2,8 @@
 //! with seeded loss, delay, jitter, reordering and duplication, driven in virtual time.
 //!
 //! Owns the wires between sessions and the clock; a test is deterministic (same seed, same run)
-//! and never sleeps or opens a socket. Like issue 7's WebRTC links, each wire has two channels:
-//! the datagram channel suffers everything in [`PathConfig`], the control channel is reliable and
+//! and never sleeps or opens a socket. Like a WebRTC link, each wire has two channels: the
+//! datagram channel suffers everything in [`PathConfig`], the control channel is reliable and
 //! ordered (a fixed one-way delay). A killed node is a crash: nothing more leaves or reaches it,
 //! it says no Bye, and the others must notice by themselves.
 //!

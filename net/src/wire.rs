@@ -135,7 +135,7 @@ pub enum FrameError {
 }
 
 /// How a frame must travel: the core says it for every frame it emits, and a transport with two
-/// channels per link (issue 7's WebRTC: one unordered data channel without retransmits, one
+/// channels per link (WebRTC: one unordered data channel without retransmits, one
 /// reliable ordered) sends it on the matching one. A transport with a single reliable stream may
 /// send both on it; one with a single lossy one must not carry control frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
