@@ -114,8 +114,8 @@ struct Manifest {
     cflags: Vec<String>,
     engine_cflags: Vec<String>,
     ours_cflags: Vec<String>,
-    /// (file, NAME=VALUE) macros for single files.
-    defines: Vec<(String, String)>,
+    /// (file, compiler arguments) for single files: `-DNAME=VALUE` macros, `-include HEADER`.
+    file_args: Vec<(String, Vec<String>)>,
     ldflags: Vec<String>,
     sources: Vec<Source>,
 }
@@ -261,7 +261,12 @@ fn read_manifest(path: &Path, tree: &Path, assets: &Path) -> Manifest {
             "engine-cflag" => manifest.engine_cflags.push(value),
             "ours-cflag" => manifest.ours_cflags.push(value),
             "ldflag" => manifest.ldflags.push(value),
-            "define" if !rest.is_empty() => manifest.defines.push((value, rest)),
+            "define" if !rest.is_empty() => {
+                manifest.file_args.push((value, vec![format!("-D{rest}")]))
+            }
+            "engine-include" if !rest.is_empty() => manifest
+                .file_args
+                .push((value, vec!["-include".into(), rest])),
             "engine" => manifest.sources.push(Source {
                 origin: Origin::Engine,
                 path: value,
@@ -327,9 +332,9 @@ fn compile_all(
                     Origin::Engine => &manifest.engine_cflags,
                     Origin::Ours => &manifest.ours_cflags,
                 });
-                for (target, define) in &manifest.defines {
+                for (target, args) in &manifest.file_args {
                     if *target == source.path {
-                        cc.arg(format!("-D{define}"));
+                        cc.args(args);
                     }
                 }
                 for dir in &manifest.includes {

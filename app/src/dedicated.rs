@@ -28,8 +28,9 @@
 //!   to join (the controller), and refuses them on its own command line. The service enforces
 //!   the room's options instead by rewriting the settings of the controller's GAMESTART packet
 //!   on its way into the server guest ([`enforce_settings`]); the server then hands every player
-//!   those settings, so all agree. The controller still says when the game starts (its `-nodes`
-//!   or the lobby's `start`), as natively.
+//!   those settings, so all agree. The room's server launches the game itself once the room's
+//!   player count is in (`-doomlink-autostart`, assets' dl_netserver.h); the controller may
+//!   still start it earlier (its `-nodes` or the lobby's `start`), as natively.
 //! - A room whose guest traps, I_Errors or exits is closed (its players get Bye HubClosing), logged
 //!   and counted (`doomlink_rooms_failed_total`); other rooms go on. Standing rooms (from the
 //!   config) start a new guest — a new game — after each game ends (its players all gone);
@@ -565,13 +566,18 @@ impl Rooms {
         let _one = lock(&self.inner.spawn_lock);
         let before = guest_threads();
         // -privateserver: never register with Chocolate Doom's master server.
+        // -doomlink-autostart: the server launches the game once the room's players are in
+        // (its joiners come from a link and do not know the room's size).
         let port = GUEST_PORT.to_string();
+        let players = room.spec.players.to_string();
         let mut spec = ProcessSpec::new([
             "doom",
             "-dedicated",
             "-privateserver",
             "-port",
             port.as_str(),
+            "-doomlink-autostart",
+            players.as_str(),
         ]);
         let out: Arc<dyn OutputSink> = Arc::new(LogSink(room.id.clone()));
         spec.stdout = out.clone();

@@ -323,10 +323,6 @@ impl AppNetplay {
 }
 
 impl Netplay for AppNetplay {
-    fn available(&self) -> bool {
-        true
-    }
-
     fn host(
         &self,
         request: &NetGameRequest,

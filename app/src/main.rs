@@ -357,11 +357,8 @@ fn run_cli(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Everything a game needs before it starts, from the shared options.
+/// Everything a headless game needs before it starts, from the shared options.
 fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
-    if !g.headless {
-        bail!("the window is not built yet; add --headless");
-    }
     Ok(guest::DoomConfig {
         iwad: iwad::resolve_iwad(g.iwad.as_deref())?,
         pwads: Vec::new(),
@@ -537,6 +534,45 @@ fn window_netplay() -> Result<doomlink::internet_netplay::AppNetplay> {
     doomlink::internet_netplay::AppNetplay::from_env().map_err(anyhow::Error::msg)
 }
 
+/// `doomlink host` / `join` without `--headless`: the window, straight into hosting or joining
+/// as its Host and Join pages do, with the command line's sockets, name and servers.
+fn net_window(
+    g: &GameArgs,
+    lan: &LanArgs,
+    rtc: &RtcArgs,
+    name: &Option<String>,
+    rendezvous: Option<String>,
+    action: doomlink::gui::netplay::NetAction,
+) -> Result<i32> {
+    let mut netplay = window_netplay()?;
+    netplay.lan.bind_ip = lan.lan_bind;
+    netplay.lan.broadcast_ip = lan.lan_broadcast;
+    if rtc.rtc_bind.is_some() {
+        netplay.internet.rtc_bind = rtc.rtc_bind;
+    }
+    let start = doomlink::gui::netplay::NetStart {
+        setup: doomlink::gui::GameSetup {
+            iwad: iwad::resolve_iwad(g.iwad.as_deref())?,
+            pwads: Vec::new(),
+            skill: None,
+            warp: None,
+            tics: g.tics,
+            args: g.doom_args.clone(),
+        },
+        player_name: name.clone(),
+        rendezvous,
+        ice_servers: internet::stun_servers(&rtc.stun)?,
+        action,
+    };
+    let data_dir = g.data_dir.clone().unwrap_or_else(guest::default_data_dir);
+    Ok(doomlink::gui::run(
+        doomlink::gui::StartWith::Net(start),
+        data_dir,
+        Arc::new(netplay),
+        None,
+    )?)
+}
+
 fn lan_host(
     l: &LanArgs,
     name: &Option<String>,
@@ -593,6 +629,34 @@ fn host(a: HostArgs) -> Result<i32> {
         })?;
     }
     let opts = a.options.game_options();
+    if !a.game.headless {
+        use doomlink::gui::netplay::{HostOptions, NetAction, Transport};
+        let options = HostOptions {
+            game: opts,
+            // Without --players the game starts from the lobby (or when the game is full).
+            players: a.players.unwrap_or(if a.manual { 2 } else { 4 }),
+            port: a.port,
+            transport: if a.internet {
+                Transport::Internet
+            } else {
+                Transport::Lan
+            },
+            ..HostOptions::default()
+        };
+        let action = if a.manual {
+            NetAction::HostManual(options)
+        } else {
+            NetAction::Host(options)
+        };
+        return net_window(
+            &a.game,
+            &a.lan_args,
+            &a.rtc,
+            &a.name,
+            a.rendezvous.clone(),
+            action,
+        );
+    }
     let mut args = vec!["-server".to_string(), "-port".into(), a.port.to_string()];
     // What LAN browsers (lan-list, native -search) show for this game, unless the user set it.
     if !a.game.doom_args.iter().any(|x| x == "-servername") {
@@ -772,6 +836,12 @@ fn room(a: RoomArgs) -> Result<i32> {
 /// `doomlink join ADDRESS[:PORT]`: connect our guest to a server on the LAN; `join LINK` or
 /// `join CODE`: over WebRTC.
 fn join(a: JoinArgs) -> Result<i32> {
+    if !a.game.headless {
+        // The Join page's own check: a bad link, code or address is one line, before the window.
+        let target = doomlink::gui::netplay::parse_join_target(&a.target)?;
+        let action = doomlink::gui::netplay::NetAction::Join(target.text().to_string());
+        return net_window(&a.game, &a.lan_args, &a.rtc, &a.name, None, action);
+    }
     let is_link = a.target.contains("://");
     let is_code = !is_link && internet::looks_like_code(&a.target);
     if is_link || is_code {

@@ -368,12 +368,10 @@ impl LanNetplay {
     }
 }
 
-impl crate::gui::netplay::Netplay for LanNetplay {
-    fn available(&self) -> bool {
-        true
-    }
-
-    fn host(
+/// LAN play's part of [`crate::gui::netplay::Netplay`] (the window's AppNetplay picks by
+/// transport); LAN play has no codes to trade.
+impl LanNetplay {
+    pub fn host(
         &self,
         request: &crate::gui::netplay::NetGameRequest,
         options: &crate::gui::netplay::HostOptions,
@@ -399,7 +397,7 @@ impl crate::gui::netplay::Netplay for LanNetplay {
         self.start(request, args, None)
     }
 
-    fn join(
+    pub fn join(
         &self,
         request: &crate::gui::netplay::NetGameRequest,
         address: &str,
@@ -419,7 +417,7 @@ impl crate::gui::netplay::Netplay for LanNetplay {
         self.start(request, Vec::new(), Some(real))
     }
 
-    fn lan_games(
+    pub fn lan_games(
         &self,
     ) -> Result<Vec<crate::gui::netplay::LanGame>, crate::gui::netplay::NetplayError> {
         use doomlink_net::lan_query::{search, SearchConfig};

@@ -133,24 +133,27 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
 /// A headless player joining `link`; every player asks for `-nodes N` so that whichever is the
 /// controller starts the game when all are in.
 fn player(link: &str, dir: &Path, seed: u64, tics: u32, nodes: usize, record: &str) -> KillOnDrop {
-    joiner(link, Bind::Rtc("127.0.0.1"), dir, seed, tics, nodes, record)
+    joiner(link, Bind::Rtc("127.0.0.1"), dir, seed, tics, Some(nodes), record)
 }
 
-/// A headless `doomlink join TARGET` on `bind`, recording `record`.
+/// A headless `doomlink join TARGET` on `bind`, recording `record`; with `-nodes N` if given.
 fn joiner(
     target: &str,
     bind: Bind,
     dir: &Path,
     seed: u64,
     tics: u32,
-    nodes: usize,
+    nodes: Option<usize>,
     record: &str,
 ) -> KillOnDrop {
+    let nodes = nodes.map(|n| ["-nodes".to_string(), n.to_string()]);
     KillOnDrop(
         Command::new(doomlink())
             .args(["join", target])
             .args(headless_args(bind, dir, seed, tics))
-            .args(["--", "-nodes", &nodes.to_string(), "-record", record])
+            .arg("--")
+            .args(nodes.iter().flatten())
+            .args(["-record", record])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file(&dir.join("err")))
@@ -585,6 +588,73 @@ fn room_create_health_metrics_reload_and_drain() {
     assert!(svc.log().contains("drained"), "{}", svc.log());
 }
 
+/// `room create --players N` rooms start by themselves once N players are in: their joiners
+/// come by link with no `-nodes` of their own (as a person clicking the link does), so only the
+/// room knows how many to wait for. A two-player and a three-player room play at once.
+#[test]
+fn created_rooms_start_when_their_players_are_in() {
+    let dir = Scratch::new("dedcount");
+    let svc = Service::with_config(
+        dir.path(),
+        &format!("admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\n[limits]\nrooms = 2\n"),
+        &[],
+        &[],
+        0,
+    );
+    let on = format!("127.0.0.1:{}", svc.port);
+    let tics = test_tics().min(200);
+    let mut games = Vec::new();
+    for n in [2usize, 3] {
+        let out = run_with_deadline(
+            Command::new(doomlink()).args([
+                "room",
+                "create",
+                "--on",
+                &on,
+                "--token",
+                TOKEN,
+                "--name",
+                &format!("of{n}"),
+                "--players",
+                &n.to_string(),
+                "--deathmatch",
+                "--warp",
+                "1",
+                "2",
+            ]),
+            Duration::from_secs(60),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let dirs: Vec<Scratch> = (0..n)
+            .map(|k| Scratch::new(&format!("dedcount-{n}-{k}")))
+            .collect();
+        let ps: Vec<KillOnDrop> = dirs
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                let seed = 700 + 10 * n as u64 + k as u64;
+                joiner(&link, Bind::Rtc("127.0.0.1"), d.path(), seed, tics, None, "p")
+            })
+            .collect();
+        games.push((n, dirs, ps));
+    }
+    for (n, dirs, ps) in games.iter_mut() {
+        wait_all_played(
+            ps,
+            dirs,
+            Duration::from_secs(120 + tics as u64 / 10),
+            &format!("room of {n}: "),
+            &svc,
+        );
+        let demos: Vec<PathBuf> = dirs.iter().map(|d| d.path().join("p.lmp")).collect();
+        assert_demos_equal(&demos, *n, tics);
+        let b = std::fs::read(&demos[0]).unwrap();
+        assert_eq!(&b[2..5], &[1, 2, 1], "episode/map/deathmatch");
+    }
+}
+
 #[test]
 fn rooms_disabled_answer_503() {
     let dir = Scratch::new("ded503");
@@ -689,7 +759,7 @@ fn lan_player(
         dir,
         seed,
         tics,
-        nodes,
+        Some(nodes),
         record,
     )
 }

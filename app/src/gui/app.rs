@@ -5,7 +5,8 @@ use super::game::{GameEnd, GameScreen};
 use super::home::{Banner, HomeAction, HomeFacts, HomeScreen, Page};
 use super::launch::{GameSetup, Launched, PendingLaunch};
 use super::netplay::{
-    parse_join_target, CodeExchange, JoinTarget, ManualSide, NetGameRequest, Netplay, Transport,
+    parse_join_target, CodeExchange, InternetOptions, JoinTarget, ManualSide, NetAction,
+    NetGameRequest, NetStart, Netplay, Transport,
 };
 use super::settings::{settings_path, Settings};
 use crate::audio::AudioOutput;
@@ -50,6 +51,8 @@ pub enum Direct {
     Game(GameSetup),
     /// Joins this link or address from the Join page (`doomlink LINK`).
     Join(String),
+    /// Hosts or joins this netgame (`doomlink host` / `join`).
+    Net(NetStart),
 }
 
 /// How the window was opened.
@@ -57,7 +60,7 @@ pub enum Direct {
 pub enum Mode {
     /// `doomlink`: the home screen.
     Home,
-    /// `doomlink run`: straight into a game; its normal end closes the window.
+    /// `doomlink run`, `host`, `join`: straight into a game; its normal end closes the window.
     Direct,
 }
 
@@ -206,6 +209,7 @@ impl DoomlinkApp {
                 app.go(ctx, Transition::Launch(PendingLaunch::local(config, ctx)));
             }
             Some(Direct::Join(text)) => app.open_join(ctx, &text),
+            Some(Direct::Net(start)) => app.start_net(ctx, start),
             None => {}
         }
         app
@@ -289,6 +293,9 @@ impl DoomlinkApp {
             }
             Transition::StartFailed(msg) => {
                 self.codes = None;
+                if self.mode == Mode::Direct {
+                    eprintln!("doomlink: the game did not start: {msg}");
+                }
                 self.home.banner = Some(Banner::Error(format!("The game did not start: {msg}")));
                 self.screen = Screen::Home;
             }
@@ -366,27 +373,21 @@ impl DoomlinkApp {
                 options.game.warp = setup.warp.as_deref().and_then(super::netplay::warp_of);
                 let mut game = setup.config(self.data_dir.clone(), self.audio_rate());
                 game.args.clear();
-                let internet = match self.settings.internet() {
-                    Ok(i) => i,
-                    Err(e) if manual || options.transport == Transport::Internet => {
-                        self.home.banner = Some(Banner::Error(format!("Settings: {e}")));
-                        return;
-                    }
-                    Err(_) => Default::default(),
+                let needs_internet = manual || options.transport == Transport::Internet;
+                let Some(internet) = self.internet_options(needs_internet) else {
+                    return;
                 };
                 let request = NetGameRequest {
                     game,
                     player_name: self.settings.player_name.clone(),
                     internet,
                 };
-                let np = self.netplay.clone();
-                if manual {
-                    self.trade_codes(ctx, request, ManualSide::Host(options));
-                    return;
-                }
-                let p =
-                    PendingLaunch::net("hosting".into(), ctx, move || np.host(&request, &options));
-                self.go(ctx, Transition::Launch(p));
+                let action = if manual {
+                    NetAction::HostManual(options)
+                } else {
+                    NetAction::Host(options)
+                };
+                self.launch_net(ctx, request, action);
             }
             HomeAction::Join(address) => {
                 // The server decides the game; the IWAD and PWADs must be the same as its own.
@@ -400,24 +401,79 @@ impl DoomlinkApp {
                 game.args.clear();
                 let over_internet =
                     !matches!(parse_join_target(&address), Ok(JoinTarget::Address(_)));
-                let internet = match self.settings.internet() {
-                    Ok(i) => i,
-                    Err(e) if over_internet => {
-                        self.home.banner = Some(Banner::Error(format!("Settings: {e}")));
-                        return;
-                    }
-                    Err(_) => Default::default(),
+                let Some(internet) = self.internet_options(over_internet) else {
+                    return;
                 };
                 let request = NetGameRequest {
                     game,
                     player_name: self.settings.player_name.clone(),
                     internet,
                 };
+                self.launch_net(ctx, request, NetAction::Join(address));
+            }
+        }
+    }
+
+    /// Internet play's options from Settings. When they are wrong and `needed`, the home
+    /// screen says so and there are none; when not needed, the defaults do.
+    fn internet_options(&mut self, needed: bool) -> Option<InternetOptions> {
+        match self.settings.internet() {
+            Ok(i) => Some(i),
+            Err(e) if needed => {
+                self.home.banner = Some(Banner::Error(format!("Settings: {e}")));
+                None
+            }
+            Err(_) => Some(Default::default()),
+        }
+    }
+
+    /// A netgame from the command line: the request as the Host and Join pages make it, with
+    /// what the command line gave in place of the Settings' values.
+    fn start_net(&mut self, ctx: &egui::Context, start: NetStart) {
+        let needs_internet = match &start.action {
+            NetAction::Host(o) => o.transport != Transport::Lan,
+            NetAction::HostManual(_) => true,
+            NetAction::Join(t) => !matches!(parse_join_target(t), Ok(JoinTarget::Address(_))),
+        };
+        let Some(mut internet) = self.internet_options(needs_internet && start.rendezvous.is_none())
+        else {
+            // The error is on the home screen; say it where the command was typed too.
+            if let Some(Banner::Error(e)) = &self.home.banner {
+                eprintln!("doomlink: {e}");
+            }
+            return;
+        };
+        if start.rendezvous.is_some() {
+            internet.rendezvous = start.rendezvous;
+        }
+        internet.ice_servers.extend(start.ice_servers);
+        let request = NetGameRequest {
+            game: start.setup.config(self.data_dir.clone(), self.audio_rate()),
+            player_name: start
+                .player_name
+                .unwrap_or_else(|| self.settings.player_name.clone()),
+            internet,
+        };
+        self.launch_net(ctx, request, start.action);
+    }
+
+    /// Hosts or joins: on a worker thread behind the Starting screen, or by trading codes.
+    fn launch_net(&mut self, ctx: &egui::Context, request: NetGameRequest, action: NetAction) {
+        let np = self.netplay.clone();
+        match action {
+            NetAction::HostManual(options) => {
+                self.trade_codes(ctx, request, ManualSide::Host(options));
+            }
+            NetAction::Host(options) => {
+                let p =
+                    PendingLaunch::net("hosting".into(), ctx, move || np.host(&request, &options));
+                self.go(ctx, Transition::Launch(p));
+            }
+            NetAction::Join(address) => {
                 if let Ok(JoinTarget::OfferCode(code)) = parse_join_target(&address) {
                     self.trade_codes(ctx, request, ManualSide::Join(code));
                     return;
                 }
-                let np = self.netplay.clone();
                 let label = match parse_join_target(&address) {
                     Ok(JoinTarget::Invite(_)) => "joining over the Internet".to_string(),
                     _ => format!("joining {address}"),

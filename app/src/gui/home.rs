@@ -145,14 +145,13 @@ impl HomeScreen {
                 action = match self.page {
                     Page::Play => play_page(ui, &mut self.choice),
                     Page::Host => {
-                        let available = facts.netplay.available();
-                        let a = self.host.ui(ui, &mut self.choice, available, &internet);
+                        let a = self.host.ui(ui, &mut self.choice, &internet);
                         if std::mem::take(&mut self.host.to_settings) {
                             self.page = Page::Settings;
                         }
                         a
                     }
-                    Page::Join => self.join.ui(ui, facts.netplay.available()),
+                    Page::Join => self.join.ui(ui),
                     Page::Lan => self.lan.ui(ui, facts.netplay),
                     Page::Settings => settings_page(ui, settings, facts),
                 };
@@ -203,17 +202,6 @@ fn play_page(ui: &mut egui::Ui, choice: &mut GameChoice) -> Option<HomeAction> {
 }
 
 /// Shown on the network pages until LAN play exists.
-fn not_yet_note(ui: &mut egui::Ui) {
-    egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.label(
-            RichText::new("Not yet: network play is coming in a later version of doomlink.")
-                .strong(),
-        );
-        ui.label("The options below show what it will ask for.");
-    });
-    ui.add_space(8.0);
-}
-
 #[derive(Default)]
 struct HostPage {
     options: HostOptions,
@@ -226,7 +214,6 @@ impl HostPage {
         &mut self,
         ui: &mut egui::Ui,
         choice: &mut GameChoice,
-        available: bool,
         internet: &Result<InternetOptions, InternetSettingsError>,
     ) -> Option<HomeAction> {
         ui.heading("Host a game");
@@ -238,7 +225,7 @@ impl HostPage {
             ui.selectable_value(t, Transport::Server, "On a server");
         });
         // Hosting over the Internet needs a rendezvous (no public one is assumed), or codes.
-        let mut can_host = available;
+        let mut can_host = true;
         let mut manual = None;
         match self.options.transport {
             Transport::Lan => {
@@ -298,10 +285,7 @@ impl HostPage {
                                 self.to_settings = true;
                             }
                             ui.label("or, with one friend:");
-                            let trade = ui
-                                .add_enabled_ui(available, |ui| ui.button("Trade codes instead"))
-                                .inner
-                                .on_hover_text(
+                            let trade = ui.button("Trade codes instead").on_hover_text(
                                     "You send an offer code, your friend sends back an answer \
                                      code (by chat, mail…): no rendezvous needed.",
                                 );
@@ -327,12 +311,9 @@ impl HostPage {
             },
         }
         ui.add_space(10.0);
-        if !available {
-            not_yet_note(ui);
-        }
         let internet = self.options.transport != Transport::Lan;
         let mut action = None;
-        ui.add_enabled_ui(available, |ui| {
+        ui.scope(|ui| {
             choice.ui(ui);
             ui.add_space(8.0);
             let o = &mut self.options;
@@ -422,18 +403,15 @@ impl JoinPage {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, available: bool) -> Option<HomeAction> {
+    fn ui(&mut self, ui: &mut egui::Ui) -> Option<HomeAction> {
         ui.heading("Join a game");
         ui.label(
             "Paste the invite link the host sent you (doomlink://join/…), \
              or type the address of a game on your LAN.",
         );
         ui.add_space(10.0);
-        if !available {
-            not_yet_note(ui);
-        }
         let mut action = None;
-        ui.add_enabled_ui(available, |ui| {
+        ui.scope(|ui| {
             ui.horizontal(|ui| {
                 ui.label("Link or address");
                 let edit = ui.add(
@@ -497,12 +475,8 @@ impl LanPage {
         ui.heading("LAN games");
         ui.label("Games hosted on your local network.");
         ui.add_space(10.0);
-        let available = netplay.available();
-        if !available {
-            not_yet_note(ui);
-        }
         let mut action = None;
-        ui.add_enabled_ui(available, |ui| {
+        ui.scope(|ui| {
             ui.horizontal(|ui| {
                 if ui.button("Refresh").clicked() {
                     self.refresh(ui.ctx(), netplay);

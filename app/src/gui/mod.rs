@@ -26,7 +26,7 @@ pub mod view;
 mod wads;
 
 pub use launch::{GameSetup, Launched};
-pub use netplay::{Netplay, NotYet};
+pub use netplay::Netplay;
 
 use eframe::egui;
 use std::path::PathBuf;
@@ -42,6 +42,9 @@ pub enum StartWith {
     /// The Join page, joining this text at once (`doomlink LINK`, as a URL handler starts the
     /// app): an invite link, or an address. If it is not one, the page shows why.
     Join(String),
+    /// A netgame from the command line (`doomlink host` / `join` without `--headless`): hosted
+    /// or joined at once, into the lobby; its normal end closes the window, as for `Game`.
+    Net(netplay::NetStart),
 }
 
 /// Why the window could not run.
@@ -64,6 +67,7 @@ pub fn run(
         StartWith::Home => (app::Mode::Home, None),
         StartWith::Game(g) => (app::Mode::Direct, Some(app::Direct::Game(g))),
         StartWith::Join(text) => (app::Mode::Home, Some(app::Direct::Join(text))),
+        StartWith::Net(start) => (app::Mode::Direct, Some(app::Direct::Net(start))),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

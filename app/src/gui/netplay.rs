@@ -1,7 +1,7 @@
 //! The seam between the window and network play. The Host, Join and LAN games screens collect
-//! what the player wants and call a [`Netplay`]; the LAN issue implements it (the app starts with
-//! [`NotYet`], which says so). Calls run on a worker thread, never on the UI thread, so an
-//! implementation may block (bind sockets, wait for a server) for as long as it needs.
+//! what the player wants and call a [`Netplay`] (LAN and Internet play implement it). Calls run
+//! on a worker thread, never on the UI thread, so an implementation may block (bind sockets,
+//! wait for a server) for as long as it needs.
 
 use super::launch::Launched;
 use crate::guest::DoomConfig;
@@ -95,6 +95,34 @@ pub struct NetGameRequest {
     pub internet: InternetOptions,
 }
 
+/// A netgame the window starts as it opens (`doomlink host` / `doomlink join` without
+/// `--headless`): hosted or joined at once, as the Host and Join pages do, straight into the
+/// lobby. What the command line leaves out comes from Settings.
+#[derive(Debug, Clone)]
+pub struct NetStart {
+    /// The IWAD, PWADs, `--tics` and Chocolate Doom's own arguments (kept as given); a host's
+    /// game options are its [`HostOptions::game`].
+    pub setup: super::launch::GameSetup,
+    /// The player's name; None: the Settings' name.
+    pub player_name: Option<String>,
+    /// The rendezvous to host at; None: the Settings' one.
+    pub rendezvous: Option<String>,
+    /// STUN/TURN servers besides the Settings' ones.
+    pub ice_servers: Vec<doomlink_net::signal::IceServer>,
+    pub action: NetAction,
+}
+
+/// What a [`NetStart`] does.
+#[derive(Debug, Clone)]
+pub enum NetAction {
+    /// Host with these options (over the LAN, or at a rendezvous).
+    Host(HostOptions),
+    /// Host an Internet game by trading codes, with these options.
+    HostManual(HostOptions),
+    /// Join this address, invite link or offer code (as the Join page's field takes it).
+    Join(String),
+}
+
 /// What the Join page's one text field holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinTarget {
@@ -173,9 +201,6 @@ pub struct LanGame {
 /// Why a netplay action did not start a game.
 #[derive(Debug, thiserror::Error)]
 pub enum NetplayError {
-    /// The feature is not built yet; the message says what is missing.
-    #[error("{0}")]
-    NotYet(String),
     /// It was tried and failed; the message is for the player.
     #[error("{0}")]
     Failed(String),
@@ -183,10 +208,6 @@ pub enum NetplayError {
 
 /// Network play, as the window needs it. Each method runs on a worker thread.
 pub trait Netplay: Send + Sync {
-    /// Whether the Host, Join and LAN screens are live. When false they show their options
-    /// greyed out under a "not yet" note.
-    fn available(&self) -> bool;
-
     /// Starts a server with this player in it; the returned guest shows the lobby (its
     /// `/dev/lobby`) until the game starts.
     fn host(
@@ -207,14 +228,10 @@ pub trait Netplay: Send + Sync {
     /// soon as it exists; a host then waits for the joiner's answer from `codes`.
     fn manual(
         &self,
-        _request: &NetGameRequest,
-        _side: &ManualSide,
-        _codes: &CodeExchange,
-    ) -> Result<Launched, NetplayError> {
-        Err(NetplayError::NotYet(
-            "manual codes are not in this build".into(),
-        ))
-    }
+        request: &NetGameRequest,
+        side: &ManualSide,
+        codes: &CodeExchange,
+    ) -> Result<Launched, NetplayError>;
 }
 
 /// Which side of a manual game this player is.
@@ -270,31 +287,6 @@ impl CodeExchange {
             .unwrap_or_else(|e| e.into_inner())
             .recv()
             .ok()
-    }
-}
-
-/// The stand-in until LAN play exists.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NotYet;
-
-impl NotYet {
-    fn err() -> NetplayError {
-        NetplayError::NotYet("network play is not in this build yet".into())
-    }
-}
-
-impl Netplay for NotYet {
-    fn available(&self) -> bool {
-        false
-    }
-    fn host(&self, _: &NetGameRequest, _: &HostOptions) -> Result<Launched, NetplayError> {
-        Err(Self::err())
-    }
-    fn join(&self, _: &NetGameRequest, _: &str) -> Result<Launched, NetplayError> {
-        Err(Self::err())
-    }
-    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError> {
-        Err(Self::err())
     }
 }
 
@@ -415,9 +407,4 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn the_stand_in_says_not_yet() {
-        assert!(!NotYet.available());
-        assert!(matches!(NotYet.lan_games(), Err(NetplayError::NotYet(_))));
-    }
 }
