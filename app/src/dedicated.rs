@@ -53,9 +53,6 @@
 //! of the room named NAME SECS seconds after its first player came, through the kernel, without it being a
 //! planned stop — the path a trap takes.
 
-use crate::internet::{session_config, InternetHost};
-use crate::netplay::{GameOptions, KernelSink};
-use crate::netview::ChatLog;
 use crate::serve_config::{game_of, lan_port_of, RoomLimits, RoomSpec, RtcEdge};
 use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
@@ -71,6 +68,9 @@ use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo,
 use doomlink_net::subnet::Subnet;
 use doomlink_net::wire::ByeReason;
 use doomlink_net::Config;
+use doomlink_play::internet::{session_config, InternetHost};
+use doomlink_play::netview::ChatLog;
+use doomlink_play::{game::GameOptions, sink::KernelSink};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -405,7 +405,7 @@ impl Rooms {
         let (kernel, module) = tokio::task::spawn_blocking(move || {
             let kernel = Kernel::new(
                 KernelConfig {
-                    cache_dir: Some(crate::guest::cache_dir()),
+                    cache_dir: Some(doomlink_play::guest::cache_dir()),
                     memory_limit: memory,
                 },
                 host_io,
@@ -1544,9 +1544,9 @@ pub fn enforce_settings(d: &mut [u8], g: &GameOptions) {
         return;
     }
     d[DEATHMATCH] = match g.mode {
-        crate::netplay::GameMode::Coop => 0,
-        crate::netplay::GameMode::Deathmatch => 1,
-        crate::netplay::GameMode::AltDeath => 2,
+        doomlink_play::game::GameMode::Coop => 0,
+        doomlink_play::game::GameMode::Deathmatch => 1,
+        doomlink_play::game::GameMode::AltDeath => 2,
     };
     d[NOMONSTERS] = g.nomonsters as u8;
     d[FAST] = g.fast as u8;
@@ -1580,7 +1580,7 @@ mod tests {
         ];
         assert!(is_gamestart(&p));
         let g = GameOptions {
-            mode: crate::netplay::GameMode::Deathmatch,
+            mode: doomlink_play::game::GameMode::Deathmatch,
             skill: Some(4),
             warp: Some((Some(2), 3)),
             timer_minutes: Some(10),
@@ -1747,7 +1747,7 @@ pub struct Service {
 pub fn service_data_dir(s: &crate::serve_config::ServeSettings) -> PathBuf {
     s.data_dir
         .clone()
-        .unwrap_or_else(crate::guest::default_data_dir)
+        .unwrap_or_else(doomlink_play::guest::default_data_dir)
         .join("serve")
 }
 
@@ -1779,7 +1779,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
     cfg.limits.max_rooms += s.limits.rooms;
-    let rt = crate::internet::service_runtime()?;
+    let rt = doomlink_play::internet::service_runtime()?;
     rt.block_on(async move {
         let rv = Rendezvous::bind(cfg).await?;
         let stop = rv.shutdown_handle();
@@ -1957,104 +1957,4 @@ async fn reload(
     current.iwads = new.iwads;
     current.standing = new.standing;
     current.drain_seconds = new.drain_seconds;
-}
-
-/// Why `doomlink room create` failed, in one line.
-#[derive(Debug, thiserror::Error)]
-pub enum RemoteError {
-    #[error("{0}: not HOST:PORT")]
-    Address(String),
-    // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
-    #[error("cannot reach {addr}: {err}")]
-    Connect { addr: String, err: std::io::Error },
-    #[error("{addr}: {err}")]
-    Io { addr: String, err: std::io::Error },
-    #[error("{addr} refused the admin token (401)")]
-    Unauthorized { addr: String },
-    #[error("{addr} answered {status}: {message}")]
-    Refused {
-        addr: String,
-        status: u16,
-        message: String,
-    },
-    #[error("{addr} answered something that is not HTTP")]
-    NotHttp { addr: String },
-}
-
-/// POST /admin/rooms on a service, over plain HTTP/1.1 (a std TcpStream: one small request,
-/// `Connection: close`, no client crate needed).
-pub fn create_remote(on: &str, token: &str, req: &RoomRequest) -> Result<CreatedRoom, RemoteError> {
-    use std::io::{Read, Write};
-    use std::net::ToSocketAddrs;
-    let addr = on.trim().to_string();
-    let sock = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| RemoteError::Address(addr.clone()))?;
-    let io = |err| RemoteError::Io {
-        addr: addr.clone(),
-        err,
-    };
-    let mut s =
-        std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(10)).map_err(|err| {
-            RemoteError::Connect {
-                addr: addr.clone(),
-                err,
-            }
-        })?;
-    // Creating a room starts a guest: allow it a while.
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(io)?;
-    let body = serde_json::to_string(req).unwrap_or_else(|_| "{}".into());
-    let head = format!(
-        "POST /admin/rooms HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        token.trim(),
-        body.len()
-    );
-    s.write_all(head.as_bytes()).map_err(io)?;
-    s.write_all(body.as_bytes()).map_err(io)?;
-    let mut answer = Vec::new();
-    s.take(1 << 20).read_to_end(&mut answer).map_err(io)?;
-    let text = String::from_utf8_lossy(&answer);
-    let not_http = || RemoteError::NotHttp { addr: addr.clone() };
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(not_http)?;
-    let status: u16 = head
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(not_http)?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    match status {
-        200..=299 => serde_json::from_str(body.trim()).map_err(|_| not_http()),
-        401 => Err(RemoteError::Unauthorized { addr }),
-        _ => Err(RemoteError::Refused {
-            addr,
-            status,
-            message: body.trim().lines().next().unwrap_or("").to_string(),
-        }),
-    }
-}
-
-/// Joins an HTTP/1.1 chunked body.
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }

@@ -2,9 +2,11 @@
 //! (doomlink-kernel), the guest (doomlink-assets' doom.wasm), the relay (doomlink-net) and the
 //! window (eframe/egui).
 
-use doomlink::netplay::{GameMode, GameOptions, KernelSink, LanHost};
-use doomlink::netview::{ChatLine, NetView};
-use doomlink::{bot, guest, internet, iwad};
+use doomlink_play::game::{GameMode, GameOptions};
+use doomlink_play::netplay::lan::LanHost;
+use doomlink_play::netview::{ChatLine, NetView};
+use doomlink_play::sink::KernelSink;
+use doomlink_play::{bot, guest, internet, iwad};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -329,7 +331,7 @@ fn run_cli(cli: Cli) -> Result<i32> {
         Some(Command::Room(a)) => room(a),
         None => {
             // One window per user and display: a link opened while the app runs goes to it.
-            use doomlink::single_instance::{forward_or_listen, socket_path, Instance};
+            use doomlink_desktop::single_instance::{forward_or_listen, socket_path, Instance};
             let instance =
                 match forward_or_listen(&socket_path(), cli.link.as_deref().unwrap_or("")) {
                     Ok(Instance::Forwarded) => {
@@ -344,10 +346,10 @@ fn run_cli(cli: Cli) -> Result<i32> {
                     }
                 };
             let start = match cli.link {
-                Some(link) => doomlink::gui::StartWith::Join(link),
-                None => doomlink::gui::StartWith::Home,
+                Some(link) => doomlink_desktop::StartWith::Join(link),
+                None => doomlink_desktop::StartWith::Home,
             };
-            Ok(doomlink::gui::run(
+            Ok(doomlink_desktop::run(
                 start,
                 guest::default_data_dir(),
                 Arc::new(window_netplay()?),
@@ -480,7 +482,7 @@ fn new_chat_lines<'a>(before: &[ChatLine], now: &'a [ChatLine]) -> &'a [ChatLine
 }
 
 /// `NAME path=P rtt=Nms loss=N% addr=A`, with `-` for what is not known.
-fn net_report_line(p: &doomlink::netview::PeerStatus) -> String {
+fn net_report_line(p: &doomlink_play::netview::PeerStatus) -> String {
     let dash = || "-".to_string();
     format!(
         "{} path={} rtt={} loss={} addr={} in={} out={} drops={}",
@@ -510,7 +512,7 @@ fn run(a: RunArgs) -> Result<i32> {
 
 /// `doomlink run` without `--headless`: the window, straight into the game.
 fn run_window(g: &GameArgs) -> Result<i32> {
-    let setup = doomlink::gui::GameSetup {
+    let setup = doomlink_desktop::GameSetup {
         iwad: iwad::resolve_iwad(g.iwad.as_deref())?,
         pwads: Vec::new(),
         skill: None,
@@ -519,8 +521,8 @@ fn run_window(g: &GameArgs) -> Result<i32> {
         args: g.doom_args.clone(),
     };
     let data_dir = g.data_dir.clone().unwrap_or_else(guest::default_data_dir);
-    let start = doomlink::gui::StartWith::Game(setup);
-    Ok(doomlink::gui::run(
+    let start = doomlink_desktop::StartWith::Game(setup);
+    Ok(doomlink_desktop::run(
         start,
         data_dir,
         Arc::new(window_netplay()?),
@@ -530,8 +532,8 @@ fn run_window(g: &GameArgs) -> Result<i32> {
 
 /// The window's network play: LAN, and Internet (`DOOMLINK_RTC_BIND`: tests bind WebRTC to
 /// 127.0.0.1).
-fn window_netplay() -> Result<doomlink::internet_netplay::AppNetplay> {
-    doomlink::internet_netplay::AppNetplay::from_env().map_err(anyhow::Error::msg)
+fn window_netplay() -> Result<doomlink_play::netplay::AppNetplay> {
+    doomlink_play::netplay::AppNetplay::from_env().map_err(anyhow::Error::msg)
 }
 
 /// `doomlink host` / `join` without `--headless`: the window, straight into hosting or joining
@@ -542,7 +544,7 @@ fn net_window(
     rtc: &RtcArgs,
     name: &Option<String>,
     rendezvous: Option<String>,
-    action: doomlink::gui::netplay::NetAction,
+    action: doomlink_play::netplay::NetAction,
 ) -> Result<i32> {
     let mut netplay = window_netplay()?;
     netplay.lan.bind_ip = lan.lan_bind;
@@ -550,8 +552,8 @@ fn net_window(
     if rtc.rtc_bind.is_some() {
         netplay.internet.rtc_bind = rtc.rtc_bind;
     }
-    let start = doomlink::gui::netplay::NetStart {
-        setup: doomlink::gui::GameSetup {
+    let start = doomlink_play::netplay::NetStart {
+        setup: doomlink_desktop::GameSetup {
             iwad: iwad::resolve_iwad(g.iwad.as_deref())?,
             pwads: Vec::new(),
             skill: None,
@@ -565,8 +567,8 @@ fn net_window(
         action,
     };
     let data_dir = g.data_dir.clone().unwrap_or_else(guest::default_data_dir);
-    Ok(doomlink::gui::run(
-        doomlink::gui::StartWith::Net(start),
+    Ok(doomlink_desktop::run(
+        doomlink_desktop::StartWith::Net(start),
         data_dir,
         Arc::new(netplay),
         None,
@@ -581,11 +583,11 @@ fn lan_host(
     let sink = KernelSink::new();
     let name = name
         .clone()
-        .unwrap_or_else(doomlink::netplay::default_lan_name);
+        .unwrap_or_else(doomlink_play::netplay::lan::default_lan_name);
     let cfg = LanConfig {
         bind_ip: l.lan_bind,
         broadcast_ip: l.lan_broadcast,
-        side: Some(doomlink::netplay::lan_side_config(&name, server)),
+        side: Some(doomlink_play::netplay::lan::lan_side_config(&name, server)),
         ..Default::default()
     };
     let bridge = LanBridge::new(cfg, sink.clone())?;
@@ -630,7 +632,7 @@ fn host(a: HostArgs) -> Result<i32> {
     }
     let opts = a.options.game_options();
     if !a.game.headless {
-        use doomlink::gui::netplay::{HostOptions, NetAction, Transport};
+        use doomlink_play::netplay::{HostOptions, NetAction, Transport};
         let options = HostOptions {
             game: opts,
             // Without --players the game starts from the lobby (or when the game is full).
@@ -800,8 +802,7 @@ fn serve(a: ServeArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `doomlink room create`: POST /admin/rooms over plain HTTP/1.1 on a std TcpStream (no HTTP
-/// client crate in the tree; the request is one small JSON body).
+/// `doomlink room create`: POST /admin/rooms through the admin API's client.
 fn room(a: RoomArgs) -> Result<i32> {
     let RoomAction::Create(c) = a.action;
     let o = &c.options;
@@ -810,7 +811,7 @@ fn room(a: RoomArgs) -> Result<i32> {
         GameMode::AltDeath => "altdeath",
         GameMode::Coop => "coop",
     });
-    let req = doomlink_net::rendezvous::RoomRequest {
+    let req = doomlink_net::admin_api::RoomRequest {
         name: c.name.clone(),
         players: c.players,
         mode: mode.map(String::from),
@@ -823,7 +824,8 @@ fn room(a: RoomArgs) -> Result<i32> {
         iwad: c.iwad.clone(),
         lan_port: c.lan_port,
     };
-    let created = doomlink::dedicated::create_remote(&c.on, &c.token, &req)?;
+    let created = internet::runtime()?
+        .block_on(doomlink_net::admin_api::create_room(&c.on, &c.token, &req))?;
     if let Some(p) = c.lan_port {
         // The service's host as `--on` named it; stdout stays the one link line for scripts.
         let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);
@@ -838,8 +840,8 @@ fn room(a: RoomArgs) -> Result<i32> {
 fn join(a: JoinArgs) -> Result<i32> {
     if !a.game.headless {
         // The Join page's own check: a bad link, code or address is one line, before the window.
-        let target = doomlink::gui::netplay::parse_join_target(&a.target)?;
-        let action = doomlink::gui::netplay::NetAction::Join(target.text().to_string());
+        let target = doomlink_play::netplay::parse_join_target(&a.target)?;
+        let action = doomlink_play::netplay::NetAction::Join(target.text().to_string());
         return net_window(&a.game, &a.lan_args, &a.rtc, &a.name, None, action);
     }
     let is_link = a.target.contains("://");

@@ -2,8 +2,8 @@
 //! validation with errors that name the key, and the room specs it holds. Command-line flags
 //! override the file; `--check-config` parses and validates only.
 
-use crate::netplay::{GameMode, GameOptions};
 use doomlink_net::rendezvous::RoomRequest;
+use doomlink_play::game::{GameMode, GameOptions};
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

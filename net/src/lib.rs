@@ -24,8 +24,10 @@
 //!   holds (guest datagrams in, deliveries to a [`lan::GuestSink`], events for the UI).
 //! - [`online`]: the app's side of the rendezvous: `host_room` (a room, an invite link,
 //!   joiners' links) and `join_room`.
-//! - [`rendezvous`]: `doomlink serve`, the service: signaling over WebSocket, the invite page,
-//!   STUN and TURN with per-room credentials, rooms and limits.
+//! - [`rendezvous`] (the `rendezvous` feature, also on by default): `doomlink serve`, the
+//!   service: signaling over WebSocket, the invite page, STUN and TURN with per-room
+//!   credentials, rooms and limits, the admin API's server.
+//! - [`admin_api`]: the admin API's requests and answers, and its client.
 //! - [`signal`]: the signaling messages and their strict decoder.
 //! - [`invite`]: invite links (`doomlink://join/…` and the http form).
 //! - [`manual`]: manual offer/answer codes, for a game without a rendezvous.
@@ -42,6 +44,8 @@
 //! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
 //! up when both are open. The in-memory [`sim`] transport models exactly that.
 
+#[cfg(feature = "internet")]
+pub mod admin_api;
 #[cfg(feature = "internet")]
 pub mod identity;
 #[cfg(feature = "internet")]
@@ -60,7 +64,7 @@ pub mod node;
 pub mod online;
 #[cfg(feature = "internet")]
 pub mod peer;
-#[cfg(feature = "internet")]
+#[cfg(feature = "rendezvous")]
 pub mod rendezvous;
 pub mod rng;
 pub mod session;

@@ -170,7 +170,7 @@ fn layout_child(mode: &str, n: usize) {
     let rss0 = rss_bytes(std::process::id());
     let t0 = Instant::now();
     // As the service boots a room's kernel: the compiled-module cache, doom.wasm loaded.
-    let boot = || doomlink::guest::boot(Arc::new(NoNetwork)).unwrap();
+    let boot = || doomlink_play::guest::boot(Arc::new(NoNetwork)).unwrap();
     let mut keep = Vec::new();
     let shared = (mode == "shared").then(boot);
     for i in 0..n {

@@ -8,9 +8,9 @@
 //!
 //! cargo bench -p doomlink-e2e --bench guest_speed
 
-use doomlink::guest::{boot_with_cache, DoomConfig, DoomGuest};
 use doomlink_e2e::{Scratch, FREEDOOM1};
 use doomlink_kernel::{CaptureSink, NoNetwork};
+use doomlink_play::guest::{boot_with_cache, DoomConfig, DoomGuest};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

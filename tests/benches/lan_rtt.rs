@@ -15,10 +15,11 @@
 #[path = "../../kernel/tests/common/mod.rs"]
 mod common;
 
-use doomlink::netplay::{KernelSink, LanHost};
 use doomlink_e2e::free_server_port;
 use doomlink_kernel::{CaptureSink, GuestModule, Kernel, KernelConfig, ProcessSpec};
 use doomlink_net::lan::{LanBridge, LanConfig};
+use doomlink_play::netplay::lan::LanHost;
+use doomlink_play::sink::KernelSink;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

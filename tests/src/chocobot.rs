@@ -780,8 +780,10 @@ impl Transport {
                 use doomlink_net::online::{join_room, JoinOptions};
                 let invite =
                     doomlink_net::invite::InviteLink::parse(link).map_err(|e| e.to_string())?;
-                let mut rtc =
-                    doomlink::internet::rtc_options_with(Some([127, 0, 0, 1].into()), Vec::new());
+                let mut rtc = doomlink_play::internet::rtc_options_with(
+                    Some([127, 0, 0, 1].into()),
+                    Vec::new(),
+                );
                 rtc.connect_timeout = Duration::from_secs(20);
                 let opts = JoinOptions {
                     name: name.to_string(),
@@ -967,7 +969,7 @@ pub fn run(
         .build()?;
     let session = match rooms.iter().any(|r| matches!(r, Target::Link(_))) {
         true => Some(
-            doomlink::internet::session_config("bot", std::path::Path::new(crate::FREEDOOM1))
+            doomlink_play::internet::session_config("bot", std::path::Path::new(crate::FREEDOOM1))
                 .map_err(std::io::Error::other)?,
         ),
         false => None,

@@ -10,6 +10,7 @@ pub use measure::*;
 pub mod natlab;
 
 pub mod procs;
+pub mod relay;
 pub use procs::*;
 
 pub mod xvfb;

@@ -133,7 +133,15 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
 /// A headless player joining `link`; every player asks for `-nodes N` so that whichever is the
 /// controller starts the game when all are in.
 fn player(link: &str, dir: &Path, seed: u64, tics: u32, nodes: usize, record: &str) -> KillOnDrop {
-    joiner(link, Bind::Rtc("127.0.0.1"), dir, seed, tics, Some(nodes), record)
+    joiner(
+        link,
+        Bind::Rtc("127.0.0.1"),
+        dir,
+        seed,
+        tics,
+        Some(nodes),
+        record,
+    )
 }
 
 /// A headless `doomlink join TARGET` on `bind`, recording `record`; with `-nodes N` if given.
@@ -635,7 +643,15 @@ fn created_rooms_start_when_their_players_are_in() {
             .enumerate()
             .map(|(k, d)| {
                 let seed = 700 + 10 * n as u64 + k as u64;
-                joiner(&link, Bind::Rtc("127.0.0.1"), d.path(), seed, tics, None, "p")
+                joiner(
+                    &link,
+                    Bind::Rtc("127.0.0.1"),
+                    d.path(),
+                    seed,
+                    tics,
+                    None,
+                    "p",
+                )
             })
             .collect();
         games.push((n, dirs, ps));

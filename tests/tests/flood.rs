@@ -9,9 +9,9 @@
 //! UDP socket is open while the game runs. The tic-rate bound is deliberately loose (≥ 30/s):
 //! this checks behaviour (the guest is not starved or stalled by the flood), not speed.
 
-use doomlink::guest::{self, DoomConfig, DoomGuest};
 use doomlink_e2e::*;
 use doomlink_kernel::{CaptureSink, NoNetwork, MAX_INJECT_DGRAM_QUEUE_LEN};
+use doomlink_play::guest::{self, DoomConfig, DoomGuest};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};

@@ -5,11 +5,12 @@
 //! game with them — equal demos, and the options the Host screen asked for (deathmatch, E1M2,
 //! skill 4) are the game's. A wrong admin token is a one-line error and no room.
 
-use doomlink::gui::invite::Hosted;
-use doomlink::gui::netplay::{HostOptions, NetGameRequest, Netplay, Transport};
-use doomlink::internet_netplay::{AppNetplay, InternetNetplay};
-use doomlink::netplay::{GameMode, GameOptions, LanNetplay};
 use doomlink_e2e::*;
+use doomlink_play::game::{GameMode, GameOptions};
+use doomlink_play::launch::Hosted;
+use doomlink_play::netplay::LanNetplay;
+use doomlink_play::netplay::{AppNetplay, InternetNetplay};
+use doomlink_play::netplay::{HostOptions, NetGameRequest, Netplay, Transport};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ const TOKEN: &str = "a-test-token-0123456789";
 
 fn request(dir: &std::path::Path, tics: u32) -> NetGameRequest {
     NetGameRequest {
-        game: doomlink::guest::DoomConfig {
+        game: doomlink_play::guest::DoomConfig {
             iwad: FREEDOOM1.into(),
             pwads: Vec::new(),
             data_dir: dir.to_path_buf(),

@@ -19,11 +19,11 @@
 //! A failed game prints the seed, every peer's last lines and the relay's account of what each
 //! guest sent and received (`SimRelay::report`).
 
-use doomlink::guest::{self, DoomConfig, DoomGuest};
-use doomlink::relay::{GuestDatagram, SimPeer, SimRelay};
+use doomlink_e2e::relay::{GuestDatagram, SimPeer, SimRelay};
 use doomlink_e2e::*;
 use doomlink_kernel::{CaptureSink, ExitStatus};
 use doomlink_net::sim::{PathConfig, SimConfig};
+use doomlink_play::guest::{self, DoomConfig, DoomGuest};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +102,7 @@ fn start_game(
             Arc::new(log.clone()),
         )
         .unwrap();
-        doomlink::bot::spawn(100 + i as u64, g.input.clone(), stop.clone());
+        doomlink_play::bot::spawn(100 + i as u64, g.input.clone(), stop.clone());
         if i == 0 {
             hub_addr = peer.address();
         }

@@ -85,7 +85,11 @@ fn both_play_it_out(
         let st = wait_with_deadline(&mut p.0, limit, what, logs);
         assert!(st.success(), "{what}: {st}\n{}", logs());
     }
-    assert!(!read_log(&wdir.join("stderr")).contains("panicked"), "{}", logs());
+    assert!(
+        !read_log(&wdir.join("stderr")).contains("panicked"),
+        "{}",
+        logs()
+    );
     assert_demos_equal(&[wdir.join("w.lmp"), pdir.join("p.lmp")], 2, tics);
 }
 
@@ -147,7 +151,16 @@ fn join_address_opens_the_window_into_a_headless_hosts_game() {
     let h = Scratch::new("wcli-lanhost");
     let port_s = port.to_string();
     let mut host = headless(
-        &["host", "--lan", "--port", &port_s, "--players", "2", "--name", "host"],
+        &[
+            "host",
+            "--lan",
+            "--port",
+            &port_s,
+            "--players",
+            "2",
+            "--name",
+            "host",
+        ],
         h.path(),
         41,
         tics,

@@ -23,61 +23,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use super::Shared;
+pub use crate::admin_api::{CreatedRoom, RoomInfo, RoomRequest};
 
 /// Longest admin request body read.
 pub const MAX_ADMIN_BODY: usize = 16 * 1024;
-
-/// A room to create: the game options of `doomlink host`, all optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RoomRequest {
-    /// Shown in logs and the room list.
-    pub name: Option<String>,
-    /// Players the room takes (1–4).
-    pub players: Option<u8>,
-    /// "coop" (default), "deathmatch" or "altdeath".
-    pub mode: Option<String>,
-    pub skill: Option<u8>,
-    /// `[E, M]` (Doom) or `[M]` (Doom II).
-    pub warp: Vec<u8>,
-    /// Minutes per level.
-    pub timer: Option<u32>,
-    pub nomonsters: bool,
-    pub fast: bool,
-    pub respawn: bool,
-    /// Which of the service's IWADs (a file name such as `freedoom2.wad`); default: the first.
-    pub iwad: Option<String>,
-    /// A real UDP port (1–65534) on the service where players also join over the LAN
-    /// transport (`doomlink join HOST:PORT`, stock Chocolate Doom `-connect`); absent: invite
-    /// link only. Left out of the JSON when absent, so that services from before it (which
-    /// refuse unknown fields) still take requests without one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lan_port: Option<u16>,
-}
-
-/// What the admin API answers for a new room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreatedRoom {
-    pub room: String,
-    pub link: String,
-}
-
-/// A room as `GET /admin/rooms` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoomInfo {
-    pub room: String,
-    pub name: String,
-    pub link: String,
-    pub players: usize,
-    pub max_players: u8,
-    /// "standing" (from the config) or "created" (admin API).
-    pub kind: String,
-    /// Games started in this room (standing rooms start a new one after each ends).
-    pub games: u64,
-}
 
 /// Why a room could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! Owns the drawing and the bookkeeping of which chat lines are new; the figures come from the
 //! game's [`NetView`], whatever the transport.
 
-use crate::netview::{ChatLine, NetView, PeerStatus};
+use doomlink_play::netview::{ChatLine, NetView, PeerStatus};
 use eframe::egui::{self, Color32, RichText};
 use std::time::{Duration, Instant};
 

@@ -2,21 +2,13 @@
 //! the `doomlink://` link, a Copy button, and the link as a QR code (for a phone, or a friend
 //! across the room).
 //!
-//! A hosted Internet game's [`Launched::keep_alive`] is a [`Hosted`]: the link travels with what
+//! A hosted Internet game's [`Launched::keep_alive`] is a [`doomlink_play::launch::Hosted`]: the link travels with what
 //! the game keeps alive, so no other screen has to know about it.
 
-use super::launch::Launched;
+use doomlink_play::launch::invite_link;
+use doomlink_play::launch::Launched;
 use eframe::egui::{self, Color32, ColorImage, RichText, TextureHandle, TextureOptions};
-use std::any::Any;
 use std::time::{Duration, Instant};
-
-/// What a hosted Internet game keeps alive, with its invite link.
-pub struct Hosted {
-    /// The `doomlink://join/…` link.
-    pub link: String,
-    /// The rest: runtime, kernel, network.
-    pub keep: Box<dyn Any + Send>,
-}
 
 /// Quiet zone around the code, in modules: the 4 the QR standard asks for, so a reader finds
 /// the code against any background.
@@ -24,12 +16,6 @@ const QUIET: usize = 4;
 
 /// Screen points per module: a whole number, so every module is the same size.
 const MODULE_POINTS: f32 = 3.0;
-
-/// The invite link of the game, if it is a hosted Internet game.
-pub fn invite_link(launched: &Launched) -> Option<&str> {
-    let keep = launched.keep_alive.as_ref()?;
-    keep.downcast_ref::<Hosted>().map(|h| h.link.as_str())
-}
 
 /// The QR code of `text` as an image, one pixel per module, black on white with the quiet zone.
 pub fn qr_image(text: &str) -> Result<ColorImage, qrcode::types::QrError> {

@@ -9,7 +9,7 @@
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
-use doomlink_kernel::devices::AudioRing;
+use doomlink_play::kernel::devices::AudioRing;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -222,7 +222,7 @@ fn build<T: SizedSample + FromSample<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doomlink_kernel::Device;
+    use doomlink_play::kernel::Device;
 
     fn source(channels: usize, volume: f32) -> (Source, mpsc::Sender<Option<AudioRing>>) {
         let (tx, rx) = mpsc::channel();

@@ -2,7 +2,7 @@
 //! chocolate-doom.cfg and default.cfg, where the game writes them), stored as TOML in the platform
 //! config dir: ~/.config/doomlink/settings.toml on Linux.
 
-use super::view::Scaling;
+use crate::view::Scaling;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -93,17 +93,19 @@ fn ice_url(text: &str, schemes: &[&str]) -> Option<String> {
         _ => (schemes[0].to_string(), text),
     };
     let addr = rest.split_once('?').map_or(rest, |(a, _)| a);
-    doomlink_net::invite::valid_host_port(addr).then(|| format!("{scheme}:{rest}"))
+    doomlink_play::net::invite::valid_host_port(addr).then(|| format!("{scheme}:{rest}"))
 }
 
 impl Settings {
     /// The Internet play settings, checked, as network play takes them.
-    pub fn internet(&self) -> Result<super::netplay::InternetOptions, InternetSettingsError> {
-        use doomlink_net::signal::IceServer;
+    pub fn internet(
+        &self,
+    ) -> Result<doomlink_play::netplay::InternetOptions, InternetSettingsError> {
+        use doomlink_play::net::signal::IceServer;
         let rv = self.rendezvous.trim();
         let rendezvous = if rv.is_empty() {
             None
-        } else if doomlink_net::invite::valid_host_port(rv) {
+        } else if doomlink_play::net::invite::valid_host_port(rv) {
             Some(rv.to_string())
         } else {
             return Err(InternetSettingsError::Rendezvous(rv.to_string()));
@@ -136,7 +138,7 @@ impl Settings {
                 credential: t.credential.clone(),
             });
         }
-        Ok(super::netplay::InternetOptions {
+        Ok(doomlink_play::netplay::InternetOptions {
             rendezvous,
             ice_servers,
         })

@@ -2,7 +2,7 @@
 //! to Doom's key codes (doomkeys.h), and the set of keys the guest currently believes are held, so
 //! that every one of them can be let go when the window loses focus.
 
-use doomlink_kernel::devices::InputEvent;
+use doomlink_play::kernel::devices::InputEvent;
 use eframe::egui::Key;
 
 // Doom key codes (Chocolate Doom's src/doomkeys.h).
@@ -236,7 +236,7 @@ pub const DEFAULT_BINDINGS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doomlink_kernel::devices::EventType;
+    use doomlink_play::kernel::devices::EventType;
 
     #[test]
     fn game_keys_map_to_doomkeys_h() {

@@ -1,11 +1,10 @@
 //! Internet play wiring: the kernel's HostIO onto a WebRTC session node (doomlink-net's
 //! `WebRtcNode`), hosting a room at a rendezvous and joining an invite link, a game from manual
-//! offer/answer codes with no rendezvous at all ([`manual_offer`], [`manual_answer`]), and running
-//! the rendezvous itself (`doomlink serve`). The protocol work is all in doomlink-net; this owns
+//! offer/answer codes with no rendezvous at all ([`manual_offer`], [`manual_answer`]). The protocol work is all in doomlink-net; this owns
 //! the tokio runtime, the deadlines a user waits on, and the glue to a kernel.
 
-use crate::netplay::KernelSink;
 use crate::netview::{ChatError, ChatLine, ChatLog, NetView, PeerStatus, MAX_CHAT_BYTES};
+use crate::sink::KernelSink;
 use anyhow::{Context, Result};
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::identity::Identity;
@@ -14,7 +13,6 @@ use doomlink_net::manual::{CodeError, CodeKind, ManualCode, ManualError, ManualH
 use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
 use doomlink_net::peer::{PathKind, RtcError, RtcOptions};
-use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
 use doomlink_net::signal::IceServer;
 use doomlink_net::Event;
 use doomlink_net::{Config, WadSet};
@@ -126,7 +124,7 @@ impl HostIO for InternetHost {
     ) -> Result<(), Errno> {
         self.node
             .send_from_guest(src_port, dst_ip, dst_port, data)
-            .map_err(crate::netplay::send_errno)
+            .map_err(crate::sink::send_errno)
     }
     fn on_bind(&self, pid: Pid, port: u16) {
         self.sink.owner_bound(pid, port);
@@ -477,32 +475,4 @@ pub async fn join_client(
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let joined = join_room(invite, opts).await?;
     attach_client(cfg, joined.link).await
-}
-
-/// `doomlink serve`: runs the rendezvous until SIGTERM or SIGINT, then closes its rooms.
-pub fn serve(cfg: ServeConfig) -> Result<()> {
-    let rt = runtime()?;
-    rt.block_on(async move {
-        let rv = Rendezvous::bind(cfg).await?;
-        let stop = rv.shutdown_handle();
-        println!(
-            "doomlink serve: listening on {} (STUN/TURN on UDP {})",
-            rv.http_addr(),
-            rv.stun_addr()
-        );
-        tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-            eprintln!("doomlink serve: closing the rooms");
-            stop.shutdown();
-        });
-        rv.run().await?;
-        Ok(())
-    })
 }

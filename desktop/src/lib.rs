@@ -6,11 +6,15 @@
 //! - `game`: a running game — frames, keyboard and mouse, title, errors, lobby, quitting
 //! - `frames`: the thread that brings frames from the guest, the measurements, the frame dump
 //! - `keys`: egui keys to Doom key codes; `view`: the 4:3 letterbox arithmetic
-//! - `launch`: starting guests off the UI thread; `netplay`: the seam for network play
+//! - `launch`: starting guests off the UI thread (network play comes through doomlink-play's
+//!   `Netplay`)
 //! - `invite`: a hosted Internet game's link, Copy button and QR code beside the lobby
 //! - `settings`: the app's settings file; `lobby`: the netgame lobby records; `wads`: map lists
+//! - `audio`: the guest's /dev/dsp ring to the sound device (cpal); `single_instance`: one window
+//!   per user and display, later starts handing their link to it
 
 mod app;
+pub mod audio;
 mod choice;
 mod frames;
 mod game;
@@ -19,14 +23,14 @@ pub mod invite;
 pub mod keys;
 pub mod launch;
 mod lobby;
-pub mod netplay;
 mod overlay;
 pub mod settings;
+pub mod single_instance;
 pub mod view;
 mod wads;
 
-pub use launch::{GameSetup, Launched};
-pub use netplay::Netplay;
+pub use doomlink_play::launch::{GameSetup, Launched};
+pub use doomlink_play::netplay::Netplay;
 
 use eframe::egui;
 use std::path::PathBuf;
@@ -44,7 +48,7 @@ pub enum StartWith {
     Join(String),
     /// A netgame from the command line (`doomlink host` / `join` without `--headless`): hosted
     /// or joined at once, into the lobby; its normal end closes the window, as for `Game`.
-    Net(netplay::NetStart),
+    Net(doomlink_play::netplay::NetStart),
 }
 
 /// Why the window could not run.

@@ -1,9 +1,9 @@
 //! The game a player picks before starting — IWAD (found on this machine, or opened from a
 //! file), PWADs, skill, episode/map — shared by the Play and Host screens.
 
-use super::launch::GameSetup;
-use super::wads::{list_maps, MapName, SKILLS};
-use crate::iwad;
+use crate::wads::{list_maps, MapName, SKILLS};
+use doomlink_play::iwad;
+use doomlink_play::launch::GameSetup;
 use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -112,7 +112,7 @@ impl GameChoice {
                 .iter()
                 .find(|x| &x.name == m)
                 .map(|x| x.warp.clone())
-                .or_else(|| super::wads::parse_map_name(m).map(|x| x.warp))
+                .or_else(|| crate::wads::parse_map_name(m).map(|x| x.warp))
         });
         Ok(GameSetup {
             iwad,
@@ -297,7 +297,7 @@ impl GameChoice {
     pub fn title_ui(&mut self, ui: &mut egui::Ui) {
         let Some(iwad) = &self.iwad else { return };
         if self.title.as_ref().map(|(p, _)| p) != Some(iwad) {
-            let tex = super::wads::title_picture(iwad).map(|(w, h, rgb)| {
+            let tex = crate::wads::title_picture(iwad).map(|(w, h, rgb)| {
                 let img = egui::ColorImage::from_rgb([w, h], &rgb);
                 ui.ctx()
                     .load_texture("title-picture", img, egui::TextureOptions::NEAREST)

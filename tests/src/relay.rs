@@ -8,10 +8,10 @@
 //! the guests run on real threads, so a run is not replayable step by step, and the account is
 //! what tells a silent guest from a lossy path afterwards.
 
-use crate::netplay::KernelSink;
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::sim::{NodeId, SimConfig, SimNet};
 use doomlink_net::{Config, Event, WadSet};
+use doomlink_play::sink::KernelSink;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -423,7 +423,7 @@ impl HostIO for SimPeer {
             Err(e) => {
                 *c.sends_refused.entry(e.to_string()).or_default() += 1;
                 c.last_refused = Some(now);
-                Err(crate::netplay::send_errno(e))
+                Err(doomlink_play::sink::send_errno(e))
             }
         }
     }

@@ -6,16 +6,16 @@
 //! netgame: the lobby's ping and chat, and the network overlay (the backquote key toggles it;
 //! the key never reaches the game).
 
-use super::frames::{FrameDump, FramePump, FrameStats, SharedStats};
-use super::keys::Keyboard;
-use super::launch::Launched;
-use super::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyReader};
-use super::overlay::{net_overlay, ChatTicker};
-use super::settings::Settings;
-use super::view::{game_rect, PixelRect};
 use crate::audio::AudioOutput;
-use doomlink_kernel::devices::InputEvent;
-use doomlink_kernel::ExitStatus;
+use crate::frames::{FrameDump, FramePump, FrameStats, SharedStats};
+use crate::keys::Keyboard;
+use crate::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyReader};
+use crate::overlay::{net_overlay, ChatTicker};
+use crate::settings::Settings;
+use crate::view::{game_rect, PixelRect};
+use doomlink_play::kernel::devices::InputEvent;
+use doomlink_play::kernel::ExitStatus;
+use doomlink_play::launch::Launched;
 use eframe::egui::{self, Color32, Event, PointerButton, Rect, TextureHandle, TextureOptions};
 use eframe::egui_glow;
 use std::sync::Arc;
@@ -334,7 +334,7 @@ impl GameScreen {
                     modifiers,
                     ..
                 } => {
-                    if super::is_fullscreen_toggle(ev) || typing {
+                    if crate::is_fullscreen_toggle(ev) || typing {
                         continue;
                     }
                     if *key == OVERLAY_KEY {
@@ -499,7 +499,7 @@ impl GameScreen {
                 }
                 if let Some(l) = self.lobby.latest.as_ref().filter(|l| !l.launched()) {
                     lobby_action = lobby_panel(ui, l, net.as_deref(), &mut self.chat_input);
-                    super::invite::lobby_invite(ui, &self.launched);
+                    crate::invite::lobby_invite(ui, &self.launched);
                 } else if let Some(n) = &net {
                     let area = game_area.unwrap_or(full);
                     net_overlay(

@@ -3,8 +3,8 @@
 //! each player's path and ping (from the game's [`NetView`], matched to the lobby's rows), the
 //! WAD checks, the chat, Start (for the controller) and Leave.
 
-use super::overlay::{format_loss, format_rtt};
-use crate::netview::{ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
+use crate::overlay::{format_loss, format_rtt};
+use doomlink_play::netview::{ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
 use eframe::egui;
 use std::net::Ipv4Addr;
 

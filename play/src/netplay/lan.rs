@@ -1,90 +1,18 @@
-//! Multiplayer wiring: how a guest's UDP gets to the other players.
+//! LAN play: how a guest's UDP gets to the other players on the local network.
 //!
 //! - `LanHost`: the kernel's `HostIO` backed by doomlink-net's `LanBridge` (a NAT onto real UDP,
 //!   Chocolate Doom's own protocol, so stock Chocolate Doom interoperates), and the window's
 //!   [`NetView`] of it (peers, RTT and chat from the bridge's side protocol).
-//! - `KernelSink`: the way back, from a transport into the kernel's `inject_datagram`.
-//! - `GameOptions`: the host's game settings as Chocolate Doom arguments.
+//! - `LanNetplay`: the window's LAN games (host, join, the LAN list) on a `LanBridge`.
 
+use super::start_net_guest;
 use crate::netview::{ChatError, ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
-use doomlink_kernel::{Errno, HostIO, Kernel, Pid};
-use doomlink_net::lan::{GuestSink, LanBridge, LanError};
+use crate::sink::KernelSink;
+use doomlink_kernel::{Errno, HostIO, Pid};
+use doomlink_net::lan::{LanBridge, LanError};
 use doomlink_net::lan_side::{SideConfig, SideRole};
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex, OnceLock};
-
-/// Delivers datagrams from a transport to the guest that owns the destination port.
-#[derive(Default)]
-pub struct KernelSink {
-    kernel: OnceLock<Kernel>,
-    owners: Mutex<HashMap<u16, Pid>>,
-}
-
-impl KernelSink {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-    /// Set once the kernel exists (the kernel needs its HostIO first).
-    pub fn attach(&self, kernel: Kernel) {
-        let _ = self.kernel.set(kernel);
-    }
-    pub fn owner_bound(&self, pid: Pid, port: u16) {
-        self.owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(port, pid);
-    }
-    pub fn owner_gone(&self, port: u16) {
-        self.owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&port);
-    }
-    /// Injects into the guest bound on `dst_port`; false if none.
-    pub fn inject(&self, dst_port: u16, src_ip: Ipv4Addr, src_port: u16, data: &[u8]) -> bool {
-        let Some(kernel) = self.kernel.get() else {
-            return false;
-        };
-        let Some(pid) = self
-            .owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&dst_port)
-            .copied()
-        else {
-            return false;
-        };
-        kernel
-            .inject_datagram(pid, dst_port, src_ip, src_port, data)
-            .is_ok()
-    }
-    /// Datagrams the kernel dropped at the 256 cap, over every socket of the guests.
-    pub fn queue_drops(&self) -> u64 {
-        let Some(kernel) = self.kernel.get() else {
-            return 0;
-        };
-        let pids: Vec<Pid> = self
-            .owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .copied()
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        pids.into_iter()
-            .filter(|p| seen.insert(*p))
-            .flat_map(|p| kernel.socket_stats(p))
-            .map(|s| s.dropped)
-            .sum()
-    }
-}
-
-impl GuestSink for KernelSink {
-    fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
-        self.inject(dst_port, *src.ip(), src.port(), data);
-    }
-}
+use std::sync::Arc;
 
 /// The kernel's HostIO for LAN play.
 pub struct LanHost {
@@ -195,121 +123,6 @@ impl NetView for LanHost {
     }
 }
 
-/// The game a host sets up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GameOptions {
-    pub mode: GameMode,
-    pub skill: Option<u8>,
-    /// (episode, map) for Doom 1 IWADs, (None, map) for Doom 2.
-    pub warp: Option<(Option<u8>, u8)>,
-    pub timer_minutes: Option<u32>,
-    pub nomonsters: bool,
-    pub fast: bool,
-    pub respawn: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum GameMode {
-    #[default]
-    Coop,
-    Deathmatch,
-    AltDeath,
-}
-
-impl GameOptions {
-    /// The Chocolate Doom arguments for these options.
-    pub fn doom_args(&self) -> Vec<String> {
-        let mut a = Vec::new();
-        match self.mode {
-            GameMode::Coop => {}
-            GameMode::Deathmatch => a.push("-deathmatch".into()),
-            GameMode::AltDeath => a.push("-altdeath".into()),
-        }
-        if let Some(s) = self.skill {
-            a.extend(["-skill".into(), s.to_string()]);
-        }
-        match self.warp {
-            Some((Some(e), m)) => a.extend(["-warp".into(), e.to_string(), m.to_string()]),
-            Some((None, m)) => a.extend(["-warp".into(), m.to_string()]),
-            None => {}
-        }
-        if let Some(t) = self.timer_minutes {
-            a.extend(["-timer".into(), t.to_string()]);
-        }
-        for (on, flag) in [
-            (self.nomonsters, "-nomonsters"),
-            (self.fast, "-fast"),
-            (self.respawn, "-respawn"),
-        ] {
-            if on {
-                a.push(flag.into());
-            }
-        }
-        a
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn game_options_become_chocolate_doom_args() {
-        let o = GameOptions {
-            mode: GameMode::Deathmatch,
-            skill: Some(4),
-            warp: Some((Some(1), 3)),
-            timer_minutes: Some(10),
-            nomonsters: true,
-            fast: false,
-            respawn: true,
-        };
-        assert_eq!(
-            o.doom_args().join(" "),
-            "-deathmatch -skill 4 -warp 1 3 -timer 10 -nomonsters -respawn"
-        );
-        assert!(GameOptions::default().doom_args().is_empty());
-    }
-}
-
-/// The kernel's answer to a guest datagram the relay session refused (the session names the
-/// WASI errno: EMSGSIZE for a datagram too large, ENETUNREACH for the rest).
-pub fn send_errno(e: doomlink_net::SendError) -> doomlink_kernel::Errno {
-    match e.wasi_errno() {
-        35 => doomlink_kernel::Errno::MsgSize,
-        _ => doomlink_kernel::Errno::NetUnreach,
-    }
-}
-
-/// Boots a kernel on a netgame's HostIO and starts the player's guest in it: `args` (the
-/// transport's own: `-server …` or `-connect …`), then the player's name, then the request's
-/// arguments. The window's LAN and Internet games both start this way.
-pub fn start_net_guest(
-    host: Arc<dyn doomlink_kernel::HostIO>,
-    sink: &KernelSink,
-    request: &crate::gui::netplay::NetGameRequest,
-    args: Vec<String>,
-) -> Result<(crate::guest::DoomGuest, doomlink_kernel::Kernel), String> {
-    let (kernel, module) = crate::guest::boot(host).map_err(|e| format!("{e:#}"))?;
-    sink.attach(kernel.clone());
-    let mut game = request.game.clone();
-    game.args = [
-        args,
-        vec!["-doomlink-name".into(), request.player_name.clone()],
-        game.args,
-    ]
-    .concat();
-    let guest = crate::guest::DoomGuest::start(
-        &kernel,
-        &module,
-        &game,
-        Arc::new(doomlink_kernel::HostStdout),
-        Arc::new(doomlink_kernel::HostStderr),
-    )
-    .map_err(|e| format!("{e:#}"))?;
-    Ok((guest, kernel))
-}
-
 /// LAN play for the window: the Host, Join and LAN games screens run their guests over the LAN
 /// bridge, exactly as `doomlink host --lan` / `join` / `lan-list` do.
 #[derive(Debug, Clone)]
@@ -331,11 +144,11 @@ impl LanNetplay {
     /// A kernel whose HostIO is a fresh LAN bridge, and the guest started in it.
     fn start(
         &self,
-        request: &crate::gui::netplay::NetGameRequest,
+        request: &crate::netplay::NetGameRequest,
         args: Vec<String>,
         server: Option<std::net::SocketAddr>,
-    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
-        use crate::gui::netplay::NetplayError::Failed;
+    ) -> Result<crate::launch::Launched, crate::netplay::NetplayError> {
+        use crate::netplay::NetplayError::Failed;
         let sink = KernelSink::new();
         let name = if request.player_name.is_empty() {
             default_lan_name()
@@ -360,7 +173,7 @@ impl LanNetplay {
         });
         let (guest, kernel) =
             start_net_guest(host.clone(), &sink, request, args).map_err(Failed)?;
-        Ok(crate::gui::launch::Launched {
+        Ok(crate::launch::Launched {
             guest,
             keep_alive: Some(Box::new(kernel)),
             net: Some(host),
@@ -368,15 +181,15 @@ impl LanNetplay {
     }
 }
 
-/// LAN play's part of [`crate::gui::netplay::Netplay`] (the window's AppNetplay picks by
+/// LAN play's part of [`crate::netplay::Netplay`] (the window's AppNetplay picks by
 /// transport); LAN play has no codes to trade.
 impl LanNetplay {
     pub fn host(
         &self,
-        request: &crate::gui::netplay::NetGameRequest,
-        options: &crate::gui::netplay::HostOptions,
-    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
-        use crate::gui::netplay::NetplayError::Failed;
+        request: &crate::netplay::NetGameRequest,
+        options: &crate::netplay::HostOptions,
+    ) -> Result<crate::launch::Launched, crate::netplay::NetplayError> {
+        use crate::netplay::NetplayError::Failed;
         std::net::UdpSocket::bind((self.bind_ip, options.port))
             .map_err(|e| Failed(format!("cannot host on UDP port {}: {e}", options.port)))?;
         let name = if options.game_name.is_empty() {
@@ -399,10 +212,10 @@ impl LanNetplay {
 
     pub fn join(
         &self,
-        request: &crate::gui::netplay::NetGameRequest,
+        request: &crate::netplay::NetGameRequest,
         address: &str,
-    ) -> Result<crate::gui::launch::Launched, crate::gui::netplay::NetplayError> {
-        use crate::gui::netplay::NetplayError::Failed;
+    ) -> Result<crate::launch::Launched, crate::netplay::NetplayError> {
+        use crate::netplay::NetplayError::Failed;
         use std::net::ToSocketAddrs;
         let with_port = if address.contains(':') {
             address.to_string()
@@ -417,9 +230,7 @@ impl LanNetplay {
         self.start(request, Vec::new(), Some(real))
     }
 
-    pub fn lan_games(
-        &self,
-    ) -> Result<Vec<crate::gui::netplay::LanGame>, crate::gui::netplay::NetplayError> {
+    pub fn lan_games(&self) -> Result<Vec<crate::netplay::LanGame>, crate::netplay::NetplayError> {
         use doomlink_net::lan_query::{search, SearchConfig};
         let cfg = SearchConfig {
             bind_ip: self.bind_ip,
@@ -428,11 +239,11 @@ impl LanNetplay {
             ..Default::default()
         };
         let found =
-            search(&cfg).map_err(|e| crate::gui::netplay::NetplayError::Failed(e.to_string()))?;
+            search(&cfg).map_err(|e| crate::netplay::NetplayError::Failed(e.to_string()))?;
         Ok(found
             .servers
             .into_iter()
-            .map(|s| crate::gui::netplay::LanGame {
+            .map(|s| crate::netplay::LanGame {
                 name: s.info.description.replace('\n', " "),
                 address: s.addr.to_string(),
                 players: s.info.num_players,

@@ -3,10 +3,18 @@
 //! on a worker thread, never on the UI thread, so an implementation may block (bind sockets,
 //! wait for a server) for as long as it needs.
 
-use super::launch::Launched;
+pub mod internet;
+pub mod lan;
+
+pub use internet::InternetNetplay;
+pub use lan::LanNetplay;
+
+pub use crate::game::{GameMode, GameOptions};
 use crate::guest::DoomConfig;
-pub use crate::netplay::{GameMode, GameOptions};
+use crate::launch::Launched;
+use crate::sink::KernelSink;
 use std::fmt;
+use std::sync::Arc;
 
 /// The names the Host screen shows for each mode.
 pub fn mode_label(mode: GameMode) -> &'static str {
@@ -406,5 +414,88 @@ mod tests {
             Err(JoinTextError::Address(_))
         ));
     }
+}
 
+/// Boots a kernel on a netgame's HostIO and starts the player's guest in it: `args` (the
+/// transport's own: `-server …` or `-connect …`), then the player's name, then the request's
+/// arguments. The window's LAN and Internet games both start this way.
+pub fn start_net_guest(
+    host: Arc<dyn doomlink_kernel::HostIO>,
+    sink: &KernelSink,
+    request: &NetGameRequest,
+    args: Vec<String>,
+) -> Result<(crate::guest::DoomGuest, doomlink_kernel::Kernel), String> {
+    let (kernel, module) = crate::guest::boot(host).map_err(|e| format!("{e:#}"))?;
+    sink.attach(kernel.clone());
+    let mut game = request.game.clone();
+    game.args = [
+        args,
+        vec!["-doomlink-name".into(), request.player_name.clone()],
+        game.args,
+    ]
+    .concat();
+    let guest = crate::guest::DoomGuest::start(
+        &kernel,
+        &module,
+        &game,
+        Arc::new(doomlink_kernel::HostStdout),
+        Arc::new(doomlink_kernel::HostStderr),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    Ok((guest, kernel))
+}
+
+/// The window's network play: LAN and Internet.
+#[derive(Debug, Clone, Default)]
+pub struct AppNetplay {
+    pub lan: LanNetplay,
+    pub internet: InternetNetplay,
+}
+
+impl AppNetplay {
+    /// LAN defaults, and Internet play as the environment says ([`RTC_BIND_ENV`]).
+    pub fn from_env() -> Result<AppNetplay, String> {
+        Ok(AppNetplay {
+            lan: LanNetplay::default(),
+            internet: InternetNetplay::from_env()?,
+        })
+    }
+}
+
+impl Netplay for AppNetplay {
+    fn host(
+        &self,
+        request: &NetGameRequest,
+        options: &HostOptions,
+    ) -> Result<Launched, NetplayError> {
+        match options.transport {
+            Transport::Lan => self.lan.host(request, options),
+            Transport::Internet => self.internet.host(request, options),
+            Transport::Server => self.internet.host_on_server(request, options),
+        }
+    }
+
+    fn join(&self, request: &NetGameRequest, address: &str) -> Result<Launched, NetplayError> {
+        match parse_join_target(address).map_err(|e| NetplayError::Failed(e.to_string()))? {
+            JoinTarget::Address(a) => self.lan.join(request, &a),
+            JoinTarget::Invite(link) => self.internet.join(request, &link),
+            // The window trades codes through manual(), which shows the answer to send back.
+            JoinTarget::OfferCode(_) => Err(NetplayError::Failed(
+                "an offer code is joined by trading codes (Netplay::manual)".into(),
+            )),
+        }
+    }
+
+    fn manual(
+        &self,
+        request: &NetGameRequest,
+        side: &ManualSide,
+        codes: &CodeExchange,
+    ) -> Result<Launched, NetplayError> {
+        self.internet.manual(request, side, codes)
+    }
+
+    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError> {
+        self.lan.lan_games()
+    }
 }

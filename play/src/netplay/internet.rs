@@ -1,23 +1,19 @@
-//! Network play for the window, LAN and Internet together.
+//! Internet play for the window.
 //!
 //! - [`InternetNetplay`]: Internet play as the window's Host and Join screens need it — a room at
 //!   the rendezvous from Settings (its invite link shown over the lobby), joining an invite link,
 //!   with the extra STUN/TURN servers from Settings besides those the rendezvous hands out. The
 //!   protocol is doomlink-net's; the HostIO is [`crate::internet::InternetHost`], the same the
 //!   command line plays on.
-//! - [`AppNetplay`]: what the window gets. Hosting goes by the Host screen's transport choice;
-//!   joining by what the Join text is (an invite link or an offer code: Internet; else the LAN).
 
-use crate::gui::invite::Hosted;
-use crate::gui::launch::Launched;
-use crate::gui::netplay::{
-    parse_join_target, CodeExchange, HostOptions, InternetOptions, JoinTarget, LanGame, ManualSide,
-    NetGameRequest, Netplay, NetplayError, Transport,
-};
 use crate::internet::{
     host_hub, join_client, rtc_options_with, runtime, session_config, InternetHost,
 };
-use crate::netplay::LanNetplay;
+use crate::launch::Hosted;
+use crate::launch::Launched;
+use crate::netplay::{
+    CodeExchange, HostOptions, InternetOptions, ManualSide, NetGameRequest, NetplayError,
+};
 use crate::netview::NetView;
 use doomlink_kernel::Kernel;
 use doomlink_net::identity::Identity;
@@ -177,7 +173,7 @@ impl InternetNetplay {
     ) -> Result<Launched, NetplayError> {
         use crate::netplay::GameMode;
         let g = &options.game;
-        let room = doomlink_net::rendezvous::RoomRequest {
+        let room = doomlink_net::admin_api::RoomRequest {
             name: Some(format!("{}'s game", request.player_name)),
             players: Some(options.players),
             mode: Some(
@@ -207,7 +203,13 @@ impl InternetNetplay {
             // Players reach a room made from the window by its link only.
             lan_port: None,
         };
-        let created = crate::dedicated::create_remote(&options.server, &options.admin_token, &room)
+        let created = crate::internet::runtime()
+            .map_err(failed)?
+            .block_on(doomlink_net::admin_api::create_room(
+                &options.server,
+                &options.admin_token,
+                &room,
+            ))
             .map_err(failed)?;
         println!("{}", created.link);
         let launched = self.join(request, &created.link)?;
@@ -303,59 +305,4 @@ fn start_guest(
 ) -> Result<(crate::guest::DoomGuest, Kernel), NetplayError> {
     crate::netplay::start_net_guest(host.clone(), &host.sink, request, args)
         .map_err(NetplayError::Failed)
-}
-
-/// The window's network play: LAN and Internet.
-#[derive(Debug, Clone, Default)]
-pub struct AppNetplay {
-    pub lan: LanNetplay,
-    pub internet: InternetNetplay,
-}
-
-impl AppNetplay {
-    /// LAN defaults, and Internet play as the environment says ([`RTC_BIND_ENV`]).
-    pub fn from_env() -> Result<AppNetplay, String> {
-        Ok(AppNetplay {
-            lan: LanNetplay::default(),
-            internet: InternetNetplay::from_env()?,
-        })
-    }
-}
-
-impl Netplay for AppNetplay {
-    fn host(
-        &self,
-        request: &NetGameRequest,
-        options: &HostOptions,
-    ) -> Result<Launched, NetplayError> {
-        match options.transport {
-            Transport::Lan => self.lan.host(request, options),
-            Transport::Internet => self.internet.host(request, options),
-            Transport::Server => self.internet.host_on_server(request, options),
-        }
-    }
-
-    fn join(&self, request: &NetGameRequest, address: &str) -> Result<Launched, NetplayError> {
-        match parse_join_target(address).map_err(failed)? {
-            JoinTarget::Address(a) => self.lan.join(request, &a),
-            JoinTarget::Invite(link) => self.internet.join(request, &link),
-            // The window trades codes through manual(), which shows the answer to send back.
-            JoinTarget::OfferCode(_) => Err(NetplayError::Failed(
-                "an offer code is joined by trading codes (Netplay::manual)".into(),
-            )),
-        }
-    }
-
-    fn manual(
-        &self,
-        request: &NetGameRequest,
-        side: &ManualSide,
-        codes: &CodeExchange,
-    ) -> Result<Launched, NetplayError> {
-        self.internet.manual(request, side, codes)
-    }
-
-    fn lan_games(&self) -> Result<Vec<LanGame>, NetplayError> {
-        self.lan.lan_games()
-    }
 }

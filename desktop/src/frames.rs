@@ -5,7 +5,7 @@
 //! (`DOOMLINK_DUMP_FRAMES=<dir>`: every presented frame written out, for comparing with a
 //! screenshot).
 
-use doomlink_kernel::devices::{Frame, FrameBuffer};
+use doomlink_play::kernel::devices::{Frame, FrameBuffer};
 use eframe::egui::{self, Color32, ColorImage};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -266,7 +266,7 @@ impl FrameDump {
         }
     }
 
-    pub fn view(&mut self, seq: u64, rect: super::view::PixelRect, window: [u32; 2]) {
+    pub fn view(&mut self, seq: u64, rect: crate::view::PixelRect, window: [u32; 2]) {
         let line = format!(
             "{seq} {} {} {} {} {} {}\n",
             rect.x, rect.y, rect.w, rect.h, window[0], window[1]

@@ -2,15 +2,15 @@
 //! page type, and a banner for what happened last (a game's error, a failed start). Pages return
 //! a [`HomeAction`]; the app turns it into a state transition.
 
-use super::choice::GameChoice;
-use super::keys::DEFAULT_BINDINGS;
-use super::launch::GameSetup;
-use super::netplay::{
+use crate::choice::GameChoice;
+use crate::keys::DEFAULT_BINDINGS;
+use crate::settings::{InternetSettingsError, Settings, TurnServer};
+use crate::view::Scaling;
+use doomlink_play::launch::GameSetup;
+use doomlink_play::netplay::{
     mode_label, parse_join_target, HostOptions, InternetOptions, JoinTextError, LanGame, Netplay,
     NetplayError, Transport, MODES,
 };
-use super::settings::{InternetSettingsError, Settings, TurnServer};
-use super::view::Scaling;
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
@@ -251,10 +251,11 @@ impl HostPage {
                         ui.end_row();
                     });
                 let server = o.server.trim();
-                if !doomlink_net::invite::valid_host_port(server) || o.admin_token.trim().is_empty()
+                if !doomlink_play::net::invite::valid_host_port(server)
+                    || o.admin_token.trim().is_empty()
                 {
                     can_host = false;
-                    if !server.is_empty() && !doomlink_net::invite::valid_host_port(server) {
+                    if !server.is_empty() && !doomlink_play::net::invite::valid_host_port(server) {
                         ui.colored_label(
                             ui.visuals().error_fg_color,
                             format!("{server:?} is not HOST:PORT"),
@@ -286,9 +287,9 @@ impl HostPage {
                             }
                             ui.label("or, with one friend:");
                             let trade = ui.button("Trade codes instead").on_hover_text(
-                                    "You send an offer code, your friend sends back an answer \
+                                "You send an offer code, your friend sends back an answer \
                                      code (by chat, mail…): no rendezvous needed.",
-                                );
+                            );
                             if trade.clicked() {
                                 match choice.setup() {
                                     Ok(s) => {

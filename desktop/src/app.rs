@@ -1,15 +1,16 @@
 //! The one app struct: which screen is showing (home, a game starting, a game), the settings,
 //! the audio output, and every transition between screens in one place ([`Transition`]).
 
-use super::game::{GameEnd, GameScreen};
-use super::home::{Banner, HomeAction, HomeFacts, HomeScreen, Page};
-use super::launch::{GameSetup, Launched, PendingLaunch};
-use super::netplay::{
+use crate::audio::AudioOutput;
+use crate::game::{GameEnd, GameScreen};
+use crate::home::{Banner, HomeAction, HomeFacts, HomeScreen, Page};
+use crate::launch::PendingLaunch;
+use crate::settings::{settings_path, Settings};
+use doomlink_play::launch::{GameSetup, Launched};
+use doomlink_play::netplay::{
     parse_join_target, CodeExchange, InternetOptions, JoinTarget, ManualSide, NetAction,
     NetGameRequest, NetStart, Netplay, Transport,
 };
-use super::settings::{settings_path, Settings};
-use crate::audio::AudioOutput;
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -131,7 +132,7 @@ impl CodeView {
                     || edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             });
             if send {
-                use doomlink_net::manual::{CodeKind, ManualCode};
+                use doomlink_play::net::manual::{CodeKind, ManualCode};
                 match ManualCode::decode_kind(&self.answer, CodeKind::Answer) {
                     Ok(_) => {
                         let _ = tx.send(self.answer.trim().to_string());
@@ -228,7 +229,7 @@ impl DoomlinkApp {
             return;
         }
         // Say which room, never the secret in the link's fragment.
-        let what = match doomlink_net::invite::InviteLink::parse(text.trim()) {
+        let what = match doomlink_play::net::invite::InviteLink::parse(text.trim()) {
             Ok(l) => format!("room {} at {}", l.room, l.rendezvous),
             Err(_) => "a join code or address".to_string(),
         };
@@ -370,7 +371,10 @@ impl DoomlinkApp {
                 );
                 self.save_settings();
                 options.game.skill = setup.skill;
-                options.game.warp = setup.warp.as_deref().and_then(super::netplay::warp_of);
+                options.game.warp = setup
+                    .warp
+                    .as_deref()
+                    .and_then(doomlink_play::netplay::warp_of);
                 let mut game = setup.config(self.data_dir.clone(), self.audio_rate());
                 game.args.clear();
                 let needs_internet = manual || options.transport == Transport::Internet;
@@ -435,7 +439,8 @@ impl DoomlinkApp {
             NetAction::HostManual(_) => true,
             NetAction::Join(t) => !matches!(parse_join_target(t), Ok(JoinTarget::Address(_))),
         };
-        let Some(mut internet) = self.internet_options(needs_internet && start.rendezvous.is_none())
+        let Some(mut internet) =
+            self.internet_options(needs_internet && start.rendezvous.is_none())
         else {
             // The error is on the home screen; say it where the command was typed too.
             if let Some(Banner::Error(e)) = &self.home.banner {
@@ -590,7 +595,7 @@ impl eframe::App for DoomlinkApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        if ctx.input(|i| i.events.iter().any(super::is_fullscreen_toggle)) {
+        if ctx.input(|i| i.events.iter().any(crate::is_fullscreen_toggle)) {
             let full = ctx.input(|i| i.viewport().fullscreen.unwrap_or(false));
             ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
         }

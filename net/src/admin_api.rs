@@ -1,0 +1,234 @@
+//! The admin API's language and its client: the requests and answers of `POST /admin/rooms`
+//! and `GET /admin/rooms` (the service side is `rendezvous::admin`), and [`create_room`], what
+//! `doomlink room create` and the window's Host → On a server send. HTTP/1.1 through hyper, one
+//! request per connection, with bounds on the time and on the answer's size.
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A room to create: the game options of `doomlink host`, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomRequest {
+    /// Shown in logs and the room list.
+    pub name: Option<String>,
+    /// Players the room takes (1–4).
+    pub players: Option<u8>,
+    /// "coop" (default), "deathmatch" or "altdeath".
+    pub mode: Option<String>,
+    pub skill: Option<u8>,
+    /// `[E, M]` (Doom) or `[M]` (Doom II).
+    pub warp: Vec<u8>,
+    /// Minutes per level.
+    pub timer: Option<u32>,
+    pub nomonsters: bool,
+    pub fast: bool,
+    pub respawn: bool,
+    /// Which of the service's IWADs (a file name such as `freedoom2.wad`); default: the first.
+    pub iwad: Option<String>,
+    /// A real UDP port (1–65534) on the service where players also join over the LAN
+    /// transport (`doomlink join HOST:PORT`, stock Chocolate Doom `-connect`); absent: invite
+    /// link only. Left out of the JSON when absent, so that services from before it (which
+    /// refuse unknown fields) still take requests without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lan_port: Option<u16>,
+}
+
+/// What the admin API answers for a new room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedRoom {
+    pub room: String,
+    pub link: String,
+}
+
+/// A room as `GET /admin/rooms` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub room: String,
+    pub name: String,
+    pub link: String,
+    pub players: usize,
+    pub max_players: u8,
+    /// "standing" (from the config) or "created" (admin API).
+    pub kind: String,
+    /// Games started in this room (standing rooms start a new one after each ends).
+    pub games: u64,
+}
+
+/// How long reaching the service may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the service may take to answer: creating a room starts a guest.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest answer read (a created room is a few hundred bytes).
+pub const MAX_ANSWER: usize = 1 << 20;
+
+/// Why a request to the admin API failed, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminClientError {
+    #[error("{0}: not HOST:PORT")]
+    Address(String),
+    // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
+    #[error("cannot reach {addr}: {err}")]
+    Connect { addr: String, err: String },
+    #[error("{addr}: {err}")]
+    Http { addr: String, err: String },
+    #[error("{addr} did not answer within {secs} s", secs = ANSWER_TIMEOUT.as_secs())]
+    Timeout { addr: String },
+    #[error("{addr} refused the admin token (401)")]
+    Unauthorized { addr: String },
+    #[error("{addr} answered {status}: {message}")]
+    Refused {
+        addr: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{addr} answered something that is not a room")]
+    NotARoom { addr: String },
+}
+
+/// `POST /admin/rooms` on the service at `on` (`HOST:PORT` of its HTTP side) with `token`.
+pub async fn create_room(
+    on: &str,
+    token: &str,
+    req: &RoomRequest,
+) -> Result<CreatedRoom, AdminClientError> {
+    let addr = on.trim().to_string();
+    if !crate::invite::valid_host_port(&addr) {
+        return Err(AdminClientError::Address(addr));
+    }
+    let connect_err = |err: String| AdminClientError::Connect {
+        addr: addr.clone(),
+        err,
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addr))
+        .await
+        .map_err(|_| connect_err(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| connect_err(e.to_string()))?;
+    let http = |e: &dyn std::fmt::Display| AdminClientError::Http {
+        addr: addr.clone(),
+        err: e.to_string(),
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| http(&e))?;
+    let driver = tokio::spawn(conn);
+    let body = serde_json::to_vec(req).map_err(|e| http(&e))?;
+    let request = hyper::Request::post("/admin/rooms")
+        .header(HOST, addr.as_str())
+        .header(AUTHORIZATION, format!("Bearer {}", token.trim()))
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| http(&e))?;
+    let exchange = async {
+        let response = sender.send_request(request).await.map_err(|e| http(&e))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| http(&e))?
+            .to_bytes();
+        Ok::<_, AdminClientError>((status, body))
+    };
+    let answer = tokio::time::timeout(ANSWER_TIMEOUT, exchange).await;
+    driver.abort();
+    let (status, body) = answer.map_err(|_| AdminClientError::Timeout { addr: addr.clone() })??;
+    let text = String::from_utf8_lossy(&body);
+    match status {
+        200..=299 => {
+            serde_json::from_str(text.trim()).map_err(|_| AdminClientError::NotARoom { addr })
+        }
+        401 => Err(AdminClientError::Unauthorized { addr }),
+        _ => Err(AdminClientError::Refused {
+            addr,
+            status,
+            message: text.trim().lines().next().unwrap_or("").to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server on 127.0.0.1 that reads a request and writes `answer` raw.
+    async fn answering(answer: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(&answer).await;
+            let _ = s.shutdown().await;
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_chunk_boundary_inside_a_character_is_read_whole() {
+        // "é" (c3 a9) split across two chunks of a refusal.
+        let mut a = b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        a.extend_from_slice(
+            b"4\r\nbad \r\n1\r\n\xc3\r\n6\r\n\xa9t\xc3\xa9 \xe2\r\n2\r\n\x82\xac\r\n0\r\n\r\n",
+        );
+        let addr = answering(a).await;
+        let e = create_room(&addr, "t", &RoomRequest::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, AdminClientError::Refused { status: 400, message, .. } if message == "bad été €"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_created_room_is_read_from_a_chunked_answer() {
+        let body = br#"{"room":"r1","link":"doomlink://join/x"}"#;
+        let mut a = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for part in body.chunks(7) {
+            a.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            a.extend_from_slice(part);
+            a.extend_from_slice(b"\r\n");
+        }
+        a.extend_from_slice(b"0\r\n\r\n");
+        let addr = answering(a).await;
+        let room = create_room(&addr, "t", &RoomRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(room.room, "r1");
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_bound() {
+        let mut a = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_ANSWER + 1
+        )
+        .into_bytes();
+        a.extend(std::iter::repeat_n(b'x', MAX_ANSWER + 1));
+        let addr = answering(a).await;
+        let e = create_room(&addr, "t", &RoomRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AdminClientError::Http { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn junk_instead_of_http_and_a_bad_address_are_one_line_each() {
+        let addr = answering(b"SSH-2.0-OpenSSH\r\n".to_vec()).await;
+        let e = create_room(&addr, "t", &RoomRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AdminClientError::Http { .. }), "{e}");
+        assert_eq!(e.to_string().lines().count(), 1, "{e}");
+        let e = create_room("no port here", "t", &RoomRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AdminClientError::Address(_)), "{e}");
+    }
+}

@@ -1,0 +1,29 @@
+//! Playing doomlink, with no window: what every way of playing shares (the `doomlink` command
+//! line, the desktop window, the dedicated rooms of `doomlink serve`, the tests).
+//!
+//! - `guest`: Chocolate Doom (doom.wasm) started in a kernel with its mounts and devices;
+//!   `iwad`: finding the IWAD; `bot`: seeded key presses for headless play
+//! - `game`: a game's settings and the Chocolate Doom arguments they become
+//! - `launch`: a started game ([`launch::Launched`]) and a local game's choice
+//! - `netview`: what a netgame shows of its network (peers, paths, chat); `sink`: datagrams
+//!   from a transport into the kernel
+//! - `internet`: the kernel's HostIO on a WebRTC session (rendezvous rooms, invite links,
+//!   manual codes)
+//! - `netplay`: network play behind one interface ([`netplay::Netplay`]), and its LAN and
+//!   Internet implementations
+//!
+//! The kernel and the network crates are re-exported, so a front end (the window) needs this
+//! crate only.
+
+pub mod bot;
+pub mod game;
+pub mod guest;
+pub mod internet;
+pub mod iwad;
+pub mod launch;
+pub mod netplay;
+pub mod netview;
+pub mod sink;
+
+pub use doomlink_kernel as kernel;
+pub use doomlink_net as net;
