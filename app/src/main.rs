@@ -2,7 +2,7 @@
 //! (doomlink-kernel), the guest (doomlink-assets' doom.wasm), the relay (doomlink-net) and the
 //! window (eframe/egui).
 
-use doomlink_play::game::{GameMode, GameOptions};
+use doomlink_play::game::GameOptionArgs;
 use doomlink_play::netplay::lan::LanHost;
 use doomlink_play::netview::{ChatLine, NetView};
 use doomlink_play::sink::KernelSink;
@@ -42,11 +42,11 @@ enum Command {
     /// Join a netgame: ADDRESS[:PORT] on the LAN, an invite link, or a manual offer code.
     Join(JoinArgs),
     /// Run the rendezvous for Internet play (signaling, STUN, TURN).
-    Serve(ServeArgs),
+    Serve(doomlink_server::cli::ServeArgs),
     /// List the games on the local network: doomlink hosts and native Chocolate Doom servers.
     LanList(LanListArgs),
     /// Dedicated rooms on a `doomlink serve`: `room create --on HOST:PORT --token T`.
-    Room(RoomArgs),
+    Room(doomlink_server::cli::RoomArgs),
 }
 
 /// Options every way of starting a game shares.
@@ -87,151 +87,6 @@ struct LanArgs {
     /// Where a broadcast from the game (-localsearch) goes on the real network.
     #[arg(long, value_name = "IP", default_value = "255.255.255.255")]
     lan_broadcast: Ipv4Addr,
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// HTTP and WebSocket signaling address [default: 0.0.0.0:7342].
-    #[arg(long, value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
-    /// The address players reach this machine at (goes into links and STUN/TURN answers).
-    #[arg(long, value_name = "IP")]
-    public_addr: Option<String>,
-    /// [default: 3478]
-    #[arg(long, value_name = "P")]
-    stun_port: Option<u16>,
-    /// [default: 3478]
-    #[arg(long, value_name = "P")]
-    turn_port: Option<u16>,
-    /// Where the TURN secret and the service's identity are kept (default: the platform data dir).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The TOML config (documented in packaging/serve.toml); flags given here override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Only parse and validate the config: print "ok" or a one-line error naming the key.
-    #[arg(long, requires = "config")]
-    check_config: bool,
-    /// Bearer token for the admin API (`doomlink room create`); none: the API is closed.
-    #[arg(long, value_name = "T")]
-    admin_token: Option<String>,
-    /// An IWAD dedicated rooms may use (repeat; the first is the default).
-    #[arg(long, value_name = "FILE")]
-    iwad: Vec<PathBuf>,
-    /// Dedicated rooms at most (0: none).
-    #[arg(long, value_name = "N")]
-    max_rooms: Option<usize>,
-    /// Seconds SIGTERM waits for games to end before telling players the room closes.
-    #[arg(long, value_name = "S")]
-    drain_seconds: Option<u64>,
-    /// Where dedicated rooms' WebRTC socket binds (default: every interface; tests 127.0.0.1).
-    #[arg(long, value_name = "IP")]
-    rtc_bind: Option<Ipv4Addr>,
-    /// The UDP port every dedicated room's WebRTC goes through (default: any free port).
-    #[arg(long, value_name = "PORT")]
-    rtc_port: Option<u16>,
-    /// Where dedicated rooms' LAN ports (`lan_port` in the config, `room create --lan-port`)
-    /// bind (default: every interface; tests 127.0.0.1).
-    #[arg(long, value_name = "IP")]
-    lan_bind: Option<Ipv4Addr>,
-}
-
-/// `doomlink room create`: a dedicated room on a `doomlink serve`.
-#[derive(Args)]
-struct RoomArgs {
-    #[command(subcommand)]
-    action: RoomAction,
-}
-
-#[derive(Subcommand)]
-enum RoomAction {
-    /// Create a room and print its invite link on a line of its own (with --lan-port, its LAN
-    /// address on stderr).
-    Create(RoomCreateArgs),
-}
-
-#[derive(Args)]
-struct RoomCreateArgs {
-    /// The service: HOST:PORT of its HTTP side.
-    #[arg(long, value_name = "HOST:PORT")]
-    on: String,
-    /// The service's admin token.
-    #[arg(long, value_name = "T")]
-    token: String,
-    /// The room's name (logs, the room list).
-    #[arg(long, value_name = "TEXT")]
-    name: Option<String>,
-    /// Players the room takes.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
-    players: Option<u8>,
-    /// One of the service's IWADs, by file name (default: its first).
-    #[arg(long, value_name = "FILE")]
-    iwad: Option<String>,
-    /// A UDP port (1-65534, free, not another room's) where the service also takes players
-    /// over the LAN transport (`doomlink join HOST:PORT`, Chocolate Doom `-connect`); the
-    /// address goes to stderr, stdout keeps the link alone. Default: invite link only.
-    #[arg(long, value_name = "PORT")]
-    lan_port: Option<u16>,
-    #[command(flatten)]
-    options: GameOptionArgs,
-}
-
-/// The game options a host or a dedicated room takes (Chocolate Doom's own flags, checked).
-#[derive(Args, Clone, Debug)]
-struct GameOptionArgs {
-    #[arg(long, conflicts_with_all = ["altdeath", "coop"])]
-    deathmatch: bool,
-    #[arg(long, conflicts_with = "coop")]
-    altdeath: bool,
-    #[arg(long)]
-    coop: bool,
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
-    skill: Option<u8>,
-    /// `E M` (Doom) or `M` (Doom II).
-    #[arg(long, num_args = 1..=2, value_names = ["E", "M"])]
-    warp: Vec<u8>,
-    /// End each level after MIN minutes (deathmatch).
-    #[arg(long, value_name = "MIN")]
-    timer: Option<u32>,
-    #[arg(long)]
-    nomonsters: bool,
-    #[arg(long)]
-    fast: bool,
-    #[arg(long)]
-    respawn: bool,
-}
-
-impl GameOptionArgs {
-    /// The mode asked for, if any.
-    fn mode(&self) -> Option<GameMode> {
-        if self.deathmatch {
-            Some(GameMode::Deathmatch)
-        } else if self.altdeath {
-            Some(GameMode::AltDeath)
-        } else if self.coop {
-            Some(GameMode::Coop)
-        } else {
-            None
-        }
-    }
-
-    /// As the game takes them (coop unless a mode is asked for).
-    fn game_options(&self) -> GameOptions {
-        let warp = match self.warp.as_slice() {
-            [m] => Some((None, *m)),
-            [e, m] => Some((Some(*e), *m)),
-            _ => None, // clap takes 1 or 2 values
-        };
-        GameOptions {
-            mode: self.mode().unwrap_or(GameMode::Coop),
-            skill: self.skill,
-            warp,
-            timer_minutes: self.timer,
-            nomonsters: self.nomonsters,
-            fast: self.fast,
-            respawn: self.respawn,
-        }
-    }
 }
 
 /// Where Internet play's WebRTC sockets bind (default: every interface; tests use 127.0.0.1).
@@ -326,9 +181,9 @@ fn run_cli(cli: Cli) -> Result<i32> {
         Some(Command::Run(a)) => run(a),
         Some(Command::Host(a)) => host(a),
         Some(Command::Join(a)) => join(a),
-        Some(Command::Serve(a)) => serve(a),
+        Some(Command::Serve(a)) => doomlink_server::cli::serve(a),
         Some(Command::LanList(a)) => lan_list(a),
-        Some(Command::Room(a)) => room(a),
+        Some(Command::Room(a)) => doomlink_server::cli::room(a),
         None => {
             // One window per user and display: a link opened while the app runs goes to it.
             use doomlink_desktop::single_instance::{forward_or_listen, socket_path, Instance};
@@ -721,118 +576,6 @@ fn host_manual(
         bail!("no answer code on standard input");
     }
     offer.accept(rt, answer.trim())
-}
-
-/// `doomlink serve`: the rendezvous for Internet play, and dedicated rooms (app/src/dedicated.rs).
-fn serve(a: ServeArgs) -> Result<i32> {
-    use doomlink::serve_config;
-    let mut settings = match &a.config {
-        Some(p) => match serve_config::load(p) {
-            Ok(s) => s,
-            Err(e) if a.check_config => {
-                eprintln!("doomlink: {e}");
-                return Ok(1);
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => serve_config::ServeSettings::default(),
-    };
-    // The command line wins over the file, now and on every SIGHUP reload.
-    let overrides = {
-        let (listen, public, stun, turn) =
-            (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
-        let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
-        let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
-        let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
-        move |s: &mut serve_config::ServeSettings| {
-            if let Some(v) = listen {
-                s.listen = v;
-            }
-            if public.is_some() {
-                s.public_addr = public.clone();
-            }
-            if let Some(v) = stun {
-                s.stun_port = v;
-            }
-            if let Some(v) = turn {
-                s.turn_port = v;
-            }
-            if data_dir.is_some() {
-                s.data_dir = data_dir.clone();
-            }
-            if token.is_some() {
-                s.admin_token = token.clone();
-            }
-            if !iwads.is_empty() {
-                s.iwads = iwads.clone();
-            }
-            if let Some(v) = max_rooms {
-                s.limits.rooms = v;
-            }
-            if let Some(v) = drain {
-                s.drain_seconds = v;
-            }
-            if rtc.is_some() {
-                s.rtc_bind = rtc;
-            }
-            if let Some(p) = rtc_port {
-                s.rtc_port = p;
-            }
-            if lan_bind.is_some() {
-                s.lan_bind = lan_bind;
-            }
-        }
-    };
-    overrides(&mut settings);
-    if a.check_config {
-        println!("ok");
-        return Ok(0);
-    }
-    if settings.iwads.is_empty() {
-        // Rooms made through the admin API need an IWAD; Freedoom if it is installed.
-        if let Ok(w) = iwad::resolve_iwad(None) {
-            settings.iwads.push(w);
-        }
-    }
-    doomlink::dedicated::serve(doomlink::dedicated::Service {
-        settings,
-        config_file: a.config.clone(),
-        overrides: Box::new(overrides),
-    })?;
-    Ok(0)
-}
-
-/// `doomlink room create`: POST /admin/rooms through the admin API's client.
-fn room(a: RoomArgs) -> Result<i32> {
-    let RoomAction::Create(c) = a.action;
-    let o = &c.options;
-    let mode = o.mode().map(|m| match m {
-        GameMode::Deathmatch => "deathmatch",
-        GameMode::AltDeath => "altdeath",
-        GameMode::Coop => "coop",
-    });
-    let req = doomlink_net::admin_api::RoomRequest {
-        name: c.name.clone(),
-        players: c.players,
-        mode: mode.map(String::from),
-        skill: o.skill,
-        warp: o.warp.clone(),
-        timer: o.timer,
-        nomonsters: o.nomonsters,
-        fast: o.fast,
-        respawn: o.respawn,
-        iwad: c.iwad.clone(),
-        lan_port: c.lan_port,
-    };
-    let created = internet::runtime()?
-        .block_on(doomlink_net::admin_api::create_room(&c.on, &c.token, &req))?;
-    if let Some(p) = c.lan_port {
-        // The service's host as `--on` named it; stdout stays the one link line for scripts.
-        let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);
-        eprintln!("doomlink: LAN players join with `doomlink join {host}:{p}`");
-    }
-    println!("{}", created.link);
-    Ok(0)
 }
 
 /// `doomlink join ADDRESS[:PORT]`: connect our guest to a server on the LAN; `join LINK` or

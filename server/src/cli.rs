@@ -1,0 +1,209 @@
+//! The server's command line, shared by `doomlink serve` / `doomlink room` and the
+//! `doomlink-server` binary: the options of `serve` (which override the config file, now and on
+//! every SIGHUP) and of `room create` (a room made through a service's admin API).
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use doomlink_play::game::{GameMode, GameOptionArgs};
+use doomlink_play::{internet, iwad};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// HTTP and WebSocket signaling address [default: 0.0.0.0:7342].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// The address players reach this machine at (goes into links and STUN/TURN answers).
+    #[arg(long, value_name = "IP")]
+    pub public_addr: Option<String>,
+    /// [default: 3478]
+    #[arg(long, value_name = "P")]
+    pub stun_port: Option<u16>,
+    /// [default: 3478]
+    #[arg(long, value_name = "P")]
+    pub turn_port: Option<u16>,
+    /// Where the TURN secret and the service's identity are kept (default: the platform data dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The TOML config (documented in packaging/serve.toml); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only parse and validate the config: print "ok" or a one-line error naming the key.
+    #[arg(long, requires = "config")]
+    pub check_config: bool,
+    /// Bearer token for the admin API (`doomlink room create`); none: the API is closed.
+    #[arg(long, value_name = "T")]
+    pub admin_token: Option<String>,
+    /// An IWAD dedicated rooms may use (repeat; the first is the default).
+    #[arg(long, value_name = "FILE")]
+    pub iwad: Vec<PathBuf>,
+    /// Dedicated rooms at most (0: none).
+    #[arg(long, value_name = "N")]
+    pub max_rooms: Option<usize>,
+    /// Seconds SIGTERM waits for games to end before telling players the room closes.
+    #[arg(long, value_name = "S")]
+    pub drain_seconds: Option<u64>,
+    /// Where dedicated rooms' WebRTC socket binds (default: every interface; tests 127.0.0.1).
+    #[arg(long, value_name = "IP")]
+    pub rtc_bind: Option<Ipv4Addr>,
+    /// The UDP port every dedicated room's WebRTC goes through (default: any free port).
+    #[arg(long, value_name = "PORT")]
+    pub rtc_port: Option<u16>,
+    /// Where dedicated rooms' LAN ports (`lan_port` in the config, `room create --lan-port`)
+    /// bind (default: every interface; tests 127.0.0.1).
+    #[arg(long, value_name = "IP")]
+    pub lan_bind: Option<Ipv4Addr>,
+}
+
+/// `doomlink room create`: a dedicated room on a `doomlink serve`.
+#[derive(Args)]
+pub struct RoomArgs {
+    #[command(subcommand)]
+    pub action: RoomAction,
+}
+
+#[derive(Subcommand)]
+pub enum RoomAction {
+    /// Create a room and print its invite link on a line of its own (with --lan-port, its LAN
+    /// address on stderr).
+    Create(RoomCreateArgs),
+}
+
+#[derive(Args)]
+pub struct RoomCreateArgs {
+    /// The service: HOST:PORT of its HTTP side.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub on: String,
+    /// The service's admin token.
+    #[arg(long, value_name = "T")]
+    pub token: String,
+    /// The room's name (logs, the room list).
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Players the room takes.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub players: Option<u8>,
+    /// One of the service's IWADs, by file name (default: its first).
+    #[arg(long, value_name = "FILE")]
+    pub iwad: Option<String>,
+    /// A UDP port (1-65534, free, not another room's) where the service also takes players
+    /// over the LAN transport (`doomlink join HOST:PORT`, Chocolate Doom `-connect`); the
+    /// address goes to stderr, stdout keeps the link alone. Default: invite link only.
+    #[arg(long, value_name = "PORT")]
+    pub lan_port: Option<u16>,
+    #[command(flatten)]
+    pub options: GameOptionArgs,
+}
+
+/// `doomlink serve`: the rendezvous for Internet play, and dedicated rooms.
+pub fn serve(a: ServeArgs) -> Result<i32> {
+    use crate::config as serve_config;
+    let mut settings = match &a.config {
+        Some(p) => match serve_config::load(p) {
+            Ok(s) => s,
+            Err(e) if a.check_config => {
+                eprintln!("doomlink: {e}");
+                return Ok(1);
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => serve_config::ServeSettings::default(),
+    };
+    // The command line wins over the file, now and on every SIGHUP reload.
+    let overrides = {
+        let (listen, public, stun, turn) =
+            (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
+        let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
+        let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
+        let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
+        move |s: &mut serve_config::ServeSettings| {
+            if let Some(v) = listen {
+                s.listen = v;
+            }
+            if public.is_some() {
+                s.public_addr = public.clone();
+            }
+            if let Some(v) = stun {
+                s.stun_port = v;
+            }
+            if let Some(v) = turn {
+                s.turn_port = v;
+            }
+            if data_dir.is_some() {
+                s.data_dir = data_dir.clone();
+            }
+            if token.is_some() {
+                s.admin_token = token.clone();
+            }
+            if !iwads.is_empty() {
+                s.iwads = iwads.clone();
+            }
+            if let Some(v) = max_rooms {
+                s.limits.rooms = v;
+            }
+            if let Some(v) = drain {
+                s.drain_seconds = v;
+            }
+            if rtc.is_some() {
+                s.rtc_bind = rtc;
+            }
+            if let Some(p) = rtc_port {
+                s.rtc_port = p;
+            }
+            if lan_bind.is_some() {
+                s.lan_bind = lan_bind;
+            }
+        }
+    };
+    overrides(&mut settings);
+    if a.check_config {
+        println!("ok");
+        return Ok(0);
+    }
+    if settings.iwads.is_empty() {
+        // Rooms made through the admin API need an IWAD; Freedoom if it is installed.
+        if let Ok(w) = iwad::resolve_iwad(None) {
+            settings.iwads.push(w);
+        }
+    }
+    crate::service::serve(crate::service::Service {
+        settings,
+        config_file: a.config.clone(),
+        overrides: Box::new(overrides),
+    })?;
+    Ok(0)
+}
+
+/// `doomlink room create`: POST /admin/rooms through the admin API's client.
+pub fn room(a: RoomArgs) -> Result<i32> {
+    let RoomAction::Create(c) = a.action;
+    let o = &c.options;
+    let mode = o.mode().map(|m| match m {
+        GameMode::Deathmatch => "deathmatch",
+        GameMode::AltDeath => "altdeath",
+        GameMode::Coop => "coop",
+    });
+    let req = doomlink_net::admin_api::RoomRequest {
+        name: c.name.clone(),
+        players: c.players,
+        mode: mode.map(String::from),
+        skill: o.skill,
+        warp: o.warp.clone(),
+        timer: o.timer,
+        nomonsters: o.nomonsters,
+        fast: o.fast,
+        respawn: o.respawn,
+        iwad: c.iwad.clone(),
+        lan_port: c.lan_port,
+    };
+    let created = internet::runtime()?
+        .block_on(doomlink_net::admin_api::create_room(&c.on, &c.token, &req))?;
+    if let Some(p) = c.lan_port {
+        // The service's host as `--on` named it; stdout stays the one link line for scripts.
+        let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);
+        eprintln!("doomlink: LAN players join with `doomlink join {host}:{p}`");
+    }
+    println!("{}", created.link);
+    Ok(0)
+}
