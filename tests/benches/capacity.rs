@@ -1,4 +1,4 @@
-//! Capacity of dedicated rooms (issue 8): `doomlink serve` hosting 1, 2, 4 and 8 four-player
+//! Capacity of dedicated rooms: `doomlink serve` hosting 1, 2, 4 and 8 four-player
 //! rooms of real headless players (each player its own `doomlink join` process on 127.0.0.1),
 //! once with every player joining by the room's link (WebRTC) and once by the room's LAN port
 //! (the LAN transport: plain UDP), against the anchor in the same run: native

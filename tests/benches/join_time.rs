@@ -1,7 +1,7 @@
 //! Time from `doomlink join` starting to the joiner shown in the host's lobby, over the Internet
 //! path on 127.0.0.1 (`serve` + `host --internet` + `join LINK`: signaling, ICE, DTLS, SCTP, the
 //! session's welcome, then doom.wasm booting and connecting through the link) against the LAN
-//! path in the same run (`host --lan` + `join 127.0.0.1:P`) as the anchor. Issue 7's goal:
+//! path in the same run (`host --lan` + `join 127.0.0.1:P`) as the anchor. The goal:
 //! ≤ 2 s on loopback. Prints p50 and max of each and the difference; asserts nothing.
 //!
 //! cargo bench -p doomlink-e2e --bench join_time      (JOIN_TIME_K=N joins of each kind, default 9)

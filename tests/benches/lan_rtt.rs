@@ -1,7 +1,7 @@
 //! Datagram round trip guest → remote guest → back over the LAN transport, against a plain
 //! std::net::UdpSocket ping-pong on 127.0.0.1 in the same run, and datagrams per second through
 //! one peer. Prints p50/p99 (each the median of a few alternating runs), the added cost and the
-//! rate; asserts nothing (timings never go in tests). Issue 5's goal: ≤ 100 µs added at p99.
+//! rate; asserts nothing (timings never go in tests). The goal: ≤ 100 µs added at p99.
 //!
 //! cargo bench -p doomlink-e2e --bench lan_rtt
 //!

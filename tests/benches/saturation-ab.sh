@@ -4,7 +4,7 @@
 # ROOMS four-player rooms each. Each service's CPU per room-second is measured over the same
 # seconds of the same machine, so the ratio B/A is free of what makes this machine's figures
 # move by ±15% between runs (and of the order bias seen when two runs are made one after the
-# other: in session 11, the first of a sequential pair was the cheaper in 7 of 8 pairs).
+# other: in eight sequential pairs, the first run was the cheaper seven times, whichever build).
 #
 #   tests/benches/saturation-ab.sh BIN_A BIN_B [MODE] [ROOMS] [TRIALS]
 #       MODE webrtc (default) or lan; ROOMS per service (default 25); TRIALS (default 3)

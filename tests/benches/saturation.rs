@@ -1,4 +1,4 @@
-//! Rooms per core measured at saturation (issue 8), not projected: the server gets one core of
+//! Rooms per core measured at saturation, not projected: the server gets one core of
 //! its own (`taskset -c 0`), the load generator the other (`taskset -c 1`: a child process of
 //! [`chocobot`] bots, four per room, speaking Chocolate Doom's protocol over 127.0.0.1), and the
 //! number of four-player rooms rises until the server no longer keeps up.

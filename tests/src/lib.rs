@@ -163,7 +163,7 @@ pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Output {
 pub const FREEDOOM1: &str = "/usr/share/games/doom/freedoom1.wad";
 pub const FREEDOOM2: &str = "/usr/share/games/doom/freedoom2.wad";
 
-/// Gametics a netgame test plays: 3000 (the figure) unless DOOMLINK_TEST_TICS says
+/// Gametics a netgame test plays: 3000 (about 90 s of game) unless DOOMLINK_TEST_TICS says
 /// otherwise (a quicker local run).
 pub fn test_tics() -> u32 {
     std::env::var("DOOMLINK_TEST_TICS")

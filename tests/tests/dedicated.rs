@@ -1,4 +1,4 @@
-//! Dedicated rooms in `doomlink serve` (issue 8), through the real binary on 127.0.0.1: the
+//! Dedicated rooms in `doomlink serve`, through the real binary on 127.0.0.1: the
 //! service hosts Chocolate Doom `-dedicated` guests, real headless players join by invite link
 //! over WebRTC (`--rtc-bind 127.0.0.1`), and their demos are compared.
 //!

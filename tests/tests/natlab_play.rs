@@ -261,10 +261,11 @@ fn lab_game(tag: &str, nats: &[Nat]) {
     drop(lab);
 }
 
-/// The three games of the issue, side by side (each in its own lab, on its own thread): a game
-/// runs at the pace of its gametics, not of the CPU, so on 2 cores three at once take about as
-/// long as one (measured: ~100 s for 3000 tics with 8 guests running), where libtest's default
-/// of one test per core would run them one after another. Each failure names its game.
+/// The lab's three full games (direct, relayed, four players), side by side (each in its own
+/// lab, on its own thread): a game runs at the pace of its gametics, not of the CPU, so on 2
+/// cores three at once take about as long as one (measured: ~100 s for 3000 tics with 8 guests
+/// running), where libtest's default of one test per core would run them one after another.
+/// Each failure names its game.
 #[test]
 fn lab_games_direct_relayed_and_four_players_play_side_by_side() {
     use Nat::*;
