@@ -31,7 +31,15 @@ pub fn repo_root() -> PathBuf {
 /// for. Cargo does not build another package's binary for a test, so this asks cargo to.
 pub fn doomlink() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_doomlink(&[])).clone()
+    BIN.get_or_init(|| build_bin("doomlink", &[])).clone()
+}
+
+/// The `doomlink-server` binary (the server alone, no GUI) of this workspace, built in the test
+/// profile the first time it is asked for.
+pub fn doomlink_server() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_bin("doomlink-server", &[]))
+        .clone()
 }
 
 /// The `doomlink` binary as it ships, built in the `dist` profile (release with whole-program
@@ -55,13 +63,14 @@ pub fn doomlink_dist() -> PathBuf {
             );
             bin
         }
-        None => build_doomlink(&["--profile", "dist"]),
+        None => build_bin("doomlink", &["--profile", "dist"]),
     })
     .clone()
 }
 
-/// `cargo build -p doomlink --bin doomlink` with `profile` arguments; the executable's path.
-fn build_doomlink(profile: &[&str]) -> PathBuf {
+/// `cargo build -p NAME --bin NAME` with `profile` arguments (the package and its binary share
+/// the name); the executable's path.
+fn build_bin(name: &str, profile: &[&str]) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     // Cargo gives a test the variables of the package under test (CARGO_MANIFEST_DIR, ...).
@@ -88,21 +97,15 @@ fn build_doomlink(profile: &[&str]) -> PathBuf {
     let out = build
         .args(["build", "-q"])
         .args(profile)
-        .args([
-            "-p",
-            "doomlink",
-            "--bin",
-            "doomlink",
-            "--message-format=json",
-        ])
+        .args(["-p", name, "--bin", name, "--message-format=json"])
         .current_dir(repo_root())
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "building doomlink failed");
+    assert!(out.status.success(), "building {name} failed");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains("\"executable\":\"") && l.contains("doomlink"))
+        .filter(|l| l.contains("\"executable\":\"") && l.contains(&format!("/{name}\"")))
         .filter_map(|l| {
             l.split("\"executable\":\"")
                 .nth(1)?
@@ -111,7 +114,7 @@ fn build_doomlink(profile: &[&str]) -> PathBuf {
                 .map(PathBuf::from)
         })
         .next_back()
-        .expect("cargo names the doomlink executable")
+        .unwrap_or_else(|| panic!("cargo names the {name} executable"))
 }
 
 /// A scratch directory removed when dropped.

@@ -1,10 +1,12 @@
-//! The Debian package, for real: `packaging/build-deb` builds it (from the test build's binary,
-//! see DOOMLINK_DEB_BINARY there), `dpkg -i` installs it on this machine (CI runs as root) and
-//! the test removes it at the end, even on failure. Then, as the installed system sees it: the
-//! files are where they belong, the desktop entry validates, `xdg-mime` names doomlink as the
-//! `doomlink://` handler, `systemd-analyze verify` accepts the service unit and the shipped
-//! config passes `--check-config`, and under Xvfb `xdg-open doomlink://…` starts the app on its
-//! join screen — a second link goes to the same window (one instance), not to a new one.
+//! The Debian packages, for real: `packaging/build-deb` builds both (from the test build's
+//! binaries, see DOOMLINK_DEB_BINARY there), `dpkg -i` installs them on this machine (CI runs as
+//! root) and the test removes them at the end, even on failure. Then, as the installed system
+//! sees them: the files are where they belong; the desktop package's entry validates, `xdg-mime`
+//! names doomlink as the `doomlink://` handler, and under Xvfb `xdg-open doomlink://…` starts the
+//! app on its join screen — a second link goes to the same window (one instance), not to a new
+//! one; the server package depends on no GL, X11, Wayland or ALSA library (neither in its
+//! Depends nor in what its binary links), `systemd-analyze verify` accepts its unit, and the
+//! shipped config passes `doomlink-server serve --check-config`.
 //!
 //! Needs root, dpkg, xdg-utils, desktop-file-utils, systemd (for systemd-analyze), Xvfb,
 //! xdotool and ImageMagick: scripts/setup installs them.
@@ -16,12 +18,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Removes the package when dropped, so a failed test leaves no doomlink installed.
+/// Removes the packages when dropped, so a failed test leaves no doomlink installed.
 struct Installed;
 impl Drop for Installed {
     fn drop(&mut self) {
         let _ = Command::new("dpkg")
-            .args(["--purge", "doomlink"])
+            .args(["--purge", "doomlink", "doomlink-server"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -81,29 +83,66 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
     assert_eq!(uid, 0, "installing a package needs root (CI runs as root)");
     let scratch = Scratch::new("packaging");
 
-    // Build: the last line of build-deb's output is the package.
+    // Build: the last two lines of build-deb's output are the packages, the desktop one first.
     let out = ok(Command::new(repo_root().join("packaging/build-deb"))
         .env("DOOMLINK_DEB_BINARY", doomlink())
+        .env("DOOMLINK_DEB_SERVER_BINARY", doomlink_server())
         .env("CARGO_TARGET_DIR", scratch.path().join("target")));
-    let deb = out
-        .lines()
-        .last()
-        .expect("build-deb prints the package path")
-        .to_string();
-    assert!(deb.ends_with(".deb") && Path::new(&deb).exists(), "{deb}");
+    let paths: Vec<&str> = out.lines().rev().take(2).collect();
+    let (deb, server_deb) = (paths[1].to_string(), paths[0].to_string());
+    for p in [&deb, &server_deb] {
+        assert!(p.ends_with(".deb") && Path::new(p).exists(), "{out}");
+    }
+    assert!(server_deb.contains("doomlink-server_"), "{server_deb}");
 
-    // Its files and fields, before installing.
+    // Their files and fields, before installing.
     let listing = ok(Command::new("dpkg-deb").args(["-c", &deb]));
     for f in [
         "./usr/bin/doomlink",
         "./usr/share/applications/doomlink.desktop",
         "./usr/share/icons/hicolor/scalable/apps/doomlink.svg",
         "./usr/share/icons/hicolor/256x256/apps/doomlink.png",
-        "./lib/systemd/system/doomlink-serve.service",
-        "./etc/doomlink/serve.toml",
         "./usr/share/doc/doomlink/copyright",
     ] {
         assert!(listing.contains(f), "{f} is not in the package:\n{listing}");
+    }
+    let server_listing = ok(Command::new("dpkg-deb").args(["-c", &server_deb]));
+    for f in [
+        "./usr/bin/doomlink-server",
+        "./lib/systemd/system/doomlink-serve.service",
+        "./etc/doomlink/serve.toml",
+        "./usr/share/doc/doomlink-server/copyright",
+    ] {
+        assert!(
+            server_listing.contains(f),
+            "{f} is not in the server package:\n{server_listing}"
+        );
+    }
+    // A server installs no display or sound libraries: neither asked for by the package nor
+    // linked by its binary.
+    let server_fields = ok(Command::new("dpkg-deb").args(["-f", &server_deb, "Depends"]));
+    let needed = ok(Command::new("objdump").args(["-p"]).arg(doomlink_server()));
+    for gui in [
+        "libgl",
+        "libegl",
+        "libx11",
+        "libxkb",
+        "libxcursor",
+        "libxrandr",
+        "libxi",
+        "libwayland",
+        "libasound",
+    ] {
+        assert!(
+            !server_fields.to_lowercase().contains(gui),
+            "server Depends: {server_fields}"
+        );
+        assert!(
+            !needed
+                .lines()
+                .any(|l| l.trim_start().starts_with("NEEDED") && l.to_lowercase().contains(gui)),
+            "doomlink-server links {gui}:\n{needed}"
+        );
     }
     // The notices of the crates linked in ride along (wasmtime's LICENSE as one of them).
     assert!(
@@ -123,7 +162,7 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
     // Install it for real.
     let _installed = Installed;
     let _stop = StopInstalled;
-    ok(Command::new("dpkg").args(["-i", &deb]));
+    ok(Command::new("dpkg").args(["-i", &deb, &server_deb]));
     ok(Command::new("desktop-file-validate").arg("/usr/share/applications/doomlink.desktop"));
     // The copyright file names what the binary is made of: ours, Chocolate Doom, every crate.
     let copyright = std::fs::read_to_string("/usr/share/doc/doomlink/copyright").unwrap();
@@ -165,12 +204,19 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         verify.status.success() && !verify_err.contains("doomlink-serve"),
         "systemd-analyze verify: {verify_err}"
     );
-    ok(Command::new("/usr/bin/doomlink").args([
+    ok(Command::new("/usr/bin/doomlink-server").args([
         "serve",
         "--config",
         "/etc/doomlink/serve.toml",
         "--check-config",
     ]));
+    let server_copyright =
+        std::fs::read_to_string("/usr/share/doc/doomlink-server/copyright").unwrap();
+    assert!(server_copyright.contains("Files: rust-crate/wasmtime-"));
+    assert!(
+        !server_copyright.contains("rust-crate/eframe-"),
+        "the server's copyright names a GUI crate"
+    );
 
     // A link opened as a desktop does it: xdg-open → the scheme handler → the app.
     let x = Xvfb::start();
