@@ -89,7 +89,7 @@ impl<'a> GuestMemory<'a> {
         for i in 0..count {
             let at = iovs.checked_add(i * 8).ok_or(Errno::Fault)?;
             let ptr = self.read_u32(at)?;
-            let len = self.read_u32(at + 4)?;
+            let len = self.read_u32(at.checked_add(4).ok_or(Errno::Fault)?)?;
             self.range(ptr, len)?;
             out.push((ptr, len));
         }
