@@ -145,8 +145,7 @@ struct ProcEntry {
 }
 
 struct Inner {
-    engine: Engine,
-    linker: Linker<ProcCtx>,
+    runtime: &'static Runtime,
     shared: Arc<Shared>,
     procs: Mutex<HashMap<Pid, ProcEntry>>,
     next_pid: AtomicU32,
@@ -225,62 +224,68 @@ impl ProcessHandle {
 /// that never makes a syscall.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// One thread advances the epoch of every kernel's engine in the process: a service with a
-/// kernel per room would otherwise run a thread per kernel, each waking 100 times a second.
-mod epoch_ticker {
-    use super::EPOCH_TICK;
-    use std::sync::Mutex;
-    use wasmtime::{Engine, EngineWeak};
+/// The process's one wasmtime engine and linker, shared by every kernel (wasmtime's guidance:
+/// one Engine per process; Modules and a Linker shared across Stores). Each kernel keeps its
+/// own state (sockets, processes, limits) in its Stores, so sharing them changes no kernel's
+/// isolation: a room's memory cap, kill and trap stay its own. A module compiled or loaded once
+/// serves every kernel, and one thread advances the one engine's epoch.
+struct Runtime {
+    engine: Engine,
+    linker: Linker<ProcCtx>,
+    /// Modules already compiled or loaded, by the hash of their wasm bytes.
+    modules: Mutex<HashMap<[u8; 32], GuestModule>>,
+}
 
-    /// The engines ticked, and whether the thread runs.
-    static ENGINES: Mutex<(Vec<EngineWeak>, bool)> = Mutex::new((Vec::new(), false));
+static RUNTIME: std::sync::OnceLock<Result<Runtime, String>> = std::sync::OnceLock::new();
 
-    /// Adds `engine` to the ticker (started on first use); it is dropped from the list when
-    /// the engine is gone.
-    pub(super) fn register(engine: &Engine) -> std::io::Result<()> {
-        let mut engines = ENGINES.lock().unwrap_or_else(|e| e.into_inner());
-        if !engines.1 {
-            std::thread::Builder::new()
-                .name("doomlink-epoch".into())
-                .spawn(tick)?;
-            engines.1 = true;
-        }
-        engines.0.push(engine.weak());
-        Ok(())
+impl Runtime {
+    fn get() -> Result<&'static Runtime, KernelError> {
+        RUNTIME
+            .get_or_init(|| {
+                let mut wcfg = Config::new();
+                wcfg.epoch_interruption(true);
+                wcfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
+                let engine = Engine::new(&wcfg).map_err(|e| e.to_string())?;
+                let mut linker = Linker::new(&engine);
+                wasi::register(&mut linker).map_err(|e| e.to_string())?;
+                sockabi::register(&mut linker).map_err(|e| e.to_string())?;
+                let ticked = engine.clone();
+                std::thread::Builder::new()
+                    .name("doomlink-epoch".into())
+                    .spawn(move || loop {
+                        ticked.increment_epoch();
+                        std::thread::sleep(EPOCH_TICK);
+                    })
+                    .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+                Ok(Runtime {
+                    engine,
+                    linker,
+                    modules: Mutex::new(HashMap::new()),
+                })
+            })
+            .as_ref()
+            .map_err(|e| KernelError::Engine(e.clone()))
     }
+}
 
-    fn tick() {
-        loop {
-            ENGINES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .0
-                .retain(|weak| match weak.upgrade() {
-                    Some(engine) => {
-                        engine.increment_epoch();
-                        true
-                    }
-                    None => false,
-                });
-            std::thread::sleep(EPOCH_TICK);
-        }
+/// Writes `module` to the file cache at `path`: a temporary file, renamed into place, so a
+/// reader never sees half a file. A failure only costs the next start a compile.
+fn write_cache_file(path: &std::path::Path, module: &Module) {
+    let (Some(dir), Ok(bytes)) = (path.parent(), module.serialize()) else {
+        return;
+    };
+    let _ = std::fs::create_dir_all(dir);
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
     }
 }
 
 impl Kernel {
     pub fn new(config: KernelConfig, host: Arc<dyn HostIO>) -> Result<Kernel, KernelError> {
-        let mut wcfg = Config::new();
-        wcfg.epoch_interruption(true);
-        wcfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&wcfg).map_err(|e| KernelError::Engine(e.to_string()))?;
-        let mut linker = Linker::new(&engine);
-        wasi::register(&mut linker).map_err(|e| KernelError::Engine(e.to_string()))?;
-        sockabi::register(&mut linker).map_err(|e| KernelError::Engine(e.to_string()))?;
-        epoch_ticker::register(&engine).map_err(KernelError::Spawn)?;
         Ok(Kernel {
             inner: Arc::new(Inner {
-                engine,
-                linker,
+                runtime: Runtime::get()?,
                 shared: Arc::new(Shared {
                     sockets: net::SocketLayer::new(host),
                     start: Instant::now(),
@@ -292,10 +297,24 @@ impl Kernel {
         })
     }
 
-    /// Compiles a guest (or loads it from the cache) and checks its imports.
+    /// Compiles a guest (or loads it from the cache) and checks its imports. A module already
+    /// loaded in this process, by any kernel, is shared rather than loaded again.
     pub fn load(&self, wasm: &[u8]) -> Result<GuestModule, KernelError> {
-        let module = self.compile_cached(wasm)?;
-        let pre = self.inner.linker.instantiate_pre(&module).map_err(|e| {
+        use sha2::{Digest, Sha256};
+        let runtime = self.inner.runtime;
+        let key: [u8; 32] = Sha256::digest(wasm).into();
+        let mut modules = runtime.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = modules.get(&key) {
+            // Loaded before, maybe by a kernel without a file cache: this one's gets it too.
+            if let Some(path) = self.cache_file(&key) {
+                if !path.exists() {
+                    write_cache_file(&path, m.pre.module());
+                }
+            }
+            return Ok(m.clone());
+        }
+        let module = self.compile_cached(wasm, &key)?;
+        let pre = runtime.linker.instantiate_pre(&module).map_err(|e| {
             let text = format!("{e:#}");
             // wasmtime names the first undefined import as `module::name` in backticks.
             match text
@@ -307,22 +326,25 @@ impl Kernel {
                 None => KernelError::InvalidModule(text),
             }
         })?;
-        Ok(GuestModule { pre })
+        let loaded = GuestModule { pre };
+        modules.insert(key, loaded.clone());
+        Ok(loaded)
     }
 
-    fn compile_cached(&self, wasm: &[u8]) -> Result<Module, KernelError> {
-        let engine = &self.inner.engine;
-        let compile =
-            || Module::new(engine, wasm).map_err(|e| KernelError::InvalidModule(format!("{e:#}")));
-        let Some(dir) = &self.inner.config.cache_dir else {
-            return compile();
-        };
+    /// Where this kernel's file cache keeps the module of `wasm_hash` for this engine (the
+    /// name covers the wasm and the engine's compatibility hash); None without a cache.
+    fn cache_file(&self, wasm_hash: &[u8; 32]) -> Option<std::path::PathBuf> {
         use sha2::{Digest, Sha256};
         use std::hash::{Hash, Hasher};
+        let dir = self.inner.config.cache_dir.as_ref()?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
+        self.inner
+            .runtime
+            .engine
+            .precompile_compatibility_hash()
+            .hash(&mut h);
         let mut sha = Sha256::new();
-        sha.update(wasm);
+        sha.update(wasm_hash);
         sha.update(h.finish().to_le_bytes());
         let key: String = sha
             .finalize()
@@ -330,7 +352,16 @@ impl Kernel {
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let path = dir.join(format!("{key}.cwasm"));
+        Some(dir.join(format!("{key}.cwasm")))
+    }
+
+    fn compile_cached(&self, wasm: &[u8], wasm_hash: &[u8; 32]) -> Result<Module, KernelError> {
+        let engine = &self.inner.runtime.engine;
+        let compile =
+            || Module::new(engine, wasm).map_err(|e| KernelError::InvalidModule(format!("{e:#}")));
+        let Some(path) = self.cache_file(wasm_hash) else {
+            return compile();
+        };
         if path.exists() {
             // SAFETY: the file is one this kernel serialised for this engine configuration
             // (the key covers the wasm bytes and the engine's compatibility hash); a stale or
@@ -340,13 +371,7 @@ impl Kernel {
             }
         }
         let module = compile()?;
-        if let Ok(bytes) = module.serialize() {
-            let _ = std::fs::create_dir_all(dir);
-            let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
-        }
+        write_cache_file(&path, &module);
         Ok(module)
     }
 
@@ -420,7 +445,7 @@ impl Kernel {
     /// The body of a process's thread: instantiate, run `_start`, map how it ended.
     fn run(&self, pre: InstancePre<ProcCtx>, ctx: ProcCtx) -> ExitStatus {
         let killed = ctx.killed.clone();
-        let mut store = Store::new(&self.inner.engine, ctx);
+        let mut store = Store::new(&self.inner.runtime.engine, ctx);
         store.limiter(|c| &mut c.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
