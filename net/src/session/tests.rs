@@ -4,6 +4,8 @@
 
 use super::*;
 use crate::wire::frame_type;
+use crate::wire::WadSet;
+use std::time::Duration;
 
 fn wads() -> WadSet {
     WadSet {
