@@ -2,6 +2,8 @@
 //! (doomlink-kernel), the guest (doomlink-assets' doom.wasm), the relay (doomlink-net) and the
 //! window (eframe/egui).
 
+#![forbid(unsafe_code)]
+
 use doomlink_play::game::GameOptionArgs;
 use doomlink_play::netplay::lan::LanHost;
 use doomlink_play::netview::{ChatLine, NetView};
@@ -166,6 +168,10 @@ struct LanListArgs {
 
 fn main() {
     let cli = Cli::parse();
+    doomlink_play::log::init(match cli.command {
+        Some(Command::Serve(_)) => "info",
+        _ => "warn",
+    });
     let code = match run_cli(cli) {
         Ok(code) => code,
         Err(e) => {

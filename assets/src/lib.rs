@@ -8,6 +8,8 @@
 //! `chocolate-doom/README.md` says what the guest expects of each, and which environment
 //! variables and arguments it reads.
 
+#![forbid(unsafe_code)]
+
 /// doom.wasm, ready for the kernel to load.
 pub static DOOM_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/doom.wasm"));
 

@@ -13,6 +13,8 @@
 //! - `audio`: the guest's /dev/dsp ring to the sound device (cpal); `single_instance`: one window
 //!   per user and display, later starts handing their link to it
 
+#![forbid(unsafe_code)]
+
 mod app;
 pub mod audio;
 mod choice;
@@ -64,7 +66,7 @@ pub fn run(
     start: StartWith,
     data_dir: PathBuf,
     netplay: Arc<dyn Netplay>,
-    instance: Option<crate::single_instance::Listener>,
+    instance: Option<single_instance::Listener>,
 ) -> Result<i32, GuiError> {
     let exit_code = Arc::new(AtomicI32::new(0));
     let (mode, direct) = match start {

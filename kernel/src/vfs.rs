@@ -87,7 +87,7 @@ impl Vfs {
         let comps = normalize(&[], mount.guest()).unwrap_or_default();
         self.mounts.push((comps, mount));
         // Longest mount point first, so the most specific mount wins.
-        self.mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
     }
 
     pub fn add_device(&mut self, name: &str, device: Arc<dyn Device>) {

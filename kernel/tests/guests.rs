@@ -97,8 +97,10 @@ fn test_inject_datagram_unknown_pid() {
 
 #[test]
 fn guest_sends_reach_the_host_relay() {
+    /// (source port, destination address, destination port, payload).
+    type Sent = (u16, Ipv4Addr, u16, Vec<u8>);
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(u16, Ipv4Addr, u16, Vec<u8>)>>, Mutex<Vec<u16>>);
+    struct Recorder(Mutex<Vec<Sent>>, Mutex<Vec<u16>>);
     impl HostIO for Recorder {
         fn send_dgram(
             &self,

@@ -44,6 +44,8 @@
 //! [`Channel::Control`] → reliable and ordered (handshake, bye, roster, chat, lobby); the link is
 //! up when both are open. The in-memory [`sim`] transport models exactly that.
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "internet")]
 pub mod admin_api;
 #[cfg(feature = "internet")]

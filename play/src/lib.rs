@@ -4,7 +4,8 @@
 //! - `guest`: Chocolate Doom (doom.wasm) started in a kernel with its mounts and devices;
 //!   `iwad`: finding the IWAD; `bot`: seeded key presses for headless play
 //! - `game`: a game's settings and the Chocolate Doom arguments they become
-//! - `launch`: a started game ([`launch::Launched`]) and a local game's choice
+//! - `launch`: a started game ([`launch::Launched`]) and a local game's choice; `log`: the
+//!   tracing subscriber every command installs (`RUST_LOG`)
 //! - `netview`: what a netgame shows of its network (peers, paths, chat); `sink`: datagrams
 //!   from a transport into the kernel
 //! - `internet`: the kernel's HostIO on a WebRTC session (rendezvous rooms, invite links,
@@ -15,12 +16,15 @@
 //! The kernel and the network crates are re-exported, so a front end (the window) needs this
 //! crate only.
 
+#![forbid(unsafe_code)]
+
 pub mod bot;
 pub mod game;
 pub mod guest;
 pub mod internet;
 pub mod iwad;
 pub mod launch;
+pub mod log;
 pub mod netplay;
 pub mod netview;
 pub mod sink;

@@ -61,6 +61,8 @@
 //! of the room named NAME SECS seconds after its first player came, through the kernel, without it being a
 //! planned stop — the path a trap takes.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 mod lan_room;

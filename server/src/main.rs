@@ -2,6 +2,8 @@
 //! Internet play and dedicated rooms (`serve`), and rooms made on a running service (`room
 //! create`). The same commands as `doomlink serve` and `doomlink room`, without the window.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use doomlink_server::cli::{RoomArgs, ServeArgs};
 
@@ -26,6 +28,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    doomlink_play::log::init(match cli.command {
+        Command::Serve(_) => "info",
+        Command::Room(_) => "warn",
+    });
     let result = match cli.command {
         Command::Serve(a) => doomlink_server::cli::serve(a),
         Command::Room(a) => doomlink_server::cli::room(a),

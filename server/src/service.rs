@@ -30,14 +30,6 @@ pub fn service_data_dir(s: &crate::config::ServeSettings) -> PathBuf {
 pub fn serve(svc: Service) -> anyhow::Result<()> {
     use anyhow::Context;
     use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DOOMLINK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
     let s = svc.settings.clone();
     let data_dir = service_data_dir(&s);
     std::fs::create_dir_all(&data_dir)

@@ -4,6 +4,7 @@
 //!   the ratio;
 //! - launch to first frame: from kernel creation to the first frame on /dev/fb0, cold (module
 //!   compiled, empty cache) and warm (module from the cache).
+//!
 //! Prints figures; asserts nothing.
 //!
 //! cargo bench -p doomlink-e2e --bench guest_speed

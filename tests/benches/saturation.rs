@@ -29,8 +29,8 @@
 //!
 //! `cargo bench -p doomlink-e2e --bench saturation`; SATURATION_ROOMS (default
 //! "25,50,75,100,150,200,250") and SATURATION_MODES (default "native,lan,webrtc") choose the steps,
-//! SATURATION_TICS (default 700 = 20 s of game) the game's length, SATURATION_CPU_SHARE (default
-//! 1) the server's share of its core ([`CpuCap`]); CAPACITY_RTC_EDGE the service's `rtc_edge`
+//! SATURATION_TICS (default 700 = 20 s of game) the game's length, SATURATION_CPU_SHARE
+//! (default 1) the server's share of its core ([`CpuCap`]); CAPACITY_RTC_EDGE the service's `rtc_edge`
 //! ("per-room", its default, or "shared"); DOOMLINK_BENCH_BIN another `doomlink` binary to
 //! serve with. Needs two cores. `tests/benches/saturation-ab.sh` runs this bench twice at once
 //! to compare two builds of the service.

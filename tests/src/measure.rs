@@ -79,7 +79,7 @@ pub fn serve_standing_rooms(
         .args(["--rtc-bind", "127.0.0.1", "--lan-bind", "127.0.0.1"])
         .arg("--config")
         .arg(&cfg_path)
-        .env("DOOMLINK_LOG", "warn")
+        .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file(&log))
@@ -152,11 +152,11 @@ pub const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
 pub fn native_server(port: u16, home: &Path, core: Option<u32>) -> KillOnDrop {
     let mut cmd = match core {
         Some(c) => {
-            let mut t = std::process::Command::new("taskset");
+            let mut t = Command::new("taskset");
             t.args(["-c", &c.to_string(), NATIVE_SERVER]);
             t
         }
-        None => std::process::Command::new(NATIVE_SERVER),
+        None => Command::new(NATIVE_SERVER),
     };
     KillOnDrop(
         cmd.args(["-privateserver", "-port", &port.to_string()])

@@ -370,7 +370,7 @@ fn junk_at_every_port_and_a_joiner_gone_leave_the_game_going() {
                     let _ = s.send_to(&buf, ("127.0.0.1", p));
                     sent += 1;
                 }
-                if sent % 2000 == 0 {
+                if sent.is_multiple_of(2000) {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
@@ -564,7 +564,7 @@ fn room_create_health_metrics_reload_and_drain() {
         svc.log()
     );
     let demo = pdir.path().join("p.lmp");
-    assert_demos_equal(&[demo.clone()], 1, tics);
+    assert_demos_equal(std::slice::from_ref(&demo), 1, tics);
     let b = std::fs::read(&demo).unwrap();
     assert_eq!(&b[2..5], &[1, 2, 1], "episode/map/deathmatch");
     poll_until(

@@ -98,7 +98,7 @@ fn play(tag: &str, nat: Nat) -> Outcome {
     // The rendezvous, on the "Internet", until the peers are done.
     let rv_dir = dir.clone();
     let rv = block_in_ns(lab.inet(), move || async move {
-        let mut cfg = ServeConfig::new((INET_IP, 0).into(), &INET_IP.to_string(), rv_dir);
+        let mut cfg = ServeConfig::new((INET_IP, 0).into(), INET_IP.to_string(), rv_dir);
         cfg.stun_port = 0;
         cfg.turn_port = 0;
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous");

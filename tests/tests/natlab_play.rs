@@ -81,7 +81,7 @@ fn last_report(stderr: &str, name: &str) -> Option<String> {
     stderr
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
-        .last()
+        .next_back()
         .map(str::to_string)
 }
 
@@ -93,8 +93,7 @@ fn last_path(stderr: &str, name: &str) -> Option<String> {
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
         .map(|rest| rest.split(" rtt=").next().unwrap_or(rest).to_string())
-        .filter(|p| p != "-")
-        .last()
+        .rfind(|p| p != "-")
 }
 
 /// `doomlink serve` on the lab's Internet (192.0.2.1: signaling on [`RENDEZVOUS_PORT`], STUN and

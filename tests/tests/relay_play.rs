@@ -80,7 +80,7 @@ fn start_game(
                 "1".into(),
             ]
         } else {
-            let hub: std::net::Ipv4Addr = hub_addr.expect("the hub has an address");
+            let hub: Ipv4Addr = hub_addr.expect("the hub has an address");
             vec!["-connect".into(), format!("{hub}:2342")]
         };
         args.extend(["-record".into(), format!("peer{i}")]);

@@ -76,7 +76,7 @@ pub async fn wait_joined(rx: &mut UnboundedReceiver<NodeEvent>) -> std::net::Ipv
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DOOMLINK_LOG")
+            tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "warn,rtc=error,rtc_dtls=error,rtc_ice=error,rtc_sctp=error,webrtc=error,turn=off".into()),
         )
         .with_test_writer()

@@ -203,7 +203,7 @@ impl InternetNetplay {
             // Players reach a room made from the window by its link only.
             lan_port: None,
         };
-        let created = crate::internet::runtime()
+        let created = runtime()
             .map_err(failed)?
             .block_on(doomlink_net::admin_api::create_room(
                 &options.server,

@@ -234,7 +234,7 @@ impl LanNetplay {
         use doomlink_net::lan_query::{search, SearchConfig};
         let cfg = SearchConfig {
             bind_ip: self.bind_ip,
-            broadcast: Some(std::net::SocketAddrV4::new(self.broadcast_ip, 2342)),
+            broadcast: Some(SocketAddrV4::new(self.broadcast_ip, 2342)),
             timeout: std::time::Duration::from_millis(1500),
             ..Default::default()
         };

@@ -264,17 +264,14 @@ impl CodeExchange {
     /// The exchange, and where the screen sends the other side's code.
     pub fn new(
         wake: impl Fn() + Send + Sync + 'static,
-    ) -> (
-        std::sync::Arc<CodeExchange>,
-        std::sync::mpsc::Sender<String>,
-    ) {
+    ) -> (Arc<CodeExchange>, std::sync::mpsc::Sender<String>) {
         let (tx, rx) = std::sync::mpsc::channel();
         let x = CodeExchange {
             ours: std::sync::Mutex::new(None),
             theirs: std::sync::Mutex::new(rx),
             wake: Box::new(wake),
         };
-        (std::sync::Arc::new(x), tx)
+        (Arc::new(x), tx)
     }
 
     /// Our code, for the screen to show (worker side).
