@@ -18,14 +18,13 @@
 //!   there is one implementation of hosting to trust, and the net crate keeps knowing no wasm.
 //!   The link is rewritten to the public address (the room was registered over loopback).
 //! - One kernel per room, chosen by measuring (`cargo bench -p doomlink-e2e --bench capacity`,
-//!   2-core machine): 16 idle `-dedicated` guests in one shared kernel take 0.6 MB and 1.0 ms/s
-//!   of CPU each and start in 0.1 ms; in a kernel each, 1.4 MB and 1.2 ms/s and 1.1 ms (the
-//!   module comes from the compiled-module cache; one epoch thread serves every kernel). A
-//!   playing four-player room costs the service 10-13 ms of CPU a second over the LAN transport
-//!   and 22-28 ms over WebRTC, and 3-10 MB, so a kernel of its own adds ~2% CPU and ~15%
-//!   memory to a room. For that, a room's memory
-//!   cap, kill, trap and HostIO are its own, with no routing by pid between rooms to get wrong
-//!   and nothing shared that one room's failure could take down.
+//!   2-core machine). Every kernel shares the process's one wasmtime engine and the guest's
+//!   compiled module, so 16 idle `-dedicated` guests in a kernel each take 0.66 MB each and
+//!   start in 0.7 ms, about what one shared kernel takes (0.64 MB, 0.2 ms). A playing
+//!   four-player room costs the service 10-13 ms of CPU a second over the LAN transport and
+//!   22-28 ms over WebRTC, and 3-10 MB, so a kernel of its own costs a room next to nothing. For
+//!   that, a room's memory cap, kill, trap and HostIO are its own, with no routing by pid
+//!   between rooms to get wrong and nothing shared that one room's failure could take down.
 //! - The room's game options: Chocolate Doom's dedicated server takes them from the first player
 //!   to join (the controller), and refuses them on its own command line. The service enforces
 //!   the room's options instead by rewriting the settings of the controller's GAMESTART packet
