@@ -333,7 +333,7 @@ impl Kernel {
 
     /// Where this kernel's file cache keeps the module of `wasm_hash` for this engine (the
     /// name covers the wasm and the engine's compatibility hash); None without a cache.
-    fn cache_file(&self, wasm_hash: &[u8; 32]) -> Option<std::path::PathBuf> {
+    fn cache_file(&self, wasm_hash: &[u8; 32]) -> Option<PathBuf> {
         use sha2::{Digest, Sha256};
         use std::hash::{Hash, Hasher};
         let dir = self.inner.config.cache_dir.as_ref()?;
