@@ -42,9 +42,9 @@ mod tests;
 /// Chocolate Doom's default game port.
 pub const DEFAULT_PORT: u16 = 2342;
 /// `NET_PACKET_TYPE_QUERY` in `net_defs.h`.
-pub const TYPE_QUERY: u16 = 13;
+pub const TYPE_QUERY: u16 = crate::chocolate::PacketType::Query as u16;
 /// `NET_PACKET_TYPE_QUERY_RESPONSE` in `net_defs.h`.
-pub const TYPE_QUERY_RESPONSE: u16 = 14;
+pub const TYPE_QUERY_RESPONSE: u16 = crate::chocolate::PacketType::QueryResponse as u16;
 /// The whole query packet.
 pub const QUERY: [u8; 2] = TYPE_QUERY.to_be_bytes();
 /// The one protocol Chocolate Doom 3.0 speaks (`protocol_names` in `net_structrw.c`).

@@ -13,6 +13,7 @@
 //! - [`stats`]: the live figures per link and per session.
 //! - [`sim`]: an in-memory transport over a simulated lossy network in virtual time, for tests.
 //! - [`lan_nat`]: the sans-IO address table of the LAN bridge (real UDP endpoints ↔ virtual ones).
+//! - [`chocolate`]: Chocolate Doom's own packets, typed: header, SYN, reject, game settings.
 //! - [`lan_query`]: LAN discovery with Chocolate Doom's own server query packets.
 //! - [`rng`]: the small seeded generator the simulation uses.
 //!
@@ -48,6 +49,7 @@
 
 #[cfg(feature = "internet")]
 pub mod admin_api;
+pub mod chocolate;
 #[cfg(feature = "internet")]
 pub mod identity;
 #[cfg(feature = "internet")]

@@ -1,60 +1,50 @@
-//! The few Chocolate Doom packets the service looks at (net_structrw.c's layouts): game data for
-//! the tic clock, and the GAMESTART whose settings a room enforces.
+//! What the service reads or rewrites of Chocolate Doom's packets (their layouts are net's
+//! `chocolate` module): GAMEDATA for the tic clock, and a client's GAMESTART, whose settings a
+//! room enforces.
 
-use doomlink_play::game::GameOptions;
+use doomlink_net::chocolate::{Header, PacketType, Settings};
+use doomlink_play::game::{GameMode, GameOptions};
 
-/// Chocolate Doom's NET_PACKET_TYPE_GAMEDATA (6), never sent reliably.
-pub(crate) fn is_gamedata(data: &[u8]) -> bool {
-    data.len() >= 2 && data[..2] == [0x00, 0x06]
-}
+pub(crate) use doomlink_net::chocolate::is_gamedata;
 
-/// Chocolate Doom's NET_PACKET_TYPE_GAMESTART (5), sent reliably (bit 15).
-pub(crate) const GAMESTART_RELIABLE: [u8; 2] = [0x80, 0x05];
-
+/// A client's GAMESTART: reliable, as a client sends it.
 pub(crate) fn is_gamestart(data: &[u8]) -> bool {
-    data.len() >= 3 && data[..2] == GAMESTART_RELIABLE
+    matches!(
+        Header::parse(data),
+        Ok((
+            Header {
+                kind: PacketType::GameStart,
+                reliable: Some(_)
+            },
+            _
+        ))
+    )
 }
 
-/// Rewrites the game settings of a client's GAMESTART packet (net_structrw.c NET_WriteSettings,
-/// after the 2-byte type and the reliable sequence byte): deathmatch, nomonsters, fast,
+/// Rewrites the game settings of a client's GAMESTART packet: deathmatch, nomonsters, fast,
 /// respawn, episode, map, skill (0-based), timelimit. Options the room leaves unset keep the
-/// controller's values. A packet too short to hold settings is left alone (the server refuses
-/// it).
+/// controller's values. Any other packet, and a GAMESTART too short to hold settings (the
+/// server refuses it), is left alone.
 pub fn enforce_settings(d: &mut [u8], g: &GameOptions) {
-    const DEATHMATCH: usize = 5;
-    const NOMONSTERS: usize = 6;
-    const FAST: usize = 7;
-    const RESPAWN: usize = 8;
-    const EPISODE: usize = 9;
-    const MAP: usize = 10;
-    const SKILL: usize = 11;
-    const TIMELIMIT: usize = 15;
-    if d.len() < TIMELIMIT + 4 {
+    let Ok(mut s) = Settings::of_gamestart(d) else {
         return;
-    }
-    d[DEATHMATCH] = match g.mode {
-        doomlink_play::game::GameMode::Coop => 0,
-        doomlink_play::game::GameMode::Deathmatch => 1,
-        doomlink_play::game::GameMode::AltDeath => 2,
     };
-    d[NOMONSTERS] = g.nomonsters as u8;
-    d[FAST] = g.fast as u8;
-    d[RESPAWN] = g.respawn as u8;
-    match g.warp {
-        Some((Some(e), m)) => {
-            d[EPISODE] = e;
-            d[MAP] = m;
-        }
-        Some((None, m)) => {
-            d[EPISODE] = 1;
-            d[MAP] = m;
-        }
-        None => {}
+    s.set_deathmatch(match g.mode {
+        GameMode::Coop => 0,
+        GameMode::Deathmatch => 1,
+        GameMode::AltDeath => 2,
+    });
+    s.set_nomonsters(g.nomonsters);
+    s.set_fast(g.fast);
+    s.set_respawn(g.respawn);
+    if let Some((episode, map)) = g.warp {
+        s.set_episode(episode.unwrap_or(1));
+        s.set_map(map);
     }
-    if let Some(s) = g.skill {
-        d[SKILL] = s.saturating_sub(1);
+    if let Some(skill) = g.skill {
+        s.set_skill(skill.saturating_sub(1));
     }
-    d[TIMELIMIT..TIMELIMIT + 4].copy_from_slice(&g.timer_minutes.unwrap_or(0).to_be_bytes());
+    s.set_timelimit(g.timer_minutes.unwrap_or(0));
 }
 
 #[cfg(test)]
@@ -69,7 +59,7 @@ mod tests {
         ];
         assert!(is_gamestart(&p));
         let g = GameOptions {
-            mode: doomlink_play::game::GameMode::Deathmatch,
+            mode: GameMode::Deathmatch,
             skill: Some(4),
             warp: Some((Some(2), 3)),
             timer_minutes: Some(10),

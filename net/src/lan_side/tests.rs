@@ -4,7 +4,21 @@
 //! from a ping/pong exchange, the host relaying chat, and probing of a silent peer stopping.
 
 use super::*;
+use crate::chocolate::{Header, PacketError, PacketType};
 use proptest::prelude::*;
+
+/// The magic read as Chocolate Doom reads a packet's first two bytes is no packet type, with or
+/// without the reliable bit: a native peer drops a side frame.
+#[test]
+fn the_magic_is_no_chocolate_doom_packet() {
+    let mut frame = Vec::new();
+    ping().emit(&mut frame).unwrap();
+    assert!(matches!(
+        Header::parse(&frame),
+        Err(PacketError::UnknownType(_))
+    ));
+    assert!(PacketType::from_code(u16::from_be_bytes([MAGIC[0], MAGIC[1]])).is_none());
+}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -4,22 +4,24 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-pub(super) const SYN: u16 = 0;
-pub(super) const REJECTED: u16 = 2;
-pub(super) const KEEPALIVE: u16 = 3;
-pub(super) const WAITING_DATA: u16 = 4;
-pub(super) const GAMESTART: u16 = 5;
-pub(super) const GAMEDATA: u16 = 6;
-pub(super) const GAMEDATA_ACK: u16 = 7;
-pub(super) const DISCONNECT: u16 = 8;
-pub(super) const DISCONNECT_ACK: u16 = 9;
-pub(super) const RELIABLE_ACK: u16 = 10;
-pub(super) const GAMEDATA_RESEND: u16 = 11;
-pub(super) const LAUNCH: u16 = 15;
-pub(super) const RELIABLE: u16 = 1 << 15;
+use doomlink_net::chocolate::PacketType;
 
-pub(super) const MAGIC: u32 = 1454104972;
-/// What Debian's chocolate-doom 3.0.1 calls itself on the wire (its PACKAGE_STRING).
+pub(super) const SYN: u16 = PacketType::Syn as u16;
+pub(super) const REJECTED: u16 = PacketType::Rejected as u16;
+pub(super) const KEEPALIVE: u16 = PacketType::Keepalive as u16;
+pub(super) const WAITING_DATA: u16 = PacketType::WaitingData as u16;
+pub(super) const GAMESTART: u16 = PacketType::GameStart as u16;
+pub(super) const GAMEDATA: u16 = PacketType::GameData as u16;
+pub(super) const GAMEDATA_ACK: u16 = PacketType::GameDataAck as u16;
+pub(super) const DISCONNECT: u16 = PacketType::Disconnect as u16;
+pub(super) const DISCONNECT_ACK: u16 = PacketType::DisconnectAck as u16;
+pub(super) const RELIABLE_ACK: u16 = PacketType::ReliableAck as u16;
+pub(super) const GAMEDATA_RESEND: u16 = PacketType::GameDataResend as u16;
+pub(super) const LAUNCH: u16 = PacketType::Launch as u16;
+pub(super) const RELIABLE: u16 = doomlink_net::chocolate::RELIABLE;
+
+pub(super) const MAGIC: u32 = doomlink_net::chocolate::SYN_MAGIC;
+
 pub(super) const VERSION: &str = "Chocolate Doom 3.0.0";
 pub(super) const PROTOCOL: &str = "CHOCOLATE_DOOM_0";
 /// Freedoom: Phase 1's and its DEHACKED lump's SHA-1, as a real client sends them.
