@@ -2,8 +2,8 @@
 //! their datagrams, a full room's joiners turned away with Chocolate Doom's own reject.
 
 use crate::config::RoomSpec;
-use crate::room_io::*;
-use crate::rooms::*;
+use crate::{lock, GUEST_PORT};
+use doomlink_net::chocolate;
 use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
 use doomlink_net::lan_nat::NatConfig;
 use doomlink_net::lan_side::{SideConfig, SideRole};
@@ -33,28 +33,6 @@ pub const LAN_PENDING: Duration = Duration::from_secs(3);
 /// LAN peers a room keeps track of at most; a peer unheard for [`LAN_FORGET`] is forgotten.
 pub(crate) const LAN_PEERS_MAX: usize = 256;
 pub(crate) const LAN_FORGET: Duration = Duration::from_secs(60);
-
-/// Chocolate Doom's NET_PACKET_TYPE_DISCONNECT (8): the other end is going.
-pub(crate) const DISCONNECT: [u8; 2] = [0x00, 0x08];
-
-/// Chocolate Doom's NET_PACKET_TYPE_SYN (0) with its magic number (net_client.c
-/// NET_CL_SendSYN; the old one too, which the server rejects by its version): a client's
-/// connect, which alone is answered when refused — junk is only dropped.
-pub(crate) fn is_syn(data: &[u8]) -> bool {
-    const MAGIC: [u32; 2] = [1454104972, 3436803284];
-    data.len() >= 6
-        && data[..2] == [0x00, 0x00]
-        && MAGIC.contains(&u32::from_be_bytes([data[2], data[3], data[4], data[5]]))
-}
-
-/// A NET_PACKET_TYPE_REJECTED (2) with its reason, as net_server.c's NET_SV_SendReject makes it:
-/// the client shows the reason and gives up.
-pub(crate) fn reject_packet(reason: &str) -> Vec<u8> {
-    let mut p = vec![0x00, 0x02];
-    p.extend_from_slice(reason.as_bytes());
-    p.push(0);
-    p
-}
 
 /// True if the two subnets share an address.
 pub(crate) fn overlaps(a: &Subnet, b: &Subnet) -> bool {
@@ -95,7 +73,8 @@ pub(crate) struct LanRoom {
     pub(crate) peers: Mutex<HashMap<SocketAddrV4, LanPeerSeen>>,
     /// False once the room drains or closes: no new LAN players.
     pub(crate) accepting: AtomicBool,
-    service: std::sync::Weak<Inner>,
+    /// The service's count of players turned away, which this room adds to.
+    refused_total: Arc<AtomicU64>,
     pub(crate) dgrams_in: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) dgrams_out: AtomicU64,
@@ -111,7 +90,7 @@ impl LanRoom {
         spec: &RoomSpec,
         session: &Subnet,
         guard: Arc<dyn GuestSink>,
-        service: std::sync::Weak<Inner>,
+        refused_total: Arc<AtomicU64>,
     ) -> anyhow::Result<Arc<LanRoom>> {
         anyhow::ensure!(
             !overlaps(session, &LAN_SUBNET),
@@ -126,7 +105,7 @@ impl LanRoom {
             guard,
             peers: Mutex::new(HashMap::new()),
             accepting: AtomicBool::new(true),
-            service,
+            refused_total,
             dgrams_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             dgrams_out: AtomicU64::new(0),
@@ -243,7 +222,7 @@ impl LanRoom {
             .map(|(a, _)| *a)
             .collect();
         for a in players {
-            let _ = b.send(self.port, a, &DISCONNECT);
+            let _ = b.send(self.port, a, &chocolate::DISCONNECT);
         }
         b.close_port(self.port);
     }
@@ -303,12 +282,10 @@ impl GuestSink for LanRoom {
             self.refused.fetch_add(1, Ordering::Relaxed);
             // A joiner's SYN gets the server's reject (smaller than the SYN: no amplifier);
             // anything else is dropped.
-            if is_syn(data) {
-                if let Some(svc) = self.service.upgrade() {
-                    svc.refused_players_total.fetch_add(1, Ordering::Relaxed);
-                }
+            if chocolate::is_syn(data) {
+                self.refused_total.fetch_add(1, Ordering::Relaxed);
                 if let Some(b) = lock(&self.bridge).clone() {
-                    let _ = b.send(self.port, src, &reject_packet(reason));
+                    let _ = b.send(self.port, src, &chocolate::reject(reason));
                 }
             }
             return;
@@ -361,17 +338,18 @@ mod tests {
             &spec,
             &overlap,
             seen.clone(),
-            std::sync::Weak::new()
+            Arc::new(AtomicU64::new(0))
         )
         .is_err());
         let session = Subnet::default();
+        let refused_total = Arc::new(AtomicU64::new(0));
         let lan = LanRoom::open(
             port,
             Ipv4Addr::LOCALHOST,
             &spec,
             &session,
             seen.clone(),
-            std::sync::Weak::new(),
+            refused_total.clone(),
         )
         .unwrap();
         // The room's guest thread reads the port while it waits (RoomIo's wait_fd); this
@@ -395,7 +373,7 @@ mod tests {
         let mut syn = vec![0u8, 0];
         syn.extend_from_slice(&1454104972u32.to_be_bytes());
         syn.extend_from_slice(b"connect data");
-        assert!(is_syn(&syn) && !is_syn(&[0, 0, 1, 2, 3, 4, 5]));
+        assert!(chocolate::is_syn(&syn) && !chocolate::is_syn(&[0, 0, 1, 2, 3, 4, 5]));
         let wait_seen = |n: usize| {
             let t = Instant::now();
             while lock(&seen.0).len() < n {
@@ -437,6 +415,8 @@ mod tests {
         assert_eq!(&buf[..n], b"\x00\x02Server is full!\x00");
         assert_eq!(lock(&seen.0).len(), 2);
         assert_eq!(lan.refused.load(Ordering::Relaxed), 1);
+        // A refused joiner (its SYN) counts in the service's total.
+        assert_eq!(refused_total.load(Ordering::Relaxed), 1);
         // Known players go on being delivered.
         a.send_to(b"\x00\x06tic", ("127.0.0.1", port)).unwrap();
         wait_seen(3);
@@ -446,7 +426,7 @@ mod tests {
         guest.join().unwrap();
         for s in [&a, &b] {
             let n = recv(s, &mut buf);
-            assert_eq!(&buf[..n], &DISCONNECT);
+            assert_eq!(&buf[..n], &chocolate::DISCONNECT);
         }
         UdpSocket::bind(("127.0.0.1", port)).expect("the port is free again");
     }

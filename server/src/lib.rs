@@ -52,9 +52,10 @@
 //!
 //! Modules: `config` (serve.toml, checked), `cli` (the `serve` and `room` commands), `service`
 //! (the process: rendezvous, rooms, signals), `rooms` (making, watching and closing rooms),
-//! `room_io` (a room's guest on the network), `lan_room` (a room's LAN port), `packets` (the
-//! Chocolate Doom packets the service reads or rewrites), `metrics` and `procstat` (figures).
-//! No GUI crate is linked: the `doomlink-server` binary runs on a machine with no display.
+//! `admin` (the rooms as the admin API sees them), `room_io` (a room's guest on the network),
+//! `lan_room` (a room's LAN port), `packets` (the Chocolate Doom packets the service reads or
+//! rewrites), `metrics`, `tic_clock` and `procstat` (figures). No two of them import each
+//! other. No GUI crate is linked: the `doomlink-server` binary runs on a machine with no display.
 //!
 //! Test hook (tests only): `DOOMLINK_TEST_FAIL_ROOM=NAME:SECS` makes the service kill the guest
 //! of the room named NAME SECS seconds after its first player came, through the kernel, without it being a
@@ -62,6 +63,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod cli;
 pub mod config;
 mod lan_room;
@@ -71,9 +73,20 @@ mod procstat;
 mod room_io;
 mod rooms;
 pub mod service;
+mod tic_clock;
 
 pub use lan_room::{LAN_LIVE, LAN_PENDING, LAN_SUBNET};
-pub use metrics::TIC_BUCKETS;
 pub use packets::enforce_settings;
 pub use rooms::{Rooms, RoomsConfig};
 pub use service::{serve, service_data_dir, Service};
+pub use tic_clock::TIC_BUCKETS;
+
+/// The guest's server port in a room's kernel (WebRTC players reach it at the hub's address,
+/// LAN players at the room's LAN port).
+pub(crate) const GUEST_PORT: u16 = 2342;
+
+/// A lock that a panic elsewhere does not poison for the service: the figures and tables
+/// behind it stay usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -29,8 +29,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     doomlink_play::log::init(match cli.command {
-        Command::Serve(_) => "info",
-        Command::Room(_) => "warn",
+        Command::Serve(_) => doomlink_play::log::SERVICE,
+        Command::Room(_) => doomlink_play::log::PLAYER,
     });
     let result = match cli.command {
         Command::Serve(a) => doomlink_server::cli::serve(a),

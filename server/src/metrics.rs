@@ -1,11 +1,12 @@
 //! The service's figures as Prometheus text (`/metrics`), and the tic delay histogram the rooms
 //! keep.
 
+use crate::lock;
 use crate::procstat::*;
 use crate::rooms::*;
+use crate::tic_clock::TIC_BUCKETS;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 /// Prometheus text for the rooms and the process.
 pub(crate) fn metrics_text(rooms: &Rooms) -> String {
@@ -264,40 +265,6 @@ pub(crate) fn metrics_text(rooms: &Rooms) -> String {
         );
     }
     s
-}
-
-/// Upper bounds (seconds) of the tic delay histogram's buckets.
-pub const TIC_BUCKETS: [f64; 14] = [
-    0.0001, 0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5,
-];
-
-/// The delay of a tic through the service: from the game datagram that arrives at the hub for
-/// the server guest to the server's next game datagram out — what the service adds to a tic
-/// that completes a gametic (the guest's poll, the kernel, the session). Earlier players' tics
-/// that wait for the last one are not counted as waiting on the service.
-#[derive(Default)]
-pub(crate) struct TicClock {
-    last_in: Mutex<Option<Instant>>,
-    buckets: [AtomicU64; TIC_BUCKETS.len() + 1],
-    sum_us: AtomicU64,
-}
-
-impl TicClock {
-    pub(crate) fn arrived(&self) {
-        *lock(&self.last_in) = Some(Instant::now());
-    }
-    pub(crate) fn left(&self) {
-        let Some(t) = lock(&self.last_in).take() else {
-            return;
-        };
-        let d = t.elapsed().as_secs_f64();
-        let i = TIC_BUCKETS
-            .iter()
-            .position(|b| d <= *b)
-            .unwrap_or(TIC_BUCKETS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add((d * 1e6) as u64, Ordering::Relaxed);
-    }
 }
 
 /// A counter summed over the rooms' WebRTC edges.

@@ -2,8 +2,8 @@
 //! the room's LAN port), the delivery that enforces the room's game settings, its log lines.
 
 use crate::lan_room::*;
-use crate::metrics::*;
 use crate::packets::*;
+use crate::tic_clock::TicClock;
 use doomlink_kernel::OutputSink;
 use doomlink_net::lan::GuestSink;
 use doomlink_net::mux::RtcMux;
@@ -109,6 +109,3 @@ impl doomlink_kernel::HostIO for RoomIo {
         }
     }
 }
-
-/// The guest's server port in the room's kernel (WebRTC players reach it at the hub's address).
-pub(crate) const GUEST_PORT: u16 = 2342;

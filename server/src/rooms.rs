@@ -4,9 +4,10 @@
 
 use crate::config::{game_of, lan_port_of, RoomLimits, RoomSpec, RtcEdge};
 use crate::lan_room::*;
-use crate::metrics::*;
 use crate::procstat::*;
 use crate::room_io::*;
+use crate::tic_clock::TicClock;
+use crate::{lock, GUEST_PORT};
 use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
 };
@@ -15,7 +16,7 @@ use doomlink_net::lan::GuestSink;
 use doomlink_net::mux::{MuxCounters, RtcMux};
 use doomlink_net::node::WebRtcNode;
 use doomlink_net::online::{host_room, HostOptions};
-use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
+use doomlink_net::rendezvous::{CreatedRoom, RoomError, RoomRequest};
 use doomlink_net::wire::ByeReason;
 use doomlink_net::Config;
 use doomlink_play::internet::{session_config, InternetHost};
@@ -71,9 +72,9 @@ pub(crate) struct Guest {
 
 pub(crate) struct Room {
     pub(crate) id: String,
-    spec: RoomSpec,
-    kind: Kind,
-    link: String,
+    pub(crate) spec: RoomSpec,
+    pub(crate) kind: Kind,
+    pub(crate) link: String,
     pub(crate) hub: WebRtcNode,
     /// The room's LAN port, if it has one.
     pub(crate) lan: Option<Arc<LanRoom>>,
@@ -85,7 +86,7 @@ pub(crate) struct Room {
     guest: Mutex<Option<Guest>>,
     /// CPU seconds of this room's earlier guests (standing rooms restart theirs).
     cpu_done: Mutex<f64>,
-    games: AtomicU64,
+    pub(crate) games: AtomicU64,
     /// How long the service holds a tic (see [`TicClock`]).
     pub(crate) tics: Arc<TicClock>,
     /// Set before a planned stop, so the supervisor does not call it a failure.
@@ -137,7 +138,7 @@ pub(crate) struct Inner {
     pub(crate) created_total: AtomicU64,
     pub(crate) failed_total: AtomicU64,
     pub(crate) games_total: AtomicU64,
-    pub(crate) refused_players_total: AtomicU64,
+    pub(crate) refused_players_total: Arc<AtomicU64>,
     /// The test hook (see the module docs).
     fail_room: Option<(String, Duration)>,
 }
@@ -146,10 +147,6 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Rooms {
     pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Rooms {
@@ -180,7 +177,7 @@ impl Rooms {
                 created_total: AtomicU64::new(0),
                 failed_total: AtomicU64::new(0),
                 games_total: AtomicU64::new(0),
-                refused_players_total: AtomicU64::new(0),
+                refused_players_total: Arc::new(AtomicU64::new(0)),
                 fail_room,
             }),
         })
@@ -254,7 +251,7 @@ impl Rooms {
         Ok(c)
     }
 
-    async fn start(&self, spec: RoomSpec, kind: Kind) -> Result<CreatedRoom, RoomError> {
+    pub(crate) async fn start(&self, spec: RoomSpec, kind: Kind) -> Result<CreatedRoom, RoomError> {
         if self.inner.draining.load(Ordering::Relaxed) {
             return Err(RoomError::Draining);
         }
@@ -308,7 +305,7 @@ impl Rooms {
                     &spec,
                     &session.subnet,
                     guard.clone(),
-                    Arc::downgrade(&self.inner),
+                    self.inner.refused_players_total.clone(),
                 )
                 .map_err(|e| fail(format!("lan_port {port}: {e}")))?,
             ),
@@ -648,7 +645,7 @@ impl Rooms {
         }
     }
 
-    fn request_spec(&self, req: &RoomRequest) -> Result<RoomSpec, RoomError> {
+    pub(crate) fn request_spec(&self, req: &RoomRequest) -> Result<RoomSpec, RoomError> {
         let cfg = lock(&self.inner.cfg).clone();
         let (players, game) = game_of(req, cfg.limits.players_per_room)
             .map_err(|(k, m)| RoomError::Invalid(format!("{k}: {m}")))?;
@@ -694,42 +691,5 @@ impl Rooms {
             game,
             lan_port,
         })
-    }
-}
-
-#[async_trait::async_trait]
-impl DedicatedRooms for Rooms {
-    async fn create(&self, req: RoomRequest) -> Result<CreatedRoom, RoomError> {
-        let spec = self.request_spec(&req)?;
-        self.start(spec, Kind::Created).await
-    }
-
-    fn list(&self) -> Vec<RoomInfo> {
-        let mut v: Vec<RoomInfo> = lock(&self.inner.rooms)
-            .values()
-            .map(|r| RoomInfo {
-                room: r.id.clone(),
-                name: r.spec.name.clone(),
-                link: r.link.clone(),
-                players: r.players(),
-                max_players: r.spec.players,
-                kind: match r.kind {
-                    Kind::Standing => "standing".into(),
-                    Kind::Created => "created".into(),
-                },
-                games: r.games.load(Ordering::Relaxed),
-            })
-            .collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.room.cmp(&b.room)));
-        v
-    }
-
-    fn counts(&self) -> (usize, usize) {
-        let rooms = lock(&self.inner.rooms);
-        (rooms.len(), rooms.values().map(|r| r.players()).sum())
-    }
-
-    fn metrics_text(&self) -> String {
-        metrics_text(self)
     }
 }
