@@ -169,8 +169,8 @@ struct LanListArgs {
 fn main() {
     let cli = Cli::parse();
     doomlink_play::log::init(match cli.command {
-        Some(Command::Serve(_)) => "info",
-        _ => "warn",
+        Some(Command::Serve(_)) => doomlink_play::log::SERVICE,
+        _ => doomlink_play::log::PLAYER,
     });
     let code = match run_cli(cli) {
         Ok(code) => code,
