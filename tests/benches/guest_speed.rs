@@ -9,9 +9,9 @@
 //!
 //! cargo bench -p doomlink-e2e --bench guest_speed
 
-use doomlink_e2e::{Scratch, FREEDOOM1};
-use doomlink_kernel::{CaptureSink, NoNetwork};
-use doomlink_play::guest::{boot_with_cache, DoomConfig, DoomGuest};
+use doomlink_e2e::{start_logged_guest, Scratch, FREEDOOM1};
+use doomlink_kernel::NoNetwork;
+use doomlink_play::guest::{boot_with_cache, DoomConfig};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,15 +60,7 @@ fn guest_fps(cache: &std::path::Path) -> f64 {
         tics: None,
         args: vec!["-timedemo".into(), "demo1".into()],
     };
-    let log = CaptureSink::new();
-    let g = DoomGuest::start(
-        &kernel,
-        &module,
-        &cfg,
-        Arc::new(log.clone()),
-        Arc::new(log.clone()),
-    )
-    .unwrap();
+    let (g, log) = start_logged_guest(&kernel, &module, &cfg);
     g.process.wait();
     fps_of(&log.text())
         .unwrap_or_else(|| panic!("guest printed no timedemo result:\n{}", log.text()))
@@ -88,15 +80,7 @@ fn first_frame(cache: &std::path::Path) -> Duration {
         tics: None,
         args: vec![],
     };
-    let log = CaptureSink::new();
-    let g = DoomGuest::start(
-        &kernel,
-        &module,
-        &cfg,
-        Arc::new(log.clone()),
-        Arc::new(log.clone()),
-    )
-    .unwrap();
+    let (g, _log) = start_logged_guest(&kernel, &module, &cfg);
     let fb = g.framebuffer.as_ref().unwrap();
     fb.wait_newer(0, Duration::from_secs(60))
         .expect("a first frame");

@@ -16,6 +16,7 @@
 mod common;
 
 use doomlink_e2e::free_server_port;
+use doomlink_e2e::measure::{percentile, udp_ping_pong};
 use doomlink_kernel::{CaptureSink, GuestModule, Kernel, KernelConfig, ProcessSpec};
 use doomlink_net::lan::{LanBridge, LanConfig};
 use doomlink_play::netplay::lan::LanHost;
@@ -32,10 +33,6 @@ const REPEATS: usize = 5;
 /// Concurrent ping guests for the rate measurement.
 const STREAMS: usize = 4;
 
-fn percentile(sorted: &[u64], p: usize) -> u64 {
-    sorted[(sorted.len() - 1) * p / 100]
-}
-
 fn std_udp_rtt() -> (u64, u64) {
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = server.local_addr().unwrap();
@@ -47,15 +44,10 @@ fn std_udp_rtt() -> (u64, u64) {
         }
     });
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let msg = [b'p'; SIZE];
-    let mut buf = [0u8; 2048];
-    let mut rtts = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let t = Instant::now();
-        client.send_to(&msg, addr).unwrap();
-        client.recv_from(&mut buf).unwrap();
-        rtts.push(t.elapsed().as_nanos() as u64);
-    }
+    let mut rtts: Vec<u64> = udp_ping_pong(&client, addr, &[b'p'; SIZE], 0, ROUNDS)
+        .iter()
+        .map(|d| d.as_nanos() as u64)
+        .collect();
     echo.join().unwrap();
     rtts.sort_unstable();
     (percentile(&rtts, 50), percentile(&rtts, 99))

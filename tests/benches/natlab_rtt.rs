@@ -27,11 +27,12 @@
 //! `flush_relayed` there); net/examples/bench_webrtc.rs measures the same on 127.0.0.1 with a
 //! local TURN server, no root needed.
 
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use doomlink_e2e::measure::{percentile, udp_ping_pong};
 use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
 use doomlink_net::identity::Identity;
 use doomlink_net::lan::GuestSink;
@@ -83,8 +84,8 @@ fn runtime() -> tokio::runtime::Runtime {
 /// p50 and p99 of `v`, in µs.
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
-    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e6;
-    (at(0.50), at(0.99))
+    let at = |p| percentile(&v, p).as_secs_f64() * 1e6;
+    (at(50), at(99))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -97,18 +98,8 @@ fn raw_udp(lab: &Lab, n: usize) -> Vec<Duration> {
     in_ns(lab.host(2), move || {
         let s = UdpSocket::bind("0.0.0.0:0").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        let to = (Lab::wan_ip(1), ECHO_PORT);
-        let payload = [7u8; SIZE];
-        let mut buf = [0u8; 2048];
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n + n / 10 {
-            let t = Instant::now();
-            s.send_to(&payload, to).unwrap();
-            if s.recv_from(&mut buf).is_ok() && i >= n / 10 {
-                out.push(t.elapsed());
-            }
-        }
-        out
+        let to = SocketAddr::from((Lab::wan_ip(1), ECHO_PORT));
+        udp_ping_pong(&s, to, &[7u8; SIZE], n / 10, n)
     })
     .join()
     .expect("raw UDP thread")

@@ -8,6 +8,7 @@ pub mod measure;
 pub use measure::*;
 
 pub mod natlab;
+pub mod netns;
 
 pub mod procs;
 pub mod relay;
@@ -252,4 +253,26 @@ pub fn free_server_port() -> u16 {
             return p;
         }
     }
+}
+
+/// Starts Chocolate Doom in `kernel` as `cfg` says, its stdout and stderr both into the log
+/// returned with it (tests read the guest's `gametic` lines, timedemo results and errors).
+pub fn start_logged_guest(
+    kernel: &doomlink_kernel::Kernel,
+    module: &doomlink_kernel::GuestModule,
+    cfg: &doomlink_play::guest::DoomConfig,
+) -> (
+    doomlink_play::guest::DoomGuest,
+    doomlink_kernel::CaptureSink,
+) {
+    let log = doomlink_kernel::CaptureSink::new();
+    let g = doomlink_play::guest::DoomGuest::start(
+        kernel,
+        module,
+        cfg,
+        std::sync::Arc::new(log.clone()),
+        std::sync::Arc::new(log.clone()),
+    )
+    .expect("Chocolate Doom starts in the kernel");
+    (g, log)
 }

@@ -168,3 +168,31 @@ pub fn native_server(port: u16, home: &Path, core: Option<u32>) -> KillOnDrop {
             .expect("chocolate-server (Debian's chocolate-doom) is installed"),
     )
 }
+
+/// The `p`-th percentile (0 to 100) of samples sorted in ascending order: the sample at rank
+/// `(len - 1) * p / 100`, rounded down.
+pub fn percentile<T: Copy>(sorted: &[T], p: usize) -> T {
+    sorted[(sorted.len() - 1) * p / 100]
+}
+
+/// Round trips of a UDP ping-pong: `warmup + rounds` datagrams of `payload` from `socket` to an
+/// echo at `to`, one in flight; the first `warmup` and any lost (a read timeout on `socket`) are
+/// left out.
+pub fn udp_ping_pong(
+    socket: &std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    payload: &[u8],
+    warmup: usize,
+    rounds: usize,
+) -> Vec<Duration> {
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::with_capacity(rounds);
+    for i in 0..warmup + rounds {
+        let t = Instant::now();
+        socket.send_to(payload, to).expect("send to the echo");
+        if socket.recv_from(&mut buf).is_ok() && i >= warmup {
+            out.push(t.elapsed());
+        }
+    }
+    out
+}

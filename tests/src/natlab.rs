@@ -27,10 +27,10 @@
 //! CAP_SYS_ADMIN) and iproute2 + iptables (scripts/setup installs them): without them the lab
 //! panics with a message that says so — it never skips silently.
 
+use crate::netns::{command_in, must, must_in, Namespaces};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The prefix of every namespace a lab makes, followed by the test process's pid (so a later run
 /// can tell a stale lab from a live one) and the lab's tag.
@@ -50,39 +50,13 @@ pub enum Nat {
     UdpBlocked,
 }
 
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{program}`: {e} (scripts/setup installs iproute2 and iptables)")
-        })
-}
-
-fn must(program: &str, args: &[&str]) {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "`{program} {}` failed: {}\nThe NAT lab builds network namespaces and needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN).",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-}
-
 fn ip(args: &[&str]) {
     must("ip", args);
 }
 
-/// Runs `program args…` inside namespace `ns`; panics if it fails.
-fn must_in(ns: &str, program: &str, args: &[&str]) {
-    let mut v = vec!["netns", "exec", ns, program];
-    v.extend_from_slice(args);
-    must("ip", &v);
-}
-
 /// One lab: its namespaces, deleted when dropped (veths, bridge and NAT rules go with them).
 pub struct Lab {
-    names: Vec<String>,
+    spaces: Namespaces,
     tag: String,
     nats: Vec<Nat>,
 }
@@ -97,9 +71,8 @@ impl Lab {
             "a lab has 2 to 4 sites, not {}",
             nats.len()
         );
-        remove_stale();
         let mut lab = Lab {
-            names: Vec::new(),
+            spaces: Namespaces::new(PREFIX),
             tag: tag.into(),
             nats: nats.to_vec(),
         };
@@ -114,13 +87,7 @@ impl Lab {
     }
 
     fn add(&mut self, short: &str) -> String {
-        let name = self.ns(short);
-        // If this very name is left over (a run with the same pid and tag), start clean.
-        let _ = run("ip", &["netns", "del", &name]);
-        ip(&["netns", "add", &name]);
-        self.names.push(name.clone());
-        ip(&["-n", &name, "link", "set", "lo", "up"]);
-        name
+        self.spaces.add(&format!("{}{short}", self.tag))
     }
 
     fn add_site(&mut self, inet: &str, site: usize, nat: Nat) {
@@ -191,7 +158,7 @@ impl Lab {
 
     /// The full name of one of this lab's namespaces: "i" (the Internet), "rN", "hN".
     pub fn ns(&self, short: &str) -> String {
-        format!("{PREFIX}{}{}{short}", std::process::id(), self.tag)
+        self.spaces.name(&format!("{}{short}", self.tag))
     }
 
     /// The "Internet" namespace, where the rendezvous runs on [`INET_IP`].
@@ -227,9 +194,7 @@ impl Lab {
     /// A command that runs `program` inside namespace `ns` (`ip netns exec NS program`; ip execs
     /// the program, so killing the child kills the program).
     pub fn command(&self, ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns]).arg(program);
-        c
+        command_in(ns, program)
     }
 
     /// Forwards UDP `port` of site `site`'s wan address to the same port of its player, as a
@@ -256,35 +221,6 @@ impl Lab {
                 &to,
             ],
         );
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for n in self.names.iter().rev() {
-            let _ = run("ip", &["netns", "del", n]);
-        }
-    }
-}
-
-/// Removes namespaces left by an earlier run that was killed before its guard ran (its pid is
-/// gone).
-fn remove_stale() {
-    let list = run("ip", &["netns", "list"]);
-    assert!(
-        list.status.success(),
-        "`ip netns list` failed: {}",
-        String::from_utf8_lossy(&list.stderr).trim()
-    );
-    for line in String::from_utf8_lossy(&list.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = run("ip", &["netns", "del", name]);
-        }
     }
 }
 

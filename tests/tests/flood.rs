@@ -10,8 +10,8 @@
 //! this checks behaviour (the guest is not starved or stalled by the flood), not speed.
 
 use doomlink_e2e::*;
-use doomlink_kernel::{CaptureSink, NoNetwork, MAX_INJECT_DGRAM_QUEUE_LEN};
-use doomlink_play::guest::{self, DoomConfig, DoomGuest};
+use doomlink_kernel::{NoNetwork, MAX_INJECT_DGRAM_QUEUE_LEN};
+use doomlink_play::guest::{self, DoomConfig};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -99,15 +99,7 @@ fn a_million_junk_datagrams_do_not_stall_the_game_or_grow_memory() {
         tics: None,
         args,
     };
-    let log = CaptureSink::new();
-    let g = DoomGuest::start(
-        &kernel,
-        &module,
-        &cfg,
-        Arc::new(log.clone()),
-        Arc::new(log.clone()),
-    )
-    .unwrap();
+    let (g, log) = start_logged_guest(&kernel, &module, &cfg);
     let pid = g.process.pid();
 
     // `gametic N` lines, timestamped as they arrive.

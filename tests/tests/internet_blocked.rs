@@ -11,85 +11,32 @@
 //! Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for `ip netns` and iptables: without it the test
 //! fails, loudly.
 
+use doomlink_e2e::netns::{command_in, must, Namespaces};
 use doomlink_e2e::*;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The prefix of every namespace this test makes, followed by its pid (see `remove_stale`).
+/// The prefix of every namespace this test makes (`netns::Namespaces`).
 const PREFIX: &str = "dlu";
 
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{program}`: {e}"))
-}
-
-fn must(program: &str, args: &[&str]) {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "`{program} {}` failed: {}\nThis test builds a network namespace and needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN).",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
+/// The namespace of one test run, with multicast on `lo`: webrtc opens an mDNS socket
+/// (224.0.0.251) for every peer connection, and joining the group fails (ENODEV) where no route
+/// takes multicast, so it gets `lo`, inside this namespace only.
+fn namespace() -> (Namespaces, String) {
+    let mut spaces = Namespaces::new(PREFIX);
+    let ns = spaces.add("");
+    must("ip", &["-n", &ns, "link", "set", "lo", "multicast", "on"]);
+    must(
+        "ip",
+        &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "lo"],
     );
-}
-
-/// The namespace of one test run, deleted when dropped (with its iptables rules and every
-/// socket's network), whether the test passed or panicked.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        remove_stale();
-        let name = format!("{PREFIX}{}", std::process::id());
-        must("ip", &["netns", "add", &name]);
-        let ns = Netns(name);
-        must("ip", &["-n", &ns.0, "link", "set", "lo", "up"]);
-        // webrtc opens an mDNS socket (224.0.0.251) for every peer connection, and joining the
-        // group fails (ENODEV) where no route takes multicast: give it `lo`, inside this
-        // namespace only.
-        must("ip", &["-n", &ns.0, "link", "set", "lo", "multicast", "on"]);
-        must(
-            "ip",
-            &["-n", &ns.0, "route", "add", "224.0.0.0/4", "dev", "lo"],
-        );
-        ns
-    }
-
-    /// A command run inside the namespace.
-    fn cmd(&self, program: &Path) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).arg(program);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = run("ip", &["netns", "del", &self.0]);
-    }
-}
-
-/// Namespaces left by an earlier run that was killed before its guard ran.
-fn remove_stale() {
-    let list = run("ip", &["netns", "list"]);
-    for line in String::from_utf8_lossy(&list.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let Some(pid) = name.strip_prefix(PREFIX) else {
-            continue;
-        };
-        if pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = run("ip", &["netns", "del", name]);
-        }
-    }
+    (spaces, ns)
 }
 
 #[test]
 fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
     let bin = doomlink();
-    let ns = Netns::new();
+    let (_spaces, ns) = namespace();
     // Every UDP datagram from or to 127.0.0.2, inside this namespace only.
     for chain in [["OUTPUT", "-s"], ["INPUT", "-d"]] {
         must(
@@ -97,7 +44,7 @@ fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
             &[
                 "netns",
                 "exec",
-                &ns.0,
+                &ns,
                 "iptables",
                 "-A",
                 chain[0],
@@ -112,7 +59,7 @@ fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
     }
     let rv = Scratch::new("blocked-rv");
     let _serve = KillOnDrop(
-        ns.cmd(&bin)
+        command_in(&ns, &bin)
             .args([
                 "serve",
                 "--listen",
@@ -131,7 +78,7 @@ fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
     );
     let tics = 70;
     let h = Scratch::new("blocked-host");
-    let mut host_cmd = ns.cmd(&bin);
+    let mut host_cmd = command_in(&ns, &bin);
     host_cmd
         .args([
             "host",
@@ -151,7 +98,7 @@ fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
     let blocked = Scratch::new("blocked-join");
     let started = Instant::now();
     let out = run_with_deadline(
-        ns.cmd(&bin).args(["join", &link]).args(peer_args(
+        command_in(&ns, &bin).args(["join", &link]).args(peer_args(
             Bind::Rtc("127.0.0.2"),
             blocked.path(),
             2,
@@ -182,7 +129,7 @@ fn a_joiner_with_udp_blocked_gets_a_clear_error_within_15_s() {
     // plays, so what stopped the first one was the blocked UDP.
     let ok = Scratch::new("blocked-ok");
     let out = run_with_deadline(
-        ns.cmd(&bin).args(["join", &link]).args(peer_args(
+        command_in(&ns, &bin).args(["join", &link]).args(peer_args(
             Bind::Rtc("127.0.0.3"),
             ok.path(),
             3,

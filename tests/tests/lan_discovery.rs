@@ -10,6 +10,7 @@
 //!
 //! Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for `ip netns`: without it the test fails, loudly.
 
+use doomlink_e2e::netns::{self, Namespaces};
 use doomlink_e2e::*;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -17,71 +18,18 @@ use std::time::{Duration, Instant};
 
 const NATIVE_DOOM: &str = "/usr/games/chocolate-doom";
 const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
-/// The prefix of every namespace this test makes, followed by its pid (see `remove_stale`).
+/// The prefix of every namespace this test makes (`netns::Namespaces`).
 const PREFIX: &str = "dlq";
 const SUBNET: &str = "192.168.213";
 
-fn ip(args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2): {e}"))
-}
-
 fn must(args: &[&str]) {
-    let out = ip(args);
-    assert!(
-        out.status.success(),
-        "`ip {}` failed: {}\nThis test builds network namespaces and needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN).",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-}
-
-/// The namespaces of one test run, deleted when dropped (with everything in them: veths, the
-/// bridge, addresses, routes), whether the test passed or panicked.
-struct Netns {
-    names: Vec<String>,
-}
-
-impl Netns {
-    fn add(&mut self, tag: &str) -> String {
-        let name = format!("{PREFIX}{}{tag}", std::process::id());
-        must(&["netns", "add", &name]);
-        self.names.push(name.clone());
-        must(&["-n", &name, "link", "set", "lo", "up"]);
-        name
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for n in self.names.iter().rev() {
-            let _ = ip(&["netns", "del", n]);
-        }
-    }
-}
-
-/// Namespaces left by an earlier run that was killed before its guard ran.
-fn remove_stale() {
-    let list = ip(&["netns", "list"]);
-    for line in String::from_utf8_lossy(&list.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = ip(&["netns", "del", name]);
-        }
-    }
+    netns::must("ip", args);
 }
 
 /// A bridge namespace and `hosts` host namespaces on it: host i is `SUBNET.(i+1)/24` on its
 /// `eth0`, with a default route on the link so 255.255.255.255 has somewhere to go.
-fn lan(hosts: usize) -> (Netns, Vec<String>) {
-    remove_stale();
-    let mut ns = Netns { names: Vec::new() };
+fn lan(hosts: usize) -> (Namespaces, Vec<String>) {
+    let mut ns = Namespaces::new(PREFIX);
     let br = ns.add("br");
     must(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
     must(&["-n", &br, "link", "set", "br0", "up"]);

@@ -93,15 +93,7 @@ fn start_game(
             tics: Some(tics),
             args,
         };
-        let log = CaptureSink::new();
-        let g = DoomGuest::start(
-            &kernel,
-            &module,
-            &cfg,
-            Arc::new(log.clone()),
-            Arc::new(log.clone()),
-        )
-        .unwrap();
+        let (g, log) = start_logged_guest(&kernel, &module, &cfg);
         doomlink_play::bot::spawn(100 + i as u64, g.input.clone(), stop.clone());
         if i == 0 {
             hub_addr = peer.address();
