@@ -2,7 +2,8 @@
 // Copyright (C) 2026 the doomlink authors
 //
 // doomlink — force-included into net_server.c (build.manifest, `engine-include`): a dedicated
-// server given `-doomlink-autostart N` launches the game itself once N players are in.
+// server given `-doomlink-autostart N` launches the game itself once N players have been in for
+// a second (src/dl_netserver.c says why the second).
 //
 // Why: natively only the controller (the first player) launches a netgame, when its own
 // `-nodes` count is in or its player presses Space. A dedicated room's players join from an
@@ -21,7 +22,7 @@
 
 #include "net_io.h"
 
-// True when `-doomlink-autostart N` was given and `num_players` >= N.
+// True when `-doomlink-autostart N` was given and `num_players` >= N for a second now.
 int DL_SV_AutoStartDue(int num_players);
 // True when `-doomlink-autostart` was given at all.
 int DL_SV_AutoStartWanted(void);
