@@ -199,6 +199,16 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
+/// `doomlink room create --on ON --token TOKEN EXTRA…`, run to its end (60 s at most).
+fn room_create(on: &str, token: &str, extra: &[&str]) -> std::process::Output {
+    run_with_deadline(
+        Command::new(doomlink())
+            .args(["room", "create", "--on", on, "--token", token])
+            .args(extra),
+        Duration::from_secs(60),
+    )
+}
+
 /// A standing deathmatch room of `players` players on E1M3 at skill 4.
 fn room_toml(name: &str, players: usize) -> String {
     format!(
@@ -436,23 +446,16 @@ fn room_create_health_metrics_reload_and_drain() {
     let on = format!("127.0.0.1:{}", svc.port);
     let lan_port = free_server_port();
     // A bad token: one line, exit 1.
-    let out = run_with_deadline(
-        Command::new(doomlink()).args(["room", "create", "--on", &on, "--token", "wrong"]),
-        Duration::from_secs(60),
-    );
+    let out = room_create(&on, "wrong", &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("token"), "{err}");
     // The right one: the link on a line of its own.
-    let out = run_with_deadline(
-        Command::new(doomlink()).args([
-            "room",
-            "create",
-            "--on",
-            &on,
-            "--token",
-            TOKEN,
+    let out = room_create(
+        &on,
+        TOKEN,
+        &[
             "--name",
             "made",
             "--deathmatch",
@@ -461,8 +464,7 @@ fn room_create_health_metrics_reload_and_drain() {
             "2",
             "--lan-port",
             &lan_port.to_string(),
-        ]),
-        Duration::from_secs(60),
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -480,19 +482,7 @@ fn room_create_health_metrics_reload_and_drain() {
     let held = std::net::UdpSocket::bind(("127.0.0.1", free_server_port())).unwrap();
     let held_port = held.local_addr().unwrap().port();
     for bad in [0, lan_port, held_port] {
-        let out = run_with_deadline(
-            Command::new(doomlink()).args([
-                "room",
-                "create",
-                "--on",
-                &on,
-                "--token",
-                TOKEN,
-                "--lan-port",
-                &bad.to_string(),
-            ]),
-            Duration::from_secs(60),
-        );
+        let out = room_create(&on, TOKEN, &["--lan-port", &bad.to_string()]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "lan_port {bad}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -613,14 +603,10 @@ fn created_rooms_start_when_their_players_are_in() {
     let tics = test_tics().min(200);
     let mut games = Vec::new();
     for n in [2usize, 3] {
-        let out = run_with_deadline(
-            Command::new(doomlink()).args([
-                "room",
-                "create",
-                "--on",
-                &on,
-                "--token",
-                TOKEN,
+        let out = room_create(
+            &on,
+            TOKEN,
+            &[
                 "--name",
                 &format!("of{n}"),
                 "--players",
@@ -629,8 +615,7 @@ fn created_rooms_start_when_their_players_are_in() {
                 "--warp",
                 "1",
                 "2",
-            ]),
-            Duration::from_secs(60),
+            ],
         );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
