@@ -599,7 +599,7 @@ fn join(a: JoinArgs) -> Result<i32> {
         let target = a.target.trim();
         // A damaged link or code is the decoder's one line, before anything else happens.
         let invite = if is_link {
-            Some(doomlink_net::invite::InviteLink::parse(target)?)
+            Some(doomlink_net::signaling::invite::InviteLink::parse(target)?)
         } else {
             internet::check_offer_code(target).context("the offer code")?;
             None
@@ -653,7 +653,7 @@ fn join(a: JoinArgs) -> Result<i32> {
 
 /// `doomlink lan-list`: Chocolate Doom's own LAN query, one game a line on stdout.
 fn lan_list(a: LanListArgs) -> Result<i32> {
-    use doomlink_net::lan_query::{search, SearchConfig};
+    use doomlink_net::lan::query::{search, SearchConfig};
     let cfg = SearchConfig {
         bind_ip: a.lan_args.lan_bind,
         broadcast: Some(std::net::SocketAddrV4::new(

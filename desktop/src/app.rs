@@ -132,7 +132,7 @@ impl CodeView {
                     || edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             });
             if send {
-                use doomlink_play::net::manual::{CodeKind, ManualCode};
+                use doomlink_play::net::online::manual::{CodeKind, ManualCode};
                 match ManualCode::decode_kind(&self.answer, CodeKind::Answer) {
                     Ok(_) => {
                         let _ = tx.send(self.answer.trim().to_string());
@@ -229,7 +229,7 @@ impl DoomlinkApp {
             return;
         }
         // Say which room, never the secret in the link's fragment.
-        let what = match doomlink_play::net::invite::InviteLink::parse(text.trim()) {
+        let what = match doomlink_play::net::signaling::invite::InviteLink::parse(text.trim()) {
             Ok(l) => format!("room {} at {}", l.room, l.rendezvous),
             Err(_) => "a join code or address".to_string(),
         };

@@ -251,11 +251,13 @@ impl HostPage {
                         ui.end_row();
                     });
                 let server = o.server.trim();
-                if !doomlink_play::net::invite::valid_host_port(server)
+                if !doomlink_play::net::signaling::invite::valid_host_port(server)
                     || o.admin_token.trim().is_empty()
                 {
                     can_host = false;
-                    if !server.is_empty() && !doomlink_play::net::invite::valid_host_port(server) {
+                    if !server.is_empty()
+                        && !doomlink_play::net::signaling::invite::valid_host_port(server)
+                    {
                         ui.colored_label(
                             ui.visuals().error_fg_color,
                             format!("{server:?} is not HOST:PORT"),

@@ -93,7 +93,7 @@ fn ice_url(text: &str, schemes: &[&str]) -> Option<String> {
         _ => (schemes[0].to_string(), text),
     };
     let addr = rest.split_once('?').map_or(rest, |(a, _)| a);
-    doomlink_play::net::invite::valid_host_port(addr).then(|| format!("{scheme}:{rest}"))
+    doomlink_play::net::signaling::invite::valid_host_port(addr).then(|| format!("{scheme}:{rest}"))
 }
 
 impl Settings {
@@ -101,11 +101,11 @@ impl Settings {
     pub fn internet(
         &self,
     ) -> Result<doomlink_play::netplay::InternetOptions, InternetSettingsError> {
-        use doomlink_play::net::signal::IceServer;
+        use doomlink_play::net::signaling::IceServer;
         let rv = self.rendezvous.trim();
         let rendezvous = if rv.is_empty() {
             None
-        } else if doomlink_play::net::invite::valid_host_port(rv) {
+        } else if doomlink_play::net::signaling::invite::valid_host_port(rv) {
             Some(rv.to_string())
         } else {
             return Err(InternetSettingsError::Rendezvous(rv.to_string()));

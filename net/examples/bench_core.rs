@@ -13,7 +13,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use doomlink_net::wire::DatagramFrame;
+use doomlink_net::relay::wire::DatagramFrame;
 use doomlink_net::{Config, LinkId, Output, Session, WadSet};
 
 struct Star {

@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use doomlink_net::lan::GuestSink;
-use doomlink_net::manual::{ManualHost, ManualJoin};
-use doomlink_net::node::WebRtcNode;
-use doomlink_net::peer::RtcOptions;
+use doomlink_net::online::manual::{ManualHost, ManualJoin};
 use doomlink_net::rendezvous::turn::{turn_password, turn_username, Relays};
-use doomlink_net::signal::IceServer;
+use doomlink_net::signaling::IceServer;
+use doomlink_net::webrtc::node::WebRtcNode;
+use doomlink_net::webrtc::peer::RtcOptions;
 use doomlink_net::{Config, Event, WadSet};
 use tokio::sync::mpsc;
 
@@ -134,7 +134,7 @@ async fn webrtc(n: usize, opts: RtcOptions) -> (Vec<Duration>, u64) {
     while let Some(ev) = cev.recv().await {
         if matches!(
             ev,
-            doomlink_net::node::NodeEvent::Session(Event::Joined { .. })
+            doomlink_net::webrtc::node::NodeEvent::Session(Event::Joined { .. })
         ) {
             break;
         }

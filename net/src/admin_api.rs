@@ -97,7 +97,7 @@ pub async fn create_room(
     req: &RoomRequest,
 ) -> Result<CreatedRoom, AdminClientError> {
     let addr = on.trim().to_string();
-    if !crate::invite::valid_host_port(&addr) {
+    if !crate::signaling::invite::valid_host_port(&addr) {
         return Err(AdminClientError::Address(addr));
     }
     let connect_err = |err: String| AdminClientError::Connect {

@@ -6,33 +6,30 @@
 //! speaks plain ports, [`std::net::Ipv4Addr`] and bytes, and does not depend on the kernel: the
 //! app wires the two together.
 //!
-//! - [`subnet`]: the virtual network's address arithmetic (default 10.77.0.0/24, hub .1).
-//! - [`wire`]: the versioned binary frames links carry, with strict decoders.
-//! - [`session`]: the sans-IO core, [`Session`]; hub or client, fed with timestamps, polled for
-//!   [`Output`]s (frames to send, datagrams to deliver, events) and deadlines.
-//! - [`stats`]: the live figures per link and per session.
-//! - [`sim`]: an in-memory transport over a simulated lossy network in virtual time, for tests.
-//! - [`lan_nat`]: the sans-IO address table of the LAN bridge (real UDP endpoints ↔ virtual ones).
-//! - [`chocolate`]: Chocolate Doom's own packets, typed: header, SYN, reject, game settings.
-//! - [`lan_query`]: LAN discovery with Chocolate Doom's own server query packets.
-//! - [`rng`]: the small seeded generator the simulation uses.
+//! The crate in layers, each depending only on those above it:
+//!
+//! - [`relay`]: the sans-IO core, [`Session`]; hub or client, fed with timestamps, polled for
+//!   [`Output`]s (frames to send, datagrams to deliver, events) and deadlines; its wire format,
+//!   the virtual subnet and the live figures. No sockets, threads or clock.
+//! - [`sim`]: the simulated network: sessions joined by seeded lossy wires in virtual time, for
+//!   tests.
+//! - [`chocolate`]: Chocolate Doom's own packets, typed (header, SYN, reject, game settings), and
+//!   a game's settings as players and rooms choose them.
+//! - [`lan`]: the LAN transport: the bridge that puts a guest's UDP on real sockets, its address
+//!   table, LAN discovery with Chocolate Doom's query packets, doomlink's side protocol.
 //!
 //! Internet play, behind the default `internet` feature (webrtc 0.21 on tokio):
 //!
-//! - [`peer`]: one WebRTC peer connection = one link: two negotiated data channels, offer/answer,
-//!   trickle ICE, fingerprint checks, the selected path (direct or relayed).
-//! - [`node`]: [`node::WebRtcNode`], a [`Session`] driven over such links on tokio: what the app
-//!   holds (guest datagrams in, deliveries to a [`lan::GuestSink`], events for the UI).
-//! - [`online`]: the app's side of the rendezvous: `host_room` (a room, an invite link,
-//!   joiners' links) and `join_room`.
+//! - [`identity`]: a host's persistent DTLS certificate and its fingerprint.
+//! - [`signaling`]: the signaling messages and their strict decoder; invite links.
+//! - [`webrtc`]: the WebRTC transport: a peer connection per link, the one-socket mux of a
+//!   dedicated service's edge, [`webrtc::node::WebRtcNode`] (a session driven over them).
+//! - [`online`]: how players meet: the rendezvous client (`host_room`, `join_room`) and manual
+//!   offer/answer codes for a game without a rendezvous.
+//! - [`admin_api`]: the admin API's requests and answers, and its client.
 //! - [`rendezvous`] (the `rendezvous` feature, also on by default): `doomlink serve`, the
 //!   service: signaling over WebSocket, the invite page, STUN and TURN with per-room
 //!   credentials, rooms and limits, the admin API's server.
-//! - [`admin_api`]: the admin API's requests and answers, and its client.
-//! - [`signal`]: the signaling messages and their strict decoder.
-//! - [`invite`]: invite links (`doomlink://join/…` and the http form).
-//! - [`manual`]: manual offer/answer codes, for a game without a rendezvous.
-//! - [`identity`]: a host's persistent DTLS certificate and its fingerprint.
 //!
 //! # Links and transports
 //!
@@ -52,37 +49,22 @@ pub mod admin_api;
 pub mod chocolate;
 #[cfg(feature = "internet")]
 pub mod identity;
-#[cfg(feature = "internet")]
-pub mod invite;
 pub mod lan;
-pub mod lan_nat;
-pub mod lan_query;
-pub mod lan_side;
-#[cfg(feature = "internet")]
-pub mod manual;
-#[cfg(feature = "internet")]
-pub mod mux;
-#[cfg(feature = "internet")]
-pub mod node;
 #[cfg(feature = "internet")]
 pub mod online;
-#[cfg(feature = "internet")]
-pub mod peer;
+pub mod relay;
 #[cfg(feature = "rendezvous")]
 pub mod rendezvous;
-pub mod rng;
-pub mod session;
 #[cfg(feature = "internet")]
-pub mod signal;
+pub mod signaling;
 pub mod sim;
-pub mod stats;
-pub mod subnet;
-pub mod wire;
+#[cfg(feature = "internet")]
+pub mod webrtc;
 
-pub use session::{
+pub use relay::session::{
     CloseReason, Config, Delivery, Event, LinkId, LinkView, Output, Role, SendError, Session,
     SessionError, Transmit,
 };
-pub use stats::{LinkStats, SessionStats};
-pub use subnet::{Dest, Subnet, SubnetError, DEFAULT_SUBNET};
-pub use wire::{ByeReason, Channel, Frame, FrameError, PeerInfo, WadHash, WadSet};
+pub use relay::stats::{LinkStats, SessionStats};
+pub use relay::subnet::{Dest, Subnet, SubnetError, DEFAULT_SUBNET};
+pub use relay::wire::{ByeReason, Channel, Frame, FrameError, PeerInfo, WadHash, WadSet};

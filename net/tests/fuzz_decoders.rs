@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use doomlink_net::wire::{
+use doomlink_net::relay::wire::{
     frame_type, Bye, DatagramFrame, Frame, Hello, Line, PeerInfo, Welcome, VERSION,
 };
 use doomlink_net::{ByeReason, Config, Session, Subnet, WadSet};
@@ -82,7 +82,7 @@ fn addr() -> impl Strategy<Value = Ipv4Addr> {
 fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!(".{{0,{max}}}"))
         .unwrap()
-        .prop_map(move |s| doomlink_net::wire::truncate_utf8(&s, max).to_owned())
+        .prop_map(move |s| doomlink_net::relay::wire::truncate_utf8(&s, max).to_owned())
 }
 
 fn frames() -> impl Strategy<Value = Frame<'static>> {

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use doomlink_net::identity::Fingerprint;
-use doomlink_net::invite::{InviteLink, MAX_LINK_LEN};
-use doomlink_net::manual::{CodeError, ManualCode, MAX_CODE_TEXT};
+use doomlink_net::online::manual::{CodeError, ManualCode, MAX_CODE_TEXT};
 use doomlink_net::rendezvous::rooms::{Registry, RoomMaker};
 use doomlink_net::rendezvous::Limits;
-use doomlink_net::signal::{IceServer, Message, SignalError, MAX_MESSAGE_LEN};
+use doomlink_net::signaling::invite::{InviteLink, MAX_LINK_LEN};
+use doomlink_net::signaling::{IceServer, Message, SignalError, MAX_MESSAGE_LEN};
 use proptest::prelude::*;
 
 /// Text that looks like a link more often than random text would.

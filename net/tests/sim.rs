@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use doomlink_net::relay::wire::DatagramFrame;
 use doomlink_net::sim::{NodeId, PathConfig, SimConfig, SimNet};
-use doomlink_net::wire::DatagramFrame;
 use doomlink_net::{ByeReason, Channel, CloseReason, Config, Event, SendError, WadSet};
 
 const DOOM_PORT: u16 = 2342;

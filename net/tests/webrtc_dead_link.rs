@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use doomlink_net::identity::Identity;
-use doomlink_net::manual::{ManualHost, ManualJoin};
-use doomlink_net::node::{NodeEvent, WebRtcNode};
+use doomlink_net::online::manual::{ManualHost, ManualJoin};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
-use doomlink_net::peer::{PathKind, RtcOptions};
 use doomlink_net::rendezvous::Limits;
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathKind, RtcOptions};
 use doomlink_net::{CloseReason, Event};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use doomlink_net::manual::{ManualHost, ManualJoin};
-use doomlink_net::node::{NodeEvent, WebRtcNode};
-use doomlink_net::peer::{PathKind, RtcOptions};
+use doomlink_net::online::manual::{ManualHost, ManualJoin};
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathKind, RtcOptions};
 use doomlink_net::Event;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +76,7 @@ async fn manual_codes_work_over_ipv6_loopback() {
         ..RtcOptions::default()
     };
     let host = ManualHost::start(&opts).await.expect("offer");
-    let code = doomlink_net::manual::ManualCode::decode(host.offer_code()).unwrap();
+    let code = doomlink_net::online::manual::ManualCode::decode(host.offer_code()).unwrap();
     assert!(code.candidates.iter().all(|c| c.addr.is_ipv6()), "{code:?}");
     let join = ManualJoin::start(host.offer_code(), &opts)
         .await

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use common::*;
 use doomlink_net::identity::{Fingerprint, Identity};
-use doomlink_net::invite::InviteLink;
-use doomlink_net::mux::RtcMux;
-use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{
     host_room, join_room, HostOptions, HostedRoom, JoinOptions, OnlineError,
 };
-use doomlink_net::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::rendezvous::Limits;
+use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::webrtc::mux::RtcMux;
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -463,7 +463,7 @@ async fn a_host_whose_socket_dropped_resumes_its_room() {
         matches!(
             bad,
             OnlineError::Refused {
-                code: doomlink_net::signal::ErrorCode::BadSecret,
+                code: doomlink_net::signaling::ErrorCode::BadSecret,
                 ..
             }
         ),

@@ -8,12 +8,14 @@ use crate::sink::KernelSink;
 use anyhow::{Context, Result};
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::identity::Identity;
-use doomlink_net::invite::InviteLink;
-use doomlink_net::manual::{CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin};
-use doomlink_net::node::{NodeEvent, WebRtcNode};
+use doomlink_net::online::manual::{
+    CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin,
+};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
-use doomlink_net::peer::{PathKind, RtcError, RtcOptions};
-use doomlink_net::signal::IceServer;
+use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::signaling::IceServer;
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
 use doomlink_net::{Config, WadSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -187,7 +189,7 @@ pub fn stun_servers(stun: &[String]) -> Result<Vec<IceServer>> {
         .map(|s| {
             let hp = s.strip_prefix("stun:").unwrap_or(s);
             anyhow::ensure!(
-                doomlink_net::invite::valid_host_port(hp),
+                doomlink_net::signaling::invite::valid_host_port(hp),
                 "STUN server {s:?} is not HOST:PORT"
             );
             Ok(IceServer {
@@ -223,7 +225,7 @@ pub fn rtc_options_with(bind: Option<Ipv4Addr>, ice_servers: Vec<IceServer>) -> 
 /// HostIO and the hub's virtual address.
 async fn attach_client(
     cfg: Config,
-    link: doomlink_net::peer::RtcLink,
+    link: doomlink_net::webrtc::peer::RtcLink,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let host = InternetHost::start(cfg, false);
     let client = &host.node;

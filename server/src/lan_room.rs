@@ -4,11 +4,11 @@
 use crate::config::RoomSpec;
 use crate::{lock, GUEST_PORT};
 use doomlink_net::chocolate;
+use doomlink_net::lan::nat::NatConfig;
+use doomlink_net::lan::side::{SideConfig, SideRole};
 use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
-use doomlink_net::lan_nat::NatConfig;
-use doomlink_net::lan_side::{SideConfig, SideRole};
-use doomlink_net::node::WebRtcNode;
-use doomlink_net::subnet::Subnet;
+use doomlink_net::relay::subnet::Subnet;
+use doomlink_net::webrtc::node::WebRtcNode;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -400,7 +400,7 @@ mod tests {
         // The next datagram that is the game's (the room's side protocol pings the players).
         let recv = |s: &UdpSocket, buf: &mut [u8]| loop {
             let (n, _) = s.recv_from(buf).unwrap();
-            if !doomlink_net::lan_side::is_side_frame(&buf[..n]) {
+            if !doomlink_net::lan::side::is_side_frame(&buf[..n]) {
                 break n;
             }
         };

@@ -270,7 +270,7 @@ pub(crate) fn metrics_text(rooms: &Rooms) -> String {
 /// A counter summed over the rooms' WebRTC edges.
 pub(crate) fn edge_sum(
     inner: &Inner,
-    f: impl Fn(&doomlink_net::mux::MuxCounters) -> &AtomicU64,
+    f: impl Fn(&doomlink_net::webrtc::mux::MuxCounters) -> &AtomicU64,
 ) -> f64 {
     let shared: u64 = lock(&inner.edges)
         .iter()

@@ -13,11 +13,11 @@ use doomlink_kernel::{
 };
 use doomlink_net::identity::Identity;
 use doomlink_net::lan::GuestSink;
-use doomlink_net::mux::{MuxCounters, RtcMux};
-use doomlink_net::node::WebRtcNode;
 use doomlink_net::online::{host_room, HostOptions};
+use doomlink_net::relay::wire::ByeReason;
 use doomlink_net::rendezvous::{CreatedRoom, RoomError, RoomRequest};
-use doomlink_net::wire::ByeReason;
+use doomlink_net::webrtc::mux::{MuxCounters, RtcMux};
+use doomlink_net::webrtc::node::WebRtcNode;
 use doomlink_net::Config;
 use doomlink_play::internet::{session_config, InternetHost};
 use doomlink_play::netview::ChatLog;
@@ -123,7 +123,7 @@ pub(crate) struct Inner {
     /// Rooms being created (they count against the limit already).
     pending: AtomicU64,
     identity: Identity,
-    /// Every room's WebRTC: a socket and a thread each (see `doomlink_net::mux`); rooms are
+    /// Every room's WebRTC: a socket and a thread each (see `doomlink_net::webrtc::mux`); rooms are
     /// dealt to them in turn, so rooms spread over cores. Opened with the first room: a
     /// service that hosts none opens no WebRTC port.
     pub(crate) edges: Mutex<Vec<RtcMux>>,
@@ -460,7 +460,7 @@ impl Rooms {
                 match RtcMux::bind_pumped(
                     bind,
                     &cfg.rtc_advertise,
-                    &doomlink_net::peer::RtcOptions::default(),
+                    &doomlink_net::webrtc::peer::RtcOptions::default(),
                     self.inner.identity.clone(),
                     self.inner.room_edge_counters.clone(),
                 ) {
@@ -492,7 +492,7 @@ impl Rooms {
                 let edge = RtcMux::bind(
                     bind,
                     &cfg.rtc_advertise,
-                    &doomlink_net::peer::RtcOptions::default(),
+                    &doomlink_net::webrtc::peer::RtcOptions::default(),
                     self.inner.identity.clone(),
                 );
                 match edge {

@@ -23,7 +23,7 @@
 //! steady 35 Hz traffic, reported 1–3 ms): webrtc 0.21.1's driver pushes a relayed packet into
 //! its TURN client only after draining the TURN client's output, so the packet left on the
 //! driver's next pass — with nothing else in flight, when SCTP's 200 ms delayed-SACK timer
-//! fired. `doomlink_net::peer::send_frame` now wakes the driver once more after every send (see
+//! fired. `doomlink_net::webrtc::peer::send_frame` now wakes the driver once more after every send (see
 //! `flush_relayed` there); net/examples/bench_webrtc.rs measures the same on 127.0.0.1 with a
 //! local TURN server, no root needed.
 
@@ -36,10 +36,10 @@ use doomlink_e2e::measure::{percentile, udp_ping_pong};
 use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
 use doomlink_net::identity::Identity;
 use doomlink_net::lan::GuestSink;
-use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
-use doomlink_net::peer::{PathKind, RtcOptions};
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathKind, RtcOptions};
 use doomlink_net::{Config, Event, WadSet};
 use tokio::sync::mpsc;
 

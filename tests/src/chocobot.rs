@@ -61,7 +61,7 @@ pub enum Target {
 enum Transport {
     Udp(tokio::net::UdpSocket),
     Rtc {
-        node: doomlink_net::node::WebRtcNode,
+        node: doomlink_net::webrtc::node::WebRtcNode,
         hub: std::net::Ipv4Addr,
         rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
     },
@@ -85,7 +85,7 @@ impl Transport {
     async fn open(
         target: &Target,
         name: &str,
-        session: Option<&doomlink_net::session::Config>,
+        session: Option<&doomlink_net::relay::session::Config>,
     ) -> Result<Transport, String> {
         match target {
             Target::Udp(server) => {
@@ -97,8 +97,8 @@ impl Transport {
             }
             Target::Link(link) => {
                 use doomlink_net::online::{join_room, JoinOptions};
-                let invite =
-                    doomlink_net::invite::InviteLink::parse(link).map_err(|e| e.to_string())?;
+                let invite = doomlink_net::signaling::invite::InviteLink::parse(link)
+                    .map_err(|e| e.to_string())?;
                 let mut rtc = doomlink_play::internet::rtc_options_with(
                     Some([127, 0, 0, 1].into()),
                     Vec::new(),
@@ -112,7 +112,7 @@ impl Transport {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let mut cfg = session.ok_or("no session settings")?.clone();
                 cfg.name = name.to_string();
-                let (node, _events) = doomlink_net::node::WebRtcNode::client(
+                let (node, _events) = doomlink_net::webrtc::node::WebRtcNode::client(
                     cfg,
                     std::sync::Arc::new(ChannelSink(tx)),
                 );
@@ -162,7 +162,7 @@ impl Transport {
 
     fn close(&self) {
         if let Transport::Rtc { node, .. } = self {
-            node.close(doomlink_net::wire::ByeReason::Quit);
+            node.close(doomlink_net::relay::wire::ByeReason::Quit);
         }
     }
 }
@@ -184,7 +184,7 @@ struct Run<E> {
     /// WebRTC joins go a few at a time, as players arrive.
     joins: tokio::sync::Semaphore,
     /// The session settings of WebRTC bots (the IWAD's hash is taken once).
-    session: Option<doomlink_net::session::Config>,
+    session: Option<doomlink_net::relay::session::Config>,
 }
 
 impl<E: Fn(RunEvent)> Run<E> {

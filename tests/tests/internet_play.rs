@@ -236,8 +236,8 @@ fn a_link_with_a_tampered_fingerprint_is_refused() {
 }
 
 /// A valid offer code, made the way a host makes one (a real peer connection on 127.0.0.1).
-fn some_code(kind: doomlink_net::manual::CodeKind) -> String {
-    use doomlink_net::manual::{CandidateType, CodeCandidate, ManualCode};
+fn some_code(kind: doomlink_net::online::manual::CodeKind) -> String {
+    use doomlink_net::online::manual::{CandidateType, CodeCandidate, ManualCode};
     ManualCode {
         kind,
         ufrag: "abcdEFGH".into(),
@@ -287,7 +287,7 @@ fn one_line_error(args: &[&str], stdin: Option<&str>) -> String {
 
 #[test]
 fn bad_codes_are_one_line_naming_what_is_wrong() {
-    use doomlink_net::manual::CodeKind;
+    use doomlink_net::online::manual::CodeKind;
     let offer = some_code(CodeKind::Offer);
     let answer = some_code(CodeKind::Answer);
     let g = ["--headless", "--iwad", FREEDOOM1, "--rtc-bind", "127.0.0.1"];

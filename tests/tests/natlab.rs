@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
 use doomlink_net::identity::Identity;
-use doomlink_net::invite::InviteLink;
 use doomlink_net::lan::GuestSink;
-use doomlink_net::node::{NodeEvent, WebRtcNode};
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
-use doomlink_net::peer::{PathInfo, PathKind, RtcOptions};
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
+use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::peer::{PathInfo, PathKind, RtcOptions};
 use doomlink_net::{Config, Event, WadSet};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -16,7 +16,7 @@
 
 use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
 use doomlink_e2e::*;
-use doomlink_net::manual::{CandidateType, CodeKind, ManualCode};
+use doomlink_net::online::manual::{CandidateType, CodeKind, ManualCode};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};

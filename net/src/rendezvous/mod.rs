@@ -5,7 +5,7 @@
 //! STUN server and a TURN server ([`turn`]). The operations side — the admin API for the app's
 //! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
 //! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
-//! messages in [`crate::signal`]. The service relays SDP and ICE candidates between a room's host
+//! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
 //! and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
 //! peers cannot connect directly.
 //!
@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Limits ([`Limits`]): message size (a typed `too_large` error up to twice
-//! [`crate::signal::MAX_MESSAGE_LEN`], a closed socket beyond), messages per second per
+//! [`crate::signaling::MAX_MESSAGE_LEN`], a closed socket beyond), messages per second per
 //! connection (`rate_limited`, and a dropped connection for a flood), connections and rooms per
 //! source address, joiners per room, rooms in all. A bad message gets a typed error on its own
 //! connection and never ends anything else. Logs are structured (`tracing`).
@@ -48,7 +48,7 @@ use tokio_util::sync::CancellationToken;
 pub use admin::{AdminHandle, CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
 pub use rooms::{Limits, Registry};
 
-use crate::signal::{ErrorCode, IceServer, Message, SignalError, MAX_MESSAGE_LEN};
+use crate::signaling::{ErrorCode, IceServer, Message, SignalError, MAX_MESSAGE_LEN};
 use rooms::{ConnId, RoomMaker};
 
 /// How the service runs.
@@ -258,7 +258,7 @@ impl Rendezvous {
             .trim_matches(|c| c == '[' || c == ']')
             .to_owned();
         let host_ip: Option<IpAddr> = host.parse().ok();
-        if host_ip.is_none() && !crate::invite::valid_host_port(&format!("{host}:1")) {
+        if host_ip.is_none() && !crate::signaling::invite::valid_host_port(&format!("{host}:1")) {
             return Err(ServeError::PublicHost(cfg.public_host));
         }
         let ice_host = match host_ip {
@@ -404,7 +404,7 @@ async fn index() -> Html<&'static str> {
 }
 
 async fn join_page(State(shared): State<Arc<Shared>>, Path(room): Path<String>) -> Response {
-    if !crate::invite::valid_room(&room) {
+    if !crate::signaling::invite::valid_room(&room) {
         return (StatusCode::NOT_FOUND, Html(page::NOT_FOUND)).into_response();
     }
     Html(page::join_page(&room, shared.https_links)).into_response()
@@ -561,6 +561,6 @@ async fn connection(socket: WebSocket, ip: IpAddr, shared: Arc<Shared>) {
 
 fn error_text(e: &SignalError) -> String {
     let mut s = e.to_string();
-    s.truncate(crate::signal::MAX_TEXT_LEN);
+    s.truncate(crate::signaling::MAX_TEXT_LEN);
     s
 }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::signal::{ErrorCode, IceServer, Message};
+use crate::signaling::{ErrorCode, IceServer, Message};
 
 /// A connection's id, given by the server.
 pub type ConnId = u64;
@@ -121,7 +121,7 @@ pub struct Registry {
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Message {
     let mut message = message.into();
-    message.truncate(crate::signal::MAX_TEXT_LEN);
+    message.truncate(crate::signaling::MAX_TEXT_LEN);
     Message::Error { code, message }
 }
 
@@ -466,7 +466,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signal::{Candidate, SignalData};
+    use crate::signaling::{Candidate, SignalData};
 
     struct Maker(u32);
     impl RoomMaker for Maker {

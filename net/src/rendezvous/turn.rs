@@ -68,7 +68,7 @@ impl AuthHandler for RestAuth {
             .split_once(':')
             .ok_or_else(|| bad("username is not expiry:room"))?;
         let expiry: u64 = expiry.parse().map_err(|_| bad("expiry is not a number"))?;
-        if !crate::invite::valid_room(room) {
+        if !crate::signaling::invite::valid_room(room) {
             return Err(bad("bad room id"));
         }
         if expiry <= unix_now() {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use doomlink_net::lan::GuestSink;
-use doomlink_net::node::{NodeEvent, WebRtcNode};
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::{Config, Event, WadSet};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -17,9 +17,9 @@ use crate::netplay::{
 use crate::netview::NetView;
 use doomlink_kernel::Kernel;
 use doomlink_net::identity::Identity;
-use doomlink_net::invite::InviteLink;
 use doomlink_net::online::{HostOptions as RoomOptions, JoinOptions};
-use doomlink_net::peer::RtcOptions;
+use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::webrtc::peer::RtcOptions;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,8 +9,8 @@ use super::start_net_guest;
 use crate::netview::{ChatError, ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
 use crate::sink::KernelSink;
 use doomlink_kernel::{Errno, HostIO, Pid};
+use doomlink_net::lan::side::{SideConfig, SideRole};
 use doomlink_net::lan::{LanBridge, LanError};
-use doomlink_net::lan_side::{SideConfig, SideRole};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -231,7 +231,7 @@ impl LanNetplay {
     }
 
     pub fn lan_games(&self) -> Result<Vec<crate::netplay::LanGame>, crate::netplay::NetplayError> {
-        use doomlink_net::lan_query::{search, SearchConfig};
+        use doomlink_net::lan::query::{search, SearchConfig};
         let cfg = SearchConfig {
             bind_ip: self.bind_ip,
             broadcast: Some(SocketAddrV4::new(self.broadcast_ip, 2342)),

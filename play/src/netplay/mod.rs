@@ -65,7 +65,7 @@ pub enum Transport {
 pub struct InternetOptions {
     /// `host:port` of a `doomlink serve`; None: no rendezvous is set.
     pub rendezvous: Option<String>,
-    pub ice_servers: Vec<doomlink_net::signal::IceServer>,
+    pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
 }
 
 impl Default for HostOptions {
@@ -116,7 +116,7 @@ pub struct NetStart {
     /// The rendezvous to host at; None: the Settings' one.
     pub rendezvous: Option<String>,
     /// STUN/TURN servers besides the Settings' ones.
-    pub ice_servers: Vec<doomlink_net::signal::IceServer>,
+    pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
     pub action: NetAction,
 }
 
@@ -157,9 +157,9 @@ pub enum JoinTextError {
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
-    Invite(#[from] doomlink_net::invite::InviteError),
+    Invite(#[from] doomlink_net::signaling::invite::InviteError),
     #[error("{0}")]
-    Code(doomlink_net::manual::CodeError),
+    Code(doomlink_net::online::manual::CodeError),
 }
 
 /// True for text that looks like a link (a scheme), whatever follows.
@@ -180,8 +180,8 @@ fn looks_like_code(text: &str) -> bool {
 /// Sorts the Join page's text into an address, an invite link or a manual offer code, and checks
 /// it.
 pub fn parse_join_target(text: &str) -> Result<JoinTarget, JoinTextError> {
-    use doomlink_net::invite::InviteLink;
-    use doomlink_net::manual::{CodeKind, ManualCode};
+    use doomlink_net::online::manual::{CodeKind, ManualCode};
+    use doomlink_net::signaling::invite::InviteLink;
     let text = text.trim();
     if looks_like_link(text) {
         InviteLink::parse(text)?;

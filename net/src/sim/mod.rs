@@ -8,18 +8,20 @@
 //! it says no Bye, and the others must notice by themselves.
 //!
 //! Each wire direction draws its losses from its own stream of the seed, and keeps its own
-//! figures ([`SimNet::wire_stats`]): driven from real threads (app/src/relay.rs), a seed still
+//! figures ([`SimNet::wire_stats`]): driven from real threads (the relay harness in tests/), a seed still
 //! replays what happens to each wire's k-th datagram, and a failed run can show which peer
 //! stopped sending and when.
+
+pub mod rng;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use crate::rng::SplitMix64;
-use crate::session::{Config, Delivery, Event, LinkId, Output, SendError, Session};
-use crate::wire::Channel;
+use crate::relay::session::{Config, Delivery, Event, LinkId, Output, SendError, Session};
+use crate::relay::wire::Channel;
+use crate::sim::rng::SplitMix64;
 
 /// What the datagram channel of every wire does to a frame, each direction independently.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,7 @@
 //! The app's side of the rendezvous: host a room and get an invite link, or join one, and end
-//! up with connected [`RtcLink`]s to hand to a [`crate::node::WebRtcNode`].
+//! up with connected [`RtcLink`]s to hand to a [`crate::webrtc::node::WebRtcNode`].
 //!
-//! Owns the signaling client (one WebSocket to the rendezvous, [`crate::signal`] messages) and
+//! Owns the signaling client (one WebSocket to the rendezvous, [`crate::signaling`] messages) and
 //! the negotiation of each link over it: the host offers, both sides trickle candidates, the
 //! joiner checks the host's fingerprint against the link's before it answers, and again against
 //! the DTLS certificate once connected.
@@ -23,6 +23,8 @@
 //! client.add_link(joined.link)?;
 //! ```
 
+pub mod manual;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -33,13 +35,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::identity::{Fingerprint, Identity};
-use crate::invite::{InviteError, InviteLink};
-use crate::mux::{MuxLink, RtcMux};
-use crate::node::NodeLink;
-use crate::peer::{RtcError, RtcLink, RtcOptions};
-use crate::signal::{
+use crate::signaling::invite::{InviteError, InviteLink};
+use crate::signaling::{
     Candidate, ErrorCode, IceServer, Message, SdpKind, SignalData, MAX_MESSAGE_LEN,
 };
+use crate::webrtc::mux::{MuxLink, RtcMux};
+use crate::webrtc::node::NodeLink;
+use crate::webrtc::peer::{RtcError, RtcLink, RtcOptions};
 
 /// How often a client tells the rendezvous it is still there.
 pub const KEEPALIVE: Duration = Duration::from_secs(20);
@@ -181,7 +183,7 @@ pub struct Joiner {
     /// The rendezvous's number for it.
     pub peer: u32,
     pub name: String,
-    /// Hand it to [`crate::node::WebRtcNode::add_link`].
+    /// Hand it to [`crate::webrtc::node::WebRtcNode::add_link`].
     pub link: NodeLink,
 }
 

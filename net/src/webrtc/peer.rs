@@ -45,8 +45,8 @@ use webrtc::peer_connection::{
 };
 
 use crate::identity::{Fingerprint, FingerprintError, Identity};
-use crate::signal::{Candidate, IceServer, Sdp, SdpKind};
-use crate::wire::Channel;
+use crate::relay::wire::Channel;
+use crate::signaling::{Candidate, IceServer, Sdp, SdpKind};
 
 /// SCTP stream id of the datagram channel, the same on both sides.
 pub const DATAGRAM_STREAM: u16 = 0;
@@ -127,7 +127,7 @@ pub enum RtcError {
 }
 
 /// ICE timeouts and mDNS as `opts` say: what every doomlink peer connection is set up with,
-/// a webrtc one here or a sans-IO one in [`crate::mux`].
+/// a webrtc one here or a sans-IO one in [`crate::webrtc::mux`].
 pub(crate) fn setting_engine(opts: &RtcOptions) -> webrtc::peer_connection::SettingEngine {
     SettingEngineBuilder::new()
         .with_ice_timeouts(
@@ -266,7 +266,7 @@ pub(crate) type EarlyFrame = (Channel, bytes::Bytes);
 
 /// One peer connection with its two channels. Made by [`RtcLink::new`], driven through
 /// offer/answer and candidates by the signaling, then [`RtcLink::wait_connected`], then handed to
-/// a [`crate::node::WebRtcNode`].
+/// a [`crate::webrtc::node::WebRtcNode`].
 pub struct RtcLink {
     pub(crate) pc: Arc<dyn PeerConnection>,
     pub(crate) dgram: Arc<dyn DataChannel>,

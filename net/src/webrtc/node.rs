@@ -33,11 +33,13 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use crate::lan::GuestSink;
-use crate::mux::{LinkEvents, MuxLink};
-use crate::peer::{path_of, send_frame, PathInfo, PathKind, PcEvent, RtcLink};
-use crate::session::{Config, Delivery, Event, LinkId, Output, SendError, Session, SessionError};
-use crate::stats::LinkStats;
-use crate::wire::{ByeReason, Channel};
+use crate::relay::session::{
+    Config, Delivery, Event, LinkId, Output, SendError, Session, SessionError,
+};
+use crate::relay::stats::LinkStats;
+use crate::relay::wire::{ByeReason, Channel};
+use crate::webrtc::mux::{LinkEvents, MuxLink};
+use crate::webrtc::peer::{path_of, send_frame, PathInfo, PathKind, PcEvent, RtcLink};
 
 /// Datagram frames queued per link before new ones are dropped (~0.5 s of a 4-player game).
 pub const DGRAM_QUEUE: usize = 256;

@@ -29,6 +29,8 @@
 //! Only SDP descriptions and ICE candidates travel in `signal`: the service relays these two
 //! shapes and nothing else, so it cannot be used as a general message relay.
 
+pub mod invite;
+
 use serde::{Deserialize, Serialize};
 
 /// The largest message either side sends or accepts (an SDP with a dozen candidates is ~2 KiB).
@@ -277,7 +279,7 @@ impl Message {
     }
 
     pub fn validate(&self) -> Result<(), SignalError> {
-        use crate::invite::{valid_room, valid_secret};
+        use crate::signaling::invite::{valid_room, valid_secret};
         let room = |r: &str| {
             if valid_room(r) {
                 Ok(())

@@ -2,8 +2,8 @@
 //! LAN bridge's own real UDP sockets next to Chocolate Doom's packets.
 //!
 //! Owns the side frames' byte layout ([`SideMsg`]: strict parse, checked emit) and the sans-IO
-//! state ([`LanSide`]: inputs with a timestamp, outputs polled, like [`crate::session`]). The
-//! bridge (`lan.rs`) demultiplexes by the magic before anything reaches the guest, feeds the state
+//! state ([`LanSide`]: inputs with a timestamp, outputs polled, like [`crate::relay::session`]). The
+//! bridge ([`crate::lan`]) demultiplexes by the magic before anything reaches the guest, feeds the state
 //! with the guest's own traffic (who the game talks to) and sends what it yields.
 //!
 //! # Why a magic, and why it is safe with stock Chocolate Doom
@@ -44,7 +44,7 @@
 //! that answered; the host ([`SideRole::Host`]) relays a client's chat to its other doomlink
 //! clients.
 
-use crate::stats::PingTracker;
+use crate::relay::stats::PingTracker;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

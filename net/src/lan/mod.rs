@@ -13,13 +13,17 @@
 //! Guest-visible virtual addresses never reach the wire.
 //!
 //! With [`LanConfig::side`] set, the bridge also speaks doomlink's side protocol
-//! ([`crate::lan_side`]: chat and ping between doomlink players) on the same sockets: frames with
+//! ([`crate::lan::side`]: chat and ping between doomlink players) on the same sockets: frames with
 //! its magic are taken out before anything reaches the guest (with or without `side`: they are
 //! never the game's), the guest's unicast traffic tells the side state who its peers are, and a
 //! timer thread sends the pings that are due.
 
-use crate::lan_nat::{NatConfig, NatError, NatTable, Outbound};
-use crate::lan_side::{
+pub mod nat;
+pub mod query;
+pub mod side;
+
+use nat::{NatConfig, NatError, NatTable, Outbound};
+use side::{
     is_side_frame, LanSide, RosterEntry, SideConfig, SideError, SideOutput, SidePeerStatus,
 };
 use std::collections::{HashMap, VecDeque};
@@ -636,7 +640,7 @@ mod tests {
 
     fn side_bridge(
         name: &str,
-        role: crate::lan_side::SideRole,
+        role: side::SideRole,
     ) -> (LanBridge, mpsc::Receiver<(u16, SocketAddrV4, Vec<u8>)>) {
         let (tx, rx) = mpsc::channel();
         let mut side = SideConfig::new(name, role);
@@ -666,7 +670,7 @@ mod tests {
     /// Doom) gets a few probes and then nothing.
     #[test]
     fn side_protocol_between_two_bridges_and_a_silent_peer() {
-        use crate::lan_side::{PeerKind, SideRole};
+        use side::{PeerKind, SideRole};
         let (host, host_rx) = side_bridge("Host", SideRole::Host);
         let (client, client_rx) = side_bridge("Client", SideRole::Client);
         let host_real = host.open_port(60010).unwrap();

@@ -3,8 +3,8 @@
 //! tests/sim.rs.
 
 use super::*;
-use crate::wire::frame_type;
-use crate::wire::WadSet;
+use crate::relay::wire::frame_type;
+use crate::relay::wire::WadSet;
 use std::time::Duration;
 
 fn wads() -> WadSet {
@@ -682,7 +682,7 @@ fn chat_and_lobby_reach_every_member() {
         .iter()
         .any(|e| matches!(e, Event::PeerJoined { peer, .. } if peer.name == "late")));
     // Too long, or before joining.
-    let long = "x".repeat(crate::wire::MAX_CHAT_LEN + 1);
+    let long = "x".repeat(crate::relay::wire::MAX_CHAT_LEN + 1);
     assert!(s.hub.send_chat(t0, &long).is_err());
     let mut lone = Session::client(Config::new("c", wads()), t0);
     assert_eq!(lone.send_chat(t0, "hi"), Err(SessionError::NotConnected));

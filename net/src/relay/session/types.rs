@@ -4,9 +4,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::stats::LinkStats;
-use crate::subnet::Subnet;
-use crate::wire::{ByeReason, Channel, FrameError, PeerInfo, WadSet};
+use crate::relay::stats::LinkStats;
+use crate::relay::subnet::Subnet;
+use crate::relay::wire::{ByeReason, Channel, FrameError, PeerInfo, WadSet};
 
 /// A link as the session knows it: an id the session hands out in [`Session::link_up`]; the
 /// transport keeps the mapping to its connection.
@@ -34,7 +34,7 @@ pub struct Config {
     pub name: String,
     /// Sent in Hello for the host's information (compatibility is the protocol version's job).
     pub doomlink_version: String,
-    /// A client must have exactly the hub's. At most [`crate::wire::MAX_PWADS`] PWADs are
+    /// A client must have exactly the hub's. At most [`crate::relay::wire::MAX_PWADS`] PWADs are
     /// sent; more are cut (on both sides alike).
     pub wads: WadSet,
     /// The virtual network; a hub uses it, a client learns the hub's from the Welcome.

@@ -3,7 +3,7 @@
 //!
 //! Owns the socket, a thread that reads it, and every peer connection made through it — each a
 //! sans-IO `rtc` core ([`rtc::peer_connection::RTCPeerConnection`]) with no task, timer or socket
-//! of its own. A [`crate::peer::RtcLink`] is a webrtc 0.21 peer connection with a driver task, its
+//! of its own. A [`crate::webrtc::peer::RtcLink`] is a webrtc 0.21 peer connection with a driver task, its
 //! own sockets, and a reader and a writer task per channel: a game frame crossed about five task or
 //! thread hops, and half of a dedicated room's CPU went to waking them. Here a frame makes one
 //! hop each way:
@@ -14,7 +14,7 @@
 //! guest thread: HostIO::send_dgram ─► node ─► MuxLink::send ─► core ─► poll_write ─► socket
 //! ```
 //!
-//! The wire is what a [`crate::peer::RtcLink`] speaks: the same two negotiated channels (stream
+//! The wire is what a [`crate::webrtc::peer::RtcLink`] speaks: the same two negotiated channels (stream
 //! ids [`DATAGRAM_STREAM`] and [`CONTROL_STREAM`]), the same certificate, an offer from this side,
 //! so joiners need nothing new. This side only has host candidates: the socket's address (or, on
 //! a wildcard bind, every interface's) plus any addresses it is told to advertise (a server
@@ -65,11 +65,11 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use crate::identity::Identity;
-use crate::peer::{
+use crate::relay::wire::Channel;
+use crate::signaling::{Candidate, Sdp, SdpKind};
+use crate::webrtc::peer::{
     channel_init, path_of_pair, rtc_err, setting_engine, PathInfo, RtcError, RtcOptions,
 };
-use crate::signal::{Candidate, Sdp, SdpKind};
-use crate::wire::Channel;
 
 /// What a link's owner hears from the mux thread.
 pub trait LinkEvents: Send + Sync {

@@ -33,8 +33,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::identity::Fingerprint;
-use crate::peer::{RtcError, RtcLink, RtcOptions};
-use crate::signal::{Sdp, SdpKind};
+use crate::signaling::{Sdp, SdpKind};
+use crate::webrtc::peer::{RtcError, RtcLink, RtcOptions};
 
 pub const CODE_VERSION: u8 = 1;
 /// Candidates a code carries at most (more are dropped, lowest priority first).

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
-use crate::subnet::{Dest, Subnet};
+use crate::relay::subnet::{Dest, Subnet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatConfig {

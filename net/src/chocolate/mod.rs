@@ -11,7 +11,7 @@
 //! REJECTED     str reason
 //! GAMESTART    (reliable) net_gamesettings_t: see Settings
 //! GAMEDATA     never reliable: tic numbers, acks and ticcmds
-//! QUERY/QUERY_RESPONSE   lan_query's (the server browser's two packets)
+//! QUERY/QUERY_RESPONSE   lan::query's (the server browser's two packets)
 //! ```
 //!
 //! Who uses it: the LAN query (its packet types), the LAN side protocol (its magic is no

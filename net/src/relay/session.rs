@@ -44,9 +44,9 @@ pub use types::{
     Transmit,
 };
 
-use crate::stats::{LinkStats, PingTracker, SessionStats};
-use crate::subnet::{Dest, Subnet};
-use crate::wire::{
+use crate::relay::stats::{LinkStats, PingTracker, SessionStats};
+use crate::relay::subnet::{Dest, Subnet};
+use crate::relay::wire::{
     truncate_utf8, Bye, ByeReason, Channel, DatagramFrame, Frame, FrameError, Hello, Line,
     PeerInfo, Welcome, MAX_BYE_MESSAGE_LEN, MAX_DGRAM_PAYLOAD, MAX_LOBBY_LEN, MAX_NAME_LEN,
     MAX_PEERS, MAX_VERSION_LEN,
@@ -134,7 +134,7 @@ impl Session {
         // Cut what we send to what a peer accepts, so our own frames always emit.
         cfg.name = truncate_utf8(&cfg.name, MAX_NAME_LEN).to_owned();
         cfg.doomlink_version = truncate_utf8(&cfg.doomlink_version, MAX_VERSION_LEN).to_owned();
-        cfg.wads.pwads.truncate(crate::wire::MAX_PWADS);
+        cfg.wads.pwads.truncate(crate::relay::wire::MAX_PWADS);
         Session {
             role,
             cfg,

@@ -56,7 +56,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::subnet::Subnet;
+use crate::relay::subnet::Subnet;
 
 /// The protocol version this crate speaks.
 pub const VERSION: u8 = 1;
