@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-//! doom.wasm run headless in the doomlink kernel: the -timedemo figures native Chocolate Doom
-//! gives on this machine, and netgames between guests of one kernel (over 127.0.0.1) that end
-//! by themselves (DOOMLINK_TICS) with identical demos.
+//! doom.wasm run headless in the doomlink kernel: netgames between guests of one kernel (over
+//! 127.0.0.1) that end by themselves (DOOMLINK_TICS) with identical demos. That demos play back
+//! to native Chocolate Doom's gametic counts is checked once, through the `doomlink` binary
+//! (tests/tests/guest_doom.rs).
 //!
 //! Needs Freedoom (scripts/setup installs it) in /usr/share/games/doom.
 
@@ -10,40 +11,6 @@ mod common;
 use common::{assert_same_game, data_dir, start, Setup};
 use doomlink_kernel::ExitStatus;
 use std::time::Duration;
-
-fn timedemo(iwad: &str, demo: &str) -> String {
-    let guest = start(
-        Setup {
-            iwad: Some(iwad),
-            ..Default::default()
-        },
-        &["-timedemo", demo],
-    );
-    let (status, output) = guest.finish(Duration::from_secs(60));
-    assert_eq!(status, ExitStatus::Exited(0), "{output}");
-    output
-        .lines()
-        .find(|l| l.starts_with("timed "))
-        .unwrap_or_else(|| panic!("no timing:\n{output}"))
-        .to_string()
-}
-
-#[test]
-fn timedemos_run_as_native() {
-    // Native chocolate-doom 3.0 (Debian) on the same IWADs.
-    for (iwad, demo, gametics) in [
-        ("freedoom1.wad", "demo1", 1531),
-        ("freedoom1.wad", "demo2", 2763),
-        ("freedoom1.wad", "demo3", 1241),
-        ("freedoom2.wad", "demo1", 1415),
-    ] {
-        let line = timedemo(iwad, demo);
-        assert!(
-            line.starts_with(&format!("timed {gametics} gametics ")),
-            "{iwad} {demo}: {line}"
-        );
-    }
-}
 
 /// A peer that stops by itself after `tics` tics, recording peer.lmp in `data`.
 fn peer<'a>(iwad: &'a str, data: &'a std::path::Path, tics: usize) -> Setup<'a> {
