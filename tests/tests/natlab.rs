@@ -7,65 +7,21 @@
 //! The lab itself (namespaces, NATs, the guard that removes them) is `doomlink_e2e::natlab`;
 //! full games through the real binary are in natlab_play.rs. Needs root; fails loudly without.
 
-use std::net::SocketAddrV4;
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
 use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
 use doomlink_net::identity::Identity;
-use doomlink_net::lan::GuestSink;
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
 use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::testing::{wait_event, Inbox};
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::webrtc::peer::{PathInfo, PathKind, RtcOptions};
 use doomlink_net::{Config, Event, WadSet};
-use tokio::sync::mpsc::UnboundedReceiver;
-
-/// Records what the session delivers to the "guest".
-#[derive(Default)]
-struct Inbox(Mutex<Vec<(u16, SocketAddrV4, Vec<u8>)>>);
-
-impl GuestSink for Inbox {
-    fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
-        self.0.lock().unwrap().push((dst_port, src, data.to_vec()));
-    }
-}
-
-impl Inbox {
-    /// Waits until `n` datagrams are in (or `limit` passes) and takes them.
-    async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(u16, SocketAddrV4, Vec<u8>)> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if self.0.lock().unwrap().len() >= n || tokio::time::Instant::now() > deadline {
-                return std::mem::take(&mut self.0.lock().unwrap());
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
 
 fn cfg(name: &str) -> Config {
     Config::new(name, WadSet::default())
-}
-
-/// Waits for an event matching `f`, up to `limit`; other events are skipped.
-async fn wait_event(
-    rx: &mut UnboundedReceiver<NodeEvent>,
-    limit: Duration,
-    mut f: impl FnMut(&NodeEvent) -> bool,
-) -> Option<NodeEvent> {
-    tokio::time::timeout(limit, async {
-        while let Some(ev) = rx.recv().await {
-            if f(&ev) {
-                return Some(ev);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 /// Runs the future `f` makes on a single-threaded runtime on a thread inside namespace `ns`.

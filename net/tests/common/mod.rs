@@ -1,76 +1,23 @@
-//! Shared helpers of the Internet-play tests: a guest sink that records deliveries, and waits.
-#![allow(dead_code)]
+//! Shared helpers of the Internet-play tests (the recording sink and the event wait are
+//! `doomlink_net::testing`, shared with the e2e tests).
+#![allow(dead_code, unused_imports)]
 
-use std::net::SocketAddrV4;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use doomlink_net::lan::GuestSink;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
-use doomlink_net::{Config, Event, WadSet};
+use doomlink_net::{Config, WadSet};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Records what the session delivers to the "guest".
-#[derive(Default)]
-pub struct Inbox(pub Mutex<Vec<(u16, SocketAddrV4, Vec<u8>)>>);
-
-impl GuestSink for Inbox {
-    fn deliver(&self, dst_port: u16, src: SocketAddrV4, data: &[u8]) {
-        self.0.lock().unwrap().push((dst_port, src, data.to_vec()));
-    }
-}
-
-impl Inbox {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Inbox::default())
-    }
-    pub fn take(&self) -> Vec<(u16, SocketAddrV4, Vec<u8>)> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-    /// Waits until `n` datagrams are in.
-    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(u16, SocketAddrV4, Vec<u8>)> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if self.0.lock().unwrap().len() >= n || tokio::time::Instant::now() > deadline {
-                return self.take();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
+pub use doomlink_net::testing::{wait_event, Inbox};
 
 pub fn cfg(name: &str) -> Config {
     Config::new(name, WadSet::default())
 }
 
-/// Waits for an event matching `f`, up to `limit`; other events are skipped.
-pub async fn wait_event(
-    rx: &mut UnboundedReceiver<NodeEvent>,
-    limit: Duration,
-    mut f: impl FnMut(&NodeEvent) -> bool,
-) -> Option<NodeEvent> {
-    tokio::time::timeout(limit, async {
-        while let Some(ev) = rx.recv().await {
-            if f(&ev) {
-                return Some(ev);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
 pub async fn wait_joined(rx: &mut UnboundedReceiver<NodeEvent>) -> std::net::Ipv4Addr {
-    match wait_event(rx, Duration::from_secs(10), |e| {
-        matches!(e, NodeEvent::Session(Event::Joined { .. }))
-    })
-    .await
-    {
-        Some(NodeEvent::Session(Event::Joined { addr, .. })) => addr,
-        other => panic!("no Joined: {other:?}"),
-    }
+    doomlink_net::testing::wait_joined(rx, Duration::from_secs(10))
+        .await
+        .expect("no Joined within 10 s")
 }
 
 pub fn init_tracing() {
