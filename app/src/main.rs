@@ -4,7 +4,7 @@
 
 #![forbid(unsafe_code)]
 
-use doomlink_play::game::GameOptionArgs;
+use doomlink_play::game::{GameOptionArgs, GameSettings, ServerRole};
 use doomlink_play::netplay::lan::LanHost;
 use doomlink_play::netview::{ChatLine, NetView};
 use doomlink_play::sink::KernelSink;
@@ -491,13 +491,18 @@ fn host(a: HostArgs) -> Result<i32> {
             )
         })?;
     }
-    let opts = a.options.game_options();
+    let settings = GameSettings {
+        players: a.players,
+        ..a.options.settings()
+    };
     if !a.game.headless {
         use doomlink_play::netplay::{HostOptions, NetAction, Transport};
         let options = HostOptions {
-            game: opts,
-            // Without --players the game starts from the lobby (or when the game is full).
-            players: a.players.unwrap_or(if a.manual { 2 } else { 4 }),
+            game: GameSettings {
+                // Without --players the game starts from the lobby (or when the game is full).
+                players: Some(a.players.unwrap_or(if a.manual { 2 } else { 4 })),
+                ..settings.clone()
+            },
             port: a.port,
             transport: if a.internet {
                 Transport::Internet
@@ -520,20 +525,17 @@ fn host(a: HostArgs) -> Result<i32> {
             action,
         );
     }
-    let mut args = vec!["-server".to_string(), "-port".into(), a.port.to_string()];
     // What LAN browsers (lan-list, native -search) show for this game, unless the user set it.
-    if !a.game.doom_args.iter().any(|x| x == "-servername") {
-        let title = a
-            .name
-            .as_deref()
-            .map(|n| format!("{n}'s game"))
-            .unwrap_or_else(|| "doomlink game".into());
-        args.extend(["-servername".into(), title]);
-    }
-    if let Some(n) = a.players {
-        args.extend(["-nodes".into(), n.to_string()]);
-    }
-    args.extend(opts.doom_args());
+    let title = a
+        .name
+        .as_deref()
+        .map(|n| format!("{n}'s game"))
+        .unwrap_or_else(|| "doomlink game".into());
+    let named = a.game.doom_args.iter().any(|x| x == "-servername");
+    let mut args = settings.server_args(ServerRole::Player {
+        port: a.port,
+        name: (!named).then_some(title.as_str()),
+    });
     args.extend(name_args(&a.name));
     args.extend(a.game.doom_args.iter().cloned());
     let cfg = doom_config(&a.game, args)?;

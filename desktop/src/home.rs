@@ -8,8 +8,8 @@ use crate::settings::{InternetSettingsError, Settings, TurnServer};
 use crate::view::Scaling;
 use doomlink_play::launch::GameSetup;
 use doomlink_play::netplay::{
-    mode_label, parse_join_target, HostOptions, InternetOptions, JoinTextError, LanGame, Netplay,
-    NetplayError, Transport, MODES,
+    parse_join_target, GameMode, HostOptions, InternetOptions, JoinTextError, LanGame, Netplay,
+    NetplayError, Transport,
 };
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
@@ -334,15 +334,15 @@ impl HostPage {
                     }
                     ui.label("Mode");
                     egui::ComboBox::from_id_salt("host-mode")
-                        .selected_text(mode_label(o.game.mode))
+                        .selected_text(o.game.mode.label())
                         .show_ui(ui, |ui| {
-                            for m in MODES {
-                                ui.selectable_value(&mut o.game.mode, m, mode_label(m));
+                            for m in GameMode::ALL {
+                                ui.selectable_value(&mut o.game.mode, m, m.label());
                             }
                         });
                     ui.end_row();
                     ui.label("Players");
-                    ui.add(egui::Slider::new(&mut o.players, 2..=4))
+                    ui.add(egui::Slider::new(o.game.players.get_or_insert(2), 2..=4))
                         .on_hover_text("The game starts by itself when this many are in.");
                     ui.end_row();
                     if !internet {

@@ -3,6 +3,8 @@
 //! `doomlink room create` and the window's Host → On a server send. HTTP/1.1 through hyper, one
 //! request per connection, with bounds on the time and on the answer's size.
 
+use crate::chocolate::settings::Warp;
+use crate::chocolate::{GameMode, GameSettings};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
@@ -10,25 +12,20 @@ use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A room to create: the game options of `doomlink host`, all optional.
+/// A room to create: its game (players, mode, skill, map, timer, flags) as `doomlink host`
+/// takes them, and where it runs; all optional. Its JSON is flat, the game's keys next to
+/// `name`, `iwad` and `lan_port` (`{"players": 2, "mode": "deathmatch", "warp": [1, 3]}`), and
+/// unknown keys are refused; `serve.toml`'s `[[room]]` tables are the same keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "FlatRoomRequest")]
 pub struct RoomRequest {
     /// Shown in logs and the room list.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Players the room takes (1–4).
-    pub players: Option<u8>,
-    /// "coop" (default), "deathmatch" or "altdeath".
-    pub mode: Option<String>,
-    pub skill: Option<u8>,
-    /// `[E, M]` (Doom) or `[M]` (Doom II).
-    pub warp: Vec<u8>,
-    /// Minutes per level.
-    pub timer: Option<u32>,
-    pub nomonsters: bool,
-    pub fast: bool,
-    pub respawn: bool,
+    #[serde(flatten)]
+    pub game: GameSettings,
     /// Which of the service's IWADs (a file name such as `freedoom2.wad`); default: the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iwad: Option<String>,
     /// A real UDP port (1–65534) on the service where players also join over the LAN
     /// transport (`doomlink join HOST:PORT`, stock Chocolate Doom `-connect`); absent: invite
@@ -36,6 +33,56 @@ pub struct RoomRequest {
     /// refuse unknown fields) still take requests without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lan_port: Option<u16>,
+}
+
+/// What a request's JSON (or a `[[room]]` table) is read as: the room's keys and the game's,
+/// flat, unknown ones refused. Not a flattened [`GameSettings`]: serde cannot refuse unknown
+/// keys next to a flattened struct, and a flattened field's error loses where it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatRoomRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    players: Option<u8>,
+    #[serde(default)]
+    mode: GameMode,
+    #[serde(default)]
+    skill: Option<u8>,
+    #[serde(default, with = "crate::chocolate::settings::warp_list")]
+    warp: Option<Warp>,
+    #[serde(default)]
+    timer: Option<u32>,
+    #[serde(default)]
+    nomonsters: bool,
+    #[serde(default)]
+    fast: bool,
+    #[serde(default)]
+    respawn: bool,
+    #[serde(default)]
+    iwad: Option<String>,
+    #[serde(default)]
+    lan_port: Option<u16>,
+}
+
+impl From<FlatRoomRequest> for RoomRequest {
+    fn from(f: FlatRoomRequest) -> Self {
+        RoomRequest {
+            name: f.name,
+            game: GameSettings {
+                players: f.players,
+                mode: f.mode,
+                skill: f.skill,
+                warp: f.warp,
+                timer_minutes: f.timer,
+                nomonsters: f.nomonsters,
+                fast: f.fast,
+                respawn: f.respawn,
+            },
+            iwad: f.iwad,
+            lan_port: f.lan_port,
+        }
+    }
 }
 
 /// What the admin API answers for a new room.

@@ -30,6 +30,7 @@
 //! - [`rendezvous`] (the `rendezvous` feature, also on by default): `doomlink serve`, the
 //!   service: signaling over WebSocket, the invite page, STUN and TURN with per-room
 //!   credentials, rooms and limits, the admin API's server.
+//! - [`testing`] (the `testing` feature): what tests of WebRTC nodes share.
 //!
 //! # Links and transports
 //!
@@ -58,6 +59,8 @@ pub mod rendezvous;
 #[cfg(feature = "internet")]
 pub mod signaling;
 pub mod sim;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "internet")]
 pub mod webrtc;
 

@@ -22,7 +22,7 @@ impl DedicatedRooms for Rooms {
                 name: r.spec.name.clone(),
                 link: r.link.clone(),
                 players: r.players(),
-                max_players: r.spec.players,
+                max_players: r.spec.players(),
                 kind: match r.kind {
                     Kind::Standing => "standing".into(),
                     Kind::Created => "created".into(),

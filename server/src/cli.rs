@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use doomlink_play::game::{GameMode, GameOptionArgs};
+use doomlink_play::game::{GameOptionArgs, GameSettings};
 use doomlink_play::{internet, iwad};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -178,22 +178,12 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
 /// `doomlink room create`: POST /admin/rooms through the admin API's client.
 pub fn room(a: RoomArgs) -> Result<i32> {
     let RoomAction::Create(c) = a.action;
-    let o = &c.options;
-    let mode = o.mode().map(|m| match m {
-        GameMode::Deathmatch => "deathmatch",
-        GameMode::AltDeath => "altdeath",
-        GameMode::Coop => "coop",
-    });
     let req = doomlink_net::admin_api::RoomRequest {
         name: c.name.clone(),
-        players: c.players,
-        mode: mode.map(String::from),
-        skill: o.skill,
-        warp: o.warp.clone(),
-        timer: o.timer,
-        nomonsters: o.nomonsters,
-        fast: o.fast,
-        respawn: o.respawn,
+        game: GameSettings {
+            players: c.players,
+            ..c.options.settings()
+        },
         iwad: c.iwad.clone(),
         lan_port: c.lan_port,
     };

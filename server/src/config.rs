@@ -2,8 +2,9 @@
 //! validation with errors that name the key, and the room specs it holds. Command-line flags
 //! override the file; `--check-config` parses and validates only.
 
+use doomlink_net::chocolate::settings::MAX_PLAYERS;
+use doomlink_net::chocolate::{GameSettings, SettingsError};
 use doomlink_net::rendezvous::RoomRequest;
-use doomlink_play::game::{GameMode, GameOptions};
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -63,8 +64,10 @@ pub struct ServeFile {
     pub drain_seconds: Option<u64>,
     #[serde(default)]
     pub limits: LimitsFile,
+    /// Standing rooms: `[[room]]`, the admin API's room request keys (`name` required, `iwad`
+    /// a path).
     #[serde(default, rename = "room")]
-    pub rooms: Vec<RoomFile>,
+    pub rooms: Vec<RoomRequest>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -73,28 +76,6 @@ pub struct LimitsFile {
     pub rooms: Option<usize>,
     pub players_per_room: Option<u8>,
     pub guest_memory_mb: Option<usize>,
-}
-
-/// A standing room: `[[room]]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct RoomFile {
-    pub name: String,
-    pub iwad: Option<PathBuf>,
-    pub players: Option<u8>,
-    pub mode: Option<String>,
-    pub skill: Option<u8>,
-    #[serde(default)]
-    pub warp: Vec<u8>,
-    pub timer: Option<u32>,
-    #[serde(default)]
-    pub nomonsters: bool,
-    #[serde(default)]
-    pub fast: bool,
-    #[serde(default)]
-    pub respawn: bool,
-    /// A real UDP port LAN-transport players join at (0 or absent: none).
-    pub lan_port: Option<u16>,
 }
 
 /// Limits on dedicated rooms.
@@ -107,6 +88,13 @@ pub struct RoomLimits {
     pub guest_memory: usize,
 }
 
+impl RoomSpec {
+    /// The players the room takes, and starts its game with.
+    pub fn players(&self) -> u8 {
+        self.game.players_or(MAX_PLAYERS)
+    }
+}
+
 impl Default for RoomLimits {
     fn default() -> Self {
         RoomLimits {
@@ -117,13 +105,13 @@ impl Default for RoomLimits {
     }
 }
 
-/// A room to run: its game (enforced on the game's start) and its IWAD.
+/// A room to run: its game (enforced on the game's start; its `players` always set) and its
+/// IWAD.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSpec {
     pub name: String,
     pub iwad: PathBuf,
-    pub players: u8,
-    pub game: GameOptions,
+    pub game: GameSettings,
     /// The real UDP port the room also takes LAN-transport players at (`doomlink join IP:PORT`,
     /// stock Chocolate Doom `-connect`); None: WebRTC only.
     pub lan_port: Option<u16>,
@@ -303,7 +291,10 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
     let mut lan_ports = std::collections::HashSet::new();
     for (i, r) in file.rooms.iter().enumerate() {
         let key = format!("room[{i}]");
-        if !names.insert(r.name.clone()) {
+        let Some(name) = r.name.clone() else {
+            return Err(invalid(format!("{key}.name"), "missing"));
+        };
+        if !names.insert(name.clone()) {
             return Err(invalid(format!("{key}.name"), "two rooms have this name"));
         }
         let lan_port = lan_port_of(r.lan_port, [s.stun_port, s.turn_port], &mut lan_ports)
@@ -320,7 +311,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
                 ));
             }
         }
-        let iwad = match &r.iwad {
+        let iwad = match r.iwad.as_ref().map(PathBuf::from) {
             Some(p) => {
                 if !p.is_file() {
                     return Err(invalid(
@@ -337,25 +328,11 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
                 )
             })?,
         };
-        let req = RoomRequest {
-            name: Some(r.name.clone()),
-            players: r.players,
-            mode: r.mode.clone(),
-            skill: r.skill,
-            warp: r.warp.clone(),
-            timer: r.timer,
-            nomonsters: r.nomonsters,
-            fast: r.fast,
-            respawn: r.respawn,
-            iwad: None,
-            lan_port: None,
-        };
-        let (players, game) = game_of(&req, s.limits.players_per_room)
-            .map_err(|(k, m)| invalid(format!("{key}.{k}"), m))?;
+        let game = game_of(r, s.limits.players_per_room)
+            .map_err(|e| invalid(format!("{key}.{}", e.field), e.message))?;
         s.standing.push(RoomSpec {
-            name: r.name.clone(),
+            name,
             iwad,
-            players,
             game,
             lan_port,
         });
@@ -412,10 +389,19 @@ fn key_at(text: &str, offset: usize) -> Option<(String, usize)> {
     let offset = offset.min(text.len());
     let line_no = text[..offset].matches('\n').count() + 1;
     let mut table = String::new();
+    // `[[room]]` tables are counted: the key of the second is `room[1].mode`.
+    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
     for (i, line) in text.lines().enumerate() {
         let l = line.trim();
         if l.starts_with('[') {
-            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            let name = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            table = if l.starts_with("[[") {
+                let n = arrays.entry(name.clone()).or_default();
+                *n += 1;
+                format!("{name}[{}]", *n - 1)
+            } else {
+                name
+            };
         }
         if i + 1 == line_no {
             let key = l.split_once('=').map(|(k, _)| k.trim().to_string())?;
@@ -432,57 +418,22 @@ fn key_at(text: &str, offset: usize) -> Option<(String, usize)> {
     None
 }
 
-/// A room request's players and game; an error names the field and what is wrong.
-pub fn game_of(req: &RoomRequest, max_players: u8) -> Result<(u8, GameOptions), (String, String)> {
-    let bad = |k: &str, m: String| Err((k.to_string(), m));
-    let players = req.players.unwrap_or(max_players);
-    if players == 0 || players > max_players {
-        return bad("players", format!("1 to {max_players}"));
-    }
-    let mode = match req.mode.as_deref().unwrap_or("coop") {
-        "coop" => GameMode::Coop,
-        "deathmatch" => GameMode::Deathmatch,
-        "altdeath" => GameMode::AltDeath,
-        m => return bad("mode", format!("{m:?}: want coop, deathmatch or altdeath")),
-    };
-    if let Some(sk) = req.skill {
-        if !(1..=5).contains(&sk) {
-            return bad("skill", "1 to 5".into());
-        }
-    }
-    let warp = match req.warp.as_slice() {
-        [] => None,
-        [m] if (1..=32).contains(m) => Some((None, *m)),
-        [e, m] if (1..=4).contains(e) && (1..=9).contains(m) => Some((Some(*e), *m)),
-        _ => {
-            return bad(
-                "warp",
-                "[E, M] (Doom: E 1-4, M 1-9) or [M] (Doom II: 1-32)".into(),
-            )
-        }
-    };
-    if let Some(t) = req.timer {
-        if t == 0 || t > 1000 {
-            return bad("timer", "1 to 1000 minutes".into());
-        }
-    }
+/// A room request's game, checked, with its players set (the service's `players_per_room`
+/// when the request leaves them out); an error names the field and what is wrong.
+pub fn game_of(req: &RoomRequest, max_players: u8) -> Result<GameSettings, SettingsError> {
+    req.game.check(max_players)?;
     if let Some(n) = &req.name {
         if n.len() > 64 || n.chars().any(|c| c.is_control()) {
-            return bad("name", "at most 64 printable characters".into());
+            return Err(SettingsError {
+                field: "name",
+                message: "at most 64 printable characters".into(),
+            });
         }
     }
-    Ok((
-        players,
-        GameOptions {
-            mode,
-            skill: req.skill,
-            warp,
-            timer_minutes: req.timer,
-            nomonsters: req.nomonsters,
-            fast: req.fast,
-            respawn: req.respawn,
-        },
-    ))
+    Ok(GameSettings {
+        players: Some(req.game.players_or(max_players)),
+        ..req.game.clone()
+    })
 }
 
 #[cfg(test)]
@@ -501,6 +452,14 @@ mod tests {
         assert!(e.to_string().starts_with("limits.players_per_room"), "{e}");
         let e = parse("[[room]]\nname = \"a\"\n", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().starts_with("room[0].iwad"), "{e}");
+        // A room's game keys are named with the room's index and the line.
+        let two = "[[room]]\nname = \"a\"\n[[room]]\nname = \"b\"\nmode = \"ctf\"\n";
+        let e = parse(two, Path::new("x.toml")).unwrap_err().to_string();
+        assert!(e.contains("room[1].mode") && e.contains("line 5"), "{e}");
+        let e = parse("[[room]]\nname = \"a\"\nmdoe = 1\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("room[0].mdoe"), "{e}");
     }
 
     #[test]

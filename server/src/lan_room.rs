@@ -99,7 +99,7 @@ impl LanRoom {
         );
         let lan = Arc::new(LanRoom {
             port,
-            players_max: spec.players as usize,
+            players_max: spec.players() as usize,
             bridge: Mutex::new(None),
             hub: std::sync::OnceLock::new(),
             guard,
@@ -300,7 +300,7 @@ impl GuestSink for LanRoom {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doomlink_play::game::GameOptions;
+    use doomlink_net::chocolate::GameSettings;
     use std::path::PathBuf;
 
     /// A recording guest: what the LAN room hands on, by source.
@@ -321,8 +321,10 @@ mod tests {
         let spec = RoomSpec {
             name: "lan".into(),
             iwad: PathBuf::from("x.wad"),
-            players: 2,
-            game: GameOptions::default(),
+            game: GameSettings {
+                players: Some(2),
+                ..GameSettings::default()
+            },
             lan_port: None,
         };
         // Overlapping networks are refused.

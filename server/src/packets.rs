@@ -2,8 +2,8 @@
 //! `chocolate` module): GAMEDATA for the tic clock, and a client's GAMESTART, whose settings a
 //! room enforces.
 
+use doomlink_net::chocolate::GameSettings;
 use doomlink_net::chocolate::{Header, PacketType, Settings};
-use doomlink_play::game::{GameMode, GameOptions};
 
 pub(crate) use doomlink_net::chocolate::is_gamedata;
 
@@ -25,31 +25,16 @@ pub(crate) fn is_gamestart(data: &[u8]) -> bool {
 /// respawn, episode, map, skill (0-based), timelimit. Options the room leaves unset keep the
 /// controller's values. Any other packet, and a GAMESTART too short to hold settings (the
 /// server refuses it), is left alone.
-pub fn enforce_settings(d: &mut [u8], g: &GameOptions) {
-    let Ok(mut s) = Settings::of_gamestart(d) else {
-        return;
-    };
-    s.set_deathmatch(match g.mode {
-        GameMode::Coop => 0,
-        GameMode::Deathmatch => 1,
-        GameMode::AltDeath => 2,
-    });
-    s.set_nomonsters(g.nomonsters);
-    s.set_fast(g.fast);
-    s.set_respawn(g.respawn);
-    if let Some((episode, map)) = g.warp {
-        s.set_episode(episode.unwrap_or(1));
-        s.set_map(map);
+pub fn enforce_settings(d: &mut [u8], g: &GameSettings) {
+    if let Ok(mut s) = Settings::of_gamestart(d) {
+        s.enforce(g);
     }
-    if let Some(skill) = g.skill {
-        s.set_skill(skill.saturating_sub(1));
-    }
-    s.set_timelimit(g.timer_minutes.unwrap_or(0));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use doomlink_net::chocolate::GameMode;
 
     #[test]
     fn the_rooms_game_replaces_the_controllers() {
@@ -58,7 +43,8 @@ mod tests {
             0x80, 0x05, 0x01, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0, 0, 1, 0, 0, 0, 0, 0, 7, 2, 0, 0, 0,
         ];
         assert!(is_gamestart(&p));
-        let g = GameOptions {
+        let g = GameSettings {
+            players: None,
             mode: GameMode::Deathmatch,
             skill: Some(4),
             warp: Some((Some(2), 3)),

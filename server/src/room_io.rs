@@ -5,11 +5,12 @@ use crate::lan_room::*;
 use crate::packets::*;
 use crate::tic_clock::TicClock;
 use doomlink_kernel::OutputSink;
+use doomlink_net::chocolate::GameSettings;
 use doomlink_net::lan::GuestSink;
 use doomlink_net::webrtc::mux::RtcMux;
 use doomlink_net::webrtc::node::NodeEvent;
 use doomlink_play::internet::InternetHost;
-use doomlink_play::{game::GameOptions, sink::KernelSink};
+use doomlink_play::sink::KernelSink;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ impl OutputSink for LogSink {
 /// Delivers to the room's guest, enforcing the room's game on the controller's GAMESTART.
 pub(crate) struct SettingsGuard {
     pub(crate) inner: Arc<KernelSink>,
-    pub(crate) game: GameOptions,
+    pub(crate) game: GameSettings,
     pub(crate) tics: Arc<TicClock>,
 }
 

@@ -11,6 +11,7 @@ use crate::{lock, GUEST_PORT};
 use doomlink_kernel::{
     ExitStatus, GuestModule, Kernel, KernelConfig, OutputSink, ProcessHandle, ProcessSpec,
 };
+use doomlink_net::chocolate::ServerRole;
 use doomlink_net::identity::Identity;
 use doomlink_net::lan::GuestSink;
 use doomlink_net::online::{host_room, HostOptions};
@@ -396,7 +397,7 @@ impl Rooms {
         }
         lock(&self.inner.rooms).insert(id.clone(), room.clone());
         self.inner.created_total.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(room = %id, name = %room.spec.name, kind = ?kind, players = room.spec.players, lan_port = ?room.spec.lan_port, "dedicated room open");
+        tracing::info!(room = %id, name = %room.spec.name, kind = ?kind, players = room.spec.players(), lan_port = ?room.spec.lan_port, "dedicated room open");
 
         // Joiners: into the hub while the room has places.
         {
@@ -412,7 +413,7 @@ impl Rooms {
                     match j {
                         Ok(j) => {
                             if room.hub.links().len() + room.lan_players()
-                                >= room.spec.players as usize
+                                >= room.spec.players() as usize
                             {
                                 inner.refused_players_total.fetch_add(1, Ordering::Relaxed);
                                 tracing::info!(room = %room.id, joiner = %j.name, "room full; joiner turned away");
@@ -512,20 +513,13 @@ impl Rooms {
     fn start_guest(&self, room: &Room) -> anyhow::Result<()> {
         let _one = lock(&self.inner.spawn_lock);
         let before = guest_threads();
-        // -privateserver: never register with Chocolate Doom's master server.
-        // -doomlink-autostart: the server launches the game once the room's players are in
-        // (its joiners come from a link and do not know the room's size).
-        let port = GUEST_PORT.to_string();
-        let players = room.spec.players.to_string();
-        let mut spec = ProcessSpec::new([
-            "doom",
-            "-dedicated",
-            "-privateserver",
-            "-port",
-            port.as_str(),
-            "-doomlink-autostart",
-            players.as_str(),
-        ]);
+        let mut argv = vec!["doom".to_string()];
+        argv.extend(
+            room.spec
+                .game
+                .server_args(ServerRole::Dedicated { port: GUEST_PORT }),
+        );
+        let mut spec = ProcessSpec::new(argv);
         let out: Arc<dyn OutputSink> = Arc::new(LogSink(room.id.clone()));
         spec.stdout = out.clone();
         spec.stderr = out;
@@ -647,8 +641,8 @@ impl Rooms {
 
     pub(crate) fn request_spec(&self, req: &RoomRequest) -> Result<RoomSpec, RoomError> {
         let cfg = lock(&self.inner.cfg).clone();
-        let (players, game) = game_of(req, cfg.limits.players_per_room)
-            .map_err(|(k, m)| RoomError::Invalid(format!("{k}: {m}")))?;
+        let game = game_of(req, cfg.limits.players_per_room)
+            .map_err(|e| RoomError::Invalid(e.to_string()))?;
         let iwad = match &req.iwad {
             None => cfg.iwads.first().cloned().ok_or_else(|| {
                 RoomError::Invalid("iwad: this service has no IWADs configured".into())
@@ -687,7 +681,6 @@ impl Rooms {
         Ok(RoomSpec {
             name: req.name.clone().unwrap_or_else(|| "room".into()),
             iwad,
-            players,
             game,
             lan_port,
         })

@@ -6,7 +6,7 @@
 //! skill 4) are the game's. A wrong admin token is a one-line error and no room.
 
 use doomlink_e2e::*;
-use doomlink_play::game::{GameMode, GameOptions};
+use doomlink_play::game::{GameMode, GameSettings};
 use doomlink_play::launch::Hosted;
 use doomlink_play::netplay::LanNetplay;
 use doomlink_play::netplay::{AppNetplay, InternetNetplay};
@@ -38,13 +38,13 @@ fn request(dir: &std::path::Path, tics: u32) -> NetGameRequest {
 
 fn options(server: &str, token: &str) -> HostOptions {
     HostOptions {
-        game: GameOptions {
+        game: GameSettings {
+            players: Some(2),
             mode: GameMode::Deathmatch,
             skill: Some(4),
             warp: Some((Some(1), 2)),
-            ..GameOptions::default()
+            ..GameSettings::default()
         },
-        players: 2,
         transport: Transport::Server,
         server: server.into(),
         admin_token: token.into(),

@@ -19,6 +19,10 @@
 //! with [`reject`], tell a SYN from junk, time GAMEDATA and rewrite a GAMESTART's
 //! [`Settings`]), and the test bots, which speak the client's side.
 
+pub mod settings;
+
+pub use settings::{GameMode, GameSettings, ServerRole, SettingsError};
+
 /// The reliable bit of a packet's type.
 pub const RELIABLE: u16 = 0x8000;
 
@@ -293,6 +297,24 @@ impl<'a> Settings<'a> {
     }
     pub fn set_timelimit(&mut self, v: u32) {
         self.body[Self::TIMELIMIT..Self::TIMELIMIT + 4].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Makes these the settings `g` chooses: mode, monsters, fast, respawn, timer, and the map
+    /// and skill where `g` sets them (the sender's stand otherwise). A dedicated room does this
+    /// to its controller's GAMESTART, so the room's game is played whoever launches.
+    pub fn enforce(&mut self, g: &GameSettings) {
+        self.set_deathmatch(g.mode.deathmatch());
+        self.set_nomonsters(g.nomonsters);
+        self.set_fast(g.fast);
+        self.set_respawn(g.respawn);
+        if let Some((episode, map)) = g.warp {
+            self.set_episode(episode.unwrap_or(1));
+            self.set_map(map);
+        }
+        if let Some(skill) = g.skill {
+            self.set_skill(skill.saturating_sub(1));
+        }
+        self.set_timelimit(g.timer_minutes.unwrap_or(0));
     }
 }
 

@@ -253,7 +253,7 @@ mod tests {
         // An old client's body (no lan_port) still parses; absent means none.
         let r: RoomRequest = serde_json::from_str(r#"{"players": 2, "mode": "coop"}"#).unwrap();
         assert_eq!(r.lan_port, None);
-        assert_eq!(r.players, Some(2));
+        assert_eq!(r.game.players, Some(2));
         let r: RoomRequest = serde_json::from_str(r#"{"lan_port": 27000}"#).unwrap();
         assert_eq!(r.lan_port, Some(27000));
         let r: RoomRequest = serde_json::from_str(r#"{"lan_port": null}"#).unwrap();
@@ -277,6 +277,32 @@ mod tests {
             lan_port: Some(2342),
             ..RoomRequest::default()
         };
+        let back: RoomRequest =
+            serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+        // The game's keys sit next to the room's, and a whole request round-trips.
+        let r: RoomRequest = serde_json::from_str(
+            r#"{"name": "dm", "players": 3, "mode": "altdeath", "skill": 5, "warp": [2, 4],
+                "timer": 15, "nomonsters": true, "fast": true, "respawn": true,
+                "iwad": "freedoom1.wad"}"#,
+        )
+        .unwrap();
+        let want = crate::chocolate::GameSettings {
+            players: Some(3),
+            mode: crate::chocolate::GameMode::AltDeath,
+            skill: Some(5),
+            warp: Some((Some(2), 4)),
+            timer_minutes: Some(15),
+            nomonsters: true,
+            fast: true,
+            respawn: true,
+        };
+        assert_eq!(r.game, want);
+        assert_eq!(
+            (r.name.as_deref(), r.iwad.as_deref()),
+            (Some("dm"), Some("freedoom1.wad"))
+        );
+        let req = r;
         let back: RoomRequest =
             serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
         assert_eq!(back, req);

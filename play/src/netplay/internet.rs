@@ -6,6 +6,7 @@
 //!   protocol is doomlink-net's; the HostIO is [`crate::internet::InternetHost`], the same the
 //!   command line plays on.
 
+use crate::game::{GameSettings, ServerRole};
 use crate::internet::{
     host_hub, join_client, rtc_options_with, runtime, session_config, InternetHost,
 };
@@ -102,21 +103,7 @@ impl InternetNetplay {
         // On stdout too, on a line of its own as `doomlink host --internet` prints it: for a
         // terminal, and for scripts (scripts/screenshots-internet starts a joiner with it).
         println!("{link}");
-        let name = if options.game_name.is_empty() {
-            format!("{}'s game", request.player_name)
-        } else {
-            options.game_name.clone()
-        };
-        let mut args = vec![
-            "-server".to_string(),
-            "-port".into(),
-            GAME_PORT.to_string(),
-            "-nodes".into(),
-            options.players.to_string(),
-            "-servername".into(),
-            name,
-        ];
-        args.extend(options.game.doom_args());
+        let args = options.server_args(GAME_PORT, &request.player_name);
         let (guest, kernel) = start_guest(&host, request, args)?;
         let net: Arc<dyn NetView> = host.clone();
         Ok(Launched {
@@ -171,29 +158,9 @@ impl InternetNetplay {
         request: &NetGameRequest,
         options: &HostOptions,
     ) -> Result<Launched, NetplayError> {
-        use crate::netplay::GameMode;
-        let g = &options.game;
         let room = doomlink_net::admin_api::RoomRequest {
             name: Some(format!("{}'s game", request.player_name)),
-            players: Some(options.players),
-            mode: Some(
-                match g.mode {
-                    GameMode::Coop => "coop",
-                    GameMode::Deathmatch => "deathmatch",
-                    GameMode::AltDeath => "altdeath",
-                }
-                .to_string(),
-            ),
-            skill: g.skill,
-            warp: match g.warp {
-                Some((Some(e), m)) => vec![e, m],
-                Some((None, m)) => vec![m],
-                None => Vec::new(),
-            },
-            timer: g.timer_minutes,
-            nomonsters: g.nomonsters,
-            fast: g.fast,
-            respawn: g.respawn,
+            game: options.game.clone(),
             // The server picks its IWAD by file name: ask for the one this player has.
             iwad: request
                 .game
@@ -255,15 +222,15 @@ impl InternetNetplay {
                     .wait_theirs()
                     .ok_or_else(|| NetplayError::Failed("cancelled".into()))?;
                 let (host, _sink) = offer.accept(&rt, answer.trim()).map_err(why)?;
-                let mut args = vec![
-                    "-server".to_string(),
-                    "-port".into(),
-                    GAME_PORT.to_string(),
-                    // One joiner per manual game.
-                    "-nodes".into(),
-                    "2".into(),
-                ];
-                args.extend(options.game.doom_args());
+                // One joiner per manual game.
+                let game = GameSettings {
+                    players: Some(2),
+                    ..options.game.clone()
+                };
+                let args = game.server_args(ServerRole::Player {
+                    port: GAME_PORT,
+                    name: None,
+                });
                 (host, args)
             }
             ManualSide::Join(offer) => {

@@ -192,21 +192,7 @@ impl LanNetplay {
         use crate::netplay::NetplayError::Failed;
         std::net::UdpSocket::bind((self.bind_ip, options.port))
             .map_err(|e| Failed(format!("cannot host on UDP port {}: {e}", options.port)))?;
-        let name = if options.game_name.is_empty() {
-            format!("{}'s game", request.player_name)
-        } else {
-            options.game_name.clone()
-        };
-        let mut args = vec![
-            "-server".to_string(),
-            "-port".into(),
-            options.port.to_string(),
-            "-nodes".into(),
-            options.players.to_string(),
-            "-servername".into(),
-            name,
-        ];
-        args.extend(options.game.doom_args());
+        let args = options.server_args(options.port, &request.player_name);
         self.start(request, args, None)
     }
 

@@ -9,32 +9,19 @@ pub mod lan;
 pub use internet::InternetNetplay;
 pub use lan::LanNetplay;
 
-pub use crate::game::{GameMode, GameOptions};
+pub use crate::game::{GameMode, GameSettings};
 use crate::guest::DoomConfig;
 use crate::launch::Launched;
 use crate::sink::KernelSink;
 use std::fmt;
 use std::sync::Arc;
 
-/// The names the Host screen shows for each mode.
-pub fn mode_label(mode: GameMode) -> &'static str {
-    match mode {
-        GameMode::Coop => "Cooperative",
-        GameMode::Deathmatch => "Deathmatch",
-        GameMode::AltDeath => "Deathmatch 2.0 (items respawn)",
-    }
-}
-
-pub const MODES: [GameMode; 3] = [GameMode::Coop, GameMode::Deathmatch, GameMode::AltDeath];
-
 /// What the Host screen asks for. `game.skill` and `game.warp` come from the Play choice (the
-/// same picker is on the Host screen).
+/// same picker is on the Host screen); `game.players` is how many the game waits for before it
+/// starts by itself (`-nodes`); the host can also start earlier from the lobby.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostOptions {
-    pub game: GameOptions,
-    /// Players to wait for before the game starts by itself (`-nodes`); the host can also start
-    /// earlier from the lobby.
-    pub players: u8,
+    pub game: GameSettings,
     /// UDP port the server listens on (`-port`; Chocolate Doom's default is 2342).
     pub port: u16,
     /// Shown to others on the LAN.
@@ -68,11 +55,36 @@ pub struct InternetOptions {
     pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
 }
 
+impl HostOptions {
+    /// Chocolate Doom's arguments for this game's server on `port`, as LAN browsers show it:
+    /// the game name, or "NAME's game". The game waits for its players (four when unset).
+    pub fn server_args(&self, port: u16, player_name: &str) -> Vec<String> {
+        let name = if self.game_name.is_empty() {
+            format!("{player_name}'s game")
+        } else {
+            self.game_name.clone()
+        };
+        let game = GameSettings {
+            players: Some(
+                self.game
+                    .players_or(doomlink_net::chocolate::settings::MAX_PLAYERS),
+            ),
+            ..self.game.clone()
+        };
+        game.server_args(crate::game::ServerRole::Player {
+            port,
+            name: Some(&name),
+        })
+    }
+}
+
 impl Default for HostOptions {
     fn default() -> Self {
         HostOptions {
-            game: GameOptions::default(),
-            players: 2,
+            game: GameSettings {
+                players: Some(2),
+                ..GameSettings::default()
+            },
             port: 2342,
             game_name: String::new(),
             transport: Transport::Lan,
@@ -82,7 +94,7 @@ impl Default for HostOptions {
     }
 }
 
-/// `-warp` arguments as [`GameOptions::warp`] has them: `["1", "3"]` → (Some(1), 3), `["7"]` →
+/// `-warp` arguments as [`GameSettings::warp`] has them: `["1", "3"]` → (Some(1), 3), `["7"]` →
 /// (None, 7).
 pub fn warp_of(args: &[String]) -> Option<(Option<u8>, u8)> {
     match args {
