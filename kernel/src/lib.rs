@@ -424,7 +424,19 @@ impl Kernel {
             .name(name)
             .stack_size(8 << 20)
             .spawn(move || {
-                let outcome = kernel.run(pre, ctx);
+                // A panic in the host's code under a guest call (a HostIO, a bug of ours) ends
+                // this guest as a trap, not the thread silently: its waiters hear of it and the
+                // kernel's other guests go on.
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.run(pre, ctx)))
+                        .unwrap_or_else(|panic| {
+                            let why = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "no message".into());
+                            ExitStatus::Trapped(format!("host panic in a guest call: {why}"))
+                        });
                 kernel.reap(pid);
                 let (lock, cvar) = &*st;
                 *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);

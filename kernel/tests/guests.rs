@@ -135,6 +135,25 @@ fn guest_sends_reach_the_host_relay() {
 }
 
 #[test]
+fn a_host_panic_under_a_guest_call_ends_that_guest_as_a_trap() {
+    struct Panics;
+    impl HostIO for Panics {
+        fn send_dgram(&self, _: Pid, _: u16, _: Ipv4Addr, _: u16, _: &[u8]) -> Result<(), Errno> {
+            panic!("the relay broke");
+        }
+    }
+    let (k, m) = kernel_with(Arc::new(Panics));
+    let (st, _) = run(&k, &m, &["unreach"], Vfs::new());
+    match st {
+        ExitStatus::Trapped(why) => assert!(why.contains("the relay broke"), "{why}"),
+        other => panic!("not a trap: {other:?}"),
+    }
+    // The kernel goes on: another guest runs to its end.
+    let (st, out) = run(&k, &m, &["poll"], Vfs::new());
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+}
+
+#[test]
 fn poll_times_out_wakes_and_nonblocking_works() {
     let (k, m) = kernel_with(Arc::new(NoNetwork));
     let (st, out) = run(&k, &m, &["poll"], Vfs::new());
