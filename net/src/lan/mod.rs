@@ -15,8 +15,9 @@
 //! With [`LanConfig::side`] set, the bridge also speaks doomlink's side protocol
 //! ([`crate::lan::side`]: chat and ping between doomlink players) on the same sockets: frames with
 //! its magic are taken out before anything reaches the guest (with or without `side`: they are
-//! never the game's), the guest's unicast traffic tells the side state who its peers are, and a
-//! timer thread sends the pings that are due.
+//! never the game's), the guest's unicast traffic tells the side state who its peers are (and
+//! the bytes each sent, which bound what the side protocol may send it), and a timer thread
+//! sends the pings that are due.
 
 pub mod nat;
 pub mod query;
@@ -498,7 +499,7 @@ impl LanBridge {
             return;
         }
         if let Some(side) = &self.inner.side {
-            lock(side).guest_received(Instant::now(), from);
+            lock(side).guest_received(Instant::now(), from, data.len());
         }
         let src = match lock(&self.inner.nat).inbound(Instant::now(), from) {
             Ok(v) => v,
@@ -719,7 +720,8 @@ mod tests {
         assert!(only_game(&host_rx) && only_game(&client_rx));
         assert!(host.stats().side_frames_in.load(Ordering::Relaxed) >= 2);
 
-        // A native peer: the host's guest talks to it; it never answers a probe.
+        // A native peer: the host's guest talks to it and it to the guest (which is what lets
+        // the host send it probes); it never answers one.
         let native = UdpSocket::bind("127.0.0.1:0").unwrap();
         native
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -733,6 +735,9 @@ mod tests {
         let mut buf = [0u8; 512];
         while started.elapsed() < Duration::from_secs(3) {
             host.send(60010, nfrom, b"\x00\x06game").unwrap();
+            native
+                .send_to(b"\x00\x06game tics", ("127.0.0.1", host_real))
+                .unwrap();
             while let Ok((n, _)) = native.recv_from(&mut buf) {
                 if is_side_frame(&buf[..n]) {
                     probes += 1;

@@ -21,8 +21,9 @@
 //!
 //! ```text
 //! "DLNK" | version (1) | type | body            (integers big-endian, strings UTF-8)
-//! type 1 Ping  body: u32 seq, u64 time_us, str8 name    (the sender's name)
-//! type 2 Pong  body: u32 seq, u64 time_us, str8 name    (seq and time echo the Ping's;
+//! type 1 Ping  body: u32 seq, u64 time_us, str8 name    (the sender's name; time_us is
+//!                                                        opaque: ours carry a nonce)
+//! type 2 Pong  body: u32 seq, u64 time_us, str8 name    (seq and time_us echo the Ping's;
 //!                                                        name is the answerer's)
 //! type 3 Chat  body: str8 name, str16 text              (name: who wrote the line)
 //! type 4 Roster (host → client) body: u8 n, n × (str8 name, u32 rtt_us, u8 loss_pct)
@@ -37,15 +38,43 @@
 //! # Topology
 //!
 //! A star, as Chocolate Doom's own game: the state learns its peers from the guest's unicast
-//! sends (a client's guest talks to its server only; a server's guest to each client) and from
-//! side frames. Each new peer is probed with a Ping every [`SideConfig::ping_interval`]; one
-//! that answers nothing after [`SideConfig::max_unanswered`] pings is taken for a native
-//! Chocolate Doom ([`PeerKind::Silent`]) and never sent anything again. Chat goes to the peers
-//! that answered; the host ([`SideRole::Host`]) relays a client's chat to its other doomlink
-//! clients.
+//! sends only (a client's guest talks to its server only; a server's guest to each client).
+//! Each new peer is probed with a Ping every [`SideConfig::ping_interval`]; one that answers
+//! nothing after [`SideConfig::max_unanswered`] pings is taken for a native Chocolate Doom
+//! ([`PeerKind::Silent`]) and sent nothing more, unless it pings us (then it is probed again).
+//! Chat goes to the verified peers; the host ([`SideRole::Host`]) relays a client's chat to its
+//! other verified clients and sends them rosters.
+//!
+//! # Defences against spoofed sources
+//!
+//! UDP does not authenticate source addresses: anyone on the network can send frames that
+//! claim to come from a victim, so that we answer the victim (reflection), ideally with more
+//! than they sent (amplification). The state therefore:
+//!
+//! - makes peers only from the guest's own sends (the game talks to them), never from a side
+//!   frame or a datagram for the guest; a side frame from any other source gets no answer and
+//!   is only counted ([`SideCounters::ignored_frames`]);
+//! - verifies a peer by return routability: the `time_us` of each of our Pings carries a nonce,
+//!   a keyed hash (SipHash, keys from a [`RandomState`] made with the state) of the peer's
+//!   address, a per-peer salt and the Ping's seq, which nobody who does not receive the Ping
+//!   can know. Only a Pong that echoes it makes the peer [`PeerKind::Doomlink`]; no other
+//!   frame proves anything, and a Pong with a wrong nonce is dropped and counted. Version 1
+//!   peers echo the field verbatim and never read it as a time, so the wire is unchanged;
+//! - shows and relays chat only from verified peers, at most [`CHAT_RATE`] lines per peer,
+//!   and sends rosters only to verified peers;
+//! - holds what it sends each peer to a byte budget: side-frame bytes sent to a peer never
+//!   exceed 1.5 × the bytes received from it (side frames and the guest's datagrams), or
+//!   [`SEND_ALLOWANCE`] (one Ping of the longest name, so the first probe can go) while that
+//!   is more; and Pongs to [`PONG_RATE`] per peer. A frame over either is not sent (counted);
+//!   a ping not sent so is not counted as lost.
+//!
+//! So whatever a spoofer sends, we send an address at most 1.5 × the bytes that arrived under
+//! it (or the one first probe), and only an address the game itself talks to.
 
 use crate::relay::stats::PingTracker;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -412,6 +441,10 @@ pub struct SidePeerStatus {
     pub dgrams_out: u64,
     /// Side frames from this peer that did not parse.
     pub bad_frames: u64,
+    /// Bytes from this peer (side frames and the guest's datagrams), and side-frame bytes sent
+    /// to it: its byte budget (see the module docs).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 /// What the state wants done.
@@ -434,6 +467,30 @@ pub enum SideError {
     Frame(#[from] SideFrameError),
     #[error("no doomlink player to chat with yet")]
     NoPeers,
+    #[error("the doomlink players have sent too little yet to be sent more")]
+    OverBudget,
+}
+
+/// Chat lines a verified peer may have shown and relayed: (burst, then per second).
+pub const CHAT_RATE: (u32, u32) = (5, 1);
+/// Pongs a peer may be sent (it pings once a second): (burst, then per second).
+pub const PONG_RATE: (u32, u32) = (4, 4);
+/// A Ping or Pong without its name.
+const PING_FIXED_LEN: usize = HEADER_LEN + 4 + 8 + 1;
+/// Bytes a peer may be sent while 1.5 × what it sent us is less: one Ping of the longest name,
+/// so the first probe can go.
+pub const SEND_ALLOWANCE: u64 = (PING_FIXED_LEN + MAX_NAME_LEN) as u64;
+
+/// A token bucket kept as one instant (GCRA): `due` runs ahead of now by one step (1 / rate)
+/// per token taken, at most `burst` steps ahead. Takes a token if there is one.
+fn take_token(due: &mut Instant, now: Instant, (burst, per_sec): (u32, u32)) -> bool {
+    let step = Duration::from_secs(1) / per_sec;
+    let t = (*due).max(now);
+    let ok = t < now + step * burst;
+    if ok {
+        *due = t + step;
+    }
+    ok
 }
 
 #[derive(Debug)]
@@ -441,25 +498,60 @@ struct Peer {
     local_port: u16,
     kind: PeerKind,
     name: Option<String>,
+    /// Mixed into the nonces of this peer's pings (a peer forgotten and learnt again gets new
+    /// ones).
+    salt: u64,
     pings: PingTracker,
     pings_sent: u64,
+    /// `pings_sent` when probing (re)started.
+    probe_base: u64,
     pongs_received: u64,
     next_ping: Instant,
     last_activity: Instant,
     dgrams_in: u64,
     dgrams_out: u64,
     bad_frames: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// The chat and pong token buckets (see [`take_token`]).
+    chats: Instant,
+    pongs: Instant,
+}
+
+impl Peer {
+    /// Whether `len` more bytes keep this peer within its budget (see the module docs).
+    fn may_send(&self, len: usize) -> bool {
+        let cap = (self.bytes_in.saturating_mul(3) / 2).max(SEND_ALLOWANCE);
+        self.bytes_out.saturating_add(len as u64) <= cap
+    }
+}
+
+/// What the state dropped to defend itself (see the module docs), since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SideCounters {
+    /// Side frames from sources that are no peer: never answered.
+    pub ignored_frames: u64,
+    /// Pongs that did not echo the nonce of our Ping: they verify nothing.
+    pub bad_nonce_pongs: u64,
+    /// Chat lines from peers not verified, or over [`CHAT_RATE`]: neither shown nor relayed.
+    pub dropped_chats: u64,
+    /// Frames not sent: over a peer's byte budget, or over [`PONG_RATE`].
+    pub throttled_frames: u64,
 }
 
 /// The sans-IO side state. See the module docs.
 #[derive(Debug)]
 pub struct LanSide {
     cfg: SideConfig,
-    epoch: Instant,
     peers: BTreeMap<SocketAddr, Peer>,
     out: VecDeque<SideOutput>,
     /// A client: the latest roster from its server (the other players).
     roster: Vec<RosterEntry>,
+    /// The keys of the ping nonces.
+    nonce_key: RandomState,
+    /// Peers ever made (the next one's salt).
+    peers_made: u64,
+    counters: SideCounters,
 }
 
 fn clean_name(s: &str) -> String {
@@ -477,15 +569,17 @@ fn clean_name(s: &str) -> String {
 }
 
 impl LanSide {
-    pub fn new(mut cfg: SideConfig, now: Instant) -> LanSide {
+    pub fn new(mut cfg: SideConfig, _now: Instant) -> LanSide {
         cfg.name = clean_name(&cfg.name);
         cfg.max_unanswered = cfg.max_unanswered.max(1);
         LanSide {
             cfg,
-            epoch: now,
             peers: BTreeMap::new(),
             out: VecDeque::new(),
             roster: Vec::new(),
+            nonce_key: RandomState::new(),
+            peers_made: 0,
+            counters: SideCounters::default(),
         }
     }
 
@@ -497,109 +591,159 @@ impl LanSide {
         self.cfg.role
     }
 
-    fn peer_entry(&mut self, now: Instant, local_port: u16, addr: SocketAddr) -> Option<&mut Peer> {
-        if !self.peers.contains_key(&addr) {
+    /// What the state dropped to defend itself.
+    pub fn counters(&self) -> SideCounters {
+        self.counters
+    }
+
+    /// Side frames from sources that are no peer (see [`SideCounters::ignored_frames`]).
+    pub fn ignored_frames(&self) -> u64 {
+        self.counters.ignored_frames
+    }
+
+    /// The nonce our Ping `seq` to `addr` carries in its `time_us`, and its Pong must echo.
+    fn nonce(&self, addr: SocketAddr, salt: u64, seq: u32) -> u64 {
+        self.nonce_key.hash_one((addr, salt, seq))
+    }
+
+    /// The guest sent a unicast datagram from `local_port` to the real `to`: a peer to know
+    /// (the only way one is made).
+    pub fn guest_sent(&mut self, now: Instant, local_port: u16, to: SocketAddr) {
+        if !self.peers.contains_key(&to) {
             if self.peers.len() >= MAX_PEERS {
-                return None;
+                return;
             }
+            self.peers_made += 1;
             self.peers.insert(
-                addr,
+                to,
                 Peer {
                     local_port,
                     kind: PeerKind::Probing,
                     name: None,
+                    salt: self.peers_made,
                     pings: PingTracker::new(self.cfg.loss_window),
                     pings_sent: 0,
+                    probe_base: 0,
                     pongs_received: 0,
                     next_ping: now,
                     last_activity: now,
                     dgrams_in: 0,
                     dgrams_out: 0,
                     bad_frames: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    chats: now,
+                    pongs: now,
                 },
             );
         }
-        let p = self.peers.get_mut(&addr)?;
-        p.last_activity = now;
-        Some(p)
-    }
-
-    /// The guest sent a unicast datagram from `local_port` to the real `to`: a peer to know.
-    pub fn guest_sent(&mut self, now: Instant, local_port: u16, to: SocketAddr) {
-        if let Some(p) = self.peer_entry(now, local_port, to) {
+        if let Some(p) = self.peers.get_mut(&to) {
             p.dgrams_out += 1;
-        }
-    }
-
-    /// A datagram for the guest arrived from `from`. Counted for peers already known; never
-    /// creates one (anyone can send us anything).
-    pub fn guest_received(&mut self, now: Instant, from: SocketAddr) {
-        if let Some(p) = self.peers.get_mut(&from) {
-            p.dgrams_in += 1;
             p.last_activity = now;
         }
     }
 
-    /// A side frame arrived on the socket of guest port `local_port` from `from`.
+    /// A datagram of `len` bytes for the guest arrived from `from`. Counted (towards the peer's
+    /// byte budget too) for peers already known; never creates one (anyone can send us
+    /// anything).
+    pub fn guest_received(&mut self, now: Instant, from: SocketAddr, len: usize) {
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.dgrams_in += 1;
+            p.bytes_in = p.bytes_in.saturating_add(len as u64);
+            p.last_activity = now;
+        }
+    }
+
+    /// Queues `frame` to the peer at `to` if its byte budget allows; false if not sent.
+    fn queue(&mut self, to: SocketAddr, frame: Vec<u8>) -> bool {
+        let Some(p) = self.peers.get_mut(&to) else {
+            return false;
+        };
+        if !p.may_send(frame.len()) {
+            self.counters.throttled_frames += 1;
+            return false;
+        }
+        p.bytes_out += frame.len() as u64;
+        self.out.push_back(SideOutput::Send {
+            local_port: p.local_port,
+            to,
+            frame,
+        });
+        true
+    }
+
+    /// A side frame arrived from `from` (on the socket of guest port `_local_port`; answers go
+    /// from the socket the guest talks to that peer on). A frame from a source that is no peer
+    /// is dropped unanswered; an error says only that the frame did not parse.
     pub fn handle_frame(
         &mut self,
         now: Instant,
-        local_port: u16,
+        _local_port: u16,
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), SideError> {
-        let msg = match SideMsg::parse(bytes) {
+        let parsed = SideMsg::parse(bytes);
+        let Some(p) = self.peers.get_mut(&from) else {
+            self.counters.ignored_frames += 1;
+            return parsed.map(|_| ()).map_err(SideError::from);
+        };
+        p.bytes_in = p.bytes_in.saturating_add(bytes.len() as u64);
+        p.last_activity = now;
+        let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
-                if let Some(p) = self.peers.get_mut(&from) {
-                    p.bad_frames += 1;
-                }
+                p.bad_frames += 1;
                 return Err(e.into());
             }
         };
-        let role = self.cfg.role;
-        let me = self.cfg.name.clone();
-        let Some(p) = self.peer_entry(now, local_port, from) else {
-            return Ok(());
-        };
-        // Anything that parses proves the peer speaks the protocol.
-        p.kind = PeerKind::Doomlink;
         match msg {
             SideMsg::Ping { seq, time_us, name } => {
-                p.name = Some(name);
-                let frame = SideMsg::Pong {
-                    seq,
-                    time_us,
-                    name: me,
+                if p.kind == PeerKind::Silent {
+                    // Taken for native, yet it pings: probe it again.
+                    p.kind = PeerKind::Probing;
+                    p.probe_base = p.pings_sent;
+                    p.next_ping = now;
                 }
-                .to_vec()?;
-                let local_port = p.local_port;
-                self.out.push_back(SideOutput::Send {
-                    local_port,
-                    to: from,
-                    frame,
-                });
+                if p.kind == PeerKind::Doomlink {
+                    p.name = Some(name);
+                }
+                if !take_token(&mut p.pongs, now, PONG_RATE) {
+                    self.counters.throttled_frames += 1;
+                    return Ok(());
+                }
+                let name = self.cfg.name.clone();
+                let frame = SideMsg::Pong { seq, time_us, name }.to_vec()?;
+                self.queue(from, frame);
             }
-            SideMsg::Pong { seq, name, .. } => {
+            SideMsg::Pong { seq, time_us, name } => {
+                let salt = p.salt;
+                if time_us != self.nonce(from, salt, seq) {
+                    self.counters.bad_nonce_pongs += 1;
+                    return Ok(());
+                }
+                let Some(p) = self.peers.get_mut(&from) else {
+                    return Ok(());
+                };
+                p.kind = PeerKind::Doomlink;
                 p.name = Some(name);
                 if p.pings.pong(seq, now).is_some() {
                     p.pongs_received += 1;
                 }
             }
             SideMsg::Chat { name, text } => {
-                if role == SideRole::Host {
+                if p.kind != PeerKind::Doomlink || !take_token(&mut p.chats, now, CHAT_RATE) {
+                    self.counters.dropped_chats += 1;
+                    return Ok(());
+                }
+                if self.cfg.role == SideRole::Host {
                     let frame = SideMsg::Chat {
                         name: name.clone(),
                         text: text.clone(),
                     }
                     .to_vec()?;
-                    for (addr, q) in &self.peers {
-                        if *addr != from && q.kind == PeerKind::Doomlink {
-                            self.out.push_back(SideOutput::Send {
-                                local_port: q.local_port,
-                                to: *addr,
-                                frame: frame.clone(),
-                            });
+                    for to in self.verified() {
+                        if to != from {
+                            self.queue(to, frame.clone());
                         }
                     }
                 }
@@ -607,12 +751,20 @@ impl LanSide {
             }
             SideMsg::Roster { entries } => {
                 // Only a client listens to a roster, from the server it talks to.
-                if role == SideRole::Client {
+                if self.cfg.role == SideRole::Client && p.kind == PeerKind::Doomlink {
                     self.roster = entries;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The verified peers' addresses.
+    fn verified(&self) -> Vec<SocketAddr> {
+        let v = self.peers.iter();
+        v.filter(|(_, p)| p.kind == PeerKind::Doomlink)
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     /// Sends a chat line of ours to every doomlink peer (a client has only its server).
@@ -622,19 +774,16 @@ impl LanSide {
             text: text.to_string(),
         }
         .to_vec()?;
-        let mut sent = 0;
-        for (addr, p) in &self.peers {
-            if p.kind == PeerKind::Doomlink {
-                self.out.push_back(SideOutput::Send {
-                    local_port: p.local_port,
-                    to: *addr,
-                    frame: frame.clone(),
-                });
-                sent += 1;
-            }
-        }
-        if sent == 0 {
+        let to = self.verified();
+        if to.is_empty() {
             return Err(SideError::NoPeers);
+        }
+        let mut sent = false;
+        for a in to {
+            sent |= self.queue(a, frame.clone());
+        }
+        if !sent {
+            return Err(SideError::OverBudget);
         }
         Ok(())
     }
@@ -650,12 +799,11 @@ impl LanSide {
         let cfg = &self.cfg;
         self.peers
             .retain(|_, p| now.saturating_duration_since(p.last_activity) < cfg.forget_after);
-        let time_us = now.saturating_duration_since(self.epoch).as_micros() as u64;
-        // Peers pinged in this pass: the host sends them a roster along.
         let mut due = Vec::new();
         for (addr, p) in self.peers.iter_mut() {
             p.pings.expire(now, cfg.pong_timeout);
-            if p.kind == PeerKind::Probing && p.pings_sent >= u64::from(cfg.max_unanswered) {
+            let probes = p.pings_sent - p.probe_base;
+            if p.kind == PeerKind::Probing && probes >= u64::from(cfg.max_unanswered) {
                 if p.pings.next_expiry(cfg.pong_timeout).is_none() {
                     p.kind = PeerKind::Silent;
                 }
@@ -664,29 +812,38 @@ impl LanSide {
             if p.kind == PeerKind::Silent || now < p.next_ping {
                 continue;
             }
-            let seq = p.pings.send(now);
-            due.push(*addr);
-            p.pings_sent += 1;
             p.next_ping = now + cfg.ping_interval;
-            let ping = SideMsg::Ping {
-                seq,
-                time_us,
-                name: cfg.name.clone(),
+            due.push(*addr);
+        }
+        // Peers pinged in this pass: the host sends them a roster along.
+        let mut pinged = Vec::new();
+        let len = PING_FIXED_LEN + self.cfg.name.len();
+        for addr in due {
+            let Some(p) = self.peers.get_mut(&addr) else {
+                continue;
             };
-            if let Ok(frame) = ping.to_vec() {
-                self.out.push_back(SideOutput::Send {
-                    local_port: p.local_port,
-                    to: *addr,
-                    frame,
-                });
+            // A ping over budget is not sent (nor counted as lost).
+            if !p.may_send(len) {
+                self.counters.throttled_frames += 1;
+                continue;
+            }
+            let seq = p.pings.send(now);
+            p.pings_sent += 1;
+            let salt = p.salt;
+            let time_us = self.nonce(addr, salt, seq);
+            let name = self.cfg.name.clone();
+            if let Ok(frame) = (SideMsg::Ping { seq, time_us, name }).to_vec() {
+                self.queue(addr, frame);
+                pinged.push(addr);
             }
         }
         if self.cfg.role == SideRole::Host {
-            self.send_rosters(&due);
+            self.send_rosters(&pinged);
         }
     }
 
-    /// The host tells each client in `to` who else is in and how well they reach the host.
+    /// The host tells each verified client in `to` who else is in and how well they reach the
+    /// host.
     fn send_rosters(&mut self, to: &[SocketAddr]) {
         let clients: Vec<(SocketAddr, RosterEntry)> = self
             .peers
@@ -709,10 +866,7 @@ impl LanSide {
             })
             .collect();
         for addr in to {
-            let Some(p) = self.peers.get(addr) else {
-                continue;
-            };
-            if p.kind != PeerKind::Doomlink {
+            if !clients.iter().any(|(a, _)| a == addr) {
                 continue;
             }
             let entries: Vec<RosterEntry> = clients
@@ -722,11 +876,7 @@ impl LanSide {
                 .map(|(_, e)| e.clone())
                 .collect();
             if let Ok(frame) = (SideMsg::Roster { entries }).to_vec() {
-                self.out.push_back(SideOutput::Send {
-                    local_port: p.local_port,
-                    to: *addr,
-                    frame,
-                });
+                self.queue(*addr, frame);
             }
         }
     }
@@ -770,6 +920,8 @@ impl LanSide {
                 dgrams_in: p.dgrams_in,
                 dgrams_out: p.dgrams_out,
                 bad_frames: p.bad_frames,
+                bytes_in: p.bytes_in,
+                bytes_out: p.bytes_out,
             })
             .collect()
     }
