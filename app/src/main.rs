@@ -47,7 +47,7 @@ enum Command {
     Serve(doomlink_server::cli::ServeArgs),
     /// List the games on the local network: doomlink hosts and native Chocolate Doom servers.
     LanList(LanListArgs),
-    /// Dedicated rooms on a `doomlink serve`: `room create --on HOST:PORT --token T`.
+    /// Dedicated rooms on a `doomlink serve`: `room create --on HOST:PORT` (the token from --token-file or DOOMLINK_ADMIN_TOKEN).
     Room(doomlink_server::cli::RoomArgs),
 }
 
@@ -193,19 +193,19 @@ fn run_cli(cli: Cli) -> Result<i32> {
         None => {
             // One window per user and display: a link opened while the app runs goes to it.
             use doomlink_desktop::single_instance::{forward_or_listen, socket_path, Instance};
-            let instance =
-                match forward_or_listen(&socket_path(), cli.link.as_deref().unwrap_or("")) {
-                    Ok(Instance::Forwarded) => {
-                        eprintln!("doomlink: handed over to the doomlink window already running");
-                        return Ok(0);
-                    }
-                    Ok(Instance::Primary(listener)) => Some(listener),
-                    Err(e) => {
-                        // Not fatal: this window just cannot take links from later starts.
-                        eprintln!("doomlink: single-instance socket: {e}");
-                        None
-                    }
-                };
+            let message = cli.link.as_deref().unwrap_or("");
+            let instance = match socket_path().and_then(|p| forward_or_listen(&p, message)) {
+                Ok(Instance::Forwarded) => {
+                    eprintln!("doomlink: handed over to the doomlink window already running");
+                    return Ok(0);
+                }
+                Ok(Instance::Primary(listener)) => Some(listener),
+                Err(e) => {
+                    // Not fatal: this window just cannot take links from later starts.
+                    eprintln!("doomlink: single-instance socket: {e}");
+                    None
+                }
+            };
             let start = match cli.link {
                 Some(link) => doomlink_desktop::StartWith::Join(link),
                 None => doomlink_desktop::StartWith::Home,

@@ -177,15 +177,15 @@ impl Settings {
         }
     }
 
-    /// Writes the settings (through a temporary file, so a crash never leaves half a file).
+    /// Writes the settings whole and owner-only (they can hold TURN credentials and an admin
+    /// token): a temporary file, fsynced, renamed.
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
         let text = toml::to_string_pretty(self)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| SettingsError::Io(dir.into(), e))?;
         }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| SettingsError::Io(tmp.clone(), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| SettingsError::Io(path.into(), e))
+        doomlink_play::net::files::write_private(path, text.as_bytes())
+            .map_err(|e| SettingsError::Io(path.into(), e))
     }
 
     /// Keeps hand-edited values in range.

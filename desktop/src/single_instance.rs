@@ -39,13 +39,14 @@ pub struct Listener {
     path: PathBuf,
 }
 
-/// Where the socket lives: `$XDG_RUNTIME_DIR/doomlink-DISPLAY.sock` (per user, private), else a
-/// per-user name in the temp dir. One window per user *and display*: a second desktop session
+/// Where the socket lives: `$XDG_RUNTIME_DIR/doomlink-DISPLAY.sock` (per user, private), else in
+/// a private per-user directory in the temp dir (`/tmp/doomlink-UID/run`, 0700, refused if
+/// another user made it: a socket planted there would take our links). One window per user *and display*: a second desktop session
 /// (another X display or Wayland socket) gets its own window. `DOOMLINK_INSTANCE_SOCKET`
 /// overrides it.
-pub fn socket_path() -> PathBuf {
+pub fn socket_path() -> Result<PathBuf, InstanceError> {
     if let Some(p) = std::env::var_os("DOOMLINK_INSTANCE_SOCKET") {
-        return PathBuf::from(p);
+        return Ok(PathBuf::from(p));
     }
     let display = std::env::var("WAYLAND_DISPLAY")
         .or_else(|_| std::env::var("DISPLAY"))
@@ -55,15 +56,13 @@ pub fn socket_path() -> PathBuf {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => Path::new(&dir).join(format!("doomlink-{display}.sock")),
-        None => {
-            // /proc/self belongs to our effective user: the uid without libc.
-            use std::os::unix::fs::MetadataExt;
-            let uid = std::fs::metadata("/proc/self")
-                .map(|m| m.uid())
-                .unwrap_or(0);
-            std::env::temp_dir().join(format!("doomlink-{uid}-{display}.sock"))
-        }
+        Some(dir) => Ok(Path::new(&dir).join(format!("doomlink-{display}.sock"))),
+        None => doomlink_play::net::files::private_temp_dir("run")
+            .map(|d| d.join(format!("doomlink-{display}.sock")))
+            .map_err(|source| InstanceError::Io {
+                path: std::env::temp_dir(),
+                source,
+            }),
     }
 }
 

@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use doomlink_net::lan::GuestSink;
 use doomlink_net::online::manual::{ManualHost, ManualJoin};
-use doomlink_net::rendezvous::turn::{turn_password, turn_username, Relays};
+use doomlink_net::rendezvous::turn::{
+    turn_password, turn_username, LiveRooms, RelaySetup, Relays, TurnLimits,
+};
+use doomlink_net::rendezvous::Limits;
 use doomlink_net::signaling::IceServer;
 use doomlink_net::webrtc::node::WebRtcNode;
 use doomlink_net::webrtc::peer::RtcOptions;
@@ -95,9 +98,6 @@ async fn raw_udp(n: usize) -> Vec<Duration> {
 async fn relayed_opts() -> (Relays, RtcOptions) {
     let secret = b"bench-secret-bench-secret".to_vec();
     let lo = IpAddr::from(Ipv4Addr::LOCALHOST);
-    let relays = Relays::start(lo, 0, 0, lo, lo, secret.clone())
-        .await
-        .expect("TURN server on 127.0.0.1");
     let username = turn_username(
         "benchroom",
         std::time::SystemTime::now()
@@ -106,6 +106,22 @@ async fn relayed_opts() -> (Relays, RtcOptions) {
             .as_secs()
             + 3600,
     );
+    // TURN relays for open rooms only, and to loopback only when allowed.
+    let live = LiveRooms::default();
+    live.open("benchroom", username.clone());
+    let relays = Relays::start(RelaySetup {
+        bind_ip: lo,
+        turn_port: 0,
+        stun_port: 0,
+        relay_ip: lo,
+        relay_bind: lo,
+        secret: secret.clone(),
+        allow_peers: vec!["127.0.0.0/8".parse().unwrap()],
+        limits: TurnLimits::from(&Limits::default()),
+        live,
+    })
+    .await
+    .expect("TURN server on 127.0.0.1");
     let opts = RtcOptions {
         ice_servers: vec![IceServer {
             urls: vec![format!("turn:{}?transport=udp", relays.turn_addr)],

@@ -213,8 +213,14 @@ impl Identity {
                     source,
                 };
                 std::fs::create_dir_all(data_dir).map_err(io)?;
-                write_private(&path, pem.as_bytes()).map_err(io)?;
-                Ok(id)
+                match crate::files::create_private(&path, pem.as_bytes()) {
+                    Ok(()) => Ok(id),
+                    // Another process made one first: theirs is the identity.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(data_dir)
+                    }
+                    Err(e) => Err(io(e)),
+                }
             }
             Err(source) => Err(IdentityError::Io { path, source }),
         }
@@ -266,32 +272,6 @@ fn check_expires_block(pem: &str) -> Result<(), String> {
         return Err("EXPIRES block is too short".into());
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    // The private key: owner-only, and never over an existing file (create_new) so two
-    // processes racing to create it cannot both win with different keys.
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }
 
 #[cfg(test)]

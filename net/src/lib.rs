@@ -20,6 +20,7 @@
 //!
 //! Internet play, behind the default `internet` feature (webrtc 0.21 on tokio):
 //!
+//! - [`files`]: owner-only files written whole (temp, fsync, rename) and private directories.
 //! - [`identity`]: a host's persistent DTLS certificate and its fingerprint.
 //! - [`signaling`]: the signaling messages and their strict decoder; invite links.
 //! - [`webrtc`]: the WebRTC transport: a peer connection per link, the one-socket mux of a
@@ -48,6 +49,7 @@
 #[cfg(feature = "internet")]
 pub mod admin_api;
 pub mod chocolate;
+pub mod files;
 #[cfg(feature = "internet")]
 pub mod identity;
 pub mod lan;

@@ -275,3 +275,61 @@ async fn a_bad_service_config_is_a_typed_error() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A TCP connection to the service from `source` (another address of 127.0.0.0/8).
+async fn connect_from(source: [u8; 4], to: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind((std::net::Ipv4Addr::from(source), 0).into())
+        .unwrap();
+    s.connect(to).await.unwrap()
+}
+
+/// 5,000 connections that send nothing, from one address: the service keeps its per-address
+/// share of them (64) and closes the rest as it accepts them, so its descriptors stay bounded,
+/// and a player from another address hosts a room within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_keep_nobody_out() {
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let limits = doomlink_net::rendezvous::http::HttpLimits::default();
+    let before = open_fds();
+    let mut idle = Vec::new();
+    for _ in 0..5000 {
+        idle.push(connect_from([127, 0, 0, 1], rv.addr).await);
+    }
+    // Give the accept loop time to take (and close) them all.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held_by_service = open_fds() - before - idle.len();
+    println!("descriptors the service holds for 5000 idle connections: {held_by_service}");
+    assert!(
+        held_by_service <= limits.connections_per_ip + 16,
+        "{held_by_service} descriptors for idle connections"
+    );
+    // A real player, from elsewhere, gets its room at once.
+    let t0 = std::time::Instant::now();
+    let stream = connect_from([127, 0, 0, 2], rv.addr).await;
+    let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", rv.addr), plain)
+        .await
+        .expect("the WebSocket upgrade goes through");
+    ws.send(Ws::Text(
+        Message::Host {
+            name: "late".into(),
+        }
+        .encode()
+        .unwrap()
+        .into(),
+    ))
+    .await
+    .unwrap();
+    let Some(Message::Hosted { .. }) = next(&mut ws).await else {
+        panic!("no room for the late host")
+    };
+    let took = t0.elapsed();
+    println!("a host behind 5000 idle connections got its room in {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    drop(idle);
+}

@@ -12,23 +12,39 @@ use doomlink_kernel::{
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where compiled modules are cached (a second launch does not recompile).
-pub fn cache_dir() -> PathBuf {
-    directories::ProjectDirs::from("org", "doomlink", "doomlink")
-        .map(|d| d.cache_dir().join("modules"))
-        .unwrap_or_else(|| std::env::temp_dir().join("doomlink-modules"))
+/// Where compiled modules are cached (a second launch does not recompile): the user's cache
+/// dir, else a private per-user directory in the temp dir. None (no cache) when that directory
+/// is not safely ours: a cached module is loaded as native code, so one planted by another user
+/// would run as us.
+pub fn cache_dir() -> Option<PathBuf> {
+    match directories::ProjectDirs::from("org", "doomlink", "doomlink") {
+        Some(d) => Some(d.cache_dir().join("modules")),
+        None => match doomlink_net::files::private_temp_dir("modules") {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                tracing::warn!("no module cache: {e}");
+                None
+            }
+        },
+    }
 }
 
 /// Where config, saves and demos go by default.
 pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("org", "doomlink", "doomlink")
         .map(|d| d.data_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("doomlink-data"))
+        .unwrap_or_else(|| {
+            // No home: a private per-user directory, never a shared /tmp path another user
+            // could have made first (the DTLS identity is kept here).
+            doomlink_net::files::private_temp_dir("data").unwrap_or_else(|_| {
+                std::env::temp_dir().join(format!("doomlink-data-{}", std::process::id()))
+            })
+        })
 }
 
 /// A kernel with the module cache, and doom.wasm loaded into it.
 pub fn boot(host: Arc<dyn doomlink_kernel::HostIO>) -> Result<(Kernel, GuestModule)> {
-    boot_with_cache(host, Some(cache_dir()))
+    boot_with_cache(host, cache_dir())
 }
 
 /// `boot` with a chosen module cache (`None`: compile every time).

@@ -2,12 +2,12 @@
 //! `doomlink-server` binary: the options of `serve` (which override the config file, now and on
 //! every SIGHUP) and of `room create` (a room made through a service's admin API).
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use doomlink_play::game::{GameOptionArgs, GameSettings};
 use doomlink_play::{internet, iwad};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -32,9 +32,12 @@ pub struct ServeArgs {
     /// Only parse and validate the config: print "ok" or a one-line error naming the key.
     #[arg(long, requires = "config")]
     pub check_config: bool,
-    /// Bearer token for the admin API (`doomlink room create`); none: the API is closed.
-    #[arg(long, value_name = "T")]
-    pub admin_token: Option<String>,
+    /// A file whose first line is the admin API's bearer token (`doomlink room create`). Or
+    /// the environment's DOOMLINK_ADMIN_TOKEN, or the config's admin_token_file, or systemd's
+    /// credential `admin-token`; none: the API is closed. Never on the command line, where
+    /// every user of the machine can read it.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// An IWAD dedicated rooms may use (repeat; the first is the default).
     #[arg(long, value_name = "FILE")]
     pub iwad: Vec<PathBuf>,
@@ -75,9 +78,10 @@ pub struct RoomCreateArgs {
     /// The service: HOST:PORT of its HTTP side.
     #[arg(long, value_name = "HOST:PORT")]
     pub on: String,
-    /// The service's admin token.
-    #[arg(long, value_name = "T")]
-    pub token: String,
+    /// A file whose first line is the service's admin token; without it, the environment's
+    /// DOOMLINK_ADMIN_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// The room's name (logs, the room list).
     #[arg(long, value_name = "TEXT")]
     pub name: Option<String>,
@@ -114,7 +118,8 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
     let overrides = {
         let (listen, public, stun, turn) =
             (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
-        let (data_dir, token, iwads) = (a.data_dir.clone(), a.admin_token.clone(), a.iwad.clone());
+        let token = admin_token(a.admin_token_file.as_deref())?;
+        let (data_dir, iwads) = (a.data_dir.clone(), a.iwad.clone());
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
         let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
         move |s: &mut serve_config::ServeSettings| {
@@ -157,6 +162,9 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
         }
     };
     overrides(&mut settings);
+    if settings.admin_token.is_none() {
+        settings.admin_token = credential_token()?;
+    }
     if a.check_config {
         println!("ok");
         return Ok(0);
@@ -175,9 +183,49 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The environment variable that may hold an admin token (the service's, or the one `room
+/// create` sends).
+pub const TOKEN_ENV: &str = "DOOMLINK_ADMIN_TOKEN";
+
+/// The admin token from `--admin-token-file` or the environment, if either gives one.
+fn admin_token(file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(f) = file {
+        return Ok(Some(
+            crate::config::read_token_file(f).map_err(|m| anyhow!("--admin-token-file {m}"))?,
+        ));
+    }
+    match std::env::var(TOKEN_ENV) {
+        Ok(t) => {
+            crate::config::check_token(&t).map_err(|m| anyhow!("{TOKEN_ENV}: {m}"))?;
+            Ok(Some(t))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// systemd's credential `admin-token` (the unit's LoadCredential), when nothing else set one.
+fn credential_token() -> Result<Option<String>> {
+    let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") else {
+        return Ok(None);
+    };
+    let path = Path::new(&dir).join("admin-token");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(
+        crate::config::read_token_file(&path).map_err(|m| anyhow!("admin token credential {m}"))?,
+    ))
+}
+
 /// `doomlink room create`: POST /admin/rooms through the admin API's client.
 pub fn room(a: RoomArgs) -> Result<i32> {
     let RoomAction::Create(c) = a.action;
+    let token = match &c.token_file {
+        Some(f) => crate::config::read_token_file(f).map_err(|m| anyhow!("--token-file {m}"))?,
+        None => std::env::var(TOKEN_ENV).map_err(|_| {
+            anyhow!("the admin token: --token-file FILE, or {TOKEN_ENV} in the environment")
+        })?,
+    };
     let req = doomlink_net::admin_api::RoomRequest {
         name: c.name.clone(),
         game: GameSettings {
@@ -187,8 +235,8 @@ pub fn room(a: RoomArgs) -> Result<i32> {
         iwad: c.iwad.clone(),
         lan_port: c.lan_port,
     };
-    let created = internet::runtime()?
-        .block_on(doomlink_net::admin_api::create_room(&c.on, &c.token, &req))?;
+    let created =
+        internet::runtime()?.block_on(doomlink_net::admin_api::create_room(&c.on, &token, &req))?;
     if let Some(p) = c.lan_port {
         // The service's host as `--on` named it; stdout stays the one link line for scripts.
         let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);

@@ -4,6 +4,7 @@
 
 use doomlink_net::chocolate::settings::MAX_PLAYERS;
 use doomlink_net::chocolate::{GameSettings, SettingsError};
+use doomlink_net::rendezvous::turn::IpNet;
 use doomlink_net::rendezvous::RoomRequest;
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -55,6 +56,7 @@ pub struct ServeFile {
     pub turn_port: Option<u16>,
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
     pub rtc_bind: Option<Ipv4Addr>,
     pub rtc_port: Option<u16>,
     pub rtc_threads: Option<usize>,
@@ -62,6 +64,8 @@ pub struct ServeFile {
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
     pub drain_seconds: Option<u64>,
+    /// Address ranges (`"10.0.0.0/8"`) TURN may relay to besides the public Internet.
+    pub turn_allow_peers: Option<Vec<String>>,
     #[serde(default)]
     pub limits: LimitsFile,
     /// Standing rooms: `[[room]]`, the admin API's room request keys (`name` required, `iwad`
@@ -140,6 +144,9 @@ pub struct ServeSettings {
     pub iwads: Vec<PathBuf>,
     /// How long SIGTERM waits for games to end before telling players the room closes.
     pub drain_seconds: u64,
+    /// Address ranges TURN may relay to besides the public Internet (private, loopback and
+    /// other special ranges are refused otherwise).
+    pub turn_allow_peers: Vec<IpNet>,
     pub limits: RoomLimits,
     pub standing: Vec<RoomSpec>,
 }
@@ -177,6 +184,7 @@ impl Default for ServeSettings {
             lan_bind: None,
             iwads: Vec::new(),
             drain_seconds: 20,
+            turn_allow_peers: Vec::new(),
             limits: RoomLimits::default(),
             standing: Vec::new(),
         }
@@ -226,14 +234,19 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
     s.stun_port = file.stun_port.unwrap_or(s.stun_port);
     s.turn_port = file.turn_port.unwrap_or(s.turn_port);
     s.data_dir = file.data_dir;
-    s.admin_token = file.admin_token;
-    if let Some(t) = &s.admin_token {
-        if t.len() < 16 {
+    s.admin_token = match (file.admin_token, file.admin_token_file) {
+        (Some(_), Some(_)) => {
             return Err(invalid(
-                "admin_token",
-                "too short: use at least 16 characters",
-            ));
+                "admin_token_file",
+                "set admin_token or admin_token_file, not both",
+            ))
         }
+        (Some(t), None) => Some(t),
+        (None, Some(f)) => Some(read_token_file(&f).map_err(|m| invalid("admin_token_file", m))?),
+        (None, None) => None,
+    };
+    if let Some(t) = &s.admin_token {
+        check_token(t).map_err(|m| invalid("admin_token", m))?;
     }
     s.rtc_bind = file.rtc_bind;
     s.rtc_port = file.rtc_port.unwrap_or(0);
@@ -259,6 +272,12 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             return Err(invalid("drain_seconds", "at most 3600"));
         }
         s.drain_seconds = d;
+    }
+    for (i, p) in file.turn_allow_peers.iter().flatten().enumerate() {
+        let net = p
+            .parse::<IpNet>()
+            .map_err(|e| invalid(format!("turn_allow_peers[{i}]"), e.to_string()))?;
+        s.turn_allow_peers.push(net);
     }
     if let Some(n) = file.limits.rooms {
         if n > 10_000 {
@@ -357,6 +376,25 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         ));
     }
     Ok(s)
+}
+
+/// The admin token kept in `path`: its first line, trimmed. An error in one line.
+pub fn read_token_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    check_token(&token).map_err(|m| format!("{}: {m}", path.display()))?;
+    Ok(token)
+}
+
+/// A token long enough not to be guessed, and printable.
+pub fn check_token(t: &str) -> Result<(), String> {
+    if t.len() < 16 {
+        return Err("too short: use at least 16 characters".into());
+    }
+    if t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("spaces or control characters in the token".into());
+    }
+    Ok(())
 }
 
 /// A room's `lan_port` (the config's, and the admin API's after it refused 0): None for 0 or
@@ -460,6 +498,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("room[0].mdoe"), "{e}");
+    }
+
+    #[test]
+    fn turn_allow_peers_are_ranges_and_a_bad_one_is_named() {
+        let s = parse(
+            "turn_allow_peers = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.7\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let shown: Vec<String> = s.turn_allow_peers.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]);
+        let e = parse(
+            "turn_allow_peers = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("turn_allow_peers[1]") && e.contains("10.0.0.0/8"),
+            "{e}"
+        );
+        let e = parse("turn_allow_peers = [\"lan\"]\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("turn_allow_peers[0]"), "{e}");
+        assert!(ServeSettings::default().turn_allow_peers.is_empty());
     }
 
     #[test]

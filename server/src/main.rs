@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Run the rendezvous for Internet play (signaling, STUN, TURN) and dedicated rooms.
     Serve(ServeArgs),
-    /// Dedicated rooms on a running service: `room create --on HOST:PORT --token T`.
+    /// Dedicated rooms on a running service: `room create --on HOST:PORT` (the token from --token-file or DOOMLINK_ADMIN_TOKEN).
     Room(RoomArgs),
 }
 

@@ -353,7 +353,7 @@ impl Rooms {
         let (kernel, module) = tokio::task::spawn_blocking(move || {
             let kernel = Kernel::new(
                 KernelConfig {
-                    cache_dir: Some(doomlink_play::guest::cache_dir()),
+                    cache_dir: doomlink_play::guest::cache_dir(),
                     memory_limit: memory,
                 },
                 host_io,

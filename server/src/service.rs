@@ -41,6 +41,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     let mut cfg = ServeConfig::new(s.listen, public.clone(), data_dir.clone());
     cfg.stun_port = s.stun_port;
     cfg.turn_port = s.turn_port;
+    cfg.turn_allow_peers = s.turn_allow_peers.clone();
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -157,7 +158,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
 
 /// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
-/// and ports (listen, public_addr, STUN/TURN, rtc_bind, lan_bind, data_dir) need a restart.
+/// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, rtc_bind, lan_bind, data_dir)
+/// need a restart.
 async fn reload(
     svc: &Service,
     current: &mut crate::config::ServeSettings,
@@ -180,6 +182,7 @@ async fn reload(
         || new.public_addr != current.public_addr
         || new.stun_port != current.stun_port
         || new.turn_port != current.turn_port
+        || new.turn_allow_peers != current.turn_allow_peers
         || new.rtc_bind != current.rtc_bind
         || new.rtc_port != current.rtc_port
         || new.rtc_threads != current.rtc_threads

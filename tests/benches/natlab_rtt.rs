@@ -33,7 +33,7 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use doomlink_e2e::measure::{percentile, udp_ping_pong};
-use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
+use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP, INET_NET};
 use doomlink_net::identity::Identity;
 use doomlink_net::lan::GuestSink;
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
@@ -139,6 +139,7 @@ fn measure_lab(tag: &str, nat: Nat, n: usize) -> Figures {
             let mut cfg = ServeConfig::new((INET_IP, 0).into(), INET_IP.to_string(), rv_dir);
             cfg.stun_port = 0;
             cfg.turn_port = 0;
+            cfg.turn_allow_peers = vec![INET_NET.parse().unwrap()];
             let rv = Rendezvous::bind(cfg).await.expect("rendezvous");
             rv_tx.send(rv.http_addr().to_string()).unwrap();
             let shut = rv.shutdown_handle();

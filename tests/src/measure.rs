@@ -27,14 +27,17 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// The body of `GET path` from 127.0.0.1:`port` ("" on any failure).
+/// The admin token of the services the benches start (`/metrics` wants it).
+pub const SERVICE_TOKEN: &str = "bench-token-0123456789";
+
+/// The body of `GET path` from 127.0.0.1:`port`, with [`SERVICE_TOKEN`] ("" on any failure).
 pub fn http_get(port: u16, path: &str) -> String {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
     let _ = write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SERVICE_TOKEN}\r\nConnection: close\r\n\r\n"
     );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
@@ -80,6 +83,7 @@ pub fn serve_standing_rooms(
         .arg("--config")
         .arg(&cfg_path)
         .env("RUST_LOG", "warn")
+        .env("DOOMLINK_ADMIN_TOKEN", SERVICE_TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file(&log))

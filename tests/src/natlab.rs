@@ -39,6 +39,11 @@ const PREFIX: &str = "dln";
 /// The rendezvous's address on the lab's "Internet" (a documentation address, RFC 5737).
 pub const INET_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
+/// The lab's "Internet", where the routers' public addresses and the rendezvous's TURN relay
+/// are. TURN refuses documentation ranges unless allowed: a lab's rendezvous allows this one
+/// (`turn_allow_peers`).
+pub const INET_NET: &str = "192.0.2.0/24";
+
 /// What a site's router does to its host's traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nat {

@@ -56,11 +56,13 @@ fn options(server: &str, token: &str) -> HostOptions {
 fn hosting_on_a_server_makes_a_room_joins_it_first_and_shares_its_link() {
     let tics = test_tics();
     let svc_dir = Scratch::new("onserver-svc");
+    let token_file = svc_dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let (_svc, port) = serve(
         svc_dir.path(),
         &[
-            "--admin-token",
-            TOKEN,
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
             "--iwad",
             FREEDOOM1,
             "--rtc-bind",

@@ -10,7 +10,7 @@
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
-use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
+use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP, INET_NET};
 use doomlink_net::identity::Identity;
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions};
 use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
@@ -57,6 +57,7 @@ fn play(tag: &str, nat: Nat) -> Outcome {
         let mut cfg = ServeConfig::new((INET_IP, 0).into(), INET_IP.to_string(), rv_dir);
         cfg.stun_port = 0;
         cfg.turn_port = 0;
+        cfg.turn_allow_peers = vec![INET_NET.parse().unwrap()];
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous");
         rv_tx.send(rv.http_addr().to_string()).unwrap();
         let stop = rv.shutdown_handle();

@@ -14,7 +14,7 @@
 //! symmetric. natlab.rs checks the same at the level of WebRTC nodes. Needs root; fails loudly
 //! without. The tests of this file run side by side, each in its own lab.
 
-use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP};
+use doomlink_e2e::natlab::{in_ns, Lab, Nat, INET_IP, INET_NET};
 use doomlink_e2e::*;
 use doomlink_net::online::manual::{CandidateType, CodeKind, ManualCode};
 use std::io::{BufRead, BufReader, Write};
@@ -99,9 +99,14 @@ fn last_path(stderr: &str, name: &str) -> Option<String> {
 /// `doomlink serve` on the lab's Internet (192.0.2.1: signaling on [`RENDEZVOUS_PORT`], STUN and
 /// TURN on 3478), once it listens.
 fn serve(lab: &Lab, dir: &Path) -> Killed {
+    // TURN relays to the lab's "Internet" (documentation addresses) only when allowed.
+    let config = dir.join("serve.toml");
+    std::fs::write(&config, format!("turn_allow_peers = [\"{INET_NET}\"]\n")).unwrap();
     let mut serve = Killed(
         lab.command(&lab.inet(), doomlink())
             .args(["serve", "--listen", &format!("{INET_IP}:{RENDEZVOUS_PORT}")])
+            .arg("--config")
+            .arg(&config)
             .args(["--public-addr", &INET_IP.to_string()])
             .arg("--data-dir")
             .arg(dir)

@@ -210,6 +210,22 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "/etc/doomlink/serve.toml",
         "--check-config",
     ]));
+    // The admin token: made at install, root's alone; the world-readable config holds none.
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata("/etc/doomlink/admin-token").unwrap();
+        assert_eq!((m.permissions().mode() & 0o777, m.uid()), (0o600, 0));
+        let token = std::fs::read_to_string("/etc/doomlink/admin-token").unwrap();
+        assert!(token.trim().len() >= 16, "{token:?}");
+        let config = std::fs::read_to_string("/etc/doomlink/serve.toml").unwrap();
+        assert!(!config.contains(token.trim()));
+        assert!(
+            !config
+                .lines()
+                .any(|l| l.trim_start().starts_with("admin_token")),
+            "serve.toml sets a token"
+        );
+    }
     let server_copyright =
         std::fs::read_to_string("/usr/share/doc/doomlink-server/copyright").unwrap();
     assert!(server_copyright.contains("Files: rust-crate/wasmtime-"));

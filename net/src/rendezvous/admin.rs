@@ -14,15 +14,21 @@
 //!   another process holds).
 //! - `GET /admin/rooms` (same token): the rooms as JSON.
 //! - `GET /health`: `rooms N`, `players N`, then `ok` (or `draining`, with 503).
-//! - `GET /metrics`: Prometheus text — the rendezvous's own counters, then the rooms' figures
-//!   from [`DedicatedRooms::metrics_text`].
+//! - `GET /metrics` (same token; Prometheus's `authorization` scrape setting sends it):
+//!   Prometheus text — the rendezvous's own counters, then the rooms' figures from
+//!   [`DedicatedRooms::metrics_text`].
+//!
+//! A source that sent a wrong token [`throttle::MAX_FAILURES`](super::throttle::MAX_FAILURES)
+//! times in a minute gets 429 for the rest of that minute, its token unread.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use super::Shared;
 pub use crate::admin_api::{CreatedRoom, RoomInfo, RoomRequest};
@@ -58,6 +64,7 @@ pub trait DedicatedRooms: Send + Sync {
 #[derive(Default)]
 pub(super) struct AdminState {
     pub token: Option<String>,
+    pub failures: super::throttle::FailureThrottle,
     pub rooms: Option<Arc<dyn DedicatedRooms>>,
     pub draining: bool,
 }
@@ -80,15 +87,33 @@ impl AdminHandle {
     }
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let want = shared.admin().token.clone();
-    let Some(want) = want else { return false };
+/// The admin token's check: None when the request may go on, else the answer (401, or 429 for
+/// a source that failed too often).
+fn refused(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let now = Instant::now();
+    let mut admin = shared.admin();
+    if admin.failures.blocked(peer.ip(), now) {
+        return Some(text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many bad admin tokens from this address; wait a minute",
+        ));
+    }
     let got = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    super::rooms::same_secret(got.trim(), &want)
+    let ok = admin
+        .token
+        .as_deref()
+        .is_some_and(|want| super::rooms::same_secret(got.trim(), want));
+    if ok {
+        return None;
+    }
+    admin.failures.failed(peer.ip(), now);
+    drop(admin);
+    tracing::warn!(%peer, "admin request without the right token");
+    Some(text(StatusCode::UNAUTHORIZED, "bad or missing admin token"))
 }
 
 fn text(code: StatusCode, body: impl Into<String>) -> Response {
@@ -99,13 +124,13 @@ fn text(code: StatusCode, body: impl Into<String>) -> Response {
 
 pub(super) async fn create_room(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     shared.admin_requests.fetch_add(1, Ordering::Relaxed);
-    if !authorized(&shared, &headers) {
-        tracing::warn!("admin request without the right token");
-        return text(StatusCode::UNAUTHORIZED, "bad or missing admin token");
+    if let Some(no) = refused(&shared, peer, &headers) {
+        return no;
     }
     let (rooms, draining) = {
         let a = shared.admin();
@@ -153,10 +178,14 @@ pub(super) async fn create_room(
     }
 }
 
-pub(super) async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+pub(super) async fn list_rooms(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     shared.admin_requests.fetch_add(1, Ordering::Relaxed);
-    if !authorized(&shared, &headers) {
-        return text(StatusCode::UNAUTHORIZED, "bad or missing admin token");
+    if let Some(no) = refused(&shared, peer, &headers) {
+        return no;
     }
     let rooms = shared.admin().rooms.clone();
     let Some(rooms) = rooms else {
@@ -187,8 +216,16 @@ pub(super) async fn health(State(shared): State<Arc<Shared>>) -> Response {
     text(StatusCode::OK, format!("rooms {n}\nplayers {players}\nok"))
 }
 
-pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+pub(super) async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     use std::fmt::Write;
+    // The figures say who plays where, and making them visits every room: the admin's.
+    if let Some(no) = refused(&shared, peer, &headers) {
+        return no;
+    }
     let mut s = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, v: f64| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");

@@ -7,7 +7,9 @@
 //! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
 //! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
 //! and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
-//! peers cannot connect directly.
+//! peers cannot connect directly. TURN relays for open rooms only, to public addresses only
+//! (plus the ranges in [`ServeConfig::turn_allow_peers`]), within quotas and a rate: the
+//! defences and their reasons are in [`turn`].
 //!
 //! ```ignore
 //! let rv = Rendezvous::bind(ServeConfig::new("0.0.0.0:8080".parse()?, "play.example.org", data_dir)).await?;
@@ -18,12 +20,15 @@
 //! Limits ([`Limits`]): message size (a typed `too_large` error up to twice
 //! [`crate::signaling::MAX_MESSAGE_LEN`], a closed socket beyond), messages per second per
 //! connection (`rate_limited`, and a dropped connection for a flood), connections and rooms per
-//! source address, joiners per room, rooms in all. A bad message gets a typed error on its own
+//! source address, joiners per room, rooms in all; TURN allocations (in all and per room) and
+//! each one's relay rate follow from them. A bad message gets a typed error on its own
 //! connection and never ends anything else. Logs are structured (`tracing`).
 
 pub mod admin;
+pub mod http;
 pub mod page;
 pub mod rooms;
+pub mod throttle;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -71,8 +76,13 @@ pub struct ServeConfig {
     /// Keeps the TURN secret, so credentials survive a restart.
     pub data_dir: PathBuf,
     pub limits: Limits,
+    /// HTTP connections held at once, in all and per source.
+    pub http: http::HttpLimits,
     /// Serve invite pages as https (the service sits behind a TLS proxy).
     pub https_links: bool,
+    /// Address ranges TURN may relay to besides the public Internet (loopback, private and
+    /// special ranges are refused otherwise: [`turn`]'s docs). Empty by default.
+    pub turn_allow_peers: Vec<turn::IpNet>,
 }
 
 impl ServeConfig {
@@ -86,7 +96,9 @@ impl ServeConfig {
             turn_port: 3478,
             data_dir,
             limits: Limits::default(),
+            http: http::HttpLimits::default(),
             https_links: false,
+            turn_allow_peers: Vec::new(),
         }
     }
 }
@@ -141,8 +153,9 @@ struct Shared {
     relays: turn::Relays,
     limits: Limits,
     https_links: bool,
-    /// Each live room's TURN username, to delete its allocations when it ends.
-    issued: Mutex<HashMap<String, String>>,
+    /// Each live room's TURN username: good while the room is open, its allocations deleted
+    /// when it ends.
+    issued: turn::LiveRooms,
     /// The admin API's token and the app's dedicated rooms ([`admin`]).
     admin: Mutex<admin::AdminState>,
     /// Counters for `/metrics`.
@@ -182,12 +195,7 @@ impl Shared {
     fn end_rooms(self: &Arc<Self>) {
         let ended = self.registry().take_ended();
         for e in ended {
-            let username = self
-                .issued
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&e.room);
-            if let Some(username) = username {
+            if let Some(username) = self.issued.close(&e.room) {
                 let this = self.clone();
                 tokio::spawn(async move { this.relays.end_room(username).await });
             }
@@ -214,11 +222,7 @@ impl RoomMaker for Maker<'_> {
     }
     fn ice_servers(&self, room: &str, expires: u64) -> Vec<IceServer> {
         let username = turn::turn_username(room, expires);
-        self.shared
-            .issued
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(room.to_owned(), username.clone());
+        self.shared.issued.open(room, username.clone());
         vec![
             IceServer {
                 urls: vec![format!(
@@ -248,6 +252,7 @@ pub struct Rendezvous {
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     http_addr: SocketAddr,
+    http_limits: http::HttpLimits,
 }
 
 impl Rendezvous {
@@ -281,14 +286,18 @@ impl Rendezvous {
             source,
         })?;
         let relay_bind = cfg.relay_bind.unwrap_or(cfg.listen.ip());
-        let relays = turn::Relays::start(
-            cfg.listen.ip(),
-            cfg.turn_port,
-            cfg.stun_port,
+        let issued = turn::LiveRooms::default();
+        let relays = turn::Relays::start(turn::RelaySetup {
+            bind_ip: cfg.listen.ip(),
+            turn_port: cfg.turn_port,
+            stun_port: cfg.stun_port,
             relay_ip,
             relay_bind,
-            secret.clone(),
-        )
+            secret: secret.clone(),
+            allow_peers: cfg.turn_allow_peers.clone(),
+            limits: turn::TurnLimits::from(&cfg.limits),
+            live: issued.clone(),
+        })
         .await
         .map_err(ServeError::Relay)?;
         tracing::info!(http = %http_addr, stun = %relays.stun_addr, turn = %relays.turn_addr, public = %ice_host, "rendezvous bound");
@@ -306,7 +315,7 @@ impl Rendezvous {
             relays,
             limits: cfg.limits,
             https_links: cfg.https_links,
-            issued: Mutex::new(HashMap::new()),
+            issued,
             admin: Mutex::new(admin::AdminState::default()),
             messages: AtomicU64::new(0),
             bad_messages: AtomicU64::new(0),
@@ -316,6 +325,7 @@ impl Rendezvous {
             shared,
             listener,
             http_addr,
+            http_limits: cfg.http,
         })
     }
 
@@ -364,21 +374,18 @@ impl Rendezvous {
                 }
             })
         };
-        let stop = shared.shutdown.0.clone();
-        let closing = shared.clone();
-        let served = axum::serve(
+        let served = http::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            self.http_limits,
+            shared.shutdown.0.clone(),
         )
-        .with_graceful_shutdown(async move {
-            stop.cancelled().await;
-            // Every room ends with a reason; then the WebSocket tasks send it and close.
-            let out = closing.registry().close_all();
-            closing.dispatch(out);
-            closing.end_rooms();
-            closing.conns_stop.cancel();
-        })
         .await;
+        // Every room ends with a reason; then the WebSocket tasks send it and close.
+        let out = shared.registry().close_all();
+        shared.dispatch(out);
+        shared.end_rooms();
+        shared.conns_stop.cancel();
         ticker.abort();
         // Let the connections flush their `closed` and the TURN deletions run.
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -415,37 +422,65 @@ async fn ws_upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let ip = peer.ip();
+    // An IPv6 host holds a /64: counted as one address.
+    let ip = throttle::source_key(peer.ip());
     if shared.shutdown.is_shutdown() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
-    {
-        let mut per_ip = shared.per_ip();
-        let n = per_ip.entry(ip).or_default();
-        if *n >= shared.limits.connections_per_ip {
-            tracing::warn!(%ip, "too many connections from one address");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many connections from your address\n",
-            )
-                .into_response();
-        }
-        *n += 1;
-    }
+    let Some(slot) = IpSlot::take(&shared, ip) else {
+        tracing::warn!(%ip, "too many connections from one address");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from your address\n",
+        )
+            .into_response();
+    };
     // Up to twice the protocol's limit a message is read and answered with a typed error;
-    // beyond that the socket library refuses it and the connection closes.
+    // beyond that the socket library refuses it and the connection closes. The slot goes with
+    // the callback: an upgrade that never completes drops it unrun, and the slot with it.
     ws.max_message_size(2 * MAX_MESSAGE_LEN)
         .max_frame_size(2 * MAX_MESSAGE_LEN)
         .on_upgrade(move |socket| async move {
             connection(socket, ip, shared.clone()).await;
-            let mut per_ip = shared.per_ip();
-            if let Some(n) = per_ip.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    per_ip.remove(&ip);
-                }
-            }
+            drop(slot);
         })
+}
+
+/// One of an address's signaling connections, given back when dropped, whichever way the
+/// connection ends (closed, failed, or an upgrade aborted before it began).
+struct IpSlot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Option<IpSlot> {
+        let mut per_ip = shared.per_ip();
+        let n = per_ip.entry(ip).or_default();
+        if *n >= shared.limits.connections_per_ip {
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            shared: shared.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.shared.per_ip();
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// A token bucket: `rate` messages a second on average, bursts of `burst`.

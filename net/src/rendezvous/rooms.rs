@@ -41,8 +41,14 @@ pub struct Limits {
     pub max_violations: u32,
     pub room_idle: Duration,
     pub host_grace: Duration,
-    /// How long join secrets and TURN credentials of a room are good for.
+    /// How long join secrets and TURN credentials of a room are good for (and only while
+    /// the room is open).
     pub credential_ttl: Duration,
+    /// Bytes a second each TURN allocation relays each way, and its burst in bytes (a DOOM
+    /// game is ~10 kB/s a player). The TURN quotas follow from the limits above
+    /// ([`super::turn::TurnLimits`]).
+    pub turn_bytes_per_sec: u32,
+    pub turn_burst_bytes: u32,
 }
 
 impl Default for Limits {
@@ -58,6 +64,8 @@ impl Default for Limits {
             room_idle: Duration::from_secs(300),
             host_grace: Duration::from_secs(20),
             credential_ttl: Duration::from_secs(6 * 3600),
+            turn_bytes_per_sec: 256 * 1024,
+            turn_burst_bytes: 512 * 1024,
         }
     }
 }
@@ -125,13 +133,15 @@ fn err(code: ErrorCode, message: impl Into<String>) -> Message {
     Message::Error { code, message }
 }
 
-/// Compares secrets without an early exit, so timing says nothing about how much matched.
+/// Compares secrets by their SHA-256 digests, without an early exit: timing says nothing about
+/// how much of a guess matched, nor about the secret's length.
 pub(super) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 impl Registry {

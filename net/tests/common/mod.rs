@@ -79,6 +79,8 @@ impl TestRendezvous {
         cfg.stun_port = 0;
         cfg.turn_port = 0;
         cfg.limits = limits;
+        // Peers on loopback: TURN refuses them unless allowed (forced-relay tests need it).
+        cfg.turn_allow_peers = vec!["127.0.0.0/8".parse().unwrap()];
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let (addr, turn, stop) = (rv.http_addr(), rv.turn_addr(), rv.shutdown_handle());
         let task = tokio::spawn(rv.run());
