@@ -12,11 +12,13 @@
 //!
 //! The tests take turns (one lock): the memory measurement must not see another test's.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use doomlink_net::rendezvous::{Limits, Rendezvous, ServeConfig, ShutdownHandle};
+use doomlink_net::rendezvous::{Limits, Rendezvous, ShutdownHandle};
 use doomlink_net::signaling::Message;
 use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
@@ -297,17 +299,8 @@ struct Rv {
 
 impl Rv {
     async fn start(limits: Limits, allow: &[&str]) -> Rv {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "doomlink-turn-attacks-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let mut cfg = ServeConfig::new("127.0.0.1:0".parse().unwrap(), "127.0.0.1", dir.clone());
-        cfg.stun_port = 0;
-        cfg.turn_port = 0;
-        cfg.limits = limits;
-        cfg.turn_allow_peers = allow.iter().map(|a| a.parse().unwrap()).collect();
+        let cfg = common::test_serve_config(limits, allow);
+        let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let me = Rv {
             http: rv.http_addr(),

@@ -66,21 +66,36 @@ pub struct TestRendezvous {
     pub dir: std::path::PathBuf,
 }
 
+/// A rendezvous on 127.0.0.1 with free ports and a data dir of its own, its TURN relaying to
+/// the peers in `allow` besides public ones.
+pub fn test_serve_config(
+    limits: doomlink_net::rendezvous::Limits,
+    allow: &[&str],
+) -> doomlink_net::rendezvous::ServeConfig {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "doomlink-rv-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut cfg = doomlink_net::rendezvous::ServeConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1",
+        dir,
+    );
+    cfg.stun_port = 0;
+    cfg.turn_port = 0;
+    cfg.limits = limits;
+    cfg.turn_allow_peers = allow.iter().map(|a| a.parse().unwrap()).collect();
+    cfg
+}
+
 impl TestRendezvous {
     pub async fn start(limits: doomlink_net::rendezvous::Limits) -> TestRendezvous {
-        use doomlink_net::rendezvous::{Rendezvous, ServeConfig};
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "doomlink-rv-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let mut cfg = ServeConfig::new("127.0.0.1:0".parse().unwrap(), "127.0.0.1", dir.clone());
-        cfg.stun_port = 0;
-        cfg.turn_port = 0;
-        cfg.limits = limits;
+        use doomlink_net::rendezvous::Rendezvous;
         // Peers on loopback: TURN refuses them unless allowed (forced-relay tests need it).
-        cfg.turn_allow_peers = vec!["127.0.0.0/8".parse().unwrap()];
+        let cfg = test_serve_config(limits, &["127.0.0.0/8"]);
+        let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let (addr, turn, stop) = (rv.http_addr(), rv.turn_addr(), rv.shutdown_handle());
         let task = tokio::spawn(rv.run());
