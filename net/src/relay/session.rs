@@ -67,6 +67,41 @@ struct Link {
     next_ping: Instant,
     pings: PingTracker,
     stats: LinkStats,
+    /// Hub: the chat and lobby lines this client may still send now.
+    lines: LineBudget,
+}
+
+/// Chat and lobby lines a client may send in a burst, and then per second: a hub relays each
+/// to every other player, so one client's flood would be everyone's.
+pub const LINE_BURST: f64 = 10.0;
+pub const LINES_PER_SEC: f64 = 2.0;
+
+/// A token bucket of lines, time as an input.
+#[derive(Debug, Clone, Copy)]
+struct LineBudget {
+    tokens: f64,
+    last: Instant,
+}
+
+impl LineBudget {
+    fn new(now: Instant) -> Self {
+        LineBudget {
+            tokens: LINE_BURST,
+            last: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + dt * LINES_PER_SEC).min(LINE_BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -239,6 +274,7 @@ impl Session {
                 next_ping: now,
                 pings: PingTracker::new(self.cfg.loss_window),
                 stats: LinkStats::default(),
+                lines: LineBudget::new(now),
             },
         );
         if self.role == Role::Client {
@@ -427,7 +463,7 @@ impl Session {
             Frame::Bye(b) => self.close_link(link, CloseReason::ByeReceived(b.reason)),
             frame => match (self.role, state) {
                 (Role::Hub, LinkState::Pending) => self.hub_pending(now, link, frame),
-                (Role::Hub, LinkState::Up { peer }) => self.hub_up(link, peer, frame, bytes),
+                (Role::Hub, LinkState::Up { peer }) => self.hub_up(now, link, peer, frame, bytes),
                 (Role::Client, LinkState::Pending) => self.client_pending(now, link, frame),
                 (Role::Client, LinkState::Up { .. }) => self.client_up(link, frame),
             },
@@ -654,7 +690,7 @@ impl Session {
             link,
             peer,
             reason,
-            stats: l.stats,
+            stats: Box::new(l.stats),
         });
     }
 }

@@ -33,6 +33,8 @@ pub struct LinkStats {
     pub frame_bytes_out: u64,
     /// Datagrams or lines claiming a source address other than the one this link was given.
     pub drops_forged: u64,
+    /// Chat and lobby lines beyond the rate a hub relays from one client (dropped).
+    pub drops_flood: u64,
     /// Datagrams addressed outside the virtual network.
     pub drops_out_of_network: u64,
     /// Datagrams to a host address nobody holds.

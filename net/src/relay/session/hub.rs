@@ -94,7 +94,14 @@ impl Session {
         None
     }
 
-    pub(super) fn hub_up(&mut self, link: LinkId, peer: Ipv4Addr, frame: Frame<'_>, raw: &[u8]) {
+    pub(super) fn hub_up(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        peer: Ipv4Addr,
+        frame: Frame<'_>,
+        raw: &[u8],
+    ) {
         match frame {
             Frame::Datagram(d) => self.hub_route(link, peer, d, raw),
             Frame::Chat(line) | Frame::Lobby(line) if line.from != peer => {
@@ -102,6 +109,7 @@ impl Session {
                     l.stats.drops_forged += 1;
                 }
             }
+            Frame::Chat(_) | Frame::Lobby(_) if !self.line_allowed(now, link) => {}
             Frame::Chat(line) => {
                 let others: Vec<LinkId> = self.up_links().filter(|&o| o != link).collect();
                 self.relay_raw(&others, Channel::Control, raw);
@@ -119,6 +127,19 @@ impl Session {
             }
             _ => self.invalid(link),
         }
+    }
+
+    /// Whether a client's chat or lobby line is within its rate ([`LINES_PER_SEC`], bursts of
+    /// [`LINE_BURST`]); one beyond is counted as a flood drop.
+    fn line_allowed(&mut self, now: Instant, link: LinkId) -> bool {
+        let Some(l) = self.links.get_mut(&link) else {
+            return false;
+        };
+        let ok = l.lines.take(now);
+        if !ok {
+            l.stats.drops_flood += 1;
+        }
+        ok
     }
 
     /// A client's datagram reached the hub: check its source, then deliver or forward it.

@@ -689,6 +689,52 @@ fn chat_and_lobby_reach_every_member() {
 }
 
 #[test]
+fn a_clients_chat_flood_is_cut_to_its_rate_before_the_hub_relays_it() {
+    let mut s = Star::new(2);
+    let t0 = s.t0;
+    // Chat events from the flooding client (10.77.0.2) among one member's outputs.
+    let chats = |out: &[Output]| {
+        events(out)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Chat { from, .. } if *from == ip(2)))
+            .count()
+    };
+    for i in 0..30 {
+        s.clients[0].send_chat(t0, &format!("spam {i}")).unwrap();
+        s.clients[0].set_lobby(t0, &format!("lobby {i}")).unwrap();
+    }
+    let rest = s.flush();
+    let burst = LINE_BURST as usize;
+    let seen_by_hub = chats(&rest[0]);
+    let relayed = chats(&rest[2]);
+    // Chat and lobby lines share the budget: the burst, and not one line more.
+    assert!(seen_by_hub <= burst && seen_by_hub > 0, "{seen_by_hub}");
+    assert_eq!(relayed, seen_by_hub);
+    let hub_link = s.links[0].1;
+    let flood = |s: &Star| {
+        s.hub
+            .links()
+            .find(|l| l.link == hub_link)
+            .map(|l| l.stats.drops_flood)
+            .unwrap()
+    };
+    assert_eq!(flood(&s), 60 - burst as u64);
+    // A second later, the rate's worth goes through again; the other client was never limited.
+    s.t0 = t0 + Duration::from_secs(1);
+    let t1 = s.t0;
+    for i in 0..5 {
+        s.clients[0].send_chat(t1, &format!("later {i}")).unwrap();
+    }
+    s.clients[1].send_chat(t1, "mine").unwrap();
+    let rest = s.flush();
+    let later = chats(&rest[2]);
+    assert_eq!(later, LINES_PER_SEC as usize);
+    assert!(events(&rest[1])
+        .iter()
+        .any(|e| matches!(e, Event::Chat { text, .. } if text == "mine")));
+}
+
+#[test]
 fn kick_and_close() {
     let mut s = Star::new(2);
     let t0 = s.t0;

@@ -145,7 +145,8 @@ pub enum Event {
         link: LinkId,
         peer: Option<PeerInfo>,
         reason: CloseReason,
-        stats: LinkStats,
+        /// Boxed: the event is rare, and `Output` (every datagram's) stays small.
+        stats: Box<LinkStats>,
     },
     /// A chat line from another member (one's own lines are not echoed).
     Chat {
