@@ -23,9 +23,18 @@
 //!
 //! # Demultiplexing
 //!
-//! A datagram from an address a link has already sent to or heard from goes to that link. From
-//! a new address only a STUN binding request is taken: its USERNAME (`ours:theirs`) names the
-//! link by our ICE ufrag. Anything else from an unknown address is dropped and counted.
+//! A datagram from an address a link has answered goes to that link. From a new address only a
+//! STUN binding request is taken: its USERNAME (`ours:theirs`) names the link by our ICE ufrag,
+//! and the link's core checks its MESSAGE-INTEGRITY (the joiner's copy of our ICE password).
+//! Anything else from an unknown address is dropped and counted.
+//!
+//! An address joins a link's table only when the core answers a binding request from it with a
+//! success (so after the integrity check: a forged or replayed request with a known ufrag adds
+//! nothing), and an address another live link holds is not taken from it. A link holds at most
+//! [`MAX_LINK_ADDRS`] addresses and [`MAX_REMOTE_CANDIDATES`] candidates; past those, requests
+//! from new addresses are dropped before the core sees them. A link whose peer stops
+//! acknowledging (its SCTP data outstanding past [`SEND_QUEUE_CAP`]) is failed rather than left
+//! to buffer without bound.
 //!
 //! # Who reads the socket
 //!
@@ -97,7 +106,20 @@ pub struct MuxCounters {
     pub unknown_dropped: AtomicU64,
     /// The socket refused a send (its buffer full).
     pub send_failed: AtomicU64,
+    /// From a new address for a link that holds [`MAX_LINK_ADDRS`] already.
+    pub addrs_refused: AtomicU64,
+    /// Links failed because their peer stopped acknowledging ([`SEND_QUEUE_CAP`]).
+    pub send_queue_overflows: AtomicU64,
 }
+
+/// Remote addresses one link may hold: a joiner's host, reflexive and relayed addresses, with
+/// room to spare. More is a peer spraying source ports.
+pub const MAX_LINK_ADDRS: usize = 8;
+/// Remote candidates one link takes (before and after the answer).
+pub const MAX_REMOTE_CANDIDATES: usize = 64;
+/// Bytes a link's channel may have sent and not yet acknowledged: minutes of a game's frames
+/// to a slow peer, so only a peer that stopped reading (or a flood) reaches it.
+pub const SEND_QUEUE_CAP: usize = 1 << 20;
 
 /// Grace between a link's close and the end of its core: SCTP may still resend the Bye.
 const CLOSE_GRACE: Duration = Duration::from_millis(300);
@@ -182,6 +204,8 @@ struct Core {
     registered: Option<Instant>,
     /// Remote candidates that came before the answer.
     pending: Vec<Candidate>,
+    /// Remote candidates taken, pending ones included ([`MAX_REMOTE_CANDIDATES`]).
+    candidates_taken: usize,
     /// The joiner's first connectivity checks, which come before its answer (through the
     /// rendezvous) does; the core refuses them until it knows the joiner's ICE password, so
     /// they are held and fed with the answer instead of waiting for the joiner's retries.
@@ -242,18 +266,15 @@ impl MuxInner {
                 }
                 return;
             }
-            let newly = !c.addrs.contains(&from);
-            if newly {
-                c.addrs.push(from);
+            // The address itself is registered when the core answers it (`drain`).
+            if c.addrs.len() >= MAX_LINK_ADDRS && !c.addrs.contains(&from) {
+                self.counters.addrs_refused.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            let mut d = self.guarded(&mut c, |mux, c| {
+            self.guarded(&mut c, |mux, c| {
                 mux.feed(c, from, data, now);
                 mux.drain(c, true)
-            });
-            if newly {
-                d.new_addrs.push(from);
-            }
-            d
+            })
         };
         self.settle(key, &core, d, false);
     }
@@ -622,6 +643,7 @@ impl RtcMux {
                 addrs: Vec::new(),
                 registered: None,
                 pending: Vec::new(),
+                candidates_taken: 0,
                 early_checks: Vec::new(),
                 have_remote: false,
             }));
@@ -693,8 +715,8 @@ mod addr;
 mod link;
 mod pipeline;
 
-use addr::host_addresses;
 pub use addr::stun_username_ufrag;
+use addr::{host_addresses, is_binding_success};
 pub use link::MuxLink;
 
 #[cfg(test)]

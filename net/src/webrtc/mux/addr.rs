@@ -32,6 +32,12 @@ pub fn stun_username_ufrag(data: &[u8]) -> Option<&str> {
     None
 }
 
+/// Whether `data` is a STUN binding success response (what an ICE agent sends only to a
+/// request whose integrity it checked).
+pub(super) fn is_binding_success(data: &[u8]) -> bool {
+    data.len() >= 20 && data[0..2] == [0x01, 0x01] && data[4..8] == [0x21, 0x12, 0xA4, 0x42]
+}
+
 /// The addresses to advertise for a socket bound to `local`: itself, or on a wildcard every
 /// usable interface of its family (as webrtc does: no loopback, no link-local).
 pub(super) fn host_addresses(local: SocketAddr) -> Vec<SocketAddr> {

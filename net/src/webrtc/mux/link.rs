@@ -69,9 +69,13 @@ impl MuxLink {
             return;
         }
         self.with_core(|c, _| {
+            if c.candidates_taken >= MAX_REMOTE_CANDIDATES {
+                return;
+            }
+            c.candidates_taken += 1;
             if c.have_remote {
                 add_remote(c, cand);
-            } else if c.pending.len() < 64 {
+            } else {
                 c.pending.push(cand);
             }
         });
@@ -123,10 +127,32 @@ impl MuxLink {
             };
             let mut sent = false;
             let d = mux.guarded(&mut c, |mux, c| {
+                let mut backlog = 0;
                 sent = match c.pc.data_channel(id) {
-                    Some(mut dc) => dc.send(now, BytesMut::from(frame)).is_ok(),
+                    Some(mut dc) => {
+                        let ok = dc.send(now, BytesMut::from(frame)).is_ok();
+                        backlog = dc.outstanding_bytes();
+                        ok
+                    }
                     None => false,
                 };
+                if sent && backlog > SEND_QUEUE_CAP {
+                    mux.counters
+                        .send_queue_overflows
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        link = c.key,
+                        backlog,
+                        "peer stopped acknowledging; closing the link"
+                    );
+                    c.fail("the peer stopped reading");
+                    sent = false;
+                    return Drained {
+                        closed: true,
+                        handler: c.handler.clone(),
+                        ..Default::default()
+                    };
+                }
                 if sent {
                     mux.drain(c, false)
                 } else {

@@ -63,7 +63,12 @@ impl MuxInner {
                         tracing::debug!(%to, "mux send: {e}");
                     }
                 }
-                if !core.addrs.contains(&to) {
+                // Answering a binding request means its integrity held: only then does the
+                // address it came from join the link.
+                if is_binding_success(&w.message)
+                    && core.addrs.len() < MAX_LINK_ADDRS
+                    && !core.addrs.contains(&to)
+                {
                     core.addrs.push(to);
                     out.new_addrs.push(to);
                 }
@@ -126,7 +131,12 @@ impl MuxInner {
                 wake = true;
             }
             for a in d.new_addrs {
-                t.by_addr.insert(a, key);
+                // First come: a joiner that forges a request from another player's address
+                // (it knows its own ICE password) must not take that player's traffic.
+                let owner = *t.by_addr.entry(a).or_insert(key);
+                if owner != key && !t.links.contains_key(&owner) {
+                    t.by_addr.insert(a, key);
+                }
             }
             if let Some(at) = earlier {
                 t.timers.push(Reverse((at, key)));
