@@ -2,7 +2,7 @@
 //! list, counts for /health, Prometheus text for /metrics.
 
 use crate::lock;
-use crate::metrics::metrics_text;
+use crate::metrics::published;
 use crate::rooms::*;
 use doomlink_net::rendezvous::{CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
 use std::sync::atomic::Ordering;
@@ -35,11 +35,11 @@ impl DedicatedRooms for Rooms {
     }
 
     fn counts(&self) -> (usize, usize) {
-        let rooms = lock(&self.inner.rooms);
-        (rooms.len(), rooms.values().map(|r| r.players()).sum())
+        let s = published(self);
+        (s.rooms, s.players)
     }
 
     fn metrics_text(&self) -> String {
-        metrics_text(self)
+        published(self).text.to_string()
     }
 }

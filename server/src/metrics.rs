@@ -1,17 +1,59 @@
-//! The service's figures as Prometheus text (`/metrics`), and the tic delay histogram the rooms
-//! keep.
+//! The service's figures as Prometheus text (`/metrics`) and the counts `/health` gives, and
+//! the tic delay histogram the rooms keep.
+//!
+//! Rendering visits every room: its hub's link table and its LAN peers, under the locks a
+//! player's datagrams take too. So requests do not render: they get the last [`Snapshot`],
+//! rendered again only once it is [`PUBLISH_MAX_AGE`] old (one request renders, the others
+//! wait for it and share it). However many requests come, the rooms are visited at most four
+//! times a second.
 
 use crate::lock;
 use crate::procstat::*;
 use crate::rooms::*;
 use crate::tic_clock::TIC_BUCKETS;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Prometheus text for the rooms and the process.
-pub(crate) fn metrics_text(rooms: &Rooms) -> String {
+/// How old the published figures may be before a request renders them again.
+pub(crate) const PUBLISH_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// The figures last rendered, and how many renders there have been.
+#[derive(Default)]
+pub(crate) struct Published {
+    last: Mutex<Option<Snapshot>>,
+    renders: AtomicU64,
+}
+
+/// One render: the Prometheus text and the counts for `/health`.
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    at: Instant,
+    pub(crate) text: Arc<str>,
+    pub(crate) rooms: usize,
+    pub(crate) players: usize,
+}
+
+/// The published figures, rendered anew if they are older than [`PUBLISH_MAX_AGE`].
+pub(crate) fn published(rooms: &Rooms) -> Snapshot {
+    let published = &rooms.inner.published;
+    // Held while rendering: requests that come meanwhile wait and take this render.
+    let mut last = lock(&published.last);
+    if let Some(s) = last.as_ref().filter(|s| s.at.elapsed() < PUBLISH_MAX_AGE) {
+        return s.clone();
+    }
+    let renders = published.renders.fetch_add(1, Ordering::Relaxed) + 1;
+    let s = render(rooms, renders);
+    *last = Some(s.clone());
+    s
+}
+
+/// Prometheus text for the rooms and the process, and the counts.
+fn render(rooms: &Rooms, renders: u64) -> Snapshot {
     use std::fmt::Write;
+    let at = Instant::now();
     let list: Vec<Arc<Room>> = lock(&rooms.inner.rooms).values().cloned().collect();
+    let players: usize = list.iter().map(|r| r.players()).sum();
     let mut s = String::new();
     let head = |s: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -36,7 +78,13 @@ pub(crate) fn metrics_text(rooms: &Rooms) -> String {
             "doomlink_players",
             "gauge",
             "Players in dedicated rooms.",
-            list.iter().map(|r| r.players()).sum::<usize>() as f64,
+            players as f64,
+        ),
+        (
+            "doomlink_metrics_renders_total",
+            "counter",
+            "Times the rooms were visited for these figures (at most four a second, however often they are asked for).",
+            renders as f64,
         ),
         (
             "doomlink_rooms_created_total",
@@ -264,7 +312,12 @@ pub(crate) fn metrics_text(rooms: &Rooms) -> String {
             r.id
         );
     }
-    s
+    Snapshot {
+        at,
+        text: s.into(),
+        rooms: list.len(),
+        players,
+    }
 }
 
 /// A counter summed over the rooms' WebRTC edges.

@@ -142,6 +142,8 @@ pub(crate) struct Inner {
     pub(crate) refused_players_total: Arc<AtomicU64>,
     /// The test hook (see the module docs).
     fail_room: Option<(String, Duration)>,
+    /// The figures `/metrics` and `/health` serve.
+    pub(crate) published: crate::metrics::Published,
 }
 
 /// The service's dedicated rooms. Cheap to clone.
@@ -180,6 +182,7 @@ impl Rooms {
                 games_total: AtomicU64::new(0),
                 refused_players_total: Arc::new(AtomicU64::new(0)),
                 fail_room,
+                published: Default::default(),
             }),
         })
     }

@@ -526,6 +526,33 @@ fn room_create_health_metrics_reload_and_drain() {
         m.contains("# TYPE doomlink_rendezvous_connections gauge"),
         "{m}"
     );
+    // A flood of /metrics and /health (four threads at once) visits the rooms at most four
+    // times a second: the rest are served the last figures.
+    let renders = |m: &str| metric(m, "doomlink_metrics_renders_total");
+    let before = renders(&m);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let svc = &svc;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let path = if (i + t) % 2 == 0 {
+                        "/metrics"
+                    } else {
+                        "/health"
+                    };
+                    assert_eq!(svc.get(path).0, 200);
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = renders(&svc.get("/metrics").1);
+    assert!(
+        after - before <= (elapsed * 4.0).ceil() + 2.0,
+        "{} renders for 200 requests in {elapsed:.2} s",
+        after - before
+    );
     // SIGHUP: a new token takes effect, the old one is refused.
     std::fs::write(
         &cfg_path,
