@@ -123,6 +123,18 @@ fn render(rooms: &Rooms, renders: u64) -> Snapshot {
             edge_sum(inner, |c| &c.send_failed),
         ),
         (
+            "doomlink_webrtc_edge_addrs_refused_total",
+            "counter",
+            "Datagrams dropped at the rooms' WebRTC port: from a new address for a link that holds its most addresses.",
+            edge_sum(inner, |c| &c.addrs_refused),
+        ),
+        (
+            "doomlink_webrtc_edge_send_queue_overflows_total",
+            "counter",
+            "Links failed because their peer stopped acknowledging what the room sent.",
+            edge_sum(inner, |c| &c.send_queue_overflows),
+        ),
+        (
             "doomlink_rooms_failed_total",
             "counter",
             "Dedicated rooms closed because their guest trapped, I_Errored or ended.",
