@@ -15,6 +15,7 @@
 //!   tests.
 //! - [`chocolate`]: Chocolate Doom's own packets, typed (header, SYN, reject, game settings), and
 //!   a game's settings as players and rooms choose them.
+//! - [`text`]: what is stripped from names and messages from the network before they are shown.
 //! - [`lan`]: the LAN transport: the bridge that puts a guest's UDP on real sockets, its address
 //!   table, LAN discovery with Chocolate Doom's query packets, doomlink's side protocol.
 //!
@@ -63,6 +64,7 @@ pub mod signaling;
 pub mod sim;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 #[cfg(feature = "internet")]
 pub mod webrtc;
 

@@ -401,7 +401,7 @@ impl<'a> Frame<'a> {
             }),
             ft::LOBBY => Frame::Lobby(Line {
                 from: r.addr()?,
-                text: r.str16("lobby text", MAX_LOBBY_LEN)?,
+                text: r.str16_raw("lobby text", MAX_LOBBY_LEN)?,
             }),
             other => return Err(FrameError::UnknownType(other)),
         };
@@ -669,12 +669,21 @@ impl<'a> Reader<'a> {
             .map_err(|_| FrameError::BadUtf8(field))
     }
 
+    /// A string people will see: a terminal's escapes and bidi overrides removed.
     fn str8(&mut self, field: &'static str, max: usize) -> Result<String, FrameError> {
         let len = usize::from(self.u8()?);
-        self.string(field, len, max)
+        let s = self.string(field, len, max)?;
+        Ok(crate::text::displayable(&s).into_owned())
     }
 
+    /// A string people will see (see [`Reader::str8`]).
     fn str16(&mut self, field: &'static str, max: usize) -> Result<String, FrameError> {
+        let s = self.str16_raw(field, max)?;
+        Ok(crate::text::displayable(&s).into_owned())
+    }
+
+    /// A string for a program (a lobby state), as sent.
+    fn str16_raw(&mut self, field: &'static str, max: usize) -> Result<String, FrameError> {
         let len = usize::from(self.u16()?);
         self.string(field, len, max)
     }

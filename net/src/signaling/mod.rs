@@ -262,7 +262,26 @@ impl Message {
             SignalError::Malformed(s)
         })?;
         m.validate()?;
-        Ok(m)
+        Ok(m.displayable())
+    }
+
+    /// The message with the text it carries for people (names, reasons) stripped of what a
+    /// terminal or the window must not be handed ([`crate::text`]).
+    fn displayable(mut self) -> Message {
+        let clean = |s: &mut String| {
+            if let std::borrow::Cow::Owned(c) = crate::text::displayable(s) {
+                *s = c;
+            }
+        };
+        match &mut self {
+            Message::Host { name } | Message::Join { name, .. } | Message::Peer { name, .. } => {
+                clean(name)
+            }
+            Message::Closed { reason } => clean(reason),
+            Message::Error { message, .. } => clean(message),
+            _ => {}
+        }
+        self
     }
 
     /// Serializes a message; the encoder refuses what the decoder would.
@@ -359,6 +378,27 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_reasons_arrive_without_terminal_escapes_or_overrides() {
+        let peer =
+            Message::decode(r#"{"t":"peer","peer":2,"name":"\u001b]0;pwned\u0007bob\u202e"}"#)
+                .unwrap();
+        assert_eq!(
+            peer,
+            Message::Peer {
+                peer: 2,
+                name: "]0;pwnedbob".into()
+            }
+        );
+        let closed = Message::decode(r#"{"t":"closed","reason":"bye\r\u001b[2K"}"#).unwrap();
+        assert_eq!(
+            closed,
+            Message::Closed {
+                reason: "bye[2K".into()
+            }
+        );
+    }
 
     #[test]
     fn messages_round_trip_and_junk_is_typed() {

@@ -530,3 +530,34 @@ fn truncate_utf8_keeps_char_boundaries() {
     assert_eq!(truncate_utf8("ééé", 3), "é");
     assert_eq!(truncate_utf8("ééé", 0), "");
 }
+
+#[test]
+fn names_and_chat_arrive_without_terminal_escapes_but_lobby_text_as_sent() {
+    let evil_name = "\u{1b}[2Jbob\u{202e}";
+    let peer = Frame::PeerJoined(PeerInfo {
+        addr: Ipv4Addr::new(10, 77, 0, 3),
+        name: evil_name.into(),
+    });
+    let chat = Frame::Chat(Line {
+        from: Ipv4Addr::new(10, 77, 0, 3),
+        text: "hi\r\u{7}there".into(),
+    });
+    let lobby = Frame::Lobby(Line {
+        from: Ipv4Addr::new(10, 77, 0, 3),
+        text: "ready 1\nteam 2\n".into(),
+    });
+    let (peer, chat, lobby_bytes) = (
+        peer.to_vec().unwrap(),
+        chat.to_vec().unwrap(),
+        lobby.to_vec().unwrap(),
+    );
+    match Frame::parse(&peer).unwrap() {
+        Frame::PeerJoined(p) => assert_eq!(p.name, "[2Jbob"),
+        other => panic!("{other:?}"),
+    }
+    match Frame::parse(&chat).unwrap() {
+        Frame::Chat(l) => assert_eq!(l.text, "hithere"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(Frame::parse(&lobby_bytes).unwrap(), lobby);
+}
