@@ -228,17 +228,13 @@ impl DoomlinkApp {
         if text.trim().is_empty() {
             return;
         }
-        // Say which room, never the secret in the link's fragment.
-        let what = match doomlink_play::net::signaling::invite::InviteLink::parse(text.trim()) {
-            Ok(l) => format!("room {} at {}", l.room, l.rendezvous),
-            Err(_) => "a join code or address".to_string(),
-        };
-        eprintln!("doomlink: another start handed over {what}");
+        eprintln!("doomlink: another start handed over a link or code");
         self.open_join(ctx, text);
     }
 
-    /// Opens the Join page on `text` (a link the app was started with, or handed later) and
-    /// joins it at once; text that is not a link or an address stays on the page with the error.
+    /// Opens the Join page on `text` (a link the app was started with, or handed later): an
+    /// invite link waits for the player's answer, an offer code or address is joined at once;
+    /// text that is none of them stays on the page with the error.
     pub fn open_join(&mut self, ctx: &egui::Context, text: &str) {
         if matches!(self.screen, Screen::Game(_) | Screen::Starting(_)) {
             self.home.banner = Some(Banner::Error(
@@ -246,8 +242,9 @@ impl DoomlinkApp {
             ));
             return;
         }
-        match self.home.open_join(text) {
-            Ok(action) => self.home_action(ctx, action),
+        match self.home.offer_join(text) {
+            Ok(Some(action)) => self.home_action(ctx, action),
+            Ok(None) => {}
             Err(e) => eprintln!("doomlink: {e}"),
         }
     }

@@ -3,6 +3,7 @@
 //! a [`HomeAction`]; the app turns it into a state transition.
 
 use crate::choice::GameChoice;
+use crate::confirm_join::{Answer, OutsideInvite};
 use crate::keys::DEFAULT_BINDINGS;
 use crate::settings::{InternetSettingsError, Settings, TurnServer};
 use crate::view::Scaling;
@@ -95,12 +96,20 @@ impl HomeScreen {
         }
     }
 
-    /// The Join page on `text`: the action that joins it, or why it is not something to join
-    /// (then also shown under the field).
-    pub fn open_join(&mut self, text: &str) -> Result<HomeAction, JoinTextError> {
+    /// The Join page on `text` that came from outside the window (the URL handler, a second
+    /// start): an invite link waits there for the player's answer (`Ok(None)`; see
+    /// `confirm_join`); an address or an offer code gives the action that joins it, or why it
+    /// is not something to join (then also shown under the field).
+    pub fn offer_join(&mut self, text: &str) -> Result<Option<HomeAction>, JoinTextError> {
         self.page = Page::Join;
         self.join.address = text.trim().to_string();
-        self.join.submit()
+        if let Some(q) = OutsideInvite::from_text(text) {
+            eprintln!("doomlink: asking before joining {}", q.summary());
+            self.join.error = None;
+            self.join.asking = Some(q);
+            return Ok(None);
+        }
+        self.join.submit().map(Some)
     }
 
     pub fn ui(
@@ -389,6 +398,8 @@ impl HostPage {
 struct JoinPage {
     address: String,
     error: Option<String>,
+    /// An invite link from outside, waiting for the player's answer.
+    asking: Option<OutsideInvite>,
 }
 
 impl JoinPage {
@@ -408,6 +419,21 @@ impl JoinPage {
 
     fn ui(&mut self, ui: &mut egui::Ui) -> Option<HomeAction> {
         ui.heading("Join a game");
+        if let Some(q) = &self.asking {
+            ui.add_space(10.0);
+            return match q.ui(ui)? {
+                Answer::Join => {
+                    self.asking = None;
+                    eprintln!("doomlink: the player said join");
+                    self.submit().ok()
+                }
+                Answer::NotNow => {
+                    self.asking = None;
+                    self.address.clear();
+                    None
+                }
+            };
+        }
         ui.label(
             "Paste the invite link the host sent you (doomlink://join/…), \
              or type the address of a game on your LAN.",

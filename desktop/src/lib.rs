@@ -8,7 +8,8 @@
 //! - `keys`: egui keys to Doom key codes; `view`: the 4:3 letterbox arithmetic
 //! - `launch`: starting guests off the UI thread (network play comes through doomlink-play's
 //!   `Netplay`)
-//! - `invite`: a hosted Internet game's link, Copy button and QR code beside the lobby
+//! - `invite`: a hosted Internet game's link, Copy button and QR code beside the lobby;
+//!   `confirm_join`: the question an invite link opened from outside waits on
 //! - `settings`: the app's settings file; `lobby`: the netgame lobby records; `wads`: map lists
 //! - `audio`: the guest's /dev/dsp ring to the sound device (cpal); `single_instance`: one window
 //!   per user and display, later starts handing their link to it
@@ -18,6 +19,7 @@
 mod app;
 pub mod audio;
 mod choice;
+mod confirm_join;
 mod frames;
 mod game;
 mod home;

@@ -1,6 +1,7 @@
 //! The window and Internet play, for real, on 127.0.0.1: `doomlink serve`, a headless `doomlink
 //! host --internet` that prints its invite link, and the window started as `doomlink LINK` (what
-//! a URL handler does) under its own Xvfb. The window must join straight away: the host's lobby
+//! a URL handler does) under its own Xvfb. The window asks before it joins (a link opened from
+//! outside could come from any web page) and joins nothing until answered; then the host's lobby
 //! shows the window's player, the game starts with both and plays to its end, and the window
 //! presents the game's frames. With no rendezvous at all, the window started with a host's
 //! manual offer code makes the answer code (shown, and printed) and plays the same way. A bad link
@@ -129,8 +130,35 @@ fn watch_the_game(
     assert!(st.success(), "host: {st}\n{}", logs());
 }
 
+/// Answers the window's "Join this game?" with Enter, once it asks; until then the host must
+/// not see the window's player.
+fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) {
+    poll_until(
+        POLL,
+        Duration::from_secs(60),
+        "the window asking before it joins",
+        || read_log(&w.join("stderr")).contains("doomlink: asking before joining room "),
+        logs,
+    );
+    let window = loop {
+        if let Some(id) = find_window(x) {
+            break id.to_string();
+        }
+        std::thread::sleep(POLL);
+    };
+    // A link opened from outside joins nothing by itself.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !read_log(&h.join("err")).contains(WINDOW_PLAYER),
+        "the window joined before the player said so\n{}",
+        logs()
+    );
+    x.tool("xdotool", &["windowfocus", "--sync", &window]);
+    x.tool("xdotool", &["key", "--delay", "80", "Return"]);
+}
+
 #[test]
-fn a_link_opens_the_window_straight_into_the_game() {
+fn a_link_opens_the_window_which_asks_then_goes_into_the_game() {
     let tics = test_tics();
     let x = Xvfb::start();
     let rv = Scratch::new("winet-rv");
@@ -146,6 +174,7 @@ fn a_link_opens_the_window_straight_into_the_game() {
             read_log(&w.path().join("stderr"))
         )
     };
+    confirm_join(&x, w.path(), h.path(), logs);
     // The first start on a machine compiles doom.wasm (cached afterwards).
     let started = Instant::now();
     poll_until(

@@ -1,0 +1,136 @@
+//! An invite link that arrives from outside the window — a web page or another program opening
+//! a `doomlink://` link through the URL handler, or a second start handing its link over — is
+//! not joined at once: a page can open a link without the player's say, and joining tells the
+//! host the player's address. The Join page shows where the link leads and joins only when the
+//! player says so (Join, or Enter; Not now, or Escape).
+//!
+//! What is shown comes from the link itself, which the parser has checked: the rendezvous is a
+//! host name or address and a port, the room id is `[A-Za-z0-9_-]`, so nothing in it can
+//! disguise itself.
+
+use doomlink_play::net::signaling::invite::InviteLink;
+use eframe::egui::{self, RichText};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// An invite link waiting for the player's answer.
+pub struct OutsideInvite {
+    rendezvous: String,
+    room: String,
+    /// The start of the host's certificate fingerprint (the link's `fp`).
+    host_key: String,
+    expires: Option<u64>,
+}
+
+/// What the player answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Join,
+    NotNow,
+}
+
+impl OutsideInvite {
+    /// The question for `text` if it is a valid invite link; `None` for anything else (an
+    /// address or an offer code is joined or refused as typed).
+    pub fn from_text(text: &str) -> Option<OutsideInvite> {
+        let link = InviteLink::parse(text.trim()).ok()?;
+        let fp = link.fingerprint.to_base64url();
+        Some(OutsideInvite {
+            rendezvous: link.rendezvous,
+            room: link.room,
+            host_key: fp.chars().take(16).collect(),
+            expires: link.expires,
+        })
+    }
+
+    /// One line for the terminal: which room at which rendezvous.
+    pub fn summary(&self) -> String {
+        format!("room {} at {}", self.room, self.rendezvous)
+    }
+
+    pub fn ui(&self, ui: &mut egui::Ui) -> Option<Answer> {
+        let mut answer = None;
+        egui::Frame::group(ui.style())
+            .inner_margin(14.0)
+            .show(ui, |ui| {
+                ui.label(RichText::new("Join this game?").strong().size(18.0));
+                ui.label("A link was opened from outside doomlink. Join only if you expected it:");
+                ui.add_space(6.0);
+                egui::Grid::new("outside-invite")
+                    .num_columns(2)
+                    .spacing([16.0, 4.0])
+                    .show(ui, |ui| {
+                        ui.label("Rendezvous");
+                        ui.label(RichText::new(&self.rendezvous).monospace());
+                        ui.end_row();
+                        ui.label("Room");
+                        ui.label(RichText::new(&self.room).monospace());
+                        ui.end_row();
+                        ui.label("Host's key");
+                        ui.label(RichText::new(format!("{}…", self.host_key)).monospace());
+                        ui.end_row();
+                        if let Some(left) = self.expires.and_then(time_left) {
+                            ui.label("Link valid for");
+                            ui.label(left);
+                            ui.end_row();
+                        }
+                    });
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button(RichText::new("Join").strong()).clicked() {
+                        answer = Some(Answer::Join);
+                    }
+                    if ui.button("Not now").clicked() {
+                        answer = Some(Answer::NotNow);
+                    }
+                });
+            });
+        answer.or_else(|| {
+            ui.input(|i| {
+                if i.key_pressed(egui::Key::Enter) {
+                    Some(Answer::Join)
+                } else if i.key_pressed(egui::Key::Escape) {
+                    Some(Answer::NotNow)
+                } else {
+                    None
+                }
+            })
+        })
+    }
+}
+
+/// "5 h 59 min" until `expires` (unix seconds); `None` once past.
+fn time_left(expires: u64) -> Option<String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    let left = expires.checked_sub(now)?;
+    Some(match (left / 3600, left % 3600 / 60) {
+        (0, m) => format!("{m} min"),
+        (h, m) => format!("{h} h {m} min"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_invite_links_are_asked_about() {
+        let fp = "A".repeat(43);
+        let link = format!("doomlink://join/rv.example.org:7342/Room_1?fp={fp}#secretsecretsecret");
+        let q = OutsideInvite::from_text(&link).unwrap();
+        assert_eq!(q.summary(), "room Room_1 at rv.example.org:7342");
+        assert_eq!(q.host_key.len(), 16);
+        assert!(OutsideInvite::from_text("192.168.1.20:2342").is_none());
+        assert!(OutsideInvite::from_text("doomlink://join/x/r!om#s").is_none());
+    }
+
+    #[test]
+    fn time_left_reads_in_hours_and_minutes() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(time_left(now + 6 * 3600 + 90).as_deref(), Some("6 h 1 min"));
+        assert_eq!(time_left(now + 150).as_deref(), Some("2 min"));
+        assert_eq!(time_left(now.saturating_sub(5)), None);
+    }
+}
