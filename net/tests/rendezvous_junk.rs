@@ -333,3 +333,65 @@ async fn idle_connections_keep_nobody_out() {
     assert!(took < Duration::from_secs(1), "{took:?}");
     drop(idle);
 }
+
+/// A signaling connection as a proxy in front of the service makes it: from 127.0.0.1, naming
+/// the client in `X-Forwarded-For`. The HTTP status if the upgrade is refused.
+async fn connect_forwarded(rv: &TestRendezvous, xff: &str) -> Result<Sock, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws", rv.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("x-forwarded-for", xff.parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_address_limits_count_the_clients_a_trusted_proxy_names_and_no_one_elses() {
+    let limits = Limits {
+        connections_per_ip: 2,
+        ..Limits::default()
+    };
+    // Behind a proxy on 127.0.0.1: each client has its own two connections.
+    let mut cfg = test_serve_config(limits.clone(), &[]);
+    cfg.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let rv = TestRendezvous::start_with(cfg).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(connect_forwarded(&rv, "198.51.100.7").await.unwrap());
+    }
+    assert_eq!(
+        connect_forwarded(&rv, "198.51.100.7").await.err(),
+        Some(429)
+    );
+    // What a client writes left of what the proxy added changes nothing.
+    assert_eq!(
+        connect_forwarded(&rv, "203.0.113.1, 198.51.100.7")
+            .await
+            .err(),
+        Some(429)
+    );
+    held.push(connect_forwarded(&rv, "198.51.100.8").await.unwrap());
+    // A proxy's own connections are not held to the per-address cap of HTTP connections.
+    let mut idle = Vec::new();
+    for _ in 0..80 {
+        idle.push(connect_from([127, 0, 0, 1], rv.addr).await);
+    }
+    held.push(connect_forwarded(&rv, "198.51.100.9").await.unwrap());
+    drop((held, idle));
+
+    // The same header from an address that is not a trusted proxy is ignored: one source.
+    let mut cfg = test_serve_config(limits, &[]);
+    cfg.http.trusted_proxies = vec!["127.0.0.2/32".parse().unwrap()];
+    let rv = TestRendezvous::start_with(cfg).await;
+    let _a = connect_forwarded(&rv, "198.51.100.7").await.unwrap();
+    let _b = connect_forwarded(&rv, "198.51.100.8").await.unwrap();
+    assert_eq!(
+        connect_forwarded(&rv, "198.51.100.9").await.err(),
+        Some(429)
+    );
+}

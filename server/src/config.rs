@@ -66,6 +66,9 @@ pub struct ServeFile {
     pub drain_seconds: Option<u64>,
     /// Address ranges (`"10.0.0.0/8"`) TURN may relay to besides the public Internet.
     pub turn_allow_peers: Option<Vec<String>>,
+    /// Proxies in front of the service (`"127.0.0.1"`, ranges too) whose `X-Forwarded-For`
+    /// names the client for the per-address limits.
+    pub trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     pub limits: LimitsFile,
     /// Standing rooms: `[[room]]`, the admin API's room request keys (`name` required, `iwad`
@@ -147,6 +150,9 @@ pub struct ServeSettings {
     /// Address ranges TURN may relay to besides the public Internet (private, loopback and
     /// other special ranges are refused otherwise).
     pub turn_allow_peers: Vec<IpNet>,
+    /// Proxies whose `X-Forwarded-For` names the client (none by default: the header is
+    /// ignored).
+    pub trusted_proxies: Vec<IpNet>,
     pub limits: RoomLimits,
     pub standing: Vec<RoomSpec>,
 }
@@ -185,6 +191,7 @@ impl Default for ServeSettings {
             iwads: Vec::new(),
             drain_seconds: 20,
             turn_allow_peers: Vec::new(),
+            trusted_proxies: Vec::new(),
             limits: RoomLimits::default(),
             standing: Vec::new(),
         }
@@ -278,6 +285,12 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             .parse::<IpNet>()
             .map_err(|e| invalid(format!("turn_allow_peers[{i}]"), e.to_string()))?;
         s.turn_allow_peers.push(net);
+    }
+    for (i, p) in file.trusted_proxies.iter().flatten().enumerate() {
+        let net = p
+            .parse::<IpNet>()
+            .map_err(|e| invalid(format!("trusted_proxies[{i}]"), e.to_string()))?;
+        s.trusted_proxies.push(net);
     }
     if let Some(n) = file.limits.rooms {
         if n > 10_000 {
@@ -524,6 +537,14 @@ mod tests {
             .to_string();
         assert!(e.starts_with("turn_allow_peers[0]"), "{e}");
         assert!(ServeSettings::default().turn_allow_peers.is_empty());
+        let s = parse(
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let e = parse("trusted_proxies = [\"proxy\"]\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("trusted_proxies[0]"), "{e}");
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.stun_port = s.stun_port;
     cfg.turn_port = s.turn_port;
     cfg.turn_allow_peers = s.turn_allow_peers.clone();
+    cfg.http.trusted_proxies = s.trusted_proxies.clone();
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -158,8 +159,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
 
 /// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
-/// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, rtc_bind, lan_bind, data_dir)
-/// need a restart.
+/// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, trusted_proxies, rtc_bind,
+/// lan_bind, data_dir) need a restart.
 async fn reload(
     svc: &Service,
     current: &mut crate::config::ServeSettings,
@@ -183,6 +184,7 @@ async fn reload(
         || new.stun_port != current.stun_port
         || new.turn_port != current.turn_port
         || new.turn_allow_peers != current.turn_allow_peers
+        || new.trusted_proxies != current.trusted_proxies
         || new.rtc_bind != current.rtc_bind
         || new.rtc_port != current.rtc_port
         || new.rtc_threads != current.rtc_threads

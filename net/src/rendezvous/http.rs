@@ -8,6 +8,14 @@
 //! source); a connection beyond either is closed as it is accepted, before a byte is read, so
 //! holding thousands of idle sockets costs the service a bounded number of descriptors and
 //! keeps nobody else out.
+//!
+//! Behind a TLS proxy every connection comes from the proxy. Connections from an address in
+//! [`HttpLimits`]' trusted proxies are held to the total only, and each of their requests is
+//! attributed to the client the proxy names: the rightmost address in `X-Forwarded-For` that is
+//! not itself a trusted proxy (the entries left of it are the client's own say, and a client can
+//! write anything there). That address is the request's [`ConnectInfo`], so every per-address
+//! limit after this loop (signaling connections, rooms, the admin API's failure throttle) counts
+//! clients, not the proxy. A request from a proxy without a usable header counts as the proxy's.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::throttle::source_key;
+use super::turn::IpNet;
 
 /// How long a client may take to send its request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,13 +38,16 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// guest: its request may take seconds).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How many HTTP connections the service holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many HTTP connections the service holds, and whom it trusts to name clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Open at once, in all.
     pub connections: usize,
-    /// Open at once from one source address (an IPv6 /64).
+    /// Open at once from one source address (an IPv6 /64); a trusted proxy is not held to it.
     pub connections_per_ip: usize,
+    /// Proxies (a TLS terminator in front of the service) whose `X-Forwarded-For` names the
+    /// client. Empty by default: the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for HttpLimits {
@@ -43,7 +55,31 @@ impl Default for HttpLimits {
         HttpLimits {
             connections: 4096,
             connections_per_ip: 64,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl HttpLimits {
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(ip))
+    }
+
+    /// The client a trusted proxy's request is from: the rightmost `X-Forwarded-For` address
+    /// that is not a trusted proxy; `None` if the header is missing or an entry is not an
+    /// address (then the proxy itself is the source).
+    fn forwarded_client(&self, headers: &hyper::HeaderMap) -> Option<IpAddr> {
+        let mut entries = Vec::new();
+        for v in headers.get_all("x-forwarded-for") {
+            entries.extend(v.to_str().ok()?.split(',').map(str::trim));
+        }
+        for e in entries.into_iter().rev() {
+            let ip: IpAddr = e.parse().ok()?;
+            if !self.trusts(ip) {
+                return Some(ip);
+            }
+        }
+        None
     }
 }
 
@@ -61,10 +97,17 @@ struct Slot {
 }
 
 impl Slot {
-    fn take(open: &Arc<Mutex<Open>>, limits: HttpLimits, source: IpAddr) -> Option<Slot> {
+    /// A slot for a connection from `source`; a trusted proxy (`proxy`) counts in the total
+    /// only.
+    fn take(
+        open: &Arc<Mutex<Open>>,
+        limits: &HttpLimits,
+        source: IpAddr,
+        proxy: bool,
+    ) -> Option<Slot> {
         let mut o = open.lock().unwrap_or_else(|e| e.into_inner());
         let mine = o.by_source.get(&source).copied().unwrap_or(0);
-        if o.total >= limits.connections || mine >= limits.connections_per_ip {
+        if o.total >= limits.connections || (!proxy && mine >= limits.connections_per_ip) {
             return None;
         }
         o.total += 1;
@@ -98,6 +141,7 @@ pub(super) async fn serve(
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let open = Arc::new(Mutex::new(Open::default()));
+    let limits = Arc::new(limits);
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => return Ok(()),
@@ -112,16 +156,23 @@ pub(super) async fn serve(
                 }
             },
         };
-        let Some(slot) = Slot::take(&open, limits, source_key(peer.ip())) else {
+        let proxy = limits.trusts(peer.ip());
+        let Some(slot) = Slot::take(&open, &limits, source_key(peer.ip()), proxy) else {
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    let client = proxy
+                        .then(|| limits.forwarded_client(req.headers()))
+                        .flatten()
+                        .map_or(peer, |ip| SocketAddr::new(ip, peer.port()));
+                    req.extensions_mut()
+                        .insert(ConnectInfo::<SocketAddr>(client));
                     app.clone().oneshot(req)
                 },
             );
@@ -133,5 +184,54 @@ pub(super) async fn serve(
             let _ = tokio::time::timeout(REQUEST_TIMEOUT, conn).await;
             drop(slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(trusted: &[&str]) -> HttpLimits {
+        HttpLimits {
+            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            ..HttpLimits::default()
+        }
+    }
+
+    fn xff(values: &[&str]) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_address_no_trusted_proxy_added() {
+        let l = limits(&["10.0.0.0/8", "::1/128"]);
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(
+            l.forwarded_client(&xff(&["203.0.113.9"])),
+            ip("203.0.113.9")
+        );
+        // What the client wrote itself (left) is not believed.
+        assert_eq!(
+            l.forwarded_client(&xff(&["1.1.1.1, 203.0.113.9"])),
+            ip("203.0.113.9")
+        );
+        // A chain of trusted proxies is walked through; several header lines are one list.
+        assert_eq!(
+            l.forwarded_client(&xff(&["198.51.100.4, 10.1.2.3", "10.9.9.9"])),
+            ip("198.51.100.4")
+        );
+        assert_eq!(
+            l.forwarded_client(&xff(&["2001:db8::7, ::1"])),
+            ip("2001:db8::7")
+        );
+        // Missing, junk or only proxies: no client named (the proxy is the source).
+        assert_eq!(l.forwarded_client(&xff(&[])), None);
+        assert_eq!(l.forwarded_client(&xff(&["203.0.113.9, junk"])), None);
+        assert_eq!(l.forwarded_client(&xff(&["203.0.113.9:443"])), None);
+        assert_eq!(l.forwarded_client(&xff(&["10.0.0.1"])), None);
     }
 }

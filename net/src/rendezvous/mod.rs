@@ -377,7 +377,7 @@ impl Rendezvous {
         let served = http::serve(
             self.listener,
             app,
-            self.http_limits,
+            self.http_limits.clone(),
             shared.shutdown.0.clone(),
         )
         .await;
