@@ -7,7 +7,9 @@
 //! - [`wire`]: the versioned binary frames links carry, with strict decoders.
 //! - [`subnet`]: the virtual network's address arithmetic (default 10.77.0.0/24, hub .1).
 //! - [`stats`]: the live figures per link and per session.
+//! - [`bucket`]: the token bucket that limits rates of lines and messages.
 
+pub mod bucket;
 pub mod session;
 pub mod stats;
 pub mod subnet;

@@ -44,6 +44,7 @@ pub use types::{
     Transmit,
 };
 
+use crate::relay::bucket::TokenBucket;
 use crate::relay::stats::{LinkStats, PingTracker, SessionStats};
 use crate::relay::subnet::{Dest, Subnet};
 use crate::relay::wire::{
@@ -68,41 +69,13 @@ struct Link {
     pings: PingTracker,
     stats: LinkStats,
     /// Hub: the chat and lobby lines this client may still send now.
-    lines: LineBudget,
+    lines: TokenBucket,
 }
 
 /// Chat and lobby lines a client may send in a burst, and then per second: a hub relays each
 /// to every other player, so one client's flood would be everyone's.
 pub const LINE_BURST: f64 = 10.0;
 pub const LINES_PER_SEC: f64 = 2.0;
-
-/// A token bucket of lines, time as an input.
-#[derive(Debug, Clone, Copy)]
-struct LineBudget {
-    tokens: f64,
-    last: Instant,
-}
-
-impl LineBudget {
-    fn new(now: Instant) -> Self {
-        LineBudget {
-            tokens: LINE_BURST,
-            last: now,
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = self.last.max(now);
-        self.tokens = (self.tokens + dt * LINES_PER_SEC).min(LINE_BURST);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct NetInfo {
@@ -274,7 +247,7 @@ impl Session {
                 next_ping: now,
                 pings: PingTracker::new(self.cfg.loss_window),
                 stats: LinkStats::default(),
-                lines: LineBudget::new(now),
+                lines: TokenBucket::new(LINES_PER_SEC, LINE_BURST, now),
             },
         );
         if self.role == Role::Client {

@@ -17,9 +17,8 @@
 //! limit after this loop (signaling connections, rooms, the admin API's failure throttle) counts
 //! clients, not the proxy. A request from a proxy without a usable header counts as the proxy's.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -29,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::slots::OpenCounts;
 use super::throttle::source_key;
 use super::turn::IpNet;
 
@@ -83,55 +83,6 @@ impl HttpLimits {
     }
 }
 
-/// Open connections, in all and per source.
-#[derive(Debug, Default)]
-struct Open {
-    total: usize,
-    by_source: HashMap<IpAddr, usize>,
-}
-
-/// One open connection, counted until dropped.
-struct Slot {
-    open: Arc<Mutex<Open>>,
-    source: IpAddr,
-}
-
-impl Slot {
-    /// A slot for a connection from `source`; a trusted proxy (`proxy`) counts in the total
-    /// only.
-    fn take(
-        open: &Arc<Mutex<Open>>,
-        limits: &HttpLimits,
-        source: IpAddr,
-        proxy: bool,
-    ) -> Option<Slot> {
-        let mut o = open.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = o.by_source.get(&source).copied().unwrap_or(0);
-        if o.total >= limits.connections || (!proxy && mine >= limits.connections_per_ip) {
-            return None;
-        }
-        o.total += 1;
-        *o.by_source.entry(source).or_default() += 1;
-        Some(Slot {
-            open: open.clone(),
-            source,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut o = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        o.total -= 1;
-        if let Some(n) = o.by_source.get_mut(&self.source) {
-            *n -= 1;
-            if *n == 0 {
-                o.by_source.remove(&self.source);
-            }
-        }
-    }
-}
-
 /// Serves `app` on `listener` until `stop` is cancelled; connections in flight finish within
 /// [`REQUEST_TIMEOUT`] on their own.
 pub(super) async fn serve(
@@ -140,7 +91,7 @@ pub(super) async fn serve(
     limits: HttpLimits,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    let open = Arc::new(Mutex::new(Open::default()));
+    let open = OpenCounts::default();
     let limits = Arc::new(limits);
     loop {
         let (stream, peer) = tokio::select! {
@@ -157,7 +108,9 @@ pub(super) async fn serve(
             },
         };
         let proxy = limits.trusts(peer.ip());
-        let Some(slot) = Slot::take(&open, &limits, source_key(peer.ip()), proxy) else {
+        // A trusted proxy's connections count in the total only.
+        let per_source = (!proxy).then_some(limits.connections_per_ip);
+        let Some(slot) = open.take(source_key(peer.ip()), limits.connections, per_source) else {
             drop(stream);
             continue;
         };

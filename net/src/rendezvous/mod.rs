@@ -28,6 +28,7 @@ pub mod admin;
 pub mod http;
 pub mod page;
 pub mod rooms;
+pub mod slots;
 pub mod throttle;
 pub mod turn;
 
@@ -53,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 pub use admin::{AdminHandle, CreatedRoom, DedicatedRooms, RoomError, RoomInfo, RoomRequest};
 pub use rooms::{Limits, Registry};
 
+use crate::relay::bucket::TokenBucket;
 use crate::signaling::{ErrorCode, IceServer, Message, SignalError, MAX_MESSAGE_LEN};
 use rooms::{ConnId, RoomMaker};
 
@@ -141,7 +143,8 @@ impl ShutdownHandle {
 struct Shared {
     registry: Mutex<Registry>,
     conns: Mutex<HashMap<ConnId, mpsc::Sender<Message>>>,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Signaling connections open, per source.
+    signaling: slots::OpenCounts,
     next_conn: AtomicU64,
     ice_host: String,
     stun_port: u16,
@@ -170,9 +173,6 @@ impl Shared {
     }
     fn conns(&self) -> MutexGuard<'_, HashMap<ConnId, mpsc::Sender<Message>>> {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
-    }
-    fn per_ip(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        self.per_ip.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn admin(&self) -> MutexGuard<'_, admin::AdminState> {
         self.admin.lock().unwrap_or_else(|e| e.into_inner())
@@ -304,7 +304,7 @@ impl Rendezvous {
         let shared = Arc::new(Shared {
             registry: Mutex::new(Registry::new(cfg.limits.clone())),
             conns: Mutex::new(HashMap::new()),
-            per_ip: Mutex::new(HashMap::new()),
+            signaling: slots::OpenCounts::default(),
             next_conn: AtomicU64::new(1),
             ice_host,
             stun_port: relays.stun_addr.port(),
@@ -427,7 +427,11 @@ async fn ws_upgrade(
     if shared.shutdown.is_shutdown() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
-    let Some(slot) = IpSlot::take(&shared, ip) else {
+    // Given back when dropped, whichever way the connection ends.
+    let Some(slot) = shared
+        .signaling
+        .take(ip, usize::MAX, Some(shared.limits.connections_per_ip))
+    else {
         tracing::warn!(%ip, "too many connections from one address");
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -446,65 +450,6 @@ async fn ws_upgrade(
         })
 }
 
-/// One of an address's signaling connections, given back when dropped, whichever way the
-/// connection ends (closed, failed, or an upgrade aborted before it began).
-struct IpSlot {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl IpSlot {
-    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Option<IpSlot> {
-        let mut per_ip = shared.per_ip();
-        let n = per_ip.entry(ip).or_default();
-        if *n >= shared.limits.connections_per_ip {
-            if *n == 0 {
-                per_ip.remove(&ip);
-            }
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot {
-            shared: shared.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut per_ip = self.shared.per_ip();
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// A token bucket: `rate` messages a second on average, bursts of `burst`.
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
-}
-
-impl Bucket {
-    fn take(&mut self, now: Instant) -> bool {
-        let dt = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 async fn connection(socket: WebSocket, ip: IpAddr, shared: Arc<Shared>) {
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Message>(256);
@@ -512,12 +457,11 @@ async fn connection(socket: WebSocket, ip: IpAddr, shared: Arc<Shared>) {
     shared.registry().connect(conn, ip);
     tracing::debug!(conn, %ip, "connection open");
     let (mut sink, mut stream) = socket.split();
-    let mut bucket = Bucket {
-        tokens: shared.limits.message_burst,
-        last: Instant::now(),
-        rate: shared.limits.messages_per_sec,
-        burst: shared.limits.message_burst,
-    };
+    let mut bucket = TokenBucket::new(
+        shared.limits.messages_per_sec,
+        shared.limits.message_burst,
+        Instant::now(),
+    );
     let mut violations = 0u32;
     let stop = shared.conns_stop.clone();
     // A client that says nothing at all for this long is gone (clients keep alive every 20 s).

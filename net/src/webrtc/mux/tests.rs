@@ -94,6 +94,16 @@ fn anything_else_names_no_link() {
     );
 }
 
+fn loopback_edge() -> RtcMux {
+    RtcMux::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &[],
+        &RtcOptions::loopback(),
+        Identity::ephemeral().unwrap(),
+    )
+    .unwrap()
+}
+
 /// A joiner's side driven by hand: a sans-IO peer connection on its own UDP socket, answering
 /// a link's offer. Driven only while the test calls [`HandPeer::drive`].
 struct HandPeer {
@@ -228,13 +238,7 @@ fn check(username: &str, pwd: &str) -> Vec<u8> {
 
 #[test]
 fn only_checks_that_pass_integrity_add_addresses_and_a_link_holds_at_most_its_cap() {
-    let mux = RtcMux::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        &[],
-        &RtcOptions::loopback(),
-        Identity::ephemeral().unwrap(),
-    )
-    .unwrap();
+    let mux = loopback_edge();
     let (link, offer) = mux.new_link().unwrap();
     let peer = HandPeer::answer(&link, &offer);
     let username = format!(
@@ -287,13 +291,7 @@ fn only_checks_that_pass_integrity_add_addresses_and_a_link_holds_at_most_its_ca
 
 #[test]
 fn a_link_whose_peer_stops_acknowledging_is_failed_at_the_send_queue_cap() {
-    let mux = RtcMux::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        &[],
-        &RtcOptions::loopback(),
-        Identity::ephemeral().unwrap(),
-    )
-    .unwrap();
+    let mux = loopback_edge();
     let (link, offer) = mux.new_link().unwrap();
     let mut peer = HandPeer::answer(&link, &offer);
     let up_by = Instant::now() + Duration::from_secs(10);
