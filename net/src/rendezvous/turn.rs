@@ -455,6 +455,9 @@ pub struct RelaySetup {
     /// Where relay sockets are opened.
     pub relay_bind: IpAddr,
     pub secret: Vec<u8>,
+    /// Whether the TURN port relays; false: it answers STUN Binding requests only (the
+    /// operator's relaying is all external TURN).
+    pub relays: bool,
     /// Peer ranges allowed beyond the public Internet ([`PeerPolicy`]).
     pub allow_peers: Vec<IpNet>,
     pub limits: TurnLimits,
@@ -472,6 +475,7 @@ impl Relays {
             relay_ip,
             relay_bind,
             secret,
+            relays,
             allow_peers,
             limits,
             live,
@@ -504,11 +508,16 @@ impl Relays {
             }),
         };
         let io = |e: turn::Error| std::io::Error::other(e.to_string());
+        let auth: Arc<dyn AuthHandler + Send + Sync> = if relays {
+            Arc::new(RestAuth { secret, live })
+        } else {
+            Arc::new(NoAuth)
+        };
         let turn = Server::with_protection(
             ServerConfig {
                 conn_configs: vec![conn(turn_sock)],
                 realm: REALM.to_owned(),
-                auth_handler: Arc::new(RestAuth { secret, live }),
+                auth_handler: auth,
                 channel_bind_timeout: std::time::Duration::ZERO,
                 alloc_close_notify: None,
             },
@@ -528,7 +537,7 @@ impl Relays {
                     bytes_per_sec: limits.bytes_per_sec,
                     burst: limits.burst_bytes,
                 }),
-                stun_only: false,
+                stun_only: !relays,
             },
         )
         .await
