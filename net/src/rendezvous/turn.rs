@@ -5,7 +5,9 @@
 //! `base64(HMAC-SHA1(secret, username))` — the secret's file in the data dir, which peers the
 //! relay may reach, and the servers' life. A TURN server answers STUN Binding requests too; when
 //! `stun_port` differs from `turn_port` a second server on it answers Binding requests and
-//! nothing else: a plain STUN server.
+//! nothing else: a plain STUN server. With the built-in TURN off
+//! (`ServeConfig::builtin_turn`, the operator's relaying all external: [`super::turn_rest`])
+//! the TURN port answers Binding requests only as well.
 //!
 //! A TURN server on the open Internet is a relay that anyone holding credentials can point at
 //! any address, and a UDP responder anyone can point at anyone. Its defences, and why:
@@ -394,8 +396,8 @@ impl AuthHandler for RestAuth {
     }
 }
 
-/// The STUN-only server's: no allocation for anyone (it ignores every request but Binding
-/// before asking).
+/// A STUN-only server's (the separate STUN port, and the TURN port with the built-in TURN
+/// off): no allocation for anyone (it ignores every request but Binding before asking).
 struct NoAuth;
 
 impl AuthHandler for NoAuth {
