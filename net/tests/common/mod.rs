@@ -92,9 +92,13 @@ pub fn test_serve_config(
 
 impl TestRendezvous {
     pub async fn start(limits: doomlink_net::rendezvous::Limits) -> TestRendezvous {
-        use doomlink_net::rendezvous::Rendezvous;
         // Peers on loopback: TURN refuses them unless allowed (forced-relay tests need it).
-        let cfg = test_serve_config(limits, &["127.0.0.0/8"]);
+        Self::start_with(test_serve_config(limits, &["127.0.0.0/8"])).await
+    }
+
+    /// A rendezvous as `cfg` says (from [`test_serve_config`], changed as a test needs).
+    pub async fn start_with(cfg: doomlink_net::rendezvous::ServeConfig) -> TestRendezvous {
+        use doomlink_net::rendezvous::Rendezvous;
         let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let (addr, turn, stop) = (rv.http_addr(), rv.turn_addr(), rv.shutdown_handle());
