@@ -74,11 +74,16 @@ impl Coturn {
             .spawn();
         let child = match spawned {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "turnserver (coturn) is not installed: scripts/setup installs it \
-                 (apt-get install coturn)"
-            ),
-            Err(e) => panic!("cannot start turnserver: {e}"),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    panic!(
+                        "turnserver (coturn) is not installed: scripts/setup installs it \
+                         (apt-get install coturn)"
+                    );
+                }
+                panic!("cannot start turnserver: {e}");
+            }
         };
         let mut coturn = Coturn {
             child,
