@@ -116,6 +116,7 @@ async fn relayed_opts() -> (Relays, RtcOptions) {
         relay_ip: lo,
         relay_bind: lo,
         secret: secret.clone(),
+        relays: true,
         allow_peers: vec!["127.0.0.0/8".parse().unwrap()],
         limits: TurnLimits::from(&Limits::default()),
         live,

@@ -1,6 +1,8 @@
 //! What tests and benchmarks of WebRTC nodes share (the `testing` feature): a guest sink that
-//! records what a node delivers, and a wait for a node's event. Not for the app: a real guest
-//! is a kernel.
+//! records what a node delivers, a wait for a node's event, and a coturn to relay through
+//! ([`coturn`]). Not for the app: a real guest is a kernel.
+
+pub mod coturn;
 
 use std::net::SocketAddrV4;
 use std::sync::{Arc, Mutex};

@@ -157,6 +157,9 @@ impl RoomMaker for Maker {
     fn ice_servers(&self, _: &str, _: u64) -> Vec<IceServer> {
         vec![]
     }
+    fn player_ice_servers(&self, _: &str, _: u32, _: u64) -> Vec<IceServer> {
+        vec![]
+    }
     fn unix_now(&self) -> u64 {
         1000
     }

@@ -9,7 +9,9 @@
 //! - an allocation's relay rate is capped;
 //! - 1,000,000 unauthenticated Allocates from 2,000 source addresses leave no state behind
 //!   (process RSS; the published server's table grows under a tenth of that), and each 401 is
-//!   at most 3.5 times the request's size; the STUN-only port answers nothing but Binding.
+//!   at most 3.5 times the request's size; the STUN-only port answers nothing but Binding;
+//! - with the built-in TURN off (external TURN only) no room is handed TURN credentials and
+//!   the TURN port answers nothing but Binding either.
 //!
 //! The tests take turns (one lock): the memory measurement must not see another test's.
 
@@ -300,7 +302,10 @@ struct Rv {
 
 impl Rv {
     async fn start(limits: Limits, allow: &[&str]) -> Rv {
-        let cfg = common::test_serve_config(limits, allow);
+        Self::start_with(common::test_serve_config(limits, allow)).await
+    }
+
+    async fn start_with(cfg: doomlink_net::rendezvous::ServeConfig) -> Rv {
         let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let me = Rv {
@@ -318,6 +323,16 @@ impl Rv {
     /// Hosts a room: its signaling socket (the room lives while it does) and its TURN
     /// credentials.
     async fn room(&self) -> (Sock, (String, String)) {
+        let (ws, ice) = self.hosted().await;
+        let turn = ice
+            .into_iter()
+            .find(|s| s.urls.iter().any(|u| u.starts_with("turn:")))
+            .expect("a TURN server in the room's ICE servers");
+        (ws, (turn.username, turn.credential))
+    }
+
+    /// Hosts a room: its signaling socket and the ICE servers the room was given.
+    async fn hosted(&self) -> (Sock, Vec<doomlink_net::signaling::IceServer>) {
         let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.http))
             .await
             .unwrap();
@@ -328,11 +343,7 @@ impl Rv {
         let Some(Message::Hosted { ice, .. }) = next(&mut ws).await else {
             panic!("no room")
         };
-        let turn = ice
-            .into_iter()
-            .find(|s| s.urls.iter().any(|u| u.starts_with("turn:")))
-            .expect("a TURN server in the room's ICE servers");
-        (ws, (turn.username, turn.credential))
+        (ws, ice)
     }
 }
 
@@ -479,6 +490,35 @@ async fn an_ended_rooms_credentials_are_refused() {
     assert_eq!(r.typ, REFRESH | ERROR);
     assert_eq!(r.error_code(), Some(401));
     println!("an ended room's credentials: 401");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_builtin_turn_off_its_port_answers_stun_only() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut cfg = common::test_serve_config(Limits::default(), &["127.0.0.0/8"]);
+    cfg.builtin_turn = false;
+    let rv = Rv::start_with(cfg).await;
+    // A room is handed the STUN server and no TURN credentials.
+    let (_room, ice) = rv.hosted().await;
+    let urls: Vec<&String> = ice.iter().flat_map(|s| &s.urls).collect();
+    assert!(
+        urls.iter().all(|u| u.starts_with("stun:")) && !urls.is_empty(),
+        "{urls:?}"
+    );
+    // The TURN port ignores an Allocate (no 401, no nonce) and answers a Binding request.
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(&Stun::new(ALLOCATE).encode(None), rv.turn)
+        .await
+        .unwrap();
+    assert_eq!(arrives(&sock, Duration::from_millis(500)).await, None);
+    let binding = Stun::new(BINDING);
+    sock.send_to(&binding.encode(None), rv.turn).await.unwrap();
+    let answer = arrives(&sock, Duration::from_secs(2))
+        .await
+        .expect("a Binding answer");
+    let m = Stun::decode(&answer).unwrap();
+    assert_eq!((m.typ, m.tid), (BINDING | SUCCESS, binding.tid));
+    println!("built-in TURN off: no TURN handed out, its port answers Binding only");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,13 @@
 //! Sessions over real WebRTC with real signaling through a real in-process rendezvous, all on
 //! 127.0.0.1: handshake, datagrams both ways on the unordered channel, control on the reliable
-//! one, 2 to 4 peers, a tampered fingerprint, a forced relay, and the service's shutdown.
+//! one, 2 to 4 peers, a tampered fingerprint, a forced relay (through the built-in TURN, and
+//! through an external coturn with the built-in TURN off; coturn refuses credentials of another
+//! secret), and the service's shutdown. The coturn tests need Debian's `coturn` (scripts/setup)
+//! and fail without it.
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +16,11 @@ use doomlink_net::identity::{Fingerprint, Identity};
 use doomlink_net::online::{
     host_room, join_room, HostOptions, HostedRoom, JoinOptions, OnlineError,
 };
+use doomlink_net::rendezvous::turn_rest::{ExternalTurn, Secret};
 use doomlink_net::rendezvous::Limits;
 use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::signaling::IceServer;
+use doomlink_net::testing::coturn::Coturn;
 use doomlink_net::webrtc::mux::RtcMux;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
@@ -423,6 +429,139 @@ async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
     assert!(path.local_addr.starts_with("127.0.0.1:"), "{path:?}");
     datagrams_flow(&client.node, hub.addr, 2342, &hub.inbox, 40).await;
     datagrams_flow(&hub.node, client.addr, 6000, &client.inbox, 40).await;
+}
+
+/// The test coturn's `static-auth-secret`.
+const COTURN_SECRET: &str = "coturn-test-secret-0123456789";
+
+/// `coturn` as a `[[turn_server]]`, its credentials signed with `secret`.
+fn external(coturn: &Coturn, secret: &str) -> ExternalTurn {
+    ExternalTurn {
+        urls: vec![coturn.url()],
+        secret: Secret::new(secret),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_relay_goes_through_an_external_coturn_with_the_builtin_turn_off() {
+    init_tracing();
+    let coturn = Coturn::start(COTURN_SECRET);
+    let mut cfg = test_serve_config(Limits::default(), &[]);
+    cfg.builtin_turn = false;
+    cfg.turn_servers = vec![external(&coturn, COTURN_SECRET)];
+    let rv = TestRendezvous::start_with(cfg).await;
+    // A host hears of the STUN server and coturn only: not of the built-in TURN.
+    let room = host_room(HostOptions::new(
+        rv.host_port(),
+        Identity::ephemeral().unwrap(),
+    ))
+    .await
+    .unwrap();
+    let urls: Vec<&str> = room
+        .ice
+        .iter()
+        .flat_map(|s| s.urls.iter().map(String::as_str))
+        .collect();
+    assert_eq!(urls.len(), 2, "{urls:?}");
+    assert!(urls[0].starts_with("stun:127.0.0.1:"), "{urls:?}");
+    assert_eq!(urls[1], coturn.url());
+    drop(room);
+
+    let relay = RtcOptions {
+        relay_only: true,
+        ..RtcOptions::loopback()
+    };
+    let (mut hub, invite) = start_hub(&rv, relay.clone()).await;
+    let client = join(&invite, "bob", relay).await;
+    assert!(
+        wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
+            e,
+            NodeEvent::Session(Event::PeerJoined { .. })
+        ))
+        .await
+        .is_some()
+    );
+    // Both ends relay through coturn: their addresses are its allocations' relay ports.
+    let on_coturn = |addr: &str| {
+        addr.strip_prefix("127.0.0.1:")
+            .and_then(|p| p.parse::<u16>().ok())
+            .is_some_and(|p| coturn.relay_ports.contains(&p))
+    };
+    for path in [
+        hub.node.links()[0].path.clone().expect("hub path"),
+        client.node.links()[0].path.clone().expect("client path"),
+    ] {
+        assert_eq!(path.kind, PathKind::Relayed, "{path:?}");
+        assert!(
+            on_coturn(&path.local_addr) && on_coturn(&path.remote_addr),
+            "{path:?} is not through coturn's ports {:?}",
+            coturn.relay_ports
+        );
+    }
+    datagrams_flow(&client.node, hub.addr, 2342, &hub.inbox, 40).await;
+    datagrams_flow(&hub.node, client.addr, 6000, &client.inbox, 40).await;
+    // coturn granted the host and the joiner allocations, each under a username of its own.
+    let users = coturn.allocations();
+    for who in ["host", "1"] {
+        let suffix = format!(":{}-{who}", invite.room);
+        assert!(
+            users.iter().any(|u| u.ends_with(&suffix)),
+            "no allocation for {suffix} in {users:?}"
+        );
+    }
+}
+
+/// Allocates on `coturn` with `ice`'s credentials: the relayed address, or the error.
+async fn coturn_allocate(coturn: &Coturn, ice: &IceServer) -> Result<SocketAddr, String> {
+    use webrtc_util::Conn;
+    let conn = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let client = turn::client::Client::new(turn::client::ClientConfig {
+        stun_serv_addr: coturn.addr.to_string(),
+        turn_serv_addr: coturn.addr.to_string(),
+        username: ice.username.clone(),
+        password: ice.credential.clone(),
+        realm: String::new(),
+        software: String::new(),
+        rto_in_ms: 0,
+        conn,
+        vnet: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    client.listen().await.map_err(|e| e.to_string())?;
+    let relayed = match client.allocate().await {
+        Ok(relay) => relay.local_addr().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = client.close().await;
+    relayed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coturn_refuses_credentials_of_another_secret_or_past_their_expiry() {
+    init_tracing();
+    let coturn = Coturn::start(COTURN_SECRET);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good = external(&coturn, COTURN_SECRET).ice_server("abcd234567", 0, now + 600);
+    let relayed = coturn_allocate(&coturn, &good)
+        .await
+        .expect("the right secret allocates");
+    assert!(
+        coturn.relay_ports.contains(&relayed.port()),
+        "{relayed} not among {:?}",
+        coturn.relay_ports
+    );
+    let forged =
+        external(&coturn, "another-secret-0123456789").ice_server("abcd234567", 0, now + 600);
+    let e = coturn_allocate(&coturn, &forged).await.unwrap_err();
+    assert!(e.contains("401"), "{e}");
+    let expired = external(&coturn, COTURN_SECRET).ice_server("abcd234567", 0, now - 1);
+    let e = coturn_allocate(&coturn, &expired).await.unwrap_err();
+    assert!(e.contains("401"), "{e}");
+    assert_eq!(coturn.allocations().len(), 1, "{}", coturn.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 use doomlink_net::chocolate::settings::MAX_PLAYERS;
 use doomlink_net::chocolate::{GameSettings, SettingsError};
 use doomlink_net::rendezvous::turn::IpNet;
+use doomlink_net::rendezvous::turn_rest::{self, ExternalTurn};
 use doomlink_net::rendezvous::RoomRequest;
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -69,12 +70,27 @@ pub struct ServeFile {
     /// Proxies in front of the service (`"127.0.0.1"`, ranges too) whose `X-Forwarded-For`
     /// names the client for the per-address limits.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Whether the built-in TURN is handed out besides the `[[turn_server]]`s (default true).
+    pub builtin_turn: Option<bool>,
+    /// External TURN servers (coturn with `use-auth-secret`): `[[turn_server]]`.
+    #[serde(default, rename = "turn_server")]
+    pub turn_servers: Vec<TurnServerFile>,
     #[serde(default)]
     pub limits: LimitsFile,
     /// Standing rooms: `[[room]]`, the admin API's room request keys (`name` required, `iwad`
     /// a path).
     #[serde(default, rename = "room")]
     pub rooms: Vec<RoomRequest>,
+}
+
+/// A `[[turn_server]]`: its URLs and the file holding its `static-auth-secret` (a file, so
+/// the secret is in neither the config nor a command line).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnServerFile {
+    #[serde(default)]
+    pub urls: Vec<String>,
+    pub secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -153,6 +169,10 @@ pub struct ServeSettings {
     /// Proxies whose `X-Forwarded-For` names the client (none by default: the header is
     /// ignored).
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether the built-in TURN is handed out (off: its port answers STUN only).
+    pub builtin_turn: bool,
+    /// External TURN servers, with their secrets read from their files.
+    pub turn_servers: Vec<ExternalTurn>,
     pub limits: RoomLimits,
     pub standing: Vec<RoomSpec>,
 }
@@ -192,6 +212,8 @@ impl Default for ServeSettings {
             drain_seconds: 20,
             turn_allow_peers: Vec::new(),
             trusted_proxies: Vec::new(),
+            builtin_turn: true,
+            turn_servers: Vec::new(),
             limits: RoomLimits::default(),
             standing: Vec::new(),
         }
@@ -291,6 +313,35 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             .parse::<IpNet>()
             .map_err(|e| invalid(format!("trusted_proxies[{i}]"), e.to_string()))?;
         s.trusted_proxies.push(net);
+    }
+    s.builtin_turn = file.builtin_turn.unwrap_or(true);
+    for (i, t) in file.turn_servers.iter().enumerate() {
+        // Named with the line of the key when it is there, as a parse error is.
+        let key = |k: &str| {
+            let name = format!("turn_server[{i}].{k}");
+            match line_of(text, &name) {
+                Some(line) => format!("{name} (line {line})"),
+                None => name,
+            }
+        };
+        if t.urls.is_empty() {
+            return Err(invalid(key("urls"), "at least one turn: or turns: URL"));
+        }
+        for u in &t.urls {
+            turn_rest::check_url(u).map_err(|e| invalid(key("urls"), e.to_string()))?;
+        }
+        let Some(f) = &t.secret_file else {
+            return Err(invalid(
+                key("secret_file"),
+                "missing: the file with the server's static-auth-secret",
+            ));
+        };
+        let secret = turn_rest::read_secret_file(f)
+            .map_err(|e| invalid(key("secret_file"), e.to_string()))?;
+        s.turn_servers.push(ExternalTurn {
+            urls: t.urls.clone(),
+            secret,
+        });
     }
     if let Some(n) = file.limits.rooms {
         if n > 10_000 {
@@ -469,6 +520,20 @@ fn key_at(text: &str, offset: usize) -> Option<(String, usize)> {
     None
 }
 
+/// The line of dotted `key` (as [`key_at`] names keys), if the text has it.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some((k, n)) = key_at(text, offset) {
+            if k == key {
+                return Some(n);
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// A room request's game, checked, with its players set (the service's `players_per_room`
 /// when the request leaves them out); an error names the field and what is wrong.
 pub fn game_of(req: &RoomRequest, max_players: u8) -> Result<GameSettings, SettingsError> {
@@ -545,6 +610,69 @@ mod tests {
         assert_eq!(s.trusted_proxies.len(), 2);
         let e = parse("trusted_proxies = [\"proxy\"]\n", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().starts_with("trusted_proxies[0]"), "{e}");
+    }
+
+    #[test]
+    fn external_turn_servers_are_read_and_a_bad_url_is_named_with_its_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let secret =
+            std::env::temp_dir().join(format!("doomlink-coturn-secret-{}", std::process::id()));
+        std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let two = format!(
+            "builtin_turn = false\n[[turn_server]]\nurls = [\"turn:turn.example.org:3478?transport=udp\"]\nsecret_file = \"{0}\"\n[[turn_server]]\nurls = [\"turns:turn2.example.org:5349\"]\nsecret_file = \"{0}\"\n",
+            secret.display()
+        );
+        let s = parse(&two, Path::new("x.toml")).unwrap();
+        assert!(!s.builtin_turn);
+        assert_eq!(s.turn_servers.len(), 2);
+        assert_eq!(s.turn_servers[1].urls, ["turns:turn2.example.org:5349"]);
+        assert_eq!(
+            s.turn_servers[0].secret,
+            turn_rest::Secret::new("a-shared-secret-of-some-length")
+        );
+        // The secret shows in no debug print of the settings.
+        assert!(!format!("{s:?}").contains("shared-secret"));
+        let d = parse("", Path::new("x.toml")).unwrap();
+        assert!(d.builtin_turn && d.turn_servers.is_empty());
+        // The second server's bad URL: its index, the key and the line, on one line.
+        let bad = two.replace("turns:turn2", "stun:turn2");
+        let e = parse(&bad, Path::new("x.toml")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("turn_server[1].urls (line 6): \"stun:turn2"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+        let e = parse("[[turn_server]]\nurls = []\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("turn_server[0].urls (line 2)"), "{e}");
+        let e = parse(
+            "[[turn_server]]\nurls = [\"turn:a.example\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("turn_server[0].secret_file: missing"), "{e}");
+        // The secret itself never goes in the file.
+        let e = parse(
+            "[[turn_server]]\nurls = [\"turn:a.example\"]\nsecret = \"x\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("turn_server[0].secret") && e.contains("line 3"),
+            "{e}"
+        );
+        // A secret file anyone may read is refused, naming the key and not the secret.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = parse(&two, Path::new("x.toml")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("turn_server[0].secret_file (line 4)") && !e.contains("shared-secret"),
+            "{e}"
+        );
+        std::fs::remove_file(&secret).unwrap();
     }
 
     #[test]

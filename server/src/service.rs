@@ -43,6 +43,8 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.turn_port = s.turn_port;
     cfg.turn_allow_peers = s.turn_allow_peers.clone();
     cfg.http.trusted_proxies = s.trusted_proxies.clone();
+    cfg.builtin_turn = s.builtin_turn;
+    cfg.turn_servers = s.turn_servers.clone();
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -159,8 +161,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
 
 /// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
-/// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, trusted_proxies, rtc_bind,
-/// lan_bind, data_dir) need a restart.
+/// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, trusted_proxies,
+/// builtin_turn, turn_server, rtc_bind, lan_bind, data_dir) need a restart.
 async fn reload(
     svc: &Service,
     current: &mut crate::config::ServeSettings,
@@ -185,6 +187,8 @@ async fn reload(
         || new.turn_port != current.turn_port
         || new.turn_allow_peers != current.turn_allow_peers
         || new.trusted_proxies != current.trusted_proxies
+        || new.builtin_turn != current.builtin_turn
+        || new.turn_servers != current.turn_servers
         || new.rtc_bind != current.rtc_bind
         || new.rtc_port != current.rtc_port
         || new.rtc_threads != current.rtc_threads
@@ -192,7 +196,7 @@ async fn reload(
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
     {
-        tracing::warn!("SIGHUP: addresses, ports and data_dir changed in the file take a restart; kept as they are");
+        tracing::warn!("SIGHUP: addresses, ports, TURN servers and data_dir changed in the file take a restart; kept as they are");
     }
     admin.set_token(new.admin_token.clone());
     rooms.set_limits(new.limits.clone(), new.iwads.clone());

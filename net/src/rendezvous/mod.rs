@@ -2,7 +2,8 @@
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
-//! STUN server and a TURN server ([`turn`]). The operations side — the admin API for the app's
+//! STUN server and a TURN server ([`turn`]), and the credentials for external TURN servers
+//! (coturn: [`turn_rest`]) when the operator names some. The operations side — the admin API for the app's
 //! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
 //! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
 //! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
@@ -31,6 +32,7 @@ pub mod rooms;
 pub mod slots;
 pub mod throttle;
 pub mod turn;
+pub mod turn_rest;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -85,6 +87,12 @@ pub struct ServeConfig {
     /// Address ranges TURN may relay to besides the public Internet (loopback, private and
     /// special ranges are refused otherwise: [`turn`]'s docs). Empty by default.
     pub turn_allow_peers: Vec<turn::IpNet>,
+    /// External TURN servers (coturn) handed to every room's players with credentials of
+    /// their own ([`turn_rest`]), after the built-in ones. Empty by default.
+    pub turn_servers: Vec<turn_rest::ExternalTurn>,
+    /// Whether the built-in TURN is handed out and relays (default true). Off, its port
+    /// answers STUN only: an operator whose relaying is all external TURN.
+    pub builtin_turn: bool,
 }
 
 impl ServeConfig {
@@ -101,6 +109,8 @@ impl ServeConfig {
             http: http::HttpLimits::default(),
             https_links: false,
             turn_allow_peers: Vec::new(),
+            turn_servers: Vec::new(),
+            builtin_turn: true,
         }
     }
 }
@@ -150,6 +160,8 @@ struct Shared {
     stun_port: u16,
     turn_port: u16,
     secret: Vec<u8>,
+    builtin_turn: bool,
+    external_turn: Vec<turn_rest::ExternalTurn>,
     shutdown: ShutdownHandle,
     /// Cancelled once every room's `closed` is queued: connections flush and close.
     conns_stop: CancellationToken,
@@ -221,26 +233,34 @@ impl RoomMaker for Maker<'_> {
         URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
     }
     fn ice_servers(&self, room: &str, expires: u64) -> Vec<IceServer> {
-        let username = turn::turn_username(room, expires);
-        self.shared.issued.open(room, username.clone());
-        vec![
-            IceServer {
-                urls: vec![format!(
-                    "stun:{}:{}",
-                    self.shared.ice_host, self.shared.stun_port
-                )],
-                username: String::new(),
-                credential: String::new(),
-            },
-            IceServer {
+        let mut servers = vec![IceServer {
+            urls: vec![format!(
+                "stun:{}:{}",
+                self.shared.ice_host, self.shared.stun_port
+            )],
+            username: String::new(),
+            credential: String::new(),
+        }];
+        if self.shared.builtin_turn {
+            let username = turn::turn_username(room, expires);
+            self.shared.issued.open(room, username.clone());
+            servers.push(IceServer {
                 urls: vec![format!(
                     "turn:{}:{}?transport=udp",
                     self.shared.ice_host, self.shared.turn_port
                 )],
                 credential: turn::turn_password(&self.shared.secret, &username),
                 username,
-            },
-        ]
+            });
+        }
+        servers
+    }
+    fn player_ice_servers(&self, room: &str, player: u32, expires: u64) -> Vec<IceServer> {
+        self.shared
+            .external_turn
+            .iter()
+            .map(|t| t.ice_server(room, player, expires))
+            .collect()
     }
     fn unix_now(&self) -> u64 {
         turn::unix_now()
@@ -294,13 +314,17 @@ impl Rendezvous {
             relay_ip,
             relay_bind,
             secret: secret.clone(),
+            relays: cfg.builtin_turn,
             allow_peers: cfg.turn_allow_peers.clone(),
             limits: turn::TurnLimits::from(&cfg.limits),
             live: issued.clone(),
         })
         .await
         .map_err(ServeError::Relay)?;
-        tracing::info!(http = %http_addr, stun = %relays.stun_addr, turn = %relays.turn_addr, public = %ice_host, "rendezvous bound");
+        tracing::info!(http = %http_addr, stun = %relays.stun_addr, turn = %relays.turn_addr, public = %ice_host, builtin_turn = cfg.builtin_turn, external_turn = cfg.turn_servers.len(), "rendezvous bound");
+        if !cfg.builtin_turn && cfg.turn_servers.is_empty() {
+            tracing::warn!("no TURN is handed out (builtin_turn is off and no turn_server is set): players behind strict NATs cannot connect");
+        }
         let shared = Arc::new(Shared {
             registry: Mutex::new(Registry::new(cfg.limits.clone())),
             conns: Mutex::new(HashMap::new()),
@@ -310,6 +334,8 @@ impl Rendezvous {
             stun_port: relays.stun_addr.port(),
             turn_port: relays.turn_addr.port(),
             secret,
+            builtin_turn: cfg.builtin_turn,
+            external_turn: cfg.turn_servers,
             shutdown: ShutdownHandle::new(),
             conns_stop: CancellationToken::new(),
             relays,

@@ -109,11 +109,15 @@ pub struct EndedRoom {
 pub type Out = Vec<(ConnId, Message)>;
 
 /// Makes what a new room needs: its id, two secrets, and the ICE servers with TURN credentials
-/// for it (the server supplies it: randomness and the TURN secret live there).
+/// for it (the server supplies it: randomness and the TURN secrets live there).
 pub trait RoomMaker {
     fn room_id(&mut self) -> String;
     fn secret(&mut self) -> String;
+    /// The room's ICE servers, the same for all its members (the built-in STUN and TURN).
     fn ice_servers(&self, room: &str, expires: u64) -> Vec<IceServer>;
+    /// ICE servers whose credentials are each player's own (external TURN): `player` is 0 for
+    /// the host, else the joiner's peer number.
+    fn player_ice_servers(&self, room: &str, player: u32, expires: u64) -> Vec<IceServer>;
     fn unix_now(&self) -> u64;
 }
 
@@ -244,7 +248,7 @@ impl Registry {
                     host_secret: room.host_secret.clone(),
                     join_secret: room.join_secret.clone(),
                     expires,
-                    ice,
+                    ice: [ice, maker.player_ice_servers(&id, 0, expires)].concat(),
                 };
                 tracing::info!(room = %id, %ip, "room opened");
                 self.rooms.insert(id.clone(), room);
@@ -279,7 +283,7 @@ impl Registry {
                     host_secret: r.host_secret.clone(),
                     join_secret: r.join_secret.clone(),
                     expires: r.expires,
-                    ice: r.ice.clone(),
+                    ice: [r.ice.clone(), maker.player_ice_servers(&room, 0, r.expires)].concat(),
                 };
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.role = Role::Host;
@@ -323,7 +327,11 @@ impl Registry {
                 r.next_peer = r.next_peer.wrapping_add(1).max(1);
                 r.joiners.insert(peer, conn);
                 r.last_activity = now;
-                let ice = r.ice.clone();
+                let ice = [
+                    r.ice.clone(),
+                    maker.player_ice_servers(&room, peer, r.expires),
+                ]
+                .concat();
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.role = Role::Joiner(peer);
                     c.room = Some(room.clone());
@@ -495,6 +503,13 @@ mod tests {
                 credential: "x".into(),
             }]
         }
+        fn player_ice_servers(&self, room: &str, player: u32, expires: u64) -> Vec<IceServer> {
+            vec![IceServer {
+                urls: vec!["turn:turn.example.org:3478".into()],
+                username: format!("{expires}:{room}-{player}"),
+                credential: "y".into(),
+            }]
+        }
         fn unix_now(&self) -> u64 {
             1000
         }
@@ -513,11 +528,17 @@ mod tests {
         reg.connect(2, ip(2));
         let out = reg.handle(now, 1, Message::Host { name: "a".into() }, &mut m);
         let Message::Hosted {
-            room, join_secret, ..
+            room,
+            join_secret,
+            ice,
+            ..
         } = out[0].1.clone()
         else {
             panic!("{out:?}")
         };
+        // The room's servers, then the host's own credentials.
+        let users: Vec<&str> = ice.iter().map(|s| s.username.as_str()).collect();
+        assert_eq!(users, [format!("22600:{room}"), format!("22600:{room}-0")]);
         let bad = reg.handle(
             now,
             2,
@@ -545,7 +566,12 @@ mod tests {
             },
             &mut m,
         );
-        assert!(matches!(out[0], (2, Message::Joined { peer: 1, .. })));
+        let (2, Message::Joined { peer: 1, ice }) = &out[0] else {
+            panic!("{out:?}")
+        };
+        // The joiner gets the room's servers and credentials of its own.
+        let users: Vec<&str> = ice.iter().map(|s| s.username.as_str()).collect();
+        assert_eq!(users, [format!("22600:{room}"), format!("22600:{room}-1")]);
         assert!(matches!(out[1], (1, Message::Peer { peer: 1, .. })));
         let data = SignalData::Candidate(Candidate {
             candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),

@@ -5,7 +5,9 @@
 //! `base64(HMAC-SHA1(secret, username))` — the secret's file in the data dir, which peers the
 //! relay may reach, and the servers' life. A TURN server answers STUN Binding requests too; when
 //! `stun_port` differs from `turn_port` a second server on it answers Binding requests and
-//! nothing else: a plain STUN server.
+//! nothing else: a plain STUN server. With the built-in TURN off
+//! (`ServeConfig::builtin_turn`, the operator's relaying all external: [`super::turn_rest`])
+//! the TURN port answers Binding requests only as well.
 //!
 //! A TURN server on the open Internet is a relay that anyone holding credentials can point at
 //! any address, and a UDP responder anyone can point at anyone. Its defences, and why:
@@ -394,8 +396,8 @@ impl AuthHandler for RestAuth {
     }
 }
 
-/// The STUN-only server's: no allocation for anyone (it ignores every request but Binding
-/// before asking).
+/// A STUN-only server's (the separate STUN port, and the TURN port with the built-in TURN
+/// off): no allocation for anyone (it ignores every request but Binding before asking).
 struct NoAuth;
 
 impl AuthHandler for NoAuth {
@@ -455,6 +457,9 @@ pub struct RelaySetup {
     /// Where relay sockets are opened.
     pub relay_bind: IpAddr,
     pub secret: Vec<u8>,
+    /// Whether the TURN port relays; false: it answers STUN Binding requests only (the
+    /// operator's relaying is all external TURN).
+    pub relays: bool,
     /// Peer ranges allowed beyond the public Internet ([`PeerPolicy`]).
     pub allow_peers: Vec<IpNet>,
     pub limits: TurnLimits,
@@ -472,6 +477,7 @@ impl Relays {
             relay_ip,
             relay_bind,
             secret,
+            relays,
             allow_peers,
             limits,
             live,
@@ -504,11 +510,16 @@ impl Relays {
             }),
         };
         let io = |e: turn::Error| std::io::Error::other(e.to_string());
+        let auth: Arc<dyn AuthHandler + Send + Sync> = if relays {
+            Arc::new(RestAuth { secret, live })
+        } else {
+            Arc::new(NoAuth)
+        };
         let turn = Server::with_protection(
             ServerConfig {
                 conn_configs: vec![conn(turn_sock)],
                 realm: REALM.to_owned(),
-                auth_handler: Arc::new(RestAuth { secret, live }),
+                auth_handler: auth,
                 channel_bind_timeout: std::time::Duration::ZERO,
                 alloc_close_notify: None,
             },
@@ -528,7 +539,7 @@ impl Relays {
                     bytes_per_sec: limits.bytes_per_sec,
                     burst: limits.burst_bytes,
                 }),
-                stun_only: false,
+                stun_only: !relays,
             },
         )
         .await

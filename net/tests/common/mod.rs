@@ -96,6 +96,7 @@ impl TestRendezvous {
         Self::start_with(test_serve_config(limits, &["127.0.0.0/8"])).await
     }
 
+    /// A rendezvous as `cfg` says (from [`test_serve_config`], changed as a test needs).
     pub async fn start_with(cfg: doomlink_net::rendezvous::ServeConfig) -> TestRendezvous {
         use doomlink_net::rendezvous::Rendezvous;
         let dir = cfg.data_dir.clone();
