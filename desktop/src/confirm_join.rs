@@ -4,21 +4,34 @@
 //! host the player's address. The Join page shows where the link leads and joins only when the
 //! player says so (Join, or Enter; Not now, or Escape).
 //!
-//! What is shown comes from the link itself, which the parser has checked: the rendezvous is a
-//! host name or address and a port, the room id is `[A-Za-z0-9_-]`, so nothing in it can
-//! disguise itself.
+//! What is shown comes from the link itself, which the parser has checked (the rendezvous is a
+//! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name, which
+//! the rendezvous gives to whoever holds the link's secret (stripped of control and bidi
+//! characters on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
 
 use doomlink_play::net::signaling::invite::InviteLink;
 use eframe::egui::{self, RichText};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// An invite link waiting for the player's answer.
 pub struct OutsideInvite {
+    link: String,
+    /// Who hosts the room, as its rendezvous says when asked with the link's secret.
+    host: Arc<Mutex<HostName>>,
+    asked: bool,
     rendezvous: String,
     room: String,
     /// The start of the host's certificate fingerprint (the link's `fp`).
     host_key: String,
     expires: Option<u64>,
+}
+
+enum HostName {
+    Asking,
+    Known(String),
+    /// The rendezvous did not answer (why is on stderr).
+    Unknown,
 }
 
 /// What the player answered.
@@ -35,6 +48,9 @@ impl OutsideInvite {
         let link = InviteLink::parse(text.trim()).ok()?;
         let fp = link.fingerprint.to_base64url();
         Some(OutsideInvite {
+            link: text.trim().to_string(),
+            host: Arc::new(Mutex::new(HostName::Asking)),
+            asked: false,
             rendezvous: link.rendezvous,
             room: link.room,
             host_key: fp.chars().take(16).collect(),
@@ -47,7 +63,38 @@ impl OutsideInvite {
         format!("room {} at {}", self.room, self.rendezvous)
     }
 
-    pub fn ui(&self, ui: &mut egui::Ui) -> Option<Answer> {
+    /// Asks the rendezvous who hosts the room, once, off the UI thread (a few seconds at
+    /// most); the answer is shown when it comes.
+    fn ask_who(&mut self, ctx: &egui::Context) {
+        if std::mem::replace(&mut self.asked, true) {
+            return;
+        }
+        let (link, host, ctx, summary) = (
+            self.link.clone(),
+            self.host.clone(),
+            ctx.clone(),
+            self.summary(),
+        );
+        let _ = std::thread::Builder::new()
+            .name("doomlink-peek".into())
+            .spawn(move || {
+                let answer = match doomlink_play::internet::peek_host(&link) {
+                    Ok(name) => {
+                        eprintln!("doomlink: {summary} is hosted by {name:?}");
+                        HostName::Known(name)
+                    }
+                    Err(e) => {
+                        eprintln!("doomlink: who hosts {summary}: {e:#}");
+                        HostName::Unknown
+                    }
+                };
+                *host.lock().unwrap_or_else(|e| e.into_inner()) = answer;
+                ctx.request_repaint();
+            });
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Answer> {
+        self.ask_who(ui.ctx());
         let mut answer = None;
         egui::Frame::group(ui.style())
             .inner_margin(14.0)
@@ -59,6 +106,18 @@ impl OutsideInvite {
                     .num_columns(2)
                     .spacing([16.0, 4.0])
                     .show(ui, |ui| {
+                        ui.label("Host");
+                        match &*self.host.lock().unwrap_or_else(|e| e.into_inner()) {
+                            HostName::Asking => ui.label(RichText::new("asking…").weak()),
+                            HostName::Known(name) if name.is_empty() => {
+                                ui.label(RichText::new("(no name)").weak())
+                            }
+                            HostName::Known(name) => ui.label(RichText::new(name).strong()),
+                            HostName::Unknown => ui.label(
+                                RichText::new("unknown: the rendezvous did not answer").weak(),
+                            ),
+                        };
+                        ui.end_row();
                         ui.label("Rendezvous");
                         ui.label(RichText::new(&self.rendezvous).monospace());
                         ui.end_row();

@@ -419,7 +419,7 @@ impl JoinPage {
 
     fn ui(&mut self, ui: &mut egui::Ui) -> Option<HomeAction> {
         ui.heading("Join a game");
-        if let Some(q) = &self.asking {
+        if let Some(q) = &mut self.asking {
             ui.add_space(10.0);
             return match q.ui(ui)? {
                 Answer::Join => {

@@ -395,3 +395,24 @@ async fn per_address_limits_count_the_clients_a_trusted_proxy_names_and_no_one_e
         Some(429)
     );
 }
+
+/// A joiner asks who hosts a link's room before joining: the host's name, cleaned of what a
+/// terminal must not be handed; a link with a wrong secret learns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_tells_who_hosts_its_room_to_the_holder_of_its_secret_only() {
+    use doomlink_net::online::peek_room;
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
+    opts.name = "alice\u{1b}[31m\u{202e}".into();
+    let room = host_room(opts).await.unwrap();
+    assert_eq!(peek_room(&room.invite).await.unwrap(), "alice[31m");
+    let mut forged = room.invite.clone();
+    forged.secret = "not-the-secret-of-this-room".into();
+    match peek_room(&forged).await {
+        Err(OnlineError::Refused {
+            code: ErrorCode::BadSecret,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}

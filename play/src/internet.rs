@@ -11,7 +11,9 @@ use doomlink_net::identity::Identity;
 use doomlink_net::online::manual::{
     CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin,
 };
-use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
+use doomlink_net::online::{
+    host_room, join_room, peek_room, HostOptions, JoinOptions, OnlineError,
+};
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::IceServer;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
@@ -477,4 +479,15 @@ pub async fn join_client(
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let joined = join_room(invite, opts).await?;
     attach_client(cfg, joined.link).await
+}
+
+/// Who hosts the room of invite `link` (the name it registered with), asked of its rendezvous
+/// without joining; blocks for at most a few seconds. For the question a link opened from
+/// outside the window waits on.
+pub fn peek_host(link: &str) -> Result<String> {
+    let invite = InviteLink::parse(link)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(peek_room(&invite))?)
 }

@@ -140,6 +140,14 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
         || read_log(&w.join("stderr")).contains("doomlink: asking before joining room "),
         logs,
     );
+    // It asked the rendezvous who hosts the room (the host is `--name host`).
+    poll_until(
+        POLL,
+        Duration::from_secs(10),
+        "the window naming the room's host",
+        || read_log(&w.join("stderr")).contains("is hosted by \"host\""),
+        logs,
+    );
     let window = loop {
         if let Some(id) = find_window(x) {
             break id.to_string();

@@ -152,7 +152,8 @@ impl Signaling {
 pub struct HostOptions {
     /// `host:port` of the rendezvous.
     pub rendezvous: String,
-    /// Shown to the rendezvous's logs only.
+    /// The host's name: in the rendezvous's logs, and told to whoever asks with the room's
+    /// join secret ([`peek_room`]) before joining.
     pub name: String,
     /// The host's persistent identity (its fingerprint goes into the link).
     pub identity: Identity,
@@ -504,6 +505,30 @@ pub struct Joined {
     pub link: RtcLink,
     /// The host's fingerprint, checked.
     pub host_fingerprint: Fingerprint,
+}
+
+/// Who hosts the room of an invite link, as the host named itself to the rendezvous: asked
+/// with the link's join secret before joining (nothing reaches the host). The name is
+/// stripped of control characters ([`crate::text`]).
+pub async fn peek_room(invite: &InviteLink) -> Result<String, OnlineError> {
+    const LIMIT: Duration = Duration::from_secs(5);
+    let asked = async {
+        let mut sig = Signaling::connect(&invite.rendezvous).await?;
+        sig.send(Message::Peek {
+            room: invite.room.clone(),
+            secret: invite.secret.clone(),
+        })
+        .await?;
+        let answer = match sig.recv().await? {
+            Message::RoomInfo { host } => Ok(host),
+            other => Err(OnlineError::Protocol(format!("{other:?}"))),
+        };
+        let _ = sig.out.try_send(Message::Leave);
+        answer
+    };
+    tokio::time::timeout(LIMIT, asked)
+        .await
+        .map_err(|_| OnlineError::Timeout(LIMIT))?
 }
 
 /// Joins the room of an invite link: signaling through its rendezvous, then a direct (or

@@ -86,6 +86,8 @@ struct Conn {
 
 #[derive(Debug)]
 struct Room {
+    /// The name the host registered with (shown to a joiner who asks first).
+    host_name: String,
     host_secret: String,
     join_secret: String,
     host: Option<ConnId>,
@@ -201,7 +203,7 @@ impl Registry {
         }
         let not_allowed = |what: &str| vec![(conn, err(ErrorCode::NotAllowed, what))];
         match msg {
-            Message::Host { .. } => {
+            Message::Host { name } => {
                 if role != Role::None {
                     return not_allowed("this connection is already in a room");
                 }
@@ -232,6 +234,7 @@ impl Registry {
                 let expires = maker.unix_now() + self.limits.credential_ttl.as_secs();
                 let ice = maker.ice_servers(&id, expires);
                 let room = Room {
+                    host_name: name,
                     host_secret: maker.secret(),
                     join_secret: maker.secret(),
                     host: Some(conn),
@@ -364,9 +367,31 @@ impl Registry {
                     Role::None => not_allowed("signal before host or join"),
                 }
             }
+            Message::Peek { room, secret } => {
+                if role != Role::None {
+                    return not_allowed("this connection is already in a room");
+                }
+                match self.rooms.get(&room) {
+                    None => vec![(conn, err(ErrorCode::UnknownRoom, format!("no room {room}")))],
+                    Some(r) if !same_secret(&r.join_secret, &secret) => {
+                        vec![(conn, err(ErrorCode::BadSecret, "wrong join secret"))]
+                    }
+                    Some(r) if r.expires <= maker.unix_now() => vec![(
+                        conn,
+                        err(ErrorCode::UnknownRoom, "the room's invite has expired"),
+                    )],
+                    Some(r) => vec![(
+                        conn,
+                        Message::RoomInfo {
+                            host: r.host_name.clone(),
+                        },
+                    )],
+                }
+            }
             Message::Keepalive => vec![],
             Message::Leave => self.leave(now, conn, true),
             Message::Hosted { .. }
+            | Message::RoomInfo { .. }
             | Message::Joined { .. }
             | Message::Peer { .. }
             | Message::PeerLeft { .. }
@@ -517,6 +542,66 @@ mod tests {
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::from([127, 0, 0, n])
+    }
+
+    #[test]
+    fn a_peek_with_the_join_secret_names_the_host_and_changes_nothing() {
+        let now = Instant::now();
+        let mut reg = Registry::new(Limits::default());
+        let mut m = Maker(0);
+        reg.connect(1, ip(1));
+        reg.connect(2, ip(2));
+        let out = reg.handle(
+            now,
+            1,
+            Message::Host {
+                name: "alice".into(),
+            },
+            &mut m,
+        );
+        let Message::Hosted {
+            room, join_secret, ..
+        } = out[0].1.clone()
+        else {
+            panic!("{out:?}")
+        };
+        let peek = |secret: &str| Message::Peek {
+            room: room.clone(),
+            secret: secret.into(),
+        };
+        let wrong = reg.handle(now, 2, peek("wrong-wrong-wrong-wrong"), &mut m);
+        assert!(matches!(
+            wrong[0].1,
+            Message::Error {
+                code: ErrorCode::BadSecret,
+                ..
+            }
+        ));
+        let out = reg.handle(now, 2, peek(&join_secret), &mut m);
+        assert_eq!(
+            out,
+            vec![(
+                2,
+                Message::RoomInfo {
+                    host: "alice".into()
+                }
+            )]
+        );
+        // The host heard nothing, and the asker may still join (and be peer 1).
+        let out = reg.handle(
+            now,
+            2,
+            Message::Join {
+                room: room.clone(),
+                secret: join_secret,
+                name: "b".into(),
+            },
+            &mut m,
+        );
+        assert!(matches!(out[0], (2, Message::Joined { peer: 1, .. })));
+        // Nobody but the service answers with a RoomInfo.
+        let out = reg.handle(now, 1, Message::RoomInfo { host: "x".into() }, &mut m);
+        assert!(matches!(out[0].1, Message::Error { .. }));
     }
 
     #[test]

@@ -165,6 +165,16 @@ pub enum Message {
         peer: u32,
         ice: Vec<IceServer>,
     },
+    /// Who hosts a room, asked with its join secret before joining (a link opened from
+    /// outside the window shows it and waits for the player's answer). Changes nothing.
+    Peek {
+        room: String,
+        secret: String,
+    },
+    /// The answer to a [`Message::Peek`]: the name the host registered the room with.
+    RoomInfo {
+        host: String,
+    },
     Peer {
         peer: u32,
         #[serde(default)]
@@ -274,9 +284,10 @@ impl Message {
             }
         };
         match &mut self {
-            Message::Host { name } | Message::Join { name, .. } | Message::Peer { name, .. } => {
-                clean(name)
-            }
+            Message::Host { name }
+            | Message::Join { name, .. }
+            | Message::Peer { name, .. }
+            | Message::RoomInfo { host: name } => clean(name),
             Message::Closed { reason } => clean(reason),
             Message::Error { message, .. } => clean(message),
             _ => {}
@@ -343,6 +354,11 @@ impl Message {
                 secret(s)?;
                 check_len("name", name, MAX_NAME_LEN)
             }
+            Message::Peek { room: r, secret: s } => {
+                room(r)?;
+                secret(s)
+            }
+            Message::RoomInfo { host } => check_len("name", host, MAX_NAME_LEN),
             Message::Joined { ice, .. } => check_ice(ice),
             Message::Peer { name, .. } => check_len("name", name, MAX_NAME_LEN),
             Message::Signal { data, .. } => match data {
