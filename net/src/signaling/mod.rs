@@ -12,6 +12,8 @@
 //! service → host   {"t":"hosted","room":"k3v9x2ab","host_secret":"…","join_secret":"…",
 //!                   "expires":1767225600,"ice":[{"urls":["stun:…"]},{"urls":["turn:…"],
 //!                   "username":"1767225600:k3v9x2ab","credential":"…"}]}
+//! joiner → service {"t":"peek","room":"k3v9x2ab","secret":"…"}    (before joining: who hosts?)
+//! service → joiner {"t":"room_info","host":"alice"}
 //! joiner → service {"t":"join","room":"k3v9x2ab","secret":"…","name":"bob"}
 //! service → joiner {"t":"joined","peer":1,"ice":[…]}
 //! service → host   {"t":"peer","peer":1,"name":"bob"}
