@@ -122,6 +122,8 @@ impl LanRoom {
                 subnet: *LAN_SUBNET,
                 hosts: 1..=254,
                 idle_timeout: LAN_FORGET,
+                // New sources at the NAT's default rate (16 at once, then 4 a second).
+                ..NatConfig::default()
             },
             // Pings doomlink joiners (RTTs for the metrics, their lobby's ping); relays chat
             // among the LAN players as `host --lan` does.
@@ -254,6 +256,12 @@ impl GuestSink for LanRoom {
                     p.last_in = now;
                 }
                 None
+            } else if chocolate::is_query(data) {
+                // A server browser: the guest answers it, and it takes no place in the room.
+                // (How many new sources reach the guest at all is the bridge's NAT's rate.)
+                drop(peers);
+                self.guard.deliver(GUEST_PORT, src, data);
+                return;
             } else if !self.accepting.load(Ordering::Relaxed) {
                 Some("The room is closing.")
             } else if hub_players + peers.values().filter(|p| p.counts(now)).count()
@@ -411,6 +419,12 @@ mod tests {
             assert_eq!(&buf[..n], b"\x00\x04wait");
         }
         assert_eq!(lan.players(), 2);
+        // A server browser's QUERY reaches the guest and takes no place in the room.
+        let browser = joiner();
+        browser.send_to(&[0, 13], ("127.0.0.1", port)).unwrap();
+        wait_seen(3);
+        assert_eq!(lan.players(), 2);
+        lock(&seen.0).pop();
         // The third is refused with Chocolate Doom's reject, and the guest never sees it.
         c.send_to(&syn, ("127.0.0.1", port)).unwrap();
         let n = recv(&c, &mut buf);
@@ -431,5 +445,68 @@ mod tests {
             assert_eq!(&buf[..n], &chocolate::DISCONNECT);
         }
         UdpSocket::bind(("127.0.0.1", port)).expect("the port is free again");
+    }
+
+    /// SYNs and QUERYs from 400 source addresses at once (what spoofing makes of a flood): the
+    /// guest hears from no more new sources than the bridge's NAT admits (16 at once, then 4 a
+    /// second; of those, SYNs past the room's places get the reject instead), so what it
+    /// answers them with is bounded whatever the flood's size; the flood holds the room only
+    /// for the few seconds a joiner is pending, then a real one gets in.
+    #[test]
+    fn a_flood_from_many_sources_reaches_the_guest_at_the_nats_rate_and_leaves_the_room_open() {
+        use std::net::UdpSocket;
+        let spec = RoomSpec {
+            name: "lan".into(),
+            iwad: PathBuf::from("x.wad"),
+            game: GameSettings {
+                players: Some(2),
+                ..GameSettings::default()
+            },
+            lan_port: None,
+        };
+        let seen = Arc::new(Seen::default());
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let lan = LanRoom::open(
+            port,
+            Ipv4Addr::LOCALHOST,
+            &spec,
+            &Subnet::default(),
+            seen.clone(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .unwrap();
+        let mut syn = vec![0u8, 0];
+        syn.extend_from_slice(&1454104972u32.to_be_bytes());
+        syn.extend_from_slice(b"connect data");
+        let started = Instant::now();
+        for i in 0..400u32 {
+            let ip = Ipv4Addr::new(127, 4, (i / 200) as u8, (i % 200 + 1) as u8);
+            let s = UdpSocket::bind((ip, 0)).unwrap();
+            let packet: &[u8] = if i % 2 == 0 { &syn } else { &[0, 13] };
+            s.send_to(packet, ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        lan.pump();
+        let reached = lock(&seen.0).len();
+        let allowed = 16 + (4.0 * started.elapsed().as_secs_f64()).ceil() as usize;
+        assert!(
+            (2..=allowed).contains(&reached),
+            "{reached} of 400 new sources reached the guest (allowed {allowed})"
+        );
+        // The admitted SYNs' joiners were pending; 3 s on, a real joiner gets in.
+        std::thread::sleep(LAN_PENDING + Duration::from_millis(300));
+        let joiner = UdpSocket::bind("127.0.0.1:0").unwrap();
+        joiner.send_to(&syn, ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        lan.pump();
+        let got = lock(&seen.0).clone();
+        let last = got.last().expect("delivered");
+        assert_eq!(last.1.port(), joiner.local_addr().unwrap().port());
+        assert_eq!(last.2, syn);
+        lan.close();
     }
 }

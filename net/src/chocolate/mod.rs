@@ -172,6 +172,20 @@ pub fn is_syn(data: &[u8]) -> bool {
     }
 }
 
+/// A server browser's QUERY: the server answers with its game's description (QUERY_RESPONSE).
+pub fn is_query(data: &[u8]) -> bool {
+    matches!(
+        Header::parse(data),
+        Ok((
+            Header {
+                kind: PacketType::Query,
+                reliable: None
+            },
+            _
+        ))
+    )
+}
+
 /// `NET_SV_SendReject`'s packet: the client shows the reason and gives up. Smaller than the
 /// SYN it answers for any reason shorter than a player's name, so it amplifies nothing.
 pub fn reject(reason: &str) -> Vec<u8> {

@@ -11,12 +11,19 @@
 //! configured range, in order of first contact, so the same sequence of contacts always yields
 //! the same addresses (tests and logs can name them). A mapping unused for `idle_timeout` is
 //! forgotten and its address becomes free again.
+//!
+//! Anyone can send a LAN port a datagram from a spoofed address, and each new address takes a
+//! virtual host. So new mappings are rate-limited (`new_burst` at once, then `new_per_sec`),
+//! and when the range is full the mapping unused longest is taken back if it has been idle for
+//! `reclaim_idle` (a player sends every tic, a spoofed address once): a flood of spoofed
+//! sources can neither fill the table for good nor make the guest answer at its rate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
+use crate::relay::bucket::TokenBucket;
 use crate::relay::subnet::{Dest, Subnet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +35,12 @@ pub struct NatConfig {
     pub hosts: RangeInclusive<u32>,
     /// A mapping not used in either direction for this long is forgotten (default 60 s).
     pub idle_timeout: Duration,
+    /// New mappings made in a burst, and then per second (default 16, then 4).
+    pub new_burst: u32,
+    pub new_per_sec: u32,
+    /// With the range full, the mapping unused longest is taken back for a new host if it has
+    /// been unused this long (default 10 s).
+    pub reclaim_idle: Duration,
 }
 
 impl Default for NatConfig {
@@ -36,6 +49,9 @@ impl Default for NatConfig {
             subnet: Subnet::default(),
             hosts: 128..=254,
             idle_timeout: Duration::from_secs(60),
+            new_burst: 16,
+            new_per_sec: 4,
+            reclaim_idle: Duration::from_secs(10),
         }
     }
 }
@@ -46,6 +62,8 @@ pub enum NatError {
     BadRange(RangeInclusive<u32>),
     #[error("every virtual address of the LAN range is taken")]
     Exhausted,
+    #[error("too many new LAN hosts at once")]
+    Busy,
     #[error("{0} is outside the virtual network")]
     OutsideNetwork(Ipv4Addr),
     #[error("no LAN player holds {0}")]
@@ -73,6 +91,8 @@ pub struct NatTable {
     cfg: NatConfig,
     by_real: HashMap<IpAddr, Entry>,
     by_virtual: BTreeMap<Ipv4Addr, IpAddr>,
+    /// New mappings' rate (made at the first contact: the table has no clock of its own).
+    newcomers: Option<TokenBucket>,
 }
 
 impl NatTable {
@@ -85,6 +105,7 @@ impl NatTable {
             cfg,
             by_real: HashMap::new(),
             by_virtual: BTreeMap::new(),
+            newcomers: None,
         })
     }
 
@@ -105,7 +126,20 @@ impl NatTable {
             e.last_used = now;
             return Ok(SocketAddrV4::new(e.vip, real.port()));
         }
-        let vip = self.lowest_free().ok_or(NatError::Exhausted)?;
+        let (rate, burst) = (
+            f64::from(self.cfg.new_per_sec),
+            f64::from(self.cfg.new_burst),
+        );
+        let newcomers = self
+            .newcomers
+            .get_or_insert_with(|| TokenBucket::new(rate, burst, now));
+        if !newcomers.take(now) {
+            return Err(NatError::Busy);
+        }
+        let vip = match self.lowest_free() {
+            Some(vip) => vip,
+            None => self.reclaim(now).ok_or(NatError::Exhausted)?,
+        };
         self.by_real.insert(
             ip,
             Entry {
@@ -132,6 +166,19 @@ impl NatTable {
                 Ok(Outbound::Unicast(SocketAddr::new(ip, dst.port())))
             }
         }
+    }
+
+    /// With the range full: frees the mapping unused longest if it has been unused for
+    /// `reclaim_idle`, and returns its virtual address.
+    fn reclaim(&mut self, now: Instant) -> Option<Ipv4Addr> {
+        let (&ip, e) = self.by_real.iter().min_by_key(|(_, e)| e.last_used)?;
+        if now.saturating_duration_since(e.last_used) < self.cfg.reclaim_idle {
+            return None;
+        }
+        let vip = e.vip;
+        self.by_real.remove(&ip);
+        self.by_virtual.remove(&vip);
+        Some(vip)
     }
 
     /// The virtual address of a real one, if mapped (no refresh).
@@ -313,6 +360,61 @@ mod tests {
             };
             assert_eq!(NatTable::new(cfg).unwrap_err(), NatError::BadRange(bad));
         }
+    }
+
+    fn spoofed(i: u32) -> SocketAddr {
+        SocketAddr::from(([203, 0, (i / 256) as u8, (i % 256) as u8], 2342))
+    }
+
+    #[test]
+    fn a_flood_of_new_sources_is_held_to_the_rate() {
+        let t0 = Instant::now();
+        let mut t = NatTable::new(NatConfig::default()).unwrap();
+        // 1000 spoofed sources at once: the burst gets addresses, the rest are refused.
+        let made = (0..1000)
+            .filter(|&i| t.inbound(t0, spoofed(i)).is_ok())
+            .count();
+        assert_eq!(made, 16);
+        assert_eq!(t.inbound(t0, spoofed(5000)), Err(NatError::Busy));
+        // 100 a second for 10 s: 4 a second more.
+        let mut made = 0;
+        for i in 0..1000u32 {
+            let at = t0 + Duration::from_millis(10 * u64::from(i) + 10);
+            made += usize::from(t.inbound(at, spoofed(10_000 + i)).is_ok());
+        }
+        assert!((39..=41).contains(&made), "{made}");
+        // Known hosts are never held back.
+        assert!(t.inbound(t0 + secs(10), spoofed(0)).is_ok());
+    }
+
+    #[test]
+    fn a_full_range_gives_a_new_host_the_address_unused_longest_once_it_is_idle() {
+        let t0 = Instant::now();
+        let cfg = NatConfig {
+            hosts: 201..=210,
+            new_burst: 1000,
+            ..NatConfig::default()
+        };
+        let mut t = NatTable::new(cfg).unwrap();
+        let player = lan(7, 2342);
+        let pv = t.inbound(t0, player).unwrap();
+        for i in 0..9 {
+            t.inbound(t0 + secs(1), spoofed(i)).unwrap();
+        }
+        // Full, and nobody idle long enough: the newcomer waits.
+        assert_eq!(t.inbound(t0 + secs(2), lan(8, 1)), Err(NatError::Exhausted));
+        // The player plays on; the spoofed ones never come back. 12 s on, one of them is
+        // taken back, never the player.
+        for s in 2..=12 {
+            t.inbound(t0 + secs(s), player).unwrap();
+        }
+        let got = t.inbound(t0 + secs(12), lan(8, 1)).unwrap();
+        assert_ne!(*got.ip(), *pv.ip());
+        assert_eq!(t.real_of(*got.ip()), Some(lan(8, 1).ip()));
+        let spoofed_left = (0..9).filter(|&i| t.virtual_of(spoofed(i).ip()).is_some());
+        assert_eq!(spoofed_left.count(), 8);
+        assert_eq!(t.virtual_of(player.ip()), Some(*pv.ip()));
+        assert_eq!(t.len(), 10);
     }
 
     #[test]
