@@ -199,7 +199,8 @@ async fn junk_gets_typed_errors_and_the_service_goes_on() {
             &invite,
             JoinOptions {
                 name: "ok".into(),
-                rtc: RtcOptions::loopback()
+                rtc: RtcOptions::loopback(),
+                tls: Default::default(),
             }
         ),
         room.next_joiner()
@@ -215,6 +216,7 @@ async fn junk_gets_typed_errors_and_the_service_goes_on() {
         JoinOptions {
             name: "late".into(),
             rtc: RtcOptions::loopback(),
+            tls: Default::default(),
         },
     )
     .await

@@ -464,6 +464,7 @@ pub fn join_with(
     let opts = JoinOptions {
         name: cfg.name.clone(),
         rtc,
+        tls: Default::default(),
     };
     rt.block_on(join_client(invite, opts, cfg))
 }

@@ -8,6 +8,10 @@
 //! source); a connection beyond either is closed as it is accepted, before a byte is read, so
 //! holding thousands of idle sockets costs the service a bounded number of descriptors and
 //! keeps nobody else out.
+//!
+//! With TLS ([`super::tls`]) every connection is TLS: its handshake runs in the connection's own
+//! task, bounded by [`HANDSHAKE_TIMEOUT`] and holding its slot, so a slow or silent client costs
+//! one counted connection for a few seconds and never holds up the accept loop.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -22,9 +26,12 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::throttle::source_key;
+use super::tls::TlsReload;
 
 /// How long a client may take to send its request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take over its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may last unless it becomes a WebSocket (creating a room starts a
 /// guest: its request may take seconds).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -95,6 +102,7 @@ pub(super) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsReload>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let open = Arc::new(Mutex::new(Open::default()));
@@ -118,20 +126,40 @@ pub(super) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                    app.clone().oneshot(req)
-                },
-            );
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let conn = async move {
+                let Some(tls) = tls else {
+                    return serve_connection(TokioIo::new(stream), app, peer).await;
+                };
+                // The configuration at this moment: a reload counts from the next connection.
+                let handshake = tls.acceptor().accept(stream);
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok(stream)) => serve_connection(TokioIo::new(stream), app, peer).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            };
             let _ = tokio::time::timeout(REQUEST_TIMEOUT, conn).await;
             drop(slot);
         });
     }
+}
+
+/// One connection's requests, handed to `app`, until it closes or becomes a WebSocket.
+async fn serve_connection<I>(io: I, app: Router, peer: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            app.clone().oneshot(req)
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(io, service)
+        .with_upgrades()
+        .await;
 }

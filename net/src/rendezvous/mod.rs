@@ -2,7 +2,8 @@
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
-//! STUN server and a TURN server ([`turn`]). The operations side — the admin API for the app's
+//! STUN server and a TURN server ([`turn`]). With a certificate and key ([`ServeConfig::tls`]) the
+//! HTTP listener speaks TLS only (https, `wss://`), and the certificate reloads ([`tls`]). The operations side — the admin API for the app's
 //! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
 //! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
 //! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
@@ -29,6 +30,7 @@ pub mod http;
 pub mod page;
 pub mod rooms;
 pub mod throttle;
+pub mod tls;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -78,8 +80,10 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// HTTP connections held at once, in all and per source.
     pub http: http::HttpLimits,
-    /// Serve invite pages as https (the service sits behind a TLS proxy).
+    /// Serve invite pages as https (the service sits behind a TLS proxy; implied by `tls`).
     pub https_links: bool,
+    /// Speak TLS on the HTTP listener with this certificate and key; None: plain HTTP.
+    pub tls: Option<tls::TlsFiles>,
     /// Address ranges TURN may relay to besides the public Internet (loopback, private and
     /// special ranges are refused otherwise: [`turn`]'s docs). Empty by default.
     pub turn_allow_peers: Vec<turn::IpNet>,
@@ -98,6 +102,7 @@ impl ServeConfig {
             limits: Limits::default(),
             http: http::HttpLimits::default(),
             https_links: false,
+            tls: None,
             turn_allow_peers: Vec::new(),
         }
     }
@@ -118,6 +123,8 @@ pub enum ServeError {
     PublicHost(String),
     #[error("cannot tell which address TURN should advertise: set relay_ip (the public host is a name and the listen address is unspecified)")]
     RelayIp,
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
 }
@@ -253,6 +260,7 @@ pub struct Rendezvous {
     listener: tokio::net::TcpListener,
     http_addr: SocketAddr,
     http_limits: http::HttpLimits,
+    tls: Option<tls::TlsReload>,
 }
 
 impl Rendezvous {
@@ -274,6 +282,8 @@ impl Rendezvous {
         if relay_ip.is_unspecified() {
             return Err(ServeError::RelayIp);
         }
+        // A bad certificate or key stops the start, before any socket is bound.
+        let tls = cfg.tls.clone().map(tls::TlsReload::load).transpose()?;
         let secret = turn::load_or_create_secret(&cfg.data_dir).map_err(ServeError::Secret)?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -314,7 +324,7 @@ impl Rendezvous {
             conns_stop: CancellationToken::new(),
             relays,
             limits: cfg.limits,
-            https_links: cfg.https_links,
+            https_links: cfg.https_links || tls.is_some(),
             issued,
             admin: Mutex::new(admin::AdminState::default()),
             messages: AtomicU64::new(0),
@@ -326,6 +336,7 @@ impl Rendezvous {
             listener,
             http_addr,
             http_limits: cfg.http,
+            tls,
         })
     }
 
@@ -341,6 +352,11 @@ impl Rendezvous {
     }
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shared.shutdown.clone()
+    }
+    /// Reloads the TLS certificate (SIGHUP) and makes the local client configuration; None
+    /// without TLS.
+    pub fn tls_handle(&self) -> Option<tls::TlsReload> {
+        self.tls.clone()
     }
     /// Sets the admin token and the dedicated rooms ([`admin`]), also while running.
     pub fn admin_handle(&self) -> AdminHandle {
@@ -378,6 +394,7 @@ impl Rendezvous {
             self.listener,
             app,
             self.http_limits,
+            self.tls,
             shared.shutdown.0.clone(),
         )
         .await;

@@ -64,6 +64,63 @@ pub struct TestRendezvous {
     pub stop: doomlink_net::rendezvous::ShutdownHandle,
     pub task: tokio::task::JoinHandle<Result<(), doomlink_net::rendezvous::ServeError>>,
     pub dir: std::path::PathBuf,
+    /// The certificate's reload handle, when the rendezvous speaks TLS.
+    pub tls: Option<doomlink_net::rendezvous::tls::TlsReload>,
+    /// What its clients trust (the test CA's file when it speaks TLS).
+    pub trust: doomlink_net::tls_client::ClientTls,
+    pub admin: doomlink_net::rendezvous::AdminHandle,
+}
+
+/// A directory of the test's own under the system's temp dir.
+pub fn test_dir(what: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "doomlink-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A certificate authority made for a test, its certificate in `ca_file` (PEM).
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    pub ca_file: std::path::PathBuf,
+}
+
+impl TestCa {
+    /// A new CA named `name`, its certificate written into `dir`.
+    pub fn new(dir: &std::path::Path, name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("doomlink test CA {name}"),
+        );
+        let issuer =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let ca_file = dir.join(format!("{name}-ca.pem"));
+        std::fs::write(&ca_file, issuer.pem()).unwrap();
+        TestCa { issuer, ca_file }
+    }
+
+    /// Writes a certificate for 127.0.0.1 and localhost, and its key, to `files`.
+    pub fn issue(&self, files: &doomlink_net::rendezvous::tls::TlsFiles) {
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        std::fs::write(&files.cert, cert.pem()).unwrap();
+        std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    }
+
+    /// A client that trusts this CA.
+    pub fn trust(&self) -> doomlink_net::tls_client::ClientTls {
+        doomlink_net::tls_client::ClientTls::with_ca_file(&self.ca_file)
+    }
 }
 
 /// A rendezvous on 127.0.0.1 with free ports and a data dir of its own, its TURN relaying to
@@ -92,12 +149,37 @@ pub fn test_serve_config(
 
 impl TestRendezvous {
     pub async fn start(limits: doomlink_net::rendezvous::Limits) -> TestRendezvous {
-        use doomlink_net::rendezvous::Rendezvous;
         // Peers on loopback: TURN refuses them unless allowed (forced-relay tests need it).
         let cfg = test_serve_config(limits, &["127.0.0.0/8"]);
+        Self::run(cfg, Default::default()).await
+    }
+
+    /// [`TestRendezvous::start`] speaking TLS with a certificate from `ca`, which its clients
+    /// ([`TestRendezvous::trust`]) trust.
+    pub async fn start_tls(
+        limits: doomlink_net::rendezvous::Limits,
+        ca: &TestCa,
+    ) -> TestRendezvous {
+        let mut cfg = test_serve_config(limits, &["127.0.0.0/8"]);
+        std::fs::create_dir_all(&cfg.data_dir).unwrap();
+        let files = doomlink_net::rendezvous::tls::TlsFiles {
+            cert: cfg.data_dir.join("cert.pem"),
+            key: cfg.data_dir.join("key.pem"),
+        };
+        ca.issue(&files);
+        cfg.tls = Some(files);
+        Self::run(cfg, ca.trust()).await
+    }
+
+    async fn run(
+        cfg: doomlink_net::rendezvous::ServeConfig,
+        trust: doomlink_net::tls_client::ClientTls,
+    ) -> TestRendezvous {
+        use doomlink_net::rendezvous::Rendezvous;
         let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let (addr, turn, stop) = (rv.http_addr(), rv.turn_addr(), rv.shutdown_handle());
+        let (tls, admin) = (rv.tls_handle(), rv.admin_handle());
         let task = tokio::spawn(rv.run());
         TestRendezvous {
             addr,
@@ -105,11 +187,18 @@ impl TestRendezvous {
             stop,
             task,
             dir,
+            tls,
+            trust,
+            admin,
         }
     }
 
+    /// The rendezvous as a client names it: `wss://127.0.0.1:PORT` with TLS.
     pub fn host_port(&self) -> String {
-        self.addr.to_string()
+        match self.tls {
+            Some(_) => format!("wss://{}", self.addr),
+            None => self.addr.to_string(),
+        }
     }
 }
 

@@ -130,6 +130,7 @@ impl InternetNetplay {
         let opts = JoinOptions {
             name: request.player_name.clone(),
             rtc,
+            tls: Default::default(),
         };
         let (host, _sink, hub) = rt
             .block_on(join_client(&invite, opts, cfg))
