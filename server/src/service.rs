@@ -1,5 +1,5 @@
 //! `doomlink serve`: the rendezvous and the dedicated rooms in one process, its signals (SIGHUP
-//! reloads, SIGTERM drains) and its data directory.
+//! reloads the config and the TLS certificate, SIGTERM drains) and its data directory.
 
 use crate::config::RoomSpec;
 use crate::rooms::*;
@@ -42,6 +42,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.stun_port = s.stun_port;
     cfg.turn_port = s.turn_port;
     cfg.turn_allow_peers = s.turn_allow_peers.clone();
+    cfg.tls = s.tls.clone();
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -51,6 +52,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
         let rv = Rendezvous::bind(cfg).await?;
         let stop = rv.shutdown_handle();
         let admin = rv.admin_handle();
+        let tls = rv.tls_handle();
         admin.set_token(s.admin_token.clone());
         let http = rv.http_addr();
         let local = if http.ip().is_unspecified() {
@@ -65,6 +67,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
         };
         let rooms = Rooms::new(RoomsConfig {
             local_rendezvous: local,
+            local_tls: tls.as_ref().map(|t| t.local_client()),
             public_rendezvous: format!("{public_host}:{}", http.port()),
             data_dir: data_dir.clone(),
             iwads: s.iwads.clone(),
@@ -81,8 +84,9 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             admin.set_rooms(Arc::new(rooms.clone()));
         }
         println!(
-            "doomlink serve: listening on {} (STUN/TURN on UDP {}, {})",
+            "doomlink serve: listening on {}{} (STUN/TURN on UDP {}, {})",
             http,
+            if tls.is_some() { " with TLS" } else { "" },
             rv.stun_addr(),
             rv.turn_addr()
         );
@@ -101,6 +105,11 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
+                    if let Some(tls) = &tls {
+                        if let Err(e) = tls.reload() {
+                            tracing::error!("SIGHUP: TLS certificate not reloaded, the one in use stays: {e}");
+                        }
+                    }
                     reload(&svc, &mut current, &rooms, &admin).await;
                 }
             }
@@ -156,7 +165,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
     }
 }
 
-/// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
+/// SIGHUP: re-read the config (the TLS certificate and key are re-read by the caller, from
+/// the paths the service started with); limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
 /// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, rtc_bind, lan_bind, data_dir)
 /// need a restart.
@@ -189,8 +199,9 @@ async fn reload(
         || new.rtc_edge != current.rtc_edge
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
+        || new.tls != current.tls
     {
-        tracing::warn!("SIGHUP: addresses, ports and data_dir changed in the file take a restart; kept as they are");
+        tracing::warn!("SIGHUP: addresses, ports, data_dir and the TLS files' paths changed in the file take a restart; kept as they are");
     }
     admin.set_token(new.admin_token.clone());
     rooms.set_limits(new.limits.clone(), new.iwads.clone());
