@@ -451,6 +451,9 @@ impl DoomlinkApp {
         if start.rendezvous.is_some() {
             internet.rendezvous = start.rendezvous;
         }
+        if start.rendezvous_ca_file.is_some() {
+            internet.rendezvous_ca_file = start.rendezvous_ca_file;
+        }
         internet.ice_servers.extend(start.ice_servers);
         let request = NetGameRequest {
             game: start.setup.config(self.data_dir.clone(), self.audio_rate()),

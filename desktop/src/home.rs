@@ -592,7 +592,19 @@ fn internet_settings(ui: &mut egui::Ui, s: &mut Settings) {
             )
             .on_hover_text(
                 "Where hosting registers its room and gets an invite link. \
-                 Joining needs none: the link names its rendezvous.",
+                 Joining needs none: the link names its rendezvous. \
+                 wss://host:port for one that speaks TLS.",
+            );
+            ui.end_row();
+            ui.label("Rendezvous CA file");
+            ui.add(
+                egui::TextEdit::singleline(&mut s.rendezvous_ca_file)
+                    .hint_text("PEM file (empty: the system's certificates)")
+                    .desired_width(320.0),
+            )
+            .on_hover_text(
+                "For a rendezvous with a certificate from a private CA: \
+                 its CA certificates, trusted besides the system's.",
             );
             ui.end_row();
             ui.label("STUN servers");

@@ -14,6 +14,7 @@ use doomlink_net::online::manual::{
 use doomlink_net::online::{host_room, join_room, HostOptions, JoinOptions, OnlineError};
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::IceServer;
+use doomlink_net::tls_client::ClientTls;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
@@ -392,10 +393,19 @@ pub fn host(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
-    host_with(rt, rendezvous, data_dir, cfg, bind, &[])
+    host_with(
+        rt,
+        rendezvous,
+        data_dir,
+        cfg,
+        bind,
+        &[],
+        ClientTls::default(),
+    )
 }
 
-/// [`host`] with extra STUN servers (besides the rendezvous's).
+/// [`host`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
+/// certificate against `tls`.
 pub fn host_with(
     rt: &tokio::runtime::Runtime,
     rendezvous: &str,
@@ -403,6 +413,7 @@ pub fn host_with(
     cfg: Config,
     bind: Option<Ipv4Addr>,
     stun: &[String],
+    tls: ClientTls,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -410,6 +421,7 @@ pub fn host_with(
     let mut opts = HostOptions::new(rendezvous, identity);
     opts.name = cfg.name.clone();
     opts.rtc = rtc_options(bind, stun)?;
+    opts.tls = tls;
     rt.block_on(host_hub(opts, cfg))
 }
 
@@ -447,24 +459,26 @@ pub fn join(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
-    join_with(rt, invite, cfg, bind, &[])
+    join_with(rt, invite, cfg, bind, &[], ClientTls::default())
 }
 
-/// [`join`] with extra STUN servers (besides the rendezvous's). A host that cannot be reached
-/// within [`JOIN_CONNECT_TIMEOUT`] is an error that says UDP does not get through.
+/// [`join`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
+/// certificate against `tls`. A host that cannot be reached within [`JOIN_CONNECT_TIMEOUT`] is
+/// an error that says UDP does not get through.
 pub fn join_with(
     rt: &tokio::runtime::Runtime,
     invite: &InviteLink,
     cfg: Config,
     bind: Option<Ipv4Addr>,
     stun: &[String],
+    tls: ClientTls,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let mut rtc = rtc_options(bind, stun)?;
     rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
     let opts = JoinOptions {
         name: cfg.name.clone(),
         rtc,
-        tls: Default::default(),
+        tls,
     };
     rt.block_on(join_client(invite, opts, cfg))
 }

@@ -50,9 +50,23 @@ pub enum Transport {
 /// at, and STUN/TURN servers to use besides those a rendezvous hands out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InternetOptions {
-    /// `host:port` of a `doomlink serve`; None: no rendezvous is set.
+    /// `host:port` of a `doomlink serve`, or `wss://host:port` for one that speaks TLS; None:
+    /// no rendezvous is set.
     pub rendezvous: Option<String>,
     pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
+    /// CA certificates (PEM) a TLS rendezvous's certificate may be signed by, besides the
+    /// system's roots: a private rendezvous.
+    pub rendezvous_ca_file: Option<std::path::PathBuf>,
+}
+
+impl InternetOptions {
+    /// What a TLS rendezvous's (or admin API's) certificate is checked against.
+    pub fn trust(&self) -> doomlink_net::tls_client::ClientTls {
+        self.rendezvous_ca_file
+            .clone()
+            .map(doomlink_net::tls_client::ClientTls::with_ca_file)
+            .unwrap_or_default()
+    }
 }
 
 impl HostOptions {
@@ -127,6 +141,8 @@ pub struct NetStart {
     pub player_name: Option<String>,
     /// The rendezvous to host at; None: the Settings' one.
     pub rendezvous: Option<String>,
+    /// The CA file for a TLS rendezvous; None: the Settings' one.
+    pub rendezvous_ca_file: Option<std::path::PathBuf>,
     /// STUN/TURN servers besides the Settings' ones.
     pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
     pub action: NetAction,
