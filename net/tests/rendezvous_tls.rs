@@ -115,7 +115,7 @@ async fn a_reload_serves_the_new_certificate_and_a_bad_file_keeps_the_old() {
     let mut before = signaling(&rv, &a.trust()).await.expect("CA a is trusted");
 
     // A certificate from another CA replaces the files; the reload picks it up.
-    b.issue(&files);
+    b.issue(&files.cert, &files.key);
     reload.reload().expect("the new files load");
     let refused = signaling(&rv, &a.trust()).await.err();
     assert!(
@@ -139,7 +139,7 @@ async fn a_reload_serves_the_new_certificate_and_a_bad_file_keeps_the_old() {
     assert_eq!(e.lines().count(), 1, "{e}");
     hosts(&mut signaling(&rv, &b.trust()).await.expect("the old one stays")).await;
     // A missing key file, the same.
-    b.issue(&files);
+    b.issue(&files.cert, &files.key);
     std::fs::remove_file(&files.key).unwrap();
     let e = reload.reload().unwrap_err().to_string();
     assert!(
@@ -151,7 +151,7 @@ async fn a_reload_serves_the_new_certificate_and_a_bad_file_keeps_the_old() {
         cert: dir.join("other-cert.pem"),
         key: files.key.clone(),
     };
-    a.issue(&elsewhere);
+    a.issue(&elsewhere.cert, &elsewhere.key);
     let e = reload.reload().unwrap_err().to_string();
     assert!(e.contains("tls_cert") && e.contains("tls_key"), "{e}");
     hosts(&mut signaling(&rv, &b.trust()).await.expect("the old one stays")).await;
@@ -177,7 +177,7 @@ async fn a_bad_certificate_at_start_names_the_file() {
         e.starts_with(&format!("tls_cert {}: ", files.cert.display())),
         "{e}"
     );
-    TestCa::new(&dir, "a").issue(&files);
+    TestCa::new(&dir, "a").issue(&files.cert, &files.key);
     std::fs::write(
         &files.key,
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",

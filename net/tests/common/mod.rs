@@ -8,7 +8,7 @@ use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::{Config, WadSet};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-pub use doomlink_net::testing::{wait_event, Inbox};
+pub use doomlink_net::testing::{wait_event, Inbox, TestCa};
 
 pub fn cfg(name: &str) -> Config {
     Config::new(name, WadSet::default())
@@ -83,46 +83,6 @@ pub fn test_dir(what: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A certificate authority made for a test, its certificate in `ca_file` (PEM).
-pub struct TestCa {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-    pub ca_file: std::path::PathBuf,
-}
-
-impl TestCa {
-    /// A new CA named `name`, its certificate written into `dir`.
-    pub fn new(dir: &std::path::Path, name: &str) -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            format!("doomlink test CA {name}"),
-        );
-        let issuer =
-            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        let ca_file = dir.join(format!("{name}-ca.pem"));
-        std::fs::write(&ca_file, issuer.pem()).unwrap();
-        TestCa { issuer, ca_file }
-    }
-
-    /// Writes a certificate for 127.0.0.1 and localhost, and its key, to `files`.
-    pub fn issue(&self, files: &doomlink_net::rendezvous::tls::TlsFiles) {
-        let params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
-                .unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        std::fs::write(&files.cert, cert.pem()).unwrap();
-        std::fs::write(&files.key, key.serialize_pem()).unwrap();
-    }
-
-    /// A client that trusts this CA.
-    pub fn trust(&self) -> doomlink_net::tls_client::ClientTls {
-        doomlink_net::tls_client::ClientTls::with_ca_file(&self.ca_file)
-    }
-}
-
 /// A rendezvous on 127.0.0.1 with free ports and a data dir of its own, its TURN relaying to
 /// the peers in `allow` besides public ones.
 pub fn test_serve_config(
@@ -166,7 +126,7 @@ impl TestRendezvous {
             cert: cfg.data_dir.join("cert.pem"),
             key: cfg.data_dir.join("key.pem"),
         };
-        ca.issue(&files);
+        ca.issue(&files.cert, &files.key);
         cfg.tls = Some(files);
         Self::run(cfg, ca.trust()).await
     }
