@@ -121,7 +121,7 @@ pub const MAX_ANSWER: usize = 1 << 20;
 pub enum AdminClientError {
     #[error("{0}: not HOST:PORT or https://HOST:PORT")]
     Address(String),
-    #[error("{addr} was refused: {err}")]
+    #[error("not connecting to {addr}: {err}")]
     Untrusted { addr: String, err: String },
     // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
     #[error("cannot reach {addr}: {err}")]

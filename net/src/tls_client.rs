@@ -188,7 +188,7 @@ fn handshake_error(host: &str, e: std::io::Error) -> ConnectError {
     match tls {
         Some(rustls::Error::InvalidCertificate(c)) => ConnectError::Untrusted {
             host: host.to_owned(),
-            why: format!("{c:?}"),
+            why: c.to_string(),
         },
         Some(other) => ConnectError::Tls {
             host: host.to_owned(),

@@ -75,6 +75,7 @@ async fn a_client_without_the_ca_is_refused_in_one_line() {
         "{msg}"
     );
     assert_eq!(msg.lines().count(), 1, "{msg}");
+    println!("{msg}");
     // Another CA's file does not help either.
     let other = TestCa::new(&dir, "other");
     let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
@@ -109,7 +110,12 @@ async fn a_reload_serves_the_new_certificate_and_a_bad_file_keeps_the_old() {
     init_tracing();
     let dir = test_dir("tls-reload");
     let (a, b) = (TestCa::new(&dir, "a"), TestCa::new(&dir, "b"));
-    let rv = TestRendezvous::start_tls(Limits::default(), &a).await;
+    // More rooms from 127.0.0.1 than the default allows: each check below hosts one.
+    let limits = Limits {
+        rooms_per_ip: 16,
+        ..Limits::default()
+    };
+    let rv = TestRendezvous::start_tls(limits, &a).await;
     let reload = rv.tls.clone().expect("TLS is on");
     let files = reload.files().clone();
     let mut before = signaling(&rv, &a.trust()).await.expect("CA a is trusted");
@@ -128,6 +134,21 @@ async fn a_reload_serves_the_new_certificate_and_a_bad_file_keeps_the_old() {
     hosts(&mut after).await;
     // The connection from before the reload goes on.
     hosts(&mut before).await;
+    // The dedicated rooms' way in trusts the service's certificate as it is now, and no other
+    // (another service's, though from the same CA).
+    let local = reload.local_client();
+    hosts(
+        &mut signaling(&rv, &local)
+            .await
+            .expect("the service's own certificate"),
+    )
+    .await;
+    let other = TestRendezvous::start_tls(Limits::default(), &b).await;
+    let refused = signaling(&other, &local).await.err();
+    assert!(
+        matches!(refused, Some(ConnectError::Untrusted { .. })),
+        "{refused:?}"
+    );
 
     // A broken certificate file: one line naming it, and the certificate in use stays.
     std::fs::write(&files.cert, "-----BEGIN CERTIFICATE-----\nnot base64!\n").unwrap();

@@ -177,7 +177,10 @@ async fn reload(
     admin: &doomlink_net::rendezvous::AdminHandle,
 ) {
     let Some(path) = &svc.config_file else {
-        tracing::warn!("SIGHUP: no config file to reload");
+        // With TLS the signal had work to do (the certificate); only without it is it a slip.
+        if current.tls.is_none() {
+            tracing::warn!("SIGHUP: no config file to reload");
+        }
         return;
     };
     let mut new = match crate::config::load(path) {

@@ -54,7 +54,7 @@ pub enum OnlineError {
     Connect { addr: String, why: String },
     /// The rendezvous speaks TLS with a certificate this client does not trust (a private
     /// rendezvous needs its CA file in the settings).
-    #[error("the rendezvous at {addr} was refused: {why}")]
+    #[error("not connecting to the rendezvous at {addr}: {why}")]
     Untrusted { addr: String, why: String },
     #[error("the rendezvous refused: {message} ({code:?})")]
     Refused { code: ErrorCode, message: String },

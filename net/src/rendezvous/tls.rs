@@ -100,6 +100,8 @@ fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
 pub struct TlsReload {
     files: TlsFiles,
     current: Arc<RwLock<Arc<Loaded>>>,
+    /// The dedicated rooms' client configuration ([`TlsReload::local_client`]).
+    local: ClientTls,
 }
 
 impl std::fmt::Debug for TlsReload {
@@ -114,9 +116,26 @@ impl TlsReload {
     /// Loads both files; an error names the one at fault.
     pub fn load(files: TlsFiles) -> Result<TlsReload, TlsError> {
         let loaded = load(&files)?;
+        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let provider = provider();
+        let verifier = Arc::new(OwnCertificate {
+            current: current.clone(),
+            provider: provider.clone(),
+        });
+        let local = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Pair {
+                cert: files.cert.clone(),
+                key: files.key.clone(),
+                why: e.to_string(),
+            })?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
         Ok(TlsReload {
             files,
-            current: Arc::new(RwLock::new(Arc::new(loaded))),
+            current,
+            local: ClientTls::from_config(Arc::new(local)),
         })
     }
 
@@ -148,18 +167,7 @@ impl TlsReload {
     /// A client configuration that trusts the certificate this service holds at the time of
     /// each handshake, whatever name it is for: the dedicated rooms' way in over 127.0.0.1.
     pub fn local_client(&self) -> ClientTls {
-        let provider = provider();
-        let verifier = Arc::new(OwnCertificate {
-            current: self.current.clone(),
-            provider: provider.clone(),
-        });
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        ClientTls::from_config(Arc::new(config))
+        self.local.clone()
     }
 }
 
