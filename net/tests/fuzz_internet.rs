@@ -30,11 +30,16 @@ fn link_like() -> impl Strategy<Value = String> {
             "[a-z0-9_-]{0,40}",
             "[A-Za-z0-9_-]{40,46}",
             any::<u64>(),
-            "[A-Za-z0-9_-]{0,70}"
+            "[A-Za-z0-9_-]{0,70}",
+            // The TLS key: absent, right, wrong, twice, in the web form's query.
+            prop::sample::select(vec!["", "&tls=1", "&tls=0", "&tls=1&tls=1", "&tls"]),
+            any::<bool>(),
         )
-            .prop_map(|(h, p, r, f, e, s)| format!(
-                "doomlink://join/{h}:{p}/{r}?fp={f}&exp={e}#{s}"
-            )),
+            .prop_map(|(h, p, r, f, e, s, tls, web)| if web {
+                format!("https://{h}:{p}/join/{r}?fp={f}&exp={e}{tls}#{s}")
+            } else {
+                format!("doomlink://join/{h}:{p}/{r}?fp={f}&exp={e}{tls}#{s}")
+            }),
     ]
 }
 
