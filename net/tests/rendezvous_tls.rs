@@ -21,6 +21,7 @@ use doomlink_net::signaling::Message;
 use doomlink_net::tls_client::{self, ClientIo, ClientTls, ConnectError};
 use doomlink_net::webrtc::peer::RtcOptions;
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
@@ -268,6 +269,21 @@ async fn the_admin_api_over_https() {
         "{msg}"
     );
     assert_eq!(msg.lines().count(), 1);
+    // The invite page over https: its script gives the app a link that says TLS.
+    let mut io = tls_client::connect(
+        &rv.addr.to_string(),
+        Some(&ca.trust()),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("https");
+    io.write_all(b"GET /join/abcd2345 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut page = String::new();
+    io.read_to_string(&mut page).await.unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains(r#"location.protocol === "https:""#) && page.contains("tls=1"));
     // Plain HTTP to the TLS listener: an error, not an answer.
     let e = create_room(&rv.addr.to_string(), "a-long-enough-admin-token", &req)
         .await

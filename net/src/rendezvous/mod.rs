@@ -2,12 +2,12 @@
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
-//! STUN server and a TURN server ([`turn`]). With a certificate and key ([`ServeConfig::tls`]) the
-//! HTTP listener speaks TLS only (https, `wss://`), and the certificate reloads ([`tls`]). The operations side — the admin API for the app's
-//! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
-//! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
-//! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
-//! and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
+//! STUN server and a TURN server ([`turn`]). With a certificate and key ([`ServeConfig::tls`])
+//! the HTTP listener speaks TLS only (https, `wss://`), and the certificate reloads ([`tls`]).
+//! The operations side — the admin API for the app's dedicated rooms (`/admin/rooms`, bearer
+//! token), `GET /health` and `GET /metrics` (Prometheus text) — is [`admin`]. Rooms and their
+//! rules live in [`rooms`]; the messages in [`crate::signaling`]. The service relays SDP and ICE
+//! candidates between a room's host and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
 //! peers cannot connect directly. TURN relays for open rooms only, to public addresses only
 //! (plus the ranges in [`ServeConfig::turn_allow_peers`]), within quotas and a rate: the
 //! defences and their reasons are in [`turn`].
