@@ -243,7 +243,7 @@ impl HostPage {
                         ui.label("Server");
                         ui.add(
                             egui::TextEdit::singleline(&mut o.server)
-                                .hint_text("play.example.org:7342"),
+                                .hint_text("play.example.org:7342 (https://… for TLS)"),
                         );
                         ui.end_row();
                         ui.label("Admin token");
@@ -251,13 +251,12 @@ impl HostPage {
                         ui.end_row();
                     });
                 let server = o.server.trim();
-                if !doomlink_play::net::signaling::invite::valid_host_port(server)
-                    || o.admin_token.trim().is_empty()
-                {
+                // HOST:PORT, or https://HOST:PORT for a service that speaks TLS.
+                let server_ok =
+                    doomlink_play::net::signaling::invite::RendezvousAddr::parse(server).is_ok();
+                if !server_ok || o.admin_token.trim().is_empty() {
                     can_host = false;
-                    if !server.is_empty()
-                        && !doomlink_play::net::signaling::invite::valid_host_port(server)
-                    {
+                    if !server.is_empty() && !server_ok {
                         ui.colored_label(
                             ui.visuals().error_fg_color,
                             format!("{server:?} is not HOST:PORT"),

@@ -28,7 +28,8 @@ pub struct HostOptions {
     pub game_name: String,
     /// Over the LAN, over the Internet through a rendezvous, or on a server.
     pub transport: Transport,
-    /// [`Transport::Server`]: `host:port` of the `doomlink serve`, and its admin token.
+    /// [`Transport::Server`]: `host:port` of the `doomlink serve` (`https://host:port` when it
+    /// speaks TLS), and its admin token.
     pub server: String,
     pub admin_token: String,
 }
