@@ -276,7 +276,10 @@ pub async fn resume_room(
 }
 
 async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, OnlineError> {
-    let rv = RendezvousAddr::parse(&opts.rendezvous)?;
+    let rv = RendezvousAddr::parse(&opts.rendezvous).map_err(|_| OnlineError::Connect {
+        addr: opts.rendezvous.trim().chars().take(80).collect(),
+        why: "not host:port or wss://host:port".into(),
+    })?;
     let mut sig = Signaling::connect(&rv, &opts.tls).await?;
     sig.send(first).await?;
     let (room, host_secret, join_secret, expires, ice) =
