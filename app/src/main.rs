@@ -101,6 +101,20 @@ struct RtcArgs {
     /// manual codes the only way to learn one's public address.
     #[arg(long, value_name = "HOST:PORT")]
     stun: Vec<String>,
+    /// CA certificates (PEM) a TLS rendezvous's certificate may be signed by, besides the
+    /// system's roots (a private rendezvous).
+    #[arg(long, value_name = "FILE")]
+    rendezvous_ca: Option<PathBuf>,
+}
+
+impl RtcArgs {
+    /// What a TLS rendezvous's certificate is checked against.
+    fn trust(&self) -> doomlink_net::tls_client::ClientTls {
+        self.rendezvous_ca
+            .clone()
+            .map(doomlink_net::tls_client::ClientTls::with_ca_file)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Args)]
@@ -112,7 +126,8 @@ struct HostArgs {
     /// invite link, or exchange manual codes (--manual).
     #[arg(long)]
     internet: bool,
-    /// The rendezvous (`doomlink serve`) to register the room at.
+    /// The rendezvous (`doomlink serve`) to register the room at: HOST:PORT, or
+    /// wss://HOST:PORT when it speaks TLS.
     #[arg(long, value_name = "HOST:PORT")]
     rendezvous: Option<String>,
     /// No rendezvous: print an offer code on a line of its own, read the joiner's answer code
@@ -424,6 +439,7 @@ fn net_window(
         },
         player_name: name.clone(),
         rendezvous,
+        rendezvous_ca_file: rtc.rendezvous_ca.clone(),
         ice_servers: internet::stun_servers(&rtc.stun)?,
         action,
     };
@@ -555,6 +571,7 @@ fn host(a: HostArgs) -> Result<i32> {
             session,
             a.rtc.rtc_bind,
             &a.rtc.stun,
+            a.rtc.trust(),
         )?;
         // The link on a line of its own, for people and scripts to pick up.
         println!("{}", invite.to_doomlink_url());
@@ -610,9 +627,14 @@ fn join(a: JoinArgs) -> Result<i32> {
         let cfg0 = doom_config(&a.game, Vec::new())?;
         let session = internet::session_config(a.name.as_deref().unwrap_or("player"), &cfg0.iwad)?;
         let (host, sink, hub) = match invite {
-            Some(invite) => {
-                internet::join_with(&rt, &invite, session, a.rtc.rtc_bind, &a.rtc.stun)?
-            }
+            Some(invite) => internet::join_with(
+                &rt,
+                &invite,
+                session,
+                a.rtc.rtc_bind,
+                &a.rtc.stun,
+                a.rtc.trust(),
+            )?,
             None => {
                 use std::io::Write;
                 let answer =

@@ -242,7 +242,13 @@ impl DoomlinkApp {
             ));
             return;
         }
-        match self.home.offer_join(text) {
+        // Who hosts the room is asked of the link's rendezvous, trusting what Settings say.
+        let trust = self
+            .settings
+            .internet()
+            .map(|i| i.trust())
+            .unwrap_or_default();
+        match self.home.offer_join(text, trust) {
             Ok(Some(action)) => self.home_action(ctx, action),
             Ok(None) => {}
             Err(e) => eprintln!("doomlink: {e}"),
@@ -447,6 +453,9 @@ impl DoomlinkApp {
         };
         if start.rendezvous.is_some() {
             internet.rendezvous = start.rendezvous;
+        }
+        if start.rendezvous_ca_file.is_some() {
+            internet.rendezvous_ca_file = start.rendezvous_ca_file;
         }
         internet.ice_servers.extend(start.ice_servers);
         let request = NetGameRequest {

@@ -10,6 +10,7 @@
 //! characters on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
 
 use doomlink_play::net::signaling::invite::InviteLink;
+use doomlink_play::net::tls_client::ClientTls;
 use eframe::egui::{self, RichText};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// An invite link waiting for the player's answer.
 pub struct OutsideInvite {
     link: String,
+    /// What the link's rendezvous's certificate is checked against, if it speaks TLS.
+    trust: ClientTls,
     /// Who hosts the room, as its rendezvous says when asked with the link's secret.
     host: Arc<Mutex<HostName>>,
     asked: bool,
@@ -44,11 +47,12 @@ pub enum Answer {
 impl OutsideInvite {
     /// The question for `text` if it is a valid invite link; `None` for anything else (an
     /// address or an offer code is joined or refused as typed).
-    pub fn from_text(text: &str) -> Option<OutsideInvite> {
+    pub fn from_text(text: &str, trust: ClientTls) -> Option<OutsideInvite> {
         let link = InviteLink::parse(text.trim()).ok()?;
         let fp = link.fingerprint.to_base64url();
         Some(OutsideInvite {
             link: text.trim().to_string(),
+            trust,
             host: Arc::new(Mutex::new(HostName::Asking)),
             asked: false,
             rendezvous: link.rendezvous,
@@ -69,8 +73,9 @@ impl OutsideInvite {
         if std::mem::replace(&mut self.asked, true) {
             return;
         }
-        let (link, host, ctx, summary) = (
+        let (link, trust, host, ctx, summary) = (
             self.link.clone(),
+            self.trust.clone(),
             self.host.clone(),
             ctx.clone(),
             self.summary(),
@@ -78,7 +83,7 @@ impl OutsideInvite {
         let _ = std::thread::Builder::new()
             .name("doomlink-peek".into())
             .spawn(move || {
-                let answer = match doomlink_play::internet::peek_host(&link) {
+                let answer = match doomlink_play::internet::peek_host(&link, &trust) {
                     Ok(name) => {
                         eprintln!("doomlink: {summary} is hosted by {name:?}");
                         HostName::Known(name)
@@ -175,11 +180,13 @@ mod tests {
     fn only_invite_links_are_asked_about() {
         let fp = "A".repeat(43);
         let link = format!("doomlink://join/rv.example.org:7342/Room_1?fp={fp}#secretsecretsecret");
-        let q = OutsideInvite::from_text(&link).unwrap();
+        let q = OutsideInvite::from_text(&link, ClientTls::default()).unwrap();
         assert_eq!(q.summary(), "room Room_1 at rv.example.org:7342");
         assert_eq!(q.host_key.len(), 16);
-        assert!(OutsideInvite::from_text("192.168.1.20:2342").is_none());
-        assert!(OutsideInvite::from_text("doomlink://join/x/r!om#s").is_none());
+        assert!(OutsideInvite::from_text("192.168.1.20:2342", ClientTls::default()).is_none());
+        assert!(
+            OutsideInvite::from_text("doomlink://join/x/r!om#s", ClientTls::default()).is_none()
+        );
     }
 
     #[test]

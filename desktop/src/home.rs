@@ -98,12 +98,16 @@ impl HomeScreen {
 
     /// The Join page on `text` that came from outside the window (the URL handler, a second
     /// start): an invite link waits there for the player's answer (`Ok(None)`; see
-    /// `confirm_join`); an address or an offer code gives the action that joins it, or why it
+    /// `confirm_join`; `trust` checks its rendezvous's certificate when asking who hosts); an address or an offer code gives the action that joins it, or why it
     /// is not something to join (then also shown under the field).
-    pub fn offer_join(&mut self, text: &str) -> Result<Option<HomeAction>, JoinTextError> {
+    pub fn offer_join(
+        &mut self,
+        text: &str,
+        trust: doomlink_play::net::tls_client::ClientTls,
+    ) -> Result<Option<HomeAction>, JoinTextError> {
         self.page = Page::Join;
         self.join.address = text.trim().to_string();
-        if let Some(q) = OutsideInvite::from_text(text) {
+        if let Some(q) = OutsideInvite::from_text(text, trust) {
             eprintln!("doomlink: asking before joining {}", q.summary());
             self.join.error = None;
             self.join.asking = Some(q);
@@ -252,7 +256,7 @@ impl HostPage {
                         ui.label("Server");
                         ui.add(
                             egui::TextEdit::singleline(&mut o.server)
-                                .hint_text("play.example.org:7342"),
+                                .hint_text("play.example.org:7342 (https://… for TLS)"),
                         );
                         ui.end_row();
                         ui.label("Admin token");
@@ -260,13 +264,12 @@ impl HostPage {
                         ui.end_row();
                     });
                 let server = o.server.trim();
-                if !doomlink_play::net::signaling::invite::valid_host_port(server)
-                    || o.admin_token.trim().is_empty()
-                {
+                // HOST:PORT, or https://HOST:PORT for a service that speaks TLS.
+                let server_ok =
+                    doomlink_play::net::signaling::invite::RendezvousAddr::parse(server).is_ok();
+                if !server_ok || o.admin_token.trim().is_empty() {
                     can_host = false;
-                    if !server.is_empty()
-                        && !doomlink_play::net::signaling::invite::valid_host_port(server)
-                    {
+                    if !server.is_empty() && !server_ok {
                         ui.colored_label(
                             ui.visuals().error_fg_color,
                             format!("{server:?} is not HOST:PORT"),
@@ -618,7 +621,19 @@ fn internet_settings(ui: &mut egui::Ui, s: &mut Settings) {
             )
             .on_hover_text(
                 "Where hosting registers its room and gets an invite link. \
-                 Joining needs none: the link names its rendezvous.",
+                 Joining needs none: the link names its rendezvous. \
+                 wss://host:port for one that speaks TLS.",
+            );
+            ui.end_row();
+            ui.label("Rendezvous CA file");
+            ui.add(
+                egui::TextEdit::singleline(&mut s.rendezvous_ca_file)
+                    .hint_text("PEM file (empty: the system's certificates)")
+                    .desired_width(320.0),
+            )
+            .on_hover_text(
+                "For a rendezvous with a certificate from a private CA: \
+                 its CA certificates, trusted besides the system's.",
             );
             ui.end_row();
             ui.label("STUN servers");

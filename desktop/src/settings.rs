@@ -24,9 +24,12 @@ pub struct Settings {
     pub last_map: Option<String>,
     /// The in-game network overlay (RTT and loss per peer; toggled with the backquote key).
     pub show_net_overlay: bool,
-    /// Internet play: the rendezvous (`doomlink serve`) to host at, `host:port`; empty: none
-    /// (no public service is assumed).
+    /// Internet play: the rendezvous (`doomlink serve`) to host at, `host:port`, or
+    /// `wss://host:port` for one that speaks TLS; empty: none (no public service is assumed).
     pub rendezvous: String,
+    /// Internet play: CA certificates (PEM) a TLS rendezvous's certificate may be signed by,
+    /// besides the system's roots (a private rendezvous); empty: the system's roots only.
+    pub rendezvous_ca_file: String,
     /// Internet play: STUN servers to use besides a rendezvous's own (`stun:host:port`).
     pub stun_servers: Vec<String>,
     /// Internet play: TURN servers to use besides a rendezvous's own.
@@ -55,6 +58,7 @@ impl Default for Settings {
             last_map: None,
             show_net_overlay: false,
             rendezvous: String::new(),
+            rendezvous_ca_file: String::new(),
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),
         }
@@ -72,7 +76,9 @@ fn default_player_name() -> String {
 /// What is wrong with the Internet play settings; one line naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InternetSettingsError {
-    #[error("rendezvous {0:?} is not host:port (e.g. rendezvous.example.org:7342)")]
+    #[error(
+        "rendezvous {0:?} is not host:port or wss://host:port (e.g. rendezvous.example.org:7342)"
+    )]
     Rendezvous(String),
     #[error("STUN server {0:?} is not stun:host:port")]
     Stun(String),
@@ -105,11 +111,14 @@ impl Settings {
         let rv = self.rendezvous.trim();
         let rendezvous = if rv.is_empty() {
             None
-        } else if doomlink_play::net::signaling::invite::valid_host_port(rv) {
-            Some(rv.to_string())
         } else {
-            return Err(InternetSettingsError::Rendezvous(rv.to_string()));
+            match doomlink_play::net::signaling::invite::RendezvousAddr::parse(rv) {
+                Ok(a) => Some(a.to_string()),
+                Err(_) => return Err(InternetSettingsError::Rendezvous(rv.to_string())),
+            }
         };
+        let ca = self.rendezvous_ca_file.trim();
+        let rendezvous_ca_file = (!ca.is_empty()).then(|| PathBuf::from(ca));
         let mut ice_servers = Vec::new();
         for s in self.stun_servers.iter().filter(|s| !s.trim().is_empty()) {
             let url = ice_url(s, &["stun", "stuns"])
@@ -141,6 +150,7 @@ impl Settings {
         Ok(doomlink_play::netplay::InternetOptions {
             rendezvous,
             ice_servers,
+            rendezvous_ca_file,
         })
     }
 }
@@ -267,6 +277,22 @@ mod tests {
             InternetSettingsError::Rendezvous(_)
         ));
         assert!(matches!(
+            bad(|s| s.rendezvous = "wss://no-port".into()),
+            InternetSettingsError::Rendezvous(_)
+        ));
+        // A rendezvous that speaks TLS, and its CA file.
+        let tls = Settings {
+            rendezvous: "https://rv.example.org:443/".into(),
+            rendezvous_ca_file: " /etc/doomlink/ca.pem ".into(),
+            ..Settings::default()
+        };
+        let o = tls.internet().unwrap();
+        assert_eq!(o.rendezvous.as_deref(), Some("wss://rv.example.org:443"));
+        assert_eq!(
+            o.rendezvous_ca_file.as_deref(),
+            Some(Path::new("/etc/doomlink/ca.pem"))
+        );
+        assert!(matches!(
             bad(|s| s.stun_servers = vec!["stun:host".into()]),
             InternetSettingsError::Stun(_)
         ));
@@ -287,5 +313,6 @@ mod tests {
         // Old settings files (without these fields) still load.
         let old: Settings = toml::from_str("volume = 0.5").unwrap();
         assert_eq!(old.rendezvous, "");
+        assert_eq!(old.rendezvous_ca_file, "");
     }
 }

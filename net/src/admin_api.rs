@@ -1,10 +1,13 @@
 //! The admin API's language and its client: the requests and answers of `POST /admin/rooms`
 //! and `GET /admin/rooms` (the service side is `rendezvous::admin`), and [`create_room`], what
 //! `doomlink room create` and the window's Host → On a server send. HTTP/1.1 through hyper, one
-//! request per connection, with bounds on the time and on the answer's size.
+//! request per connection, with bounds on the time and on the answer's size; over TLS, its
+//! certificate verified ([`crate::tls_client`]), when the service is named `https://host:port`.
 
 use crate::chocolate::settings::Warp;
 use crate::chocolate::{GameMode, GameSettings};
+use crate::signaling::invite::RendezvousAddr;
+use crate::tls_client::{self, ClientTls, ConnectError};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
@@ -116,8 +119,10 @@ pub const MAX_ANSWER: usize = 1 << 20;
 /// Why a request to the admin API failed, in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminClientError {
-    #[error("{0}: not HOST:PORT")]
+    #[error("{0}: not HOST:PORT or https://HOST:PORT")]
     Address(String),
+    #[error("not connecting to {addr}: {err}")]
+    Untrusted { addr: String, err: String },
     // The io error is in the message, not a `source`: the app prints one line with `{:#}`.
     #[error("cannot reach {addr}: {err}")]
     Connect { addr: String, err: String },
@@ -137,24 +142,40 @@ pub enum AdminClientError {
     NotARoom { addr: String },
 }
 
-/// `POST /admin/rooms` on the service at `on` (`HOST:PORT` of its HTTP side) with `token`.
+/// `POST /admin/rooms` on the service at `on` (`HOST:PORT` of its HTTP side, or
+/// `https://HOST:PORT` for TLS checked against the system's roots) with `token`.
 pub async fn create_room(
     on: &str,
     token: &str,
     req: &RoomRequest,
 ) -> Result<CreatedRoom, AdminClientError> {
-    let addr = on.trim().to_string();
-    if !crate::signaling::invite::valid_host_port(&addr) {
-        return Err(AdminClientError::Address(addr));
-    }
+    create_room_with(on, token, req, &ClientTls::default()).await
+}
+
+/// [`create_room`] with what an `https://` service's certificate is checked against.
+pub async fn create_room_with(
+    on: &str,
+    token: &str,
+    req: &RoomRequest,
+    trust: &ClientTls,
+) -> Result<CreatedRoom, AdminClientError> {
+    let endpoint = RendezvousAddr::parse(on)
+        .map_err(|_| AdminClientError::Address(on.trim().chars().take(80).collect()))?;
+    let addr = endpoint.host_port.clone();
     let connect_err = |err: String| AdminClientError::Connect {
         addr: addr.clone(),
         err,
     };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addr))
+    let stream = tls_client::connect(&addr, endpoint.tls.then_some(trust), CONNECT_TIMEOUT)
         .await
-        .map_err(|_| connect_err(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|e| connect_err(e.to_string()))?;
+        .map_err(|e| match e {
+            ConnectError::Timeout => connect_err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+            e @ ConnectError::Untrusted { .. } => AdminClientError::Untrusted {
+                addr: addr.clone(),
+                err: e.to_string(),
+            },
+            e => connect_err(e.to_string()),
+        })?;
     let http = |e: &dyn std::fmt::Display| AdminClientError::Http {
         addr: addr.clone(),
         err: e.to_string(),

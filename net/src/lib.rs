@@ -29,9 +29,10 @@
 //! - [`online`]: how players meet: the rendezvous client (`host_room`, `join_room`) and manual
 //!   offer/answer codes for a game without a rendezvous.
 //! - [`admin_api`]: the admin API's requests and answers, and its client.
+//! - [`tls_client`]: what the clients trust for `wss://`/`https://` rendezvous, and connecting.
 //! - [`rendezvous`] (the `rendezvous` feature, also on by default): `doomlink serve`, the
 //!   service: signaling over WebSocket, the invite page, STUN and TURN with per-room
-//!   credentials, rooms and limits, the admin API's server.
+//!   credentials, rooms and limits, the admin API's server, TLS with a reloadable certificate.
 //! - [`testing`] (the `testing` feature): what tests of WebRTC nodes share.
 //!
 //! # Links and transports
@@ -65,6 +66,8 @@ pub mod sim;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
+#[cfg(feature = "internet")]
+pub mod tls_client;
 #[cfg(feature = "internet")]
 pub mod webrtc;
 

@@ -1,6 +1,7 @@
 //! What tests and benchmarks of WebRTC nodes share (the `testing` feature): a guest sink that
-//! records what a node delivers, a wait for a node's event, and a coturn to relay through
-//! ([`coturn`]). Not for the app: a real guest is a kernel.
+//! records what a node delivers, a wait for a node's event, a coturn to relay through
+//! ([`coturn`]) and a certificate authority for TLS tests ([`TestCa`]). Not for the app: a real
+//! guest is a kernel.
 
 pub mod coturn;
 
@@ -85,5 +86,45 @@ pub async fn wait_joined(
     {
         Some(NodeEvent::Session(Event::Joined { addr, .. })) => Some(addr),
         _ => None,
+    }
+}
+
+/// A certificate authority made for a test, its certificate in `ca_file` (PEM).
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    pub ca_file: std::path::PathBuf,
+}
+
+impl TestCa {
+    /// A new CA named `name`, its certificate written into `dir`.
+    pub fn new(dir: &std::path::Path, name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("doomlink test CA {name}"),
+        );
+        let issuer =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let ca_file = dir.join(format!("{name}-ca.pem"));
+        std::fs::write(&ca_file, issuer.pem()).unwrap();
+        TestCa { issuer, ca_file }
+    }
+
+    /// Writes a certificate for 127.0.0.1 and localhost to `cert`, and its key to `key`.
+    pub fn issue(&self, cert: &std::path::Path, key: &std::path::Path) {
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+                .unwrap();
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let signed = params.signed_by(&pair, &self.issuer).unwrap();
+        std::fs::write(cert, signed.pem()).unwrap();
+        std::fs::write(key, pair.serialize_pem()).unwrap();
+    }
+
+    /// A client that trusts this CA (besides the system's roots).
+    pub fn trust(&self) -> crate::tls_client::ClientTls {
+        crate::tls_client::ClientTls::with_ca_file(&self.ca_file)
     }
 }

@@ -30,11 +30,16 @@ fn link_like() -> impl Strategy<Value = String> {
             "[a-z0-9_-]{0,40}",
             "[A-Za-z0-9_-]{40,46}",
             any::<u64>(),
-            "[A-Za-z0-9_-]{0,70}"
+            "[A-Za-z0-9_-]{0,70}",
+            // The TLS key: absent, right, wrong, twice, in the web form's query.
+            prop::sample::select(vec!["", "&tls=1", "&tls=0", "&tls=1&tls=1", "&tls"]),
+            any::<bool>(),
         )
-            .prop_map(|(h, p, r, f, e, s)| format!(
-                "doomlink://join/{h}:{p}/{r}?fp={f}&exp={e}#{s}"
-            )),
+            .prop_map(|(h, p, r, f, e, s, tls, web)| if web {
+                format!("https://{h}:{p}/join/{r}?fp={f}&exp={e}{tls}#{s}")
+            } else {
+                format!("doomlink://join/{h}:{p}/{r}?fp={f}&exp={e}{tls}#{s}")
+            }),
     ]
 }
 
@@ -90,7 +95,10 @@ proptest! {
     fn invite_links_never_panic(s in link_like()) {
         if let Ok(link) = InviteLink::parse_at(&s, 0) {
             prop_assert_eq!(InviteLink::parse_at(&link.to_doomlink_url(), 0), Ok(link.clone()));
-            prop_assert_eq!(InviteLink::parse_at(&link.to_web_url(true), 0), Ok(link));
+            // The web form's scheme carries TLS: https when the link is TLS.
+            prop_assert_eq!(InviteLink::parse_at(&link.to_web_url(false), 0), Ok(link.clone()));
+            let https = InviteLink { tls: true, ..link };
+            prop_assert_eq!(InviteLink::parse_at(&https.to_web_url(true), 0), Ok(https));
         } else {
             let e = InviteLink::parse_at(&s, 0).unwrap_err().to_string();
             prop_assert!(!e.contains('\n') && e.len() < 200, "{}", e);

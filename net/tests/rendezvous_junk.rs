@@ -199,7 +199,8 @@ async fn junk_gets_typed_errors_and_the_service_goes_on() {
             &invite,
             JoinOptions {
                 name: "ok".into(),
-                rtc: RtcOptions::loopback()
+                rtc: RtcOptions::loopback(),
+                tls: Default::default(),
             }
         ),
         room.next_joiner()
@@ -215,6 +216,7 @@ async fn junk_gets_typed_errors_and_the_service_goes_on() {
         JoinOptions {
             name: "late".into(),
             rtc: RtcOptions::loopback(),
+            tls: Default::default(),
         },
     )
     .await
@@ -405,10 +407,13 @@ async fn a_link_tells_who_hosts_its_room_to_the_holder_of_its_secret_only() {
     let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
     opts.name = "alice\u{1b}[31m\u{202e}".into();
     let room = host_room(opts).await.unwrap();
-    assert_eq!(peek_room(&room.invite).await.unwrap(), "alice[31m");
+    assert_eq!(
+        peek_room(&room.invite, &Default::default()).await.unwrap(),
+        "alice[31m"
+    );
     let mut forged = room.invite.clone();
     forged.secret = "not-the-secret-of-this-room".into();
-    match peek_room(&forged).await {
+    match peek_room(&forged, &Default::default()).await {
         Err(OnlineError::Refused {
             code: ErrorCode::BadSecret,
             ..

@@ -30,7 +30,8 @@ async fn a_silently_dead_link_is_reported_within_10_s_and_the_game_goes_on() {
             &invite,
             JoinOptions {
                 name: "alive".into(),
-                rtc: RtcOptions::loopback()
+                rtc: RtcOptions::loopback(),
+                tls: Default::default(),
             }
         ),
         room.next_joiner()

@@ -2,8 +2,8 @@
 //! 127.0.0.1: handshake, datagrams both ways on the unordered channel, control on the reliable
 //! one, 2 to 4 peers, a tampered fingerprint, a forced relay (through the built-in TURN, and
 //! through an external coturn with the built-in TURN off; coturn refuses credentials of another
-//! secret), and the service's shutdown. The coturn tests need Debian's `coturn` (scripts/setup)
-//! and fail without it.
+//! secret), the service's shutdown, and a game through a rendezvous that speaks TLS. The coturn
+//! tests need Debian's `coturn` (scripts/setup) and fail without it.
 
 mod common;
 
@@ -106,6 +106,7 @@ async fn start_hub_with(
     edge: Option<RtcMux>,
 ) -> (Peer, InviteLink) {
     let mut opts = HostOptions::new(rv.host_port(), identity);
+    opts.tls = rv.trust.clone();
     opts.mux = edge;
     opts.rtc = rtc;
     let mut room: HostedRoom = host_room(opts).await.expect("room");
@@ -136,11 +137,22 @@ async fn start_hub_with(
 }
 
 async fn join(invite: &InviteLink, name: &str, rtc: RtcOptions) -> Peer {
+    join_trusting(invite, name, rtc, Default::default()).await
+}
+
+/// [`join`] checking a TLS rendezvous's certificate against `tls`.
+async fn join_trusting(
+    invite: &InviteLink,
+    name: &str,
+    rtc: RtcOptions,
+    tls: doomlink_net::tls_client::ClientTls,
+) -> Peer {
     let joined = join_room(
         invite,
         JoinOptions {
             name: name.into(),
             rtc,
+            tls,
         },
     )
     .await
@@ -369,6 +381,37 @@ async fn a_frame_each_way_costs_about_one_udp_datagram_each_way() {
     );
 }
 
+/// A host and a joiner through a rendezvous that speaks TLS only: both verify its certificate
+/// (the test's CA), the link says TLS in both its forms, and the game runs as over a plain one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_and_a_joiner_play_through_a_tls_rendezvous() {
+    init_tracing();
+    let dir = test_dir("tls-game");
+    let ca = TestCa::new(&dir, "a");
+    let rv = TestRendezvous::start_tls(Limits::default(), &ca).await;
+    let (mut hub, invite) = start_hub(&rv, RtcOptions::loopback()).await;
+    assert!(invite.tls, "{invite:?}");
+    let text = invite.to_doomlink_url();
+    assert!(text.contains("tls=1"), "{text}");
+    let parsed = InviteLink::parse(&text).unwrap();
+    assert_eq!(
+        parsed,
+        InviteLink::parse(&invite.to_web_url(false)).unwrap()
+    );
+    let client = join_trusting(&parsed, "p0", RtcOptions::loopback(), rv.trust.clone()).await;
+    assert!(
+        wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
+            e,
+            NodeEvent::Session(Event::PeerJoined { .. })
+        ))
+        .await
+        .is_some()
+    );
+    datagrams_flow(&client.node, hub.addr, 2342, &hub.inbox, 40).await;
+    datagrams_flow(&hub.node, client.addr, 6000, &client.inbox, 40).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_fingerprint_is_refused_and_says_why() {
     init_tracing();
@@ -384,6 +427,7 @@ async fn a_tampered_fingerprint_is_refused_and_says_why() {
         JoinOptions {
             name: "eve".into(),
             rtc: RtcOptions::loopback(),
+            tls: Default::default(),
         },
     )
     .await
@@ -617,7 +661,8 @@ async fn a_host_whose_socket_dropped_resumes_its_room() {
             &invite,
             JoinOptions {
                 name: "bob".into(),
-                rtc: RtcOptions::loopback()
+                rtc: RtcOptions::loopback(),
+                tls: Default::default(),
             }
         ),
         room.next_joiner()

@@ -16,6 +16,7 @@ use doomlink_net::online::{
 };
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::IceServer;
+use doomlink_net::tls_client::ClientTls;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
@@ -394,10 +395,19 @@ pub fn host(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
-    host_with(rt, rendezvous, data_dir, cfg, bind, &[])
+    host_with(
+        rt,
+        rendezvous,
+        data_dir,
+        cfg,
+        bind,
+        &[],
+        ClientTls::default(),
+    )
 }
 
-/// [`host`] with extra STUN servers (besides the rendezvous's).
+/// [`host`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
+/// certificate against `tls`.
 pub fn host_with(
     rt: &tokio::runtime::Runtime,
     rendezvous: &str,
@@ -405,6 +415,7 @@ pub fn host_with(
     cfg: Config,
     bind: Option<Ipv4Addr>,
     stun: &[String],
+    tls: ClientTls,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -412,6 +423,7 @@ pub fn host_with(
     let mut opts = HostOptions::new(rendezvous, identity);
     opts.name = cfg.name.clone();
     opts.rtc = rtc_options(bind, stun)?;
+    opts.tls = tls;
     rt.block_on(host_hub(opts, cfg))
 }
 
@@ -449,23 +461,26 @@ pub fn join(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
-    join_with(rt, invite, cfg, bind, &[])
+    join_with(rt, invite, cfg, bind, &[], ClientTls::default())
 }
 
-/// [`join`] with extra STUN servers (besides the rendezvous's). A host that cannot be reached
-/// within [`JOIN_CONNECT_TIMEOUT`] is an error that says UDP does not get through.
+/// [`join`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
+/// certificate against `tls`. A host that cannot be reached within [`JOIN_CONNECT_TIMEOUT`] is
+/// an error that says UDP does not get through.
 pub fn join_with(
     rt: &tokio::runtime::Runtime,
     invite: &InviteLink,
     cfg: Config,
     bind: Option<Ipv4Addr>,
     stun: &[String],
+    tls: ClientTls,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let mut rtc = rtc_options(bind, stun)?;
     rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
     let opts = JoinOptions {
         name: cfg.name.clone(),
         rtc,
+        tls,
     };
     rt.block_on(join_client(invite, opts, cfg))
 }
@@ -482,12 +497,13 @@ pub async fn join_client(
 }
 
 /// Who hosts the room of invite `link` (the name it registered with), asked of its rendezvous
-/// without joining; blocks for at most a few seconds. For the question a link opened from
+/// without joining (a TLS rendezvous's certificate checked against `tls`); blocks for at most
+/// a few seconds. For the question a link opened from
 /// outside the window waits on.
-pub fn peek_host(link: &str) -> Result<String> {
+pub fn peek_host(link: &str, tls: &ClientTls) -> Result<String> {
     let invite = InviteLink::parse(link)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    Ok(rt.block_on(peek_room(&invite))?)
+    Ok(rt.block_on(peek_room(&invite, tls))?)
 }

@@ -38,6 +38,13 @@ pub struct ServeArgs {
     /// every user of the machine can read it.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// The HTTP listener's certificate chain (PEM): with --tls-key, it speaks TLS only (https,
+    /// wss). Both files are re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM). Read, never logged.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// An IWAD dedicated rooms may use (repeat; the first is the default).
     #[arg(long, value_name = "FILE")]
     pub iwad: Vec<PathBuf>,
@@ -75,9 +82,13 @@ pub enum RoomAction {
 
 #[derive(Args)]
 pub struct RoomCreateArgs {
-    /// The service: HOST:PORT of its HTTP side.
+    /// The service: HOST:PORT of its HTTP side, or https://HOST:PORT when it speaks TLS.
     #[arg(long, value_name = "HOST:PORT")]
     pub on: String,
+    /// CA certificates (PEM) to trust for an https:// service besides the system's: a
+    /// service with a certificate from a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// A file whose first line is the service's admin token; without it, the environment's
     /// DOOMLINK_ADMIN_TOKEN.
     #[arg(long, value_name = "FILE")]
@@ -122,6 +133,11 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
         let (data_dir, iwads) = (a.data_dir.clone(), a.iwad.clone());
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
         let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
+        let tls = a
+            .tls_cert
+            .clone()
+            .zip(a.tls_key.clone())
+            .map(|(cert, key)| doomlink_net::rendezvous::tls::TlsFiles { cert, key });
         move |s: &mut serve_config::ServeSettings| {
             if let Some(v) = listen {
                 s.listen = v;
@@ -158,6 +174,9 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
             }
             if lan_bind.is_some() {
                 s.lan_bind = lan_bind;
+            }
+            if tls.is_some() {
+                s.tls = tls.clone();
             }
         }
     };
@@ -235,11 +254,19 @@ pub fn room(a: RoomArgs) -> Result<i32> {
         iwad: c.iwad.clone(),
         lan_port: c.lan_port,
     };
-    let created =
-        internet::runtime()?.block_on(doomlink_net::admin_api::create_room(&c.on, &token, &req))?;
+    let trust = c
+        .ca_file
+        .clone()
+        .map(doomlink_net::tls_client::ClientTls::with_ca_file)
+        .unwrap_or_default();
+    let created = internet::runtime()?.block_on(doomlink_net::admin_api::create_room_with(
+        &c.on, &token, &req, &trust,
+    ))?;
     if let Some(p) = c.lan_port {
         // The service's host as `--on` named it; stdout stays the one link line for scripts.
-        let host = c.on.trim().rsplit_once(':').map_or(c.on.trim(), |h| h.0);
+        let on = doomlink_net::signaling::invite::RendezvousAddr::parse(&c.on)
+            .map_or_else(|_| c.on.trim().to_string(), |a| a.host_port);
+        let host = on.rsplit_once(':').map_or(on.as_str(), |h| h.0);
         eprintln!("doomlink: LAN players join with `doomlink join {host}:{p}`");
     }
     println!("{}", created.link);

@@ -4,6 +4,7 @@
 
 use doomlink_net::chocolate::settings::MAX_PLAYERS;
 use doomlink_net::chocolate::{GameSettings, SettingsError};
+use doomlink_net::rendezvous::tls::TlsFiles;
 use doomlink_net::rendezvous::turn::IpNet;
 use doomlink_net::rendezvous::turn_rest::{self, ExternalTurn};
 use doomlink_net::rendezvous::RoomRequest;
@@ -58,6 +59,9 @@ pub struct ServeFile {
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub admin_token_file: Option<PathBuf>,
+    /// The HTTP listener's certificate chain and key (PEM): with them it speaks TLS only.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub rtc_bind: Option<Ipv4Addr>,
     pub rtc_port: Option<u16>,
     pub rtc_threads: Option<usize>,
@@ -149,6 +153,8 @@ pub struct ServeSettings {
     pub turn_port: u16,
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
+    /// TLS on the HTTP listener (https, wss); the files are re-read on SIGHUP.
+    pub tls: Option<TlsFiles>,
     pub rtc_bind: Option<Ipv4Addr>,
     /// The UDP port dedicated rooms' WebRTC goes through; 0: any free port. With several
     /// `rtc_threads` (or per-room sockets), the first of as many consecutive ports.
@@ -203,6 +209,7 @@ impl Default for ServeSettings {
             turn_port: 3478,
             data_dir: None,
             admin_token: None,
+            tls: None,
             rtc_bind: None,
             rtc_port: 0,
             rtc_threads: default_rtc_threads(),
@@ -277,6 +284,12 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
     if let Some(t) = &s.admin_token {
         check_token(t).map_err(|m| invalid("admin_token", m))?;
     }
+    s.tls = match (file.tls_cert, file.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        (Some(_), None) => return Err(invalid("tls_key", "tls_cert needs tls_key too")),
+        (None, Some(_)) => return Err(invalid("tls_cert", "tls_key needs tls_cert too")),
+    };
     s.rtc_bind = file.rtc_bind;
     s.rtc_port = file.rtc_port.unwrap_or(0);
     if let Some(n) = file.rtc_threads {
@@ -576,6 +589,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("room[0].mdoe"), "{e}");
+    }
+
+    #[test]
+    fn tls_cert_and_tls_key_go_together() {
+        let s = parse(
+            "tls_cert = \"/etc/doomlink/cert.pem\"\ntls_key = \"/etc/doomlink/key.pem\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            s.tls,
+            Some(TlsFiles {
+                cert: "/etc/doomlink/cert.pem".into(),
+                key: "/etc/doomlink/key.pem".into(),
+            })
+        );
+        let e = parse("tls_cert = \"c.pem\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("tls_key"), "{e}");
+        let e = parse("tls_key = \"k.pem\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("tls_cert"), "{e}");
+        assert_eq!(ServeSettings::default().tls, None);
     }
 
     #[test]

@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 pub struct RoomsConfig {
     /// The rendezvous as the rooms reach it (127.0.0.1:PORT).
     pub local_rendezvous: SocketAddr,
+    /// When the rendezvous speaks TLS: what the rooms trust on their way in (the service's
+    /// own certificate, which is for the public name, not for 127.0.0.1).
+    pub local_tls: Option<doomlink_net::tls_client::ClientTls>,
     /// `host:port` players reach the rendezvous at (goes into links).
     pub public_rendezvous: String,
     /// Room data (the service's identity) lives here.
@@ -314,10 +317,12 @@ impl Rooms {
                 .map_err(|e| fail(format!("lan_port {port}: {e}")))?,
             ),
         };
-        let mut opts = HostOptions::new(
-            cfg.local_rendezvous.to_string(),
-            self.inner.identity.clone(),
-        );
+        let local = match &cfg.local_tls {
+            Some(_) => format!("wss://{}", cfg.local_rendezvous),
+            None => cfg.local_rendezvous.to_string(),
+        };
+        let mut opts = HostOptions::new(local, self.inner.identity.clone());
+        opts.tls = cfg.local_tls.clone().unwrap_or_default();
         opts.name = spec.name.clone();
         opts.mux = Some(edge.clone());
         let rtc = own_edge.then_some(edge);

@@ -1,5 +1,5 @@
 //! `doomlink serve`: the rendezvous and the dedicated rooms in one process, its signals (SIGHUP
-//! reloads, SIGTERM drains) and its data directory.
+//! reloads the config and the TLS certificate, SIGTERM drains) and its data directory.
 
 use crate::config::RoomSpec;
 use crate::rooms::*;
@@ -45,6 +45,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.http.trusted_proxies = s.trusted_proxies.clone();
     cfg.builtin_turn = s.builtin_turn;
     cfg.turn_servers = s.turn_servers.clone();
+    cfg.tls = s.tls.clone();
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -54,6 +55,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
         let rv = Rendezvous::bind(cfg).await?;
         let stop = rv.shutdown_handle();
         let admin = rv.admin_handle();
+        let tls = rv.tls_handle();
         admin.set_token(s.admin_token.clone());
         let http = rv.http_addr();
         let local = if http.ip().is_unspecified() {
@@ -68,6 +70,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
         };
         let rooms = Rooms::new(RoomsConfig {
             local_rendezvous: local,
+            local_tls: tls.as_ref().map(|t| t.local_client()),
             public_rendezvous: format!("{public_host}:{}", http.port()),
             data_dir: data_dir.clone(),
             iwads: s.iwads.clone(),
@@ -84,8 +87,9 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             admin.set_rooms(Arc::new(rooms.clone()));
         }
         println!(
-            "doomlink serve: listening on {} (STUN/TURN on UDP {}, {})",
+            "doomlink serve: listening on {}{} (STUN/TURN on UDP {}, {})",
             http,
+            if tls.is_some() { " with TLS" } else { "" },
             rv.stun_addr(),
             rv.turn_addr()
         );
@@ -104,6 +108,11 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
+                    if let Some(tls) = &tls {
+                        if let Err(e) = tls.reload() {
+                            tracing::error!("SIGHUP: TLS certificate not reloaded, the one in use stays: {e}");
+                        }
+                    }
                     reload(&svc, &mut current, &rooms, &admin).await;
                 }
             }
@@ -159,7 +168,8 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
     }
 }
 
-/// SIGHUP: re-read the config; limits, the admin token, IWADs and standing rooms take effect
+/// SIGHUP: re-read the config (the TLS certificate and key are re-read by the caller, from
+/// the paths the service started with); limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
 /// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, trusted_proxies,
 /// builtin_turn, turn_server, rtc_bind, lan_bind, data_dir) need a restart.
@@ -170,7 +180,10 @@ async fn reload(
     admin: &doomlink_net::rendezvous::AdminHandle,
 ) {
     let Some(path) = &svc.config_file else {
-        tracing::warn!("SIGHUP: no config file to reload");
+        // With TLS the signal had work to do (the certificate); only without it is it a slip.
+        if current.tls.is_none() {
+            tracing::warn!("SIGHUP: no config file to reload");
+        }
         return;
     };
     let mut new = match crate::config::load(path) {
@@ -195,8 +208,9 @@ async fn reload(
         || new.rtc_edge != current.rtc_edge
         || new.lan_bind != current.lan_bind
         || new.data_dir != current.data_dir
+        || new.tls != current.tls
     {
-        tracing::warn!("SIGHUP: addresses, ports, TURN servers and data_dir changed in the file take a restart; kept as they are");
+        tracing::warn!("SIGHUP: addresses, ports, TURN servers, data_dir and the TLS files' paths changed in the file take a restart; kept as they are");
     }
     admin.set_token(new.admin_token.clone());
     rooms.set_limits(new.limits.clone(), new.iwads.clone());

@@ -230,6 +230,7 @@ fn measure_lab(tag: &str, nat: Nat, n: usize) -> Figures {
                 JoinOptions {
                     name: "bench".into(),
                     rtc: opts(),
+                    tls: Default::default(),
                 },
             )
             .await

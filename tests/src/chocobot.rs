@@ -107,6 +107,7 @@ impl Transport {
                 let opts = JoinOptions {
                     name: name.to_string(),
                     rtc,
+                    tls: Default::default(),
                 };
                 let joined = join_room(&invite, opts).await.map_err(|e| e.to_string())?;
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -112,6 +112,7 @@ fn two_players_play_a_game_relayed_through_coturn() {
     let opts = JoinOptions {
         name: "joiner".into(),
         rtc: relay,
+        tls: Default::default(),
     };
     let session = session_config("joiner", Path::new(FREEDOOM1)).unwrap();
     let (client, _, hub) = rt

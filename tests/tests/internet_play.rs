@@ -2,7 +2,8 @@
 //! `doomlink host --internet --rendezvous` prints an invite link, `doomlink join LINK` joins over
 //! WebRTC, and 2, 3 or 4 peers play `test_tics()` gametics with equal demos. Manual codes (`host
 //! --internet --manual` ↔ `join CODE`) play with no rendezvous at all. A link whose fingerprint
-//! was altered is refused, and a bad link or code is one line that names what is wrong.
+//! was altered is refused, and a bad link or code is one line that names what is wrong. A game
+//! through a rendezvous that speaks TLS (`wss://`, a CA made in the test) plays the same.
 
 use doomlink_e2e::*;
 use std::io::Write;
@@ -18,14 +19,14 @@ fn peer_args(dir: &Path, seed: u64, tics: u32, record: &str) -> Vec<String> {
 /// `doomlink host --internet --rendezvous 127.0.0.1:PORT` with `extra` arguments; returns the
 /// host and the link it printed. Its stderr goes to `dir/err`.
 fn host_with_link(port: u16, dir: &Path, extra: &[String]) -> (KillOnDrop, String) {
+    host_at_with_link(&format!("127.0.0.1:{port}"), dir, extra)
+}
+
+/// [`host_with_link`] at the rendezvous `rendezvous` as `--rendezvous` takes it.
+fn host_at_with_link(rendezvous: &str, dir: &Path, extra: &[String]) -> (KillOnDrop, String) {
     let mut host_cmd = Command::new(doomlink());
     host_cmd
-        .args([
-            "host",
-            "--internet",
-            "--rendezvous",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["host", "--internet", "--rendezvous", rendezvous])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -96,6 +97,67 @@ fn play_over_rendezvous(players: usize) {
 #[test]
 fn serve_host_and_join_a_link_play_a_game() {
     play_over_rendezvous(2);
+}
+
+/// `serve --tls-cert --tls-key`, `host --rendezvous wss://… --rendezvous-ca`, and `join LINK
+/// --rendezvous-ca`: the link says TLS and the two play a game with equal demos.
+#[test]
+fn a_host_and_a_joiner_play_through_a_tls_rendezvous() {
+    let tics = test_tics().min(700);
+    let rv_dir = Scratch::new("rvtls");
+    let ca = doomlink_net::testing::TestCa::new(rv_dir.path(), "a");
+    let (cert, key) = (
+        rv_dir.path().join("cert.pem"),
+        rv_dir.path().join("key.pem"),
+    );
+    ca.issue(&cert, &key);
+    let (_serve, port) = serve(
+        rv_dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let ca_args = [
+        "--rendezvous-ca".to_string(),
+        ca.ca_file.display().to_string(),
+    ];
+    let h = Scratch::new("inet-tls-host");
+    // Before the peer's arguments: those end with the game's own, after `--`.
+    let mut extra = host_game_args(2);
+    extra.extend(ca_args.clone());
+    extra.extend(peer_args(h.path(), 11, tics, "host"));
+    let (mut host, link) = host_at_with_link(&format!("wss://127.0.0.1:{port}"), h.path(), &extra);
+    assert!(link.contains("tls=1"), "{link}");
+    let j = Scratch::new("inet-tls-join");
+    let started = Instant::now();
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(&ca_args)
+            .args(peer_args(j.path(), 12, tics, "join"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&j.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    wait_success(
+        &mut join.0,
+        game_limit(tics),
+        "the joiner",
+        &j.path().join("err"),
+    );
+    wait_success(
+        &mut host.0,
+        Duration::from_secs(30).max(game_limit(tics).saturating_sub(started.elapsed())),
+        "the host",
+        &h.path().join("err"),
+    );
+    let demos = [h.path().join("host.lmp"), j.path().join("join.lmp")];
+    assert_demos_equal(&demos, 2, tics);
 }
 
 #[test]

@@ -121,6 +121,7 @@ fn play(tag: &str, nat: Nat) -> Outcome {
             JoinOptions {
                 name: "joiner".into(),
                 rtc: opts(),
+                tls: Default::default(),
             },
         )
         .await

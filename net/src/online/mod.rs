@@ -1,7 +1,8 @@
 //! The app's side of the rendezvous: host a room and get an invite link, or join one, and end
 //! up with connected [`RtcLink`]s to hand to a [`crate::webrtc::node::WebRtcNode`].
 //!
-//! Owns the signaling client (one WebSocket to the rendezvous, [`crate::signaling`] messages) and
+//! Owns the signaling client (one WebSocket to the rendezvous, `wss://` with its certificate
+//! verified when the rendezvous speaks TLS, [`crate::signaling`] messages) and
 //! the negotiation of each link over it: the host offers, both sides trickle candidates, the
 //! joiner checks the host's fingerprint against the link's before it answers, and again against
 //! the DTLS certificate once connected.
@@ -35,10 +36,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::identity::{Fingerprint, Identity};
-use crate::signaling::invite::{InviteError, InviteLink};
+use crate::signaling::invite::{InviteError, InviteLink, RendezvousAddr};
 use crate::signaling::{
     Candidate, ErrorCode, IceServer, Message, SdpKind, SignalData, MAX_MESSAGE_LEN,
 };
+use crate::tls_client::{ClientTls, ConnectError};
 use crate::webrtc::mux::{MuxLink, RtcMux};
 use crate::webrtc::node::NodeLink;
 use crate::webrtc::peer::{RtcError, RtcLink, RtcOptions};
@@ -50,6 +52,10 @@ pub const KEEPALIVE: Duration = Duration::from_secs(20);
 pub enum OnlineError {
     #[error("cannot reach the rendezvous at {addr}: {why}")]
     Connect { addr: String, why: String },
+    /// The rendezvous speaks TLS with a certificate this client does not trust (a private
+    /// rendezvous needs its CA file in the settings).
+    #[error("not connecting to the rendezvous at {addr}: {why}")]
+    Untrusted { addr: String, why: String },
     #[error("the rendezvous refused: {message} ({code:?})")]
     Refused { code: ErrorCode, message: String },
     #[error("the rendezvous closed the room: {0}")]
@@ -70,8 +76,7 @@ pub enum OnlineError {
     Unreachable(Duration),
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<Box<dyn crate::tls_client::ClientIo>>;
 
 /// One signaling connection: a writer task fed by a queue, and the read half.
 struct Signaling {
@@ -81,20 +86,35 @@ struct Signaling {
 }
 
 impl Signaling {
-    async fn connect(rendezvous: &str) -> Result<Signaling, OnlineError> {
-        let url = format!("ws://{rendezvous}/ws");
+    async fn connect(rv: &RendezvousAddr, tls: &ClientTls) -> Result<Signaling, OnlineError> {
+        const LIMIT: Duration = Duration::from_secs(10);
+        let addr = rv.host_port.clone();
+        let url = format!("{}://{addr}/ws", if rv.tls { "wss" } else { "ws" });
         let mut cfg = WebSocketConfig::default();
         cfg.max_message_size = Some(2 * MAX_MESSAGE_LEN);
         cfg.max_frame_size = Some(2 * MAX_MESSAGE_LEN);
-        let connect = tokio_tungstenite::connect_async_with_config(&url, Some(cfg), true);
-        let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connect)
+        let started = tokio::time::Instant::now();
+        let stream = crate::tls_client::connect(&addr, rv.tls.then_some(tls), LIMIT)
+            .await
+            .map_err(|e| match e {
+                ConnectError::Untrusted { .. } => OnlineError::Untrusted {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                },
+                e => OnlineError::Connect {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                },
+            })?;
+        let connect = tokio_tungstenite::client_async_with_config(url, stream, Some(cfg));
+        let (ws, _) = tokio::time::timeout(LIMIT.saturating_sub(started.elapsed()), connect)
             .await
             .map_err(|_| OnlineError::Connect {
-                addr: rendezvous.to_owned(),
+                addr: addr.clone(),
                 why: "timed out".into(),
             })?
             .map_err(|e| OnlineError::Connect {
-                addr: rendezvous.to_owned(),
+                addr: addr.clone(),
                 why: e.to_string(),
             })?;
         let (mut sink, read) = ws.split();
@@ -150,8 +170,10 @@ impl Signaling {
 /// What hosting needs.
 #[derive(Debug, Clone)]
 pub struct HostOptions {
-    /// `host:port` of the rendezvous.
+    /// The rendezvous: `host:port`, or `wss://host:port` for one that speaks TLS.
     pub rendezvous: String,
+    /// What a TLS rendezvous's certificate is checked against.
+    pub tls: ClientTls,
     /// The host's name: in the rendezvous's logs, and told to whoever asks with the room's
     /// join secret ([`peek_room`]) before joining.
     pub name: String,
@@ -170,6 +192,7 @@ impl HostOptions {
     pub fn new(rendezvous: impl Into<String>, identity: Identity) -> Self {
         HostOptions {
             rendezvous: rendezvous.into(),
+            tls: ClientTls::default(),
             name: String::new(),
             identity,
             rtc: RtcOptions::default(),
@@ -254,7 +277,11 @@ pub async fn resume_room(
 }
 
 async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, OnlineError> {
-    let mut sig = Signaling::connect(&opts.rendezvous).await?;
+    let rv = RendezvousAddr::parse(&opts.rendezvous).map_err(|_| OnlineError::Connect {
+        addr: opts.rendezvous.trim().chars().take(80).collect(),
+        why: "not host:port or wss://host:port".into(),
+    })?;
+    let mut sig = Signaling::connect(&rv, &opts.tls).await?;
     sig.send(first).await?;
     let (room, host_secret, join_secret, expires, ice) =
         match tokio::time::timeout(Duration::from_secs(10), sig.recv())
@@ -271,7 +298,8 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
             other => return Err(OnlineError::Protocol(format!("{other:?}"))),
         };
     let invite = InviteLink {
-        rendezvous: opts.rendezvous.clone(),
+        rendezvous: rv.host_port.clone(),
+        tls: rv.tls,
         room: room.clone(),
         secret: join_secret,
         fingerprint: opts.identity.fingerprint(),
@@ -497,6 +525,9 @@ async fn connect_trickling(
 pub struct JoinOptions {
     pub name: String,
     pub rtc: RtcOptions,
+    /// What a TLS rendezvous's certificate is checked against (the link says whether it
+    /// speaks TLS).
+    pub tls: ClientTls,
 }
 
 /// A joiner's connected link to its host.
@@ -508,12 +539,17 @@ pub struct Joined {
 }
 
 /// Who hosts the room of an invite link, as the host named itself to the rendezvous: asked
-/// with the link's join secret before joining (nothing reaches the host). The name is
+/// with the link's join secret before joining (nothing reaches the host); a TLS rendezvous's
+/// certificate is checked against `tls`. The name is
 /// stripped of control characters ([`crate::text`]).
-pub async fn peek_room(invite: &InviteLink) -> Result<String, OnlineError> {
+pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<String, OnlineError> {
     const LIMIT: Duration = Duration::from_secs(5);
+    let rv = RendezvousAddr {
+        host_port: invite.rendezvous.clone(),
+        tls: invite.tls,
+    };
     let asked = async {
-        let mut sig = Signaling::connect(&invite.rendezvous).await?;
+        let mut sig = Signaling::connect(&rv, tls).await?;
         sig.send(Message::Peek {
             room: invite.room.clone(),
             secret: invite.secret.clone(),
@@ -534,7 +570,11 @@ pub async fn peek_room(invite: &InviteLink) -> Result<String, OnlineError> {
 /// Joins the room of an invite link: signaling through its rendezvous, then a direct (or
 /// relayed) link to the host whose certificate must match the link's fingerprint.
 pub async fn join_room(invite: &InviteLink, opts: JoinOptions) -> Result<Joined, OnlineError> {
-    let mut sig = Signaling::connect(&invite.rendezvous).await?;
+    let rv = RendezvousAddr {
+        host_port: invite.rendezvous.clone(),
+        tls: invite.tls,
+    };
+    let mut sig = Signaling::connect(&rv, &opts.tls).await?;
     sig.send(Message::Join {
         room: invite.room.clone(),
         secret: invite.secret.clone(),

@@ -16,6 +16,10 @@
 //! write anything there). That address is the request's [`ConnectInfo`], so every per-address
 //! limit after this loop (signaling connections, rooms, the admin API's failure throttle) counts
 //! clients, not the proxy. A request from a proxy without a usable header counts as the proxy's.
+//!
+//! With TLS ([`super::tls`]) every connection is TLS: its handshake runs in the connection's own
+//! task, bounded by [`HANDSHAKE_TIMEOUT`] and holding its slot, so a slow or silent client costs
+//! one counted connection for a few seconds and never holds up the accept loop.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -30,10 +34,13 @@ use tower::ServiceExt;
 
 use super::slots::OpenCounts;
 use super::throttle::source_key;
+use super::tls::TlsReload;
 use super::turn::IpNet;
 
 /// How long a client may take to send its request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take over its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may last unless it becomes a WebSocket (creating a room starts a
 /// guest: its request may take seconds).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,6 +96,7 @@ pub(super) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsReload>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let open = OpenCounts::default();
@@ -117,27 +125,55 @@ pub(super) async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let limits = limits.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    let client = proxy
-                        .then(|| limits.forwarded_client(req.headers()))
-                        .flatten()
-                        .map_or(peer, |ip| SocketAddr::new(ip, peer.port()));
-                    req.extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(client));
-                    app.clone().oneshot(req)
-                },
-            );
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let conn = async move {
+                let Some(tls) = tls else {
+                    return serve_connection(TokioIo::new(stream), app, peer, proxy, limits).await;
+                };
+                // The configuration at this moment: a reload counts from the next connection.
+                let handshake = tls.acceptor().accept(stream);
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok(stream)) => {
+                        serve_connection(TokioIo::new(stream), app, peer, proxy, limits).await
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            };
             let _ = tokio::time::timeout(REQUEST_TIMEOUT, conn).await;
             drop(slot);
         });
     }
+}
+
+/// One connection's requests, handed to `app`, until it closes or becomes a WebSocket. From a
+/// trusted proxy (`proxy`), each request is the client's its `X-Forwarded-For` names.
+async fn serve_connection<I>(
+    io: I,
+    app: Router,
+    peer: SocketAddr,
+    proxy: bool,
+    limits: Arc<HttpLimits>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let client = proxy
+                .then(|| limits.forwarded_client(req.headers()))
+                .flatten()
+                .map_or(peer, |ip| SocketAddr::new(ip, peer.port()));
+            req.extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(client));
+            app.clone().oneshot(req)
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(io, service)
+        .with_upgrades()
+        .await;
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
 //! STUN server and a TURN server ([`turn`]), and the credentials for external TURN servers
-//! (coturn: [`turn_rest`]) when the operator names some. The operations side — the admin API for the app's
-//! dedicated rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus
-//! text) — is [`admin`]. Rooms and their rules live in [`rooms`]; the
-//! messages in [`crate::signaling`]. The service relays SDP and ICE candidates between a room's host
-//! and its joiners and nothing else; game traffic reaches it only through TURN, when a pair of
+//! (coturn: [`turn_rest`]) when the operator names some. With a certificate and key
+//! ([`ServeConfig::tls`]) the HTTP listener speaks TLS only (https, `wss://`), and the
+//! certificate reloads ([`tls`]). The operations side — the admin API for the app's dedicated
+//! rooms (`/admin/rooms`, bearer token), `GET /health` and `GET /metrics` (Prometheus text) — is
+//! [`admin`]. Rooms and their rules live in [`rooms`]; the messages in [`crate::signaling`]. The
+//! service relays SDP and ICE candidates between a room's host and its joiners and nothing else;
+//! game traffic reaches it only through TURN, when a pair of
 //! peers cannot connect directly. TURN relays for open rooms only, to public addresses only
 //! (plus the ranges in [`ServeConfig::turn_allow_peers`]), within quotas and a rate: the
 //! defences and their reasons are in [`turn`].
@@ -31,6 +33,7 @@ pub mod page;
 pub mod rooms;
 pub mod slots;
 pub mod throttle;
+pub mod tls;
 pub mod turn;
 pub mod turn_rest;
 
@@ -82,8 +85,10 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// HTTP connections held at once, in all and per source.
     pub http: http::HttpLimits,
-    /// Serve invite pages as https (the service sits behind a TLS proxy).
+    /// Serve invite pages as https (the service sits behind a TLS proxy; implied by `tls`).
     pub https_links: bool,
+    /// Speak TLS on the HTTP listener with this certificate and key; None: plain HTTP.
+    pub tls: Option<tls::TlsFiles>,
     /// Address ranges TURN may relay to besides the public Internet (loopback, private and
     /// special ranges are refused otherwise: [`turn`]'s docs). Empty by default.
     pub turn_allow_peers: Vec<turn::IpNet>,
@@ -108,6 +113,7 @@ impl ServeConfig {
             limits: Limits::default(),
             http: http::HttpLimits::default(),
             https_links: false,
+            tls: None,
             turn_allow_peers: Vec::new(),
             turn_servers: Vec::new(),
             builtin_turn: true,
@@ -130,6 +136,8 @@ pub enum ServeError {
     PublicHost(String),
     #[error("cannot tell which address TURN should advertise: set relay_ip (the public host is a name and the listen address is unspecified)")]
     RelayIp,
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
 }
@@ -273,6 +281,7 @@ pub struct Rendezvous {
     listener: tokio::net::TcpListener,
     http_addr: SocketAddr,
     http_limits: http::HttpLimits,
+    tls: Option<tls::TlsReload>,
 }
 
 impl Rendezvous {
@@ -294,6 +303,8 @@ impl Rendezvous {
         if relay_ip.is_unspecified() {
             return Err(ServeError::RelayIp);
         }
+        // A bad certificate or key stops the start, before any socket is bound.
+        let tls = cfg.tls.clone().map(tls::TlsReload::load).transpose()?;
         let secret = turn::load_or_create_secret(&cfg.data_dir).map_err(ServeError::Secret)?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -340,7 +351,7 @@ impl Rendezvous {
             conns_stop: CancellationToken::new(),
             relays,
             limits: cfg.limits,
-            https_links: cfg.https_links,
+            https_links: cfg.https_links || tls.is_some(),
             issued,
             admin: Mutex::new(admin::AdminState::default()),
             messages: AtomicU64::new(0),
@@ -352,6 +363,7 @@ impl Rendezvous {
             listener,
             http_addr,
             http_limits: cfg.http,
+            tls,
         })
     }
 
@@ -367,6 +379,11 @@ impl Rendezvous {
     }
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shared.shutdown.clone()
+    }
+    /// Reloads the TLS certificate (SIGHUP) and makes the local client configuration; None
+    /// without TLS.
+    pub fn tls_handle(&self) -> Option<tls::TlsReload> {
+        self.tls.clone()
     }
     /// Sets the admin token and the dedicated rooms ([`admin`]), also while running.
     pub fn admin_handle(&self) -> AdminHandle {
@@ -404,6 +421,7 @@ impl Rendezvous {
             self.listener,
             app,
             self.http_limits.clone(),
+            self.tls,
             shared.shutdown.0.clone(),
         )
         .await;

@@ -3,7 +3,9 @@
 //!
 //! The join page is static but for the room id (checked to be `[A-Za-z0-9_-]` before it gets
 //! here); the secret and fingerprint stay in the browser: the script builds the `doomlink://`
-//! link from `location`, and the fragment (the secret) is never sent to this server.
+//! link from `location`, and the fragment (the secret) is never sent to this server. A page
+//! reached over https (this service's TLS, or a TLS proxy in front) adds `tls=1`: the app must
+//! then speak `wss://` to the same host and port.
 
 pub const INDEX: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>doomlink rendezvous</title>
@@ -40,7 +42,9 @@ the Internet with your friends. Install it from your distribution's packages or 
 source with <code>cargo install doomlink</code>, then open this page again. You need your own
 DOOM IWAD (the shareware <code>doom1.wad</code> works).</p>
 <script>
-  var link = "doomlink://join/" + location.host + "/{room}" + location.search + location.hash;
+  var query = location.search;
+  if (location.protocol === "https:") {{ query += (query ? "&" : "?") + "tls=1"; }}
+  var link = "doomlink://join/" + location.host + "/{room}" + query + location.hash;
   document.getElementById("link").value = link;
   document.getElementById("open").href = link;
   if (location.hash.length > 1) {{ location.href = link; }}

@@ -3,8 +3,8 @@
 //! Owns the link's two spellings, its parser and its errors:
 //!
 //! ```text
-//! doomlink://join/<rendezvous host:port>/<room>?fp=<fingerprint>&exp=<unix time>#<secret>
-//! http://<rendezvous host:port>/join/<room>?fp=<fingerprint>&exp=<unix time>#<secret>
+//! doomlink://join/<rendezvous host:port>/<room>?fp=<fingerprint>&exp=<unix time>[&tls=1]#<secret>
+//! http[s]://<rendezvous host:port>/join/<room>?fp=<fingerprint>&exp=<unix time>#<secret>
 //! ```
 //!
 //! - the rendezvous: a DNS name, an IPv4 address or a bracketed IPv6 address, and a port;
@@ -14,6 +14,9 @@
 //!   cannot sit in the middle;
 //! - `exp`: when the room's join credentials run out (the rendezvous says), so a stale link is
 //!   refused before anything is sent;
+//! - whether the rendezvous speaks TLS (`wss://` signaling, certificate verified): `tls=1` in the
+//!   `doomlink://` form, the `https://` scheme in the web form. Links without it are plain, as
+//!   links were before the rendezvous had TLS;
 //! - the join secret, in the fragment: browsers never send a fragment to a server, so opening
 //!   the http form shows the rendezvous the room id but not the secret.
 //!
@@ -46,6 +49,8 @@ pub struct InviteLink {
     pub fingerprint: Fingerprint,
     /// Unix time after which the link is no good; `None` if the link does not say.
     pub expires: Option<u64>,
+    /// The rendezvous speaks TLS: signaling goes over `wss://` and its certificate is checked.
+    pub tls: bool,
 }
 
 impl fmt::Debug for InviteLink {
@@ -56,6 +61,7 @@ impl fmt::Debug for InviteLink {
             .field("room", &self.room)
             .field("fingerprint", &self.fingerprint)
             .field("expires", &self.expires)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +93,10 @@ pub enum InviteError {
     Expired(HumanDuration),
     #[error("invite link has an unexpected part {0:?}")]
     Extra(String),
+    #[error("invite link's tls= {0:?} is not 1")]
+    Tls(String),
+    #[error("invite link's tls=1 contradicts its http:// scheme")]
+    TlsScheme,
 }
 
 /// A duration printed for people ("3 min", "2 h").
@@ -171,16 +181,17 @@ impl InviteLink {
             "doomlink://join/{}/{}?{}#{}",
             self.rendezvous,
             self.room,
-            self.query(),
+            self.doomlink_query(),
             self.secret
         )
     }
 
-    /// The `http://` form served by the rendezvous (`https` if it sits behind TLS).
+    /// The web form served by the rendezvous: `https` if it speaks TLS (`self.tls`) or sits
+    /// behind a TLS proxy (`https`), which makes the link parse as TLS.
     pub fn to_web_url(&self, https: bool) -> String {
         format!(
             "{}://{}/join/{}?{}#{}",
-            if https { "https" } else { "http" },
+            if https || self.tls { "https" } else { "http" },
             self.rendezvous,
             self.room,
             self.query(),
@@ -188,10 +199,21 @@ impl InviteLink {
         )
     }
 
+    /// The web form's query; the `doomlink://` form adds `tls=1` (the web form says it in
+    /// its scheme).
     fn query(&self) -> String {
         match self.expires {
             Some(e) => format!("fp={}&exp={e}", self.fingerprint.to_base64url()),
             None => format!("fp={}", self.fingerprint.to_base64url()),
+        }
+    }
+
+    fn doomlink_query(&self) -> String {
+        let q = self.query();
+        if self.tls {
+            q + "&tls=1"
+        } else {
+            q
         }
     }
 
@@ -207,16 +229,23 @@ impl InviteLink {
         if s.len() > MAX_LINK_LEN {
             return Err(InviteError::TooLong(s.len()));
         }
-        let (rendezvous, rest) = if let Some(rest) = strip_prefix_ci(s, "doomlink://join/") {
-            rest.split_once('/').ok_or(InviteError::MissingRoom)?
-        } else {
-            let rest = strip_prefix_ci(s, "https://")
-                .or_else(|| strip_prefix_ci(s, "http://"))
-                .ok_or(InviteError::Scheme)?;
-            let (host, path) = rest.split_once('/').ok_or(InviteError::Scheme)?;
-            let path = path.strip_prefix("join/").ok_or(InviteError::Scheme)?;
-            (host, path)
-        };
+        // The scheme's word on TLS: None in the doomlink form (its query says).
+        let (rendezvous, rest, scheme_tls) =
+            if let Some(rest) = strip_prefix_ci(s, "doomlink://join/") {
+                let (host, path) = rest.split_once('/').ok_or(InviteError::MissingRoom)?;
+                (host, path, None)
+            } else {
+                let (rest, tls) = match strip_prefix_ci(s, "https://") {
+                    Some(r) => (r, true),
+                    None => (
+                        strip_prefix_ci(s, "http://").ok_or(InviteError::Scheme)?,
+                        false,
+                    ),
+                };
+                let (host, path) = rest.split_once('/').ok_or(InviteError::Scheme)?;
+                let path = path.strip_prefix("join/").ok_or(InviteError::Scheme)?;
+                (host, path, Some(tls))
+            };
         if !valid_host_port(rendezvous) {
             return Err(InviteError::Rendezvous(clip(rendezvous)));
         }
@@ -237,6 +266,7 @@ impl InviteLink {
         }
         let mut fp = None;
         let mut exp = None;
+        let mut query_tls = None;
         for kv in query.split('&').filter(|kv| !kv.is_empty()) {
             match kv.split_once('=') {
                 Some(("fp", v)) => {
@@ -250,6 +280,12 @@ impl InviteLink {
                             .ok_or_else(|| InviteError::Expiry(clip(v)))?,
                     )
                 }
+                Some(("tls", v)) if query_tls.is_none() => {
+                    if v != "1" {
+                        return Err(InviteError::Tls(clip(v)));
+                    }
+                    query_tls = Some(true);
+                }
                 _ => return Err(InviteError::Extra(clip(kv))),
             }
         }
@@ -259,6 +295,11 @@ impl InviteLink {
             Some(s) => s,
         };
         let fingerprint = fp.ok_or(InviteError::MissingFingerprint)?;
+        // `https://…?tls=1` says it twice, which is fine; `http://…?tls=1` contradicts itself.
+        let tls = match (scheme_tls, query_tls) {
+            (Some(false), Some(true)) => return Err(InviteError::TlsScheme),
+            (scheme, query) => scheme.unwrap_or(false) || query.unwrap_or(false),
+        };
         if let Some(e) = exp {
             if e <= now {
                 return Err(InviteError::Expired(HumanDuration(Duration::from_secs(
@@ -272,7 +313,53 @@ impl InviteLink {
             secret: secret.to_owned(),
             fingerprint,
             expires: exp,
+            tls,
         })
+    }
+}
+
+/// A rendezvous as the settings and the command line name it: `host:port` (plain, as before),
+/// or `wss://host:port` / `https://host:port` (TLS); `ws://` and `http://` say plain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RendezvousAddr {
+    /// `host:port` (IPv6 in brackets).
+    pub host_port: String,
+    pub tls: bool,
+}
+
+impl RendezvousAddr {
+    /// Parses any of the spellings above (a trailing `/` is allowed).
+    pub fn parse(s: &str) -> Result<Self, InviteError> {
+        let s = s.trim();
+        let (rest, tls) = if let Some(r) =
+            strip_prefix_ci(s, "wss://").or_else(|| strip_prefix_ci(s, "https://"))
+        {
+            (r, true)
+        } else if let Some(r) =
+            strip_prefix_ci(s, "ws://").or_else(|| strip_prefix_ci(s, "http://"))
+        {
+            (r, false)
+        } else {
+            (s, false)
+        };
+        let host_port = rest.strip_suffix('/').unwrap_or(rest);
+        if !valid_host_port(host_port) {
+            return Err(InviteError::Rendezvous(clip(s)));
+        }
+        Ok(RendezvousAddr {
+            host_port: host_port.to_owned(),
+            tls,
+        })
+    }
+}
+
+impl fmt::Display for RendezvousAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tls {
+            write!(f, "wss://{}", self.host_port)
+        } else {
+            f.write_str(&self.host_port)
+        }
     }
 }
 
@@ -311,6 +398,7 @@ mod tests {
             secret: "c2VjcmV0LXNlY3JldC1zZWNy".into(),
             fingerprint: Fingerprint([7; 32]),
             expires: Some(2_000_000_000),
+            tls: false,
         }
     }
 
@@ -321,13 +409,91 @@ mod tests {
         assert!(s.len() < 160, "{} chars: {s}", s.len());
         assert_eq!(InviteLink::parse_at(&s, 0), Ok(l.clone()));
         assert_eq!(InviteLink::parse_at(&l.to_web_url(false), 0), Ok(l.clone()));
-        assert_eq!(InviteLink::parse_at(&l.to_web_url(true), 0), Ok(l.clone()));
         let v6 = InviteLink {
             rendezvous: "[2001:db8::1]:3479".into(),
             expires: None,
             ..l
         };
         assert_eq!(InviteLink::parse_at(&v6.to_string(), 0), Ok(v6));
+    }
+
+    #[test]
+    fn tls_rides_in_both_forms() {
+        let plain = link();
+        // The https form means TLS: the way a link behind a TLS proxy has always been written.
+        let web = InviteLink::parse_at(&plain.to_web_url(true), 0).unwrap();
+        assert!(web.tls);
+        let l = InviteLink {
+            tls: true,
+            ..link()
+        };
+        let s = l.to_doomlink_url();
+        assert!(s.contains("&tls=1#"), "{s}");
+        assert_eq!(InviteLink::parse_at(&s, 0), Ok(l.clone()));
+        assert!(l.to_web_url(false).starts_with("https://"));
+        assert_eq!(InviteLink::parse_at(&l.to_web_url(false), 0), Ok(l.clone()));
+        // Saying it twice is fine.
+        let both = l.to_web_url(false).replace("#", "&tls=1#");
+        assert_eq!(InviteLink::parse_at(&both, 0), Ok(l.clone()));
+        // A link from before TLS parses as before: plain.
+        let old = plain.to_doomlink_url();
+        assert!(!old.contains("tls"));
+        assert!(!InviteLink::parse_at(&old, 0).unwrap().tls);
+    }
+
+    #[test]
+    fn a_bad_tls_part_is_named() {
+        let good = InviteLink {
+            tls: true,
+            ..link()
+        }
+        .to_doomlink_url();
+        for (input, word) in [
+            (good.replace("tls=1", "tls=0"), "tls="),
+            (good.replace("tls=1", "tls=yes"), "tls="),
+            (good.replace("tls=1", "tls="), "tls="),
+            (good.replace("tls=1", "tls=1&tls=1"), "unexpected"),
+            (good.replace("tls=1", "tls"), "unexpected"),
+            (
+                link().to_web_url(false).replace("#", "&tls=1#"),
+                "contradicts",
+            ),
+        ] {
+            let e = InviteLink::parse_at(&input, 0).unwrap_err().to_string();
+            assert!(e.contains(word), "{input} -> {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn rendezvous_addresses_say_tls_by_scheme() {
+        let p = |s: &str| RendezvousAddr::parse(s).map(|a| (a.host_port, a.tls));
+        assert_eq!(
+            p("rv.example.org:7342"),
+            Ok(("rv.example.org:7342".into(), false))
+        );
+        assert_eq!(
+            p(" wss://rv.example.org:443/ "),
+            Ok(("rv.example.org:443".into(), true))
+        );
+        assert_eq!(
+            p("HTTPS://127.0.0.1:8443"),
+            Ok(("127.0.0.1:8443".into(), true))
+        );
+        assert_eq!(p("ws://[::1]:7342"), Ok(("[::1]:7342".into(), false)));
+        assert_eq!(p("http://h:1"), Ok(("h:1".into(), false)));
+        for bad in [
+            "",
+            "wss://",
+            "wss://host",
+            "https://h:1/ws",
+            "ftp://h:1",
+            "wss://h:0",
+        ] {
+            assert!(RendezvousAddr::parse(bad).is_err(), "{bad}");
+        }
+        let a = RendezvousAddr::parse("wss://h:1").unwrap();
+        assert_eq!(RendezvousAddr::parse(&a.to_string()), Ok(a));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::{Config, WadSet};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-pub use doomlink_net::testing::{wait_event, Inbox};
+pub use doomlink_net::testing::{wait_event, Inbox, TestCa};
 
 pub fn cfg(name: &str) -> Config {
     Config::new(name, WadSet::default())
@@ -64,6 +64,23 @@ pub struct TestRendezvous {
     pub stop: doomlink_net::rendezvous::ShutdownHandle,
     pub task: tokio::task::JoinHandle<Result<(), doomlink_net::rendezvous::ServeError>>,
     pub dir: std::path::PathBuf,
+    /// The certificate's reload handle, when the rendezvous speaks TLS.
+    pub tls: Option<doomlink_net::rendezvous::tls::TlsReload>,
+    /// What its clients trust (the test CA's file when it speaks TLS).
+    pub trust: doomlink_net::tls_client::ClientTls,
+    pub admin: doomlink_net::rendezvous::AdminHandle,
+}
+
+/// A directory of the test's own under the system's temp dir.
+pub fn test_dir(what: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "doomlink-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A rendezvous on 127.0.0.1 with free ports and a data dir of its own, its TURN relaying to
@@ -98,10 +115,35 @@ impl TestRendezvous {
 
     /// A rendezvous as `cfg` says (from [`test_serve_config`], changed as a test needs).
     pub async fn start_with(cfg: doomlink_net::rendezvous::ServeConfig) -> TestRendezvous {
+        Self::run(cfg, Default::default()).await
+    }
+
+    /// [`TestRendezvous::start`] speaking TLS with a certificate from `ca`, which its clients
+    /// ([`TestRendezvous::trust`]) trust.
+    pub async fn start_tls(
+        limits: doomlink_net::rendezvous::Limits,
+        ca: &TestCa,
+    ) -> TestRendezvous {
+        let mut cfg = test_serve_config(limits, &["127.0.0.0/8"]);
+        std::fs::create_dir_all(&cfg.data_dir).unwrap();
+        let files = doomlink_net::rendezvous::tls::TlsFiles {
+            cert: cfg.data_dir.join("cert.pem"),
+            key: cfg.data_dir.join("key.pem"),
+        };
+        ca.issue(&files.cert, &files.key);
+        cfg.tls = Some(files);
+        Self::run(cfg, ca.trust()).await
+    }
+
+    async fn run(
+        cfg: doomlink_net::rendezvous::ServeConfig,
+        trust: doomlink_net::tls_client::ClientTls,
+    ) -> TestRendezvous {
         use doomlink_net::rendezvous::Rendezvous;
         let dir = cfg.data_dir.clone();
         let rv = Rendezvous::bind(cfg).await.expect("rendezvous binds");
         let (addr, turn, stop) = (rv.http_addr(), rv.turn_addr(), rv.shutdown_handle());
+        let (tls, admin) = (rv.tls_handle(), rv.admin_handle());
         let task = tokio::spawn(rv.run());
         TestRendezvous {
             addr,
@@ -109,11 +151,18 @@ impl TestRendezvous {
             stop,
             task,
             dir,
+            tls,
+            trust,
+            admin,
         }
     }
 
+    /// The rendezvous as a client names it: `wss://127.0.0.1:PORT` with TLS.
     pub fn host_port(&self) -> String {
-        self.addr.to_string()
+        match self.tls {
+            Some(_) => format!("wss://{}", self.addr),
+            None => self.addr.to_string(),
+        }
     }
 }
 

@@ -96,6 +96,7 @@ impl InternetNetplay {
         let mut room_opts = RoomOptions::new(rendezvous, identity);
         room_opts.name = request.player_name.clone();
         room_opts.rtc = self.rtc(&request.internet);
+        room_opts.tls = request.internet.trust();
         let (host, _sink, invite) = rt
             .block_on(host_hub(room_opts, cfg))
             .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
@@ -130,6 +131,7 @@ impl InternetNetplay {
         let opts = JoinOptions {
             name: request.player_name.clone(),
             rtc,
+            tls: request.internet.trust(),
         };
         let (host, _sink, hub) = rt
             .block_on(join_client(&invite, opts, cfg))
@@ -172,10 +174,11 @@ impl InternetNetplay {
         };
         let created = runtime()
             .map_err(failed)?
-            .block_on(doomlink_net::admin_api::create_room(
+            .block_on(doomlink_net::admin_api::create_room_with(
                 &options.server,
                 &options.admin_token,
                 &room,
+                &request.internet.trust(),
             ))
             .map_err(failed)?;
         println!("{}", created.link);

@@ -28,7 +28,8 @@ pub struct HostOptions {
     pub game_name: String,
     /// Over the LAN, over the Internet through a rendezvous, or on a server.
     pub transport: Transport,
-    /// [`Transport::Server`]: `host:port` of the `doomlink serve`, and its admin token.
+    /// [`Transport::Server`]: `host:port` of the `doomlink serve` (`https://host:port` when it
+    /// speaks TLS), and its admin token.
     pub server: String,
     pub admin_token: String,
 }
@@ -50,9 +51,23 @@ pub enum Transport {
 /// at, and STUN/TURN servers to use besides those a rendezvous hands out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InternetOptions {
-    /// `host:port` of a `doomlink serve`; None: no rendezvous is set.
+    /// `host:port` of a `doomlink serve`, or `wss://host:port` for one that speaks TLS; None:
+    /// no rendezvous is set.
     pub rendezvous: Option<String>,
     pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
+    /// CA certificates (PEM) a TLS rendezvous's certificate may be signed by, besides the
+    /// system's roots: a private rendezvous.
+    pub rendezvous_ca_file: Option<std::path::PathBuf>,
+}
+
+impl InternetOptions {
+    /// What a TLS rendezvous's (or admin API's) certificate is checked against.
+    pub fn trust(&self) -> doomlink_net::tls_client::ClientTls {
+        self.rendezvous_ca_file
+            .clone()
+            .map(doomlink_net::tls_client::ClientTls::with_ca_file)
+            .unwrap_or_default()
+    }
 }
 
 impl HostOptions {
@@ -127,6 +142,8 @@ pub struct NetStart {
     pub player_name: Option<String>,
     /// The rendezvous to host at; None: the Settings' one.
     pub rendezvous: Option<String>,
+    /// The CA file for a TLS rendezvous; None: the Settings' one.
+    pub rendezvous_ca_file: Option<std::path::PathBuf>,
     /// STUN/TURN servers besides the Settings' ones.
     pub ice_servers: Vec<doomlink_net::signaling::IceServer>,
     pub action: NetAction,
