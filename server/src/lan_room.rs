@@ -81,6 +81,20 @@ pub(crate) struct LanRoom {
     pub(crate) bytes_out: AtomicU64,
     /// Datagrams from peers the room did not take (full, closing, too many peers).
     pub(crate) refused: AtomicU64,
+    /// Players, RTTs and drops as [`LanRoom::pump`] last published them (see
+    /// [`LanFigures`]).
+    published: Mutex<LanFigures>,
+}
+
+/// A LAN room's figures for readers that must not take the locks its datagrams take (the
+/// service's metrics): published by the guest's thread while it pumps the port, at most every
+/// [`doomlink_net::webrtc::node::PUBLISH_EVERY`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LanFigures {
+    at: Option<Instant>,
+    pub(crate) players: usize,
+    pub(crate) rtts: Vec<f64>,
+    pub(crate) drops: u64,
 }
 
 impl LanRoom {
@@ -111,6 +125,7 @@ impl LanRoom {
             dgrams_out: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            published: Mutex::default(),
         });
         let cfg = LanConfig {
             bind_ip,
@@ -145,12 +160,31 @@ impl LanRoom {
         lock(&self.bridge).as_ref()?.port_fd(self.port)
     }
 
-    /// Reads what waits on the port (from the guest's thread, see [`LanRoom::wait_fd`]).
+    /// Reads what waits on the port (from the guest's thread, see [`LanRoom::wait_fd`]), and
+    /// publishes the room's figures when they are due.
     pub(crate) fn pump(&self) {
         let bridge = lock(&self.bridge).clone();
         if let Some(b) = bridge {
             b.pump(self.port);
         }
+        let now = Instant::now();
+        let due = lock(&self.published).at.is_none_or(|at| {
+            now.saturating_duration_since(at) >= doomlink_net::webrtc::node::PUBLISH_EVERY
+        });
+        if due {
+            let figures = LanFigures {
+                at: Some(now),
+                players: self.players(),
+                rtts: self.rtts(),
+                drops: self.drops(),
+            };
+            *lock(&self.published) = figures;
+        }
+    }
+
+    /// The figures [`LanRoom::pump`] last published.
+    pub(crate) fn published(&self) -> LanFigures {
+        lock(&self.published).clone()
     }
 
     /// LAN players in the room now.

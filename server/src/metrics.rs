@@ -1,11 +1,12 @@
 //! The service's figures as Prometheus text (`/metrics`) and the counts `/health` gives, and
 //! the tic delay histogram the rooms keep.
 //!
-//! Rendering visits every room: its hub's link table and its LAN peers, under the locks a
-//! player's datagrams take too. So requests do not render: they get the last [`Snapshot`],
-//! rendered again only once it is [`PUBLISH_MAX_AGE`] old (one request renders, the others
-//! wait for it and share it). However many requests come, the rooms are visited at most four
-//! times a second.
+//! The figures come from what the rooms publish — each hub's link reports, published by its
+//! timer task, and each LAN port's players and RTTs, published by the guest's thread as it
+//! reads the port, both at most every `PUBLISH_EVERY` — and from counters: rendering takes no
+//! lock a player's datagram takes. Requests get the last [`Snapshot`], rendered again only once
+//! it is [`PUBLISH_MAX_AGE`] old (one request renders, the others wait for it and share it), so
+//! a flood of requests costs at most four renders a second.
 
 use crate::lock;
 use crate::procstat::*;
@@ -53,7 +54,7 @@ fn render(rooms: &Rooms, renders: u64) -> Snapshot {
     use std::fmt::Write;
     let at = Instant::now();
     let list: Vec<Arc<Room>> = lock(&rooms.inner.rooms).values().cloned().collect();
-    let players: usize = list.iter().map(|r| r.players()).sum();
+    let players: usize = list.iter().map(|r| r.published_players()).sum();
     let mut s = String::new();
     let head = |s: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -255,7 +256,7 @@ fn render(rooms: &Rooms, renders: u64) -> Snapshot {
     let figures: Vec<(String, [f64; 14])> = list
         .iter()
         .map(|r| {
-            let links = r.hub.links();
+            let links = r.hub.published_links();
             let mut f = [0.0; 14];
             f[0] = links.iter().filter(|l| l.addr.is_some()).count() as f64;
             let mut rtts: Vec<f64> = links
@@ -264,7 +265,8 @@ fn render(rooms: &Rooms, renders: u64) -> Snapshot {
                 .collect();
             if let Some(lan) = &r.lan {
                 let n = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
-                f[9] = lan.players() as f64;
+                let published = lan.published();
+                f[9] = published.players as f64;
                 f[10] = n(&lan.dgrams_in);
                 f[11] = n(&lan.dgrams_out);
                 f[12] = n(&lan.bytes_in);
@@ -274,10 +276,10 @@ fn render(rooms: &Rooms, renders: u64) -> Snapshot {
                 f[2] += f[11];
                 f[3] += f[12];
                 f[4] += f[13];
-                f[5] += (n(&lan.refused) as u64 + lan.drops()) as f64;
-                rtts.extend(lan.rtts());
+                f[5] += (n(&lan.refused) as u64 + published.drops) as f64;
+                rtts.extend(published.rtts);
             }
-            for l in &links {
+            for l in links.iter() {
                 f[1] += l.stats.dgrams_in as f64;
                 f[2] += l.stats.dgrams_out as f64;
                 f[3] += l.stats.dgram_bytes_in as f64;

@@ -103,6 +103,16 @@ impl Room {
     fn guest(&self) -> MutexGuard<'_, Option<Guest>> {
         self.guest.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// [`Room::players`] from the figures the hub and the LAN port published (no lock their
+    /// datagrams take): for the service's metrics and health.
+    pub(crate) fn published_players(&self) -> usize {
+        self.hub
+            .published_links()
+            .iter()
+            .filter(|l| l.addr.is_some())
+            .count()
+            + self.lan.as_ref().map_or(0, |l| l.published().players)
+    }
     /// Players in the room over either transport.
     pub(crate) fn players(&self) -> usize {
         self.hub.links().iter().filter(|l| l.addr.is_some()).count() + self.lan_players()

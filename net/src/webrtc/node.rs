@@ -139,7 +139,19 @@ struct Inner {
     events: mpsc::UnboundedSender<NodeEvent>,
     wake: Notify,
     rt: tokio::runtime::Handle,
+    /// The links' figures as the timer task last published them (see [`PUBLISH_EVERY`]).
+    published: Mutex<Published>,
 }
+
+/// The link reports the timer task published, and when.
+struct Published {
+    at: Option<Instant>,
+    links: Arc<Vec<LinkReport>>,
+}
+
+/// How often the timer task publishes the links' figures for readers that must not take the
+/// session's lock (a service's metrics): at most this often, and at least once a second.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// A session on WebRTC links. Cheap to clone (a handle); see the module docs.
 #[derive(Clone)]
@@ -191,6 +203,10 @@ impl WebRtcNode {
                 events,
                 wake: Notify::new(),
                 rt: tokio::runtime::Handle::current(),
+                published: Mutex::new(Published {
+                    at: None,
+                    links: Arc::default(),
+                }),
             }),
         };
         let weak = Arc::downgrade(&node.inner);
@@ -225,6 +241,9 @@ impl WebRtcNode {
                     _ = notified => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
+                if let Some(inner) = weak.upgrade() {
+                    WebRtcNode { inner }.publish_if_due();
+                }
             }
         });
         (node, rx)
@@ -250,6 +269,41 @@ impl WebRtcNode {
     /// Our virtual address (a client's once welcomed).
     pub fn local_addr(&self) -> Option<Ipv4Addr> {
         self.inner.lock().session.local_addr()
+    }
+
+    /// [`WebRtcNode::links`] as the node's timer task last published them (at most
+    /// [`PUBLISH_EVERY`] and at least a second old while the node lives): for readers that
+    /// must not wait on the session's lock, which every datagram takes.
+    pub fn published_links(&self) -> Arc<Vec<LinkReport>> {
+        self.inner
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .links
+            .clone()
+    }
+
+    fn publish_if_due(&self) {
+        let now = Instant::now();
+        let due = {
+            let p = self
+                .inner
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            p.at.is_none_or(|at| now.saturating_duration_since(at) >= PUBLISH_EVERY)
+        };
+        if due {
+            let links = Arc::new(self.links());
+            *self
+                .inner
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Published {
+                at: Some(now),
+                links,
+            };
+        }
     }
 
     /// Every link with its figures and path, for the UI.
