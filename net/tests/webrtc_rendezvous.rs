@@ -446,15 +446,13 @@ async fn a_tampered_fingerprint_is_refused_and_says_why() {
     assert_ne!(ok.addr, Ipv4Addr::UNSPECIFIED);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
-    init_tracing();
-    let rv = TestRendezvous::start(Limits::default()).await;
+/// A hub and one client at `rv`, both relay-only, the client in the hub's game.
+async fn relayed_pair(rv: &TestRendezvous) -> (Peer, Peer, InviteLink) {
     let relay = RtcOptions {
         relay_only: true,
         ..RtcOptions::loopback()
     };
-    let (mut hub, invite) = start_hub(&rv, relay.clone()).await;
+    let (mut hub, invite) = start_hub(rv, relay.clone()).await;
     let client = join(&invite, "bob", relay).await;
     assert!(
         wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
@@ -464,6 +462,14 @@ async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
         .await
         .is_some()
     );
+    (hub, client, invite)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
+    init_tracing();
+    let rv = TestRendezvous::start(Limits::default()).await;
+    let (hub, client, _) = relayed_pair(&rv).await;
     let links = hub.node.links();
     let path = links[0].path.clone().expect("path reported");
     assert_eq!(path.kind, PathKind::Relayed, "{path:?}");
@@ -511,20 +517,7 @@ async fn a_forced_relay_goes_through_an_external_coturn_with_the_builtin_turn_of
     assert_eq!(urls[1], coturn.url());
     drop(room);
 
-    let relay = RtcOptions {
-        relay_only: true,
-        ..RtcOptions::loopback()
-    };
-    let (mut hub, invite) = start_hub(&rv, relay.clone()).await;
-    let client = join(&invite, "bob", relay).await;
-    assert!(
-        wait_event(&mut hub.events, Duration::from_secs(5), |e| matches!(
-            e,
-            NodeEvent::Session(Event::PeerJoined { .. })
-        ))
-        .await
-        .is_some()
-    );
+    let (hub, client, invite) = relayed_pair(&rv).await;
     // Both ends relay through coturn: their addresses are its allocations' relay ports.
     let on_coturn = |addr: &str| {
         addr.strip_prefix("127.0.0.1:")
@@ -545,14 +538,7 @@ async fn a_forced_relay_goes_through_an_external_coturn_with_the_builtin_turn_of
     datagrams_flow(&client.node, hub.addr, 2342, &hub.inbox, 40).await;
     datagrams_flow(&hub.node, client.addr, 6000, &client.inbox, 40).await;
     // coturn granted the host and the joiner allocations, each under a username of its own.
-    let users = coturn.allocations();
-    for who in ["host", "1"] {
-        let suffix = format!(":{}-{who}", invite.room);
-        assert!(
-            users.iter().any(|u| u.ends_with(&suffix)),
-            "no allocation for {suffix} in {users:?}"
-        );
-    }
+    coturn.assert_allocated(&invite.room, &["host", "1"]);
 }
 
 /// Allocates on `coturn` with `ice`'s credentials: the relayed address, or the error.

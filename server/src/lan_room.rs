@@ -354,13 +354,8 @@ mod tests {
         }
     }
 
-    /// A LAN room of two places on a real port of 127.0.0.1: two joiners come in at the guest's
-    /// 2342 from LAN addresses apart from the session's, a third hears "Server is full!" and
-    /// never reaches the guest; closing tells the players (DISCONNECT) and frees the port.
-    #[test]
-    fn a_lan_room_takes_players_up_to_its_limit() {
-        use std::net::UdpSocket;
-        let spec = RoomSpec {
+    fn room_of_two() -> RoomSpec {
+        RoomSpec {
             name: "lan".into(),
             iwad: PathBuf::from("x.wad"),
             game: GameSettings {
@@ -368,7 +363,16 @@ mod tests {
                 ..GameSettings::default()
             },
             lan_port: None,
-        };
+        }
+    }
+
+    /// A LAN room of two places on a real port of 127.0.0.1: two joiners come in at the guest's
+    /// 2342 from LAN addresses apart from the session's, a third hears "Server is full!" and
+    /// never reaches the guest; closing tells the players (DISCONNECT) and frees the port.
+    #[test]
+    fn a_lan_room_takes_players_up_to_its_limit() {
+        use std::net::UdpSocket;
+        let spec = room_of_two();
         // Overlapping networks are refused.
         let seen = Arc::new(Seen::default());
         let port = {
@@ -489,15 +493,7 @@ mod tests {
     #[test]
     fn a_flood_from_many_sources_reaches_the_guest_at_the_nats_rate_and_leaves_the_room_open() {
         use std::net::UdpSocket;
-        let spec = RoomSpec {
-            name: "lan".into(),
-            iwad: PathBuf::from("x.wad"),
-            game: GameSettings {
-                players: Some(2),
-                ..GameSettings::default()
-            },
-            lan_port: None,
-        };
+        let spec = room_of_two();
         let seen = Arc::new(Seen::default());
         let port = UdpSocket::bind("127.0.0.1:0")
             .unwrap()

@@ -178,13 +178,6 @@ fn two_players_play_a_game_relayed_through_coturn() {
         2,
         tics,
     );
-    let users = coturn.allocations();
-    for who in ["host", "1"] {
-        let suffix = format!(":{}-{who}", invite.room);
-        assert!(
-            users.iter().any(|u| u.ends_with(&suffix)),
-            "no allocation for {suffix} in {users:?}"
-        );
-    }
+    coturn.assert_allocated(&invite.room, &["host", "1"]);
     rv_stop.shutdown();
 }

@@ -117,6 +117,19 @@ impl Coturn {
             .collect()
     }
 
+    /// Panics unless each of `players` (`host`, or a joiner's peer number) of `room` was
+    /// granted an allocation under a username of its own (`EXPIRY:ROOM-PLAYER`).
+    pub fn assert_allocated(&self, room: &str, players: &[&str]) {
+        let users = self.allocations();
+        for who in players {
+            let suffix = format!(":{room}-{who}");
+            assert!(
+                users.iter().any(|u| u.ends_with(&suffix)),
+                "no allocation for {suffix} in {users:?}"
+            );
+        }
+    }
+
     /// Waits until a STUN Binding request is answered; panics with the log if the child
     /// exits or `limit` passes first.
     fn wait_ready(&mut self, limit: Duration) {
