@@ -7,6 +7,7 @@ use doomlink_net::chocolate;
 use doomlink_net::lan::nat::NatConfig;
 use doomlink_net::lan::side::{SideConfig, SideRole};
 use doomlink_net::lan::{GuestSink, LanBridge, LanConfig};
+use doomlink_net::relay::bucket::TokenBucket;
 use doomlink_net::relay::subnet::Subnet;
 use doomlink_net::webrtc::node::WebRtcNode;
 use std::collections::HashMap;
@@ -84,7 +85,13 @@ pub(crate) struct LanRoom {
     /// Players, RTTs and drops as [`LanRoom::pump`] last published them (see
     /// [`LanFigures`]).
     published: Mutex<LanFigures>,
+    /// QUERYs the guest may still answer now ([`QUERY_BURST`], [`QUERIES_PER_SEC`]).
+    queries: Mutex<TokenBucket>,
 }
+
+/// QUERYs (server browsers) a room's guest answers at once, and then per second.
+pub(crate) const QUERY_BURST: f64 = 8.0;
+pub(crate) const QUERIES_PER_SEC: f64 = 4.0;
 
 /// A LAN room's figures for readers that must not take the locks its datagrams take (the
 /// service's metrics): published by the guest's thread while it pumps the port, at most every
@@ -126,6 +133,11 @@ impl LanRoom {
             bytes_out: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             published: Mutex::default(),
+            queries: Mutex::new(TokenBucket::new(
+                QUERIES_PER_SEC,
+                QUERY_BURST,
+                Instant::now(),
+            )),
         });
         let cfg = LanConfig {
             bind_ip,
@@ -267,6 +279,17 @@ impl LanRoom {
 impl GuestSink for LanRoom {
     fn deliver(&self, _dst_port: u16, src: SocketAddrV4, data: &[u8]) {
         let now = Instant::now();
+        // A server browser's QUERY is answered with the game's description, ~25 times its
+        // size, to whatever address it claims: the room passes a few a second to the guest, so
+        // a spoofed flood of them reflects a trickle, whatever its size.
+        if chocolate::is_query(data) {
+            if lock(&self.queries).take(now) {
+                self.guard.deliver(GUEST_PORT, src, data);
+            } else {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
         // A player's datagrams: the fast path, every tic.
         let playing = match lock(&self.peers).get_mut(&src) {
             Some(p) if now.duration_since(p.last_in) < LAN_LIVE => {
@@ -290,12 +313,6 @@ impl GuestSink for LanRoom {
                     p.last_in = now;
                 }
                 None
-            } else if chocolate::is_query(data) {
-                // A server browser: the guest answers it, and it takes no place in the room.
-                // (How many new sources reach the guest at all is the bridge's NAT's rate.)
-                drop(peers);
-                self.guard.deliver(GUEST_PORT, src, data);
-                return;
             } else if !self.accepting.load(Ordering::Relaxed) {
                 Some("The room is closing.")
             } else if hub_players + peers.values().filter(|p| p.counts(now)).count()
@@ -487,9 +504,10 @@ mod tests {
 
     /// SYNs and QUERYs from 400 source addresses at once (what spoofing makes of a flood): the
     /// guest hears from no more new sources than the bridge's NAT admits (16 at once, then 4 a
-    /// second; of those, SYNs past the room's places get the reject instead), so what it
-    /// answers them with is bounded whatever the flood's size; the flood holds the room only
-    /// for the few seconds a joiner is pending, then a real one gets in.
+    /// second; of those, SYNs past the room's places get the reject instead) and answers no
+    /// more QUERYs than the room's rate, from one address or many, so what it sends strangers is
+    /// bounded whatever the flood's size; the flood holds the room only for the few seconds a
+    /// joiner is pending, then a real one gets in.
     #[test]
     fn a_flood_from_many_sources_reaches_the_guest_at_the_nats_rate_and_leaves_the_room_open() {
         use std::net::UdpSocket;
@@ -537,6 +555,23 @@ mod tests {
         let last = got.last().expect("delivered");
         assert_eq!(last.1.port(), joiner.local_addr().unwrap().port());
         assert_eq!(last.2, syn);
+        // One address (a spoofed victim's) sending QUERYs as fast as it can: the guest sees a
+        // few a second, not the flood.
+        let victim = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = lock(&seen.0).len();
+        let flood_started = Instant::now();
+        for _ in 0..2000 {
+            victim.send_to(&[0, 13], ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        lan.pump();
+        let answered = lock(&seen.0).len() - before;
+        let allowed = QUERY_BURST as usize
+            + (QUERIES_PER_SEC * flood_started.elapsed().as_secs_f64()).ceil() as usize;
+        assert!(
+            (1..=allowed).contains(&answered),
+            "{answered} of 2000 QUERYs from one address reached the guest (allowed {allowed})"
+        );
         lan.close();
     }
 }
