@@ -5,10 +5,11 @@
 //! player says so (Join, or Enter; Not now, or Escape).
 //!
 //! What is shown comes from the link itself, which the parser has checked (the rendezvous is a
-//! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name, which
-//! the rendezvous gives to whoever holds the link's secret (stripped of control and bidi
-//! characters on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
+//! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name and its
+//! players' names, which the rendezvous gives to whoever holds the link's secret (stripped of
+//! control and bidi characters on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
 
+use doomlink_play::net::online::RoomPeek;
 use doomlink_play::net::signaling::invite::InviteLink;
 use doomlink_play::net::tls_client::ClientTls;
 use eframe::egui::{self, RichText};
@@ -20,7 +21,8 @@ pub struct OutsideInvite {
     link: String,
     /// What the link's rendezvous's certificate is checked against, if it speaks TLS.
     trust: ClientTls,
-    /// Who hosts the room, as its rendezvous says when asked with the link's secret.
+    /// Who hosts the room and who is in it, as its rendezvous says when asked with the link's
+    /// secret.
     host: Arc<Mutex<HostName>>,
     asked: bool,
     rendezvous: String,
@@ -32,7 +34,7 @@ pub struct OutsideInvite {
 
 enum HostName {
     Asking,
-    Known(String),
+    Known(RoomPeek),
     /// The rendezvous did not answer (why is on stderr).
     Unknown,
 }
@@ -83,10 +85,13 @@ impl OutsideInvite {
         let _ = std::thread::Builder::new()
             .name("doomlink-peek".into())
             .spawn(move || {
-                let answer = match doomlink_play::internet::peek_host(&link, &trust) {
-                    Ok(name) => {
-                        eprintln!("doomlink: {summary} is hosted by {name:?}");
-                        HostName::Known(name)
+                let answer = match doomlink_play::internet::peek(&link, &trust) {
+                    Ok(room) => {
+                        eprintln!(
+                            "doomlink: {summary} is hosted by {:?}; players: {:?}",
+                            room.host, room.players
+                        );
+                        HostName::Known(room)
                     }
                     Err(e) => {
                         eprintln!("doomlink: who hosts {summary}: {e:#}");
@@ -111,18 +116,25 @@ impl OutsideInvite {
                     .num_columns(2)
                     .spacing([16.0, 4.0])
                     .show(ui, |ui| {
+                        let asked = self.host.lock().unwrap_or_else(|e| e.into_inner());
                         ui.label("Host");
-                        match &*self.host.lock().unwrap_or_else(|e| e.into_inner()) {
+                        match &*asked {
                             HostName::Asking => ui.label(RichText::new("asking…").weak()),
-                            HostName::Known(name) if name.is_empty() => {
+                            HostName::Known(room) if room.host.is_empty() => {
                                 ui.label(RichText::new("(no name)").weak())
                             }
-                            HostName::Known(name) => ui.label(RichText::new(name).strong()),
+                            HostName::Known(room) => ui.label(RichText::new(&room.host).strong()),
                             HostName::Unknown => ui.label(
                                 RichText::new("unknown: the rendezvous did not answer").weak(),
                             ),
                         };
                         ui.end_row();
+                        if let HostName::Known(room) = &*asked {
+                            ui.label("Players");
+                            ui.label(players_line(room));
+                            ui.end_row();
+                        }
+                        drop(asked);
                         ui.label("Rendezvous");
                         ui.label(RichText::new(&self.rendezvous).monospace());
                         ui.end_row();
@@ -162,6 +174,31 @@ impl OutsideInvite {
     }
 }
 
+/// "alice, bob (2 of 4)": who is in the room and how many the game waits for, as the host
+/// last told its rendezvous.
+fn players_line(room: &RoomPeek) -> String {
+    let names: Vec<&str> = room
+        .players
+        .iter()
+        .map(|n| {
+            if n.is_empty() {
+                "(no name)"
+            } else {
+                n.as_str()
+            }
+        })
+        .collect();
+    let list = if names.is_empty() {
+        "nobody yet".to_string()
+    } else {
+        names.join(", ")
+    };
+    match room.expected {
+        0 => list,
+        n => format!("{list} ({} of {n})", names.len()),
+    }
+}
+
 /// "5 h 59 min" until `expires` (unix seconds); `None` once past.
 fn time_left(expires: u64) -> Option<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
@@ -187,6 +224,21 @@ mod tests {
         assert!(
             OutsideInvite::from_text("doomlink://join/x/r!om#s", ClientTls::default()).is_none()
         );
+    }
+
+    #[test]
+    fn players_read_as_a_list_with_the_count_the_game_waits_for() {
+        let room = |players: &[&str], expected| RoomPeek {
+            host: "h".into(),
+            players: players.iter().map(|p| p.to_string()).collect(),
+            expected,
+        };
+        assert_eq!(
+            players_line(&room(&["alice", ""], 4)),
+            "alice, (no name) (2 of 4)"
+        );
+        assert_eq!(players_line(&room(&["alice"], 0)), "alice");
+        assert_eq!(players_line(&room(&[], 2)), "nobody yet (0 of 2)");
     }
 
     #[test]

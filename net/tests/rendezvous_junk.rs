@@ -398,19 +398,49 @@ async fn per_address_limits_count_the_clients_a_trusted_proxy_names_and_no_one_e
     );
 }
 
-/// A joiner asks who hosts a link's room before joining: the host's name, cleaned of what a
-/// terminal must not be handed; a link with a wrong secret learns nothing.
+/// A joiner asks who hosts a link's room before joining: the host's name and who is in the
+/// room as the host last said, cleaned of what a terminal must not be handed; a link with a
+/// wrong secret learns nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_tells_who_hosts_its_room_to_the_holder_of_its_secret_only() {
     use doomlink_net::online::peek_room;
     let rv = TestRendezvous::start(Limits::default()).await;
     let mut opts = HostOptions::new(rv.host_port(), Identity::ephemeral().unwrap());
     opts.name = "alice\u{1b}[31m\u{202e}".into();
-    let room = host_room(opts).await.unwrap();
-    assert_eq!(
-        peek_room(&room.invite, &Default::default()).await.unwrap(),
-        "alice[31m"
-    );
+    let mut room = host_room(opts).await.unwrap();
+    let peeked = peek_room(&room.invite, &Default::default()).await.unwrap();
+    assert_eq!(peeked.host, "alice[31m");
+    assert_eq!((peeked.players.len(), peeked.expected), (0, 0));
+
+    // The host tells who is in, and tells again when that changes.
+    let in_room = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        "alice".to_string(),
+        "bob\u{7}\u{200b}".to_string(),
+    ]));
+    let list = in_room.clone();
+    room.follow_players(4, move || list.lock().unwrap().clone());
+    let players_become = |want: &'static [&'static str]| {
+        let invite = room.invite.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let p = peek_room(&invite, &Default::default()).await.unwrap();
+                if p.players == want {
+                    assert_eq!(p.expected, 4);
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "players stayed {:?}",
+                    p.players
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    players_become(&["alice", "bob"]).await;
+    in_room.lock().unwrap().push("carol".into());
+    players_become(&["alice", "bob", "carol"]).await;
     let mut forged = room.invite.clone();
     forged.secret = "not-the-secret-of-this-room".into();
     match peek_room(&forged, &Default::default()).await {

@@ -12,7 +12,7 @@ use doomlink_net::online::manual::{
     CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin,
 };
 use doomlink_net::online::{
-    host_room, join_room, peek_room, HostOptions, JoinOptions, OnlineError,
+    host_room, join_room, peek_room, HostOptions, JoinOptions, OnlineError, RoomPeek,
 };
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::IceServer;
@@ -435,8 +435,21 @@ pub async fn host_hub(
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     let mut room = host_room(opts).await?;
     let invite = room.invite.clone();
+    let own_name = cfg.name.clone();
     let host = InternetHost::start(cfg, true);
     let taker = host.node.clone();
+    let node = host.node.clone();
+    room.follow_players(0, move || {
+        let joined = node.published_links();
+        std::iter::once(own_name.clone())
+            .chain(
+                joined
+                    .iter()
+                    .filter(|l| l.addr.is_some())
+                    .map(|l| l.name.clone().unwrap_or_default()),
+            )
+            .collect()
+    });
     tokio::spawn(async move {
         while let Some(j) = room.next_joiner().await {
             match j {
@@ -496,11 +509,10 @@ pub async fn join_client(
     attach_client(cfg, joined.link).await
 }
 
-/// Who hosts the room of invite `link` (the name it registered with), asked of its rendezvous
-/// without joining (a TLS rendezvous's certificate checked against `tls`); blocks for at most
-/// a few seconds. For the question a link opened from
-/// outside the window waits on.
-pub fn peek_host(link: &str, tls: &ClientTls) -> Result<String> {
+/// Who hosts the room of invite `link` (the name it registered with) and who is in it, asked of
+/// its rendezvous without joining (a TLS rendezvous's certificate checked against `tls`); blocks
+/// for at most a few seconds. For the question a link opened from outside the window waits on.
+pub fn peek(link: &str, tls: &ClientTls) -> Result<RoomPeek> {
     let invite = InviteLink::parse(link)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -356,6 +356,20 @@ impl Rooms {
             let _ = l.hub.set(hub.clone());
         }
         spawn_event_drain(id.clone(), events);
+        {
+            // The room's players for the join question: WebRTC players by name, LAN players
+            // (whose names the game keeps to itself) as such.
+            let (hub, lan) = (hub.clone(), lan.clone());
+            hosted.follow_players(spec.players(), move || {
+                let lan_players = lan.as_ref().map_or(0, |l| l.published().players);
+                hub.published_links()
+                    .iter()
+                    .filter(|l| l.addr.is_some())
+                    .map(|l| l.name.clone().unwrap_or_default())
+                    .chain(std::iter::repeat_n("LAN player".to_string(), lan_players))
+                    .collect()
+            });
+        }
         let host_io = Arc::new(RoomIo {
             inner: InternetHost {
                 node: hub.clone(),

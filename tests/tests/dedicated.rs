@@ -658,22 +658,34 @@ fn created_rooms_start_when_their_players_are_in() {
         let dirs: Vec<Scratch> = (0..n)
             .map(|k| Scratch::new(&format!("dedcount-{n}-{k}")))
             .collect();
-        let ps: Vec<KillOnDrop> = dirs
-            .iter()
-            .enumerate()
-            .map(|(k, d)| {
-                let seed = 700 + 10 * n as u64 + k as u64;
-                joiner(
-                    &link,
-                    Bind::Rtc("127.0.0.1"),
-                    d.path(),
-                    seed,
-                    tics,
-                    None,
-                    "p",
-                )
-            })
-            .collect();
+        let spawn = |k: usize| {
+            let seed = 700 + 10 * n as u64 + k as u64;
+            joiner(
+                &link,
+                Bind::Rtc("127.0.0.1"),
+                dirs[k].path(),
+                seed,
+                tics,
+                None,
+                "p",
+            )
+        };
+        let mut ps: Vec<KillOnDrop> = (0..n - 1).map(spawn).collect();
+        // Before the last player: whoever asks with the link learns who is in and how many
+        // the game waits for.
+        poll_until(
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+            &format!("room of {n} saying {} of {n} are in", n - 1),
+            || {
+                let room = doomlink_play::internet::peek(&link, &Default::default()).unwrap();
+                assert_eq!(room.host, format!("of{n}"));
+                assert_eq!(room.expected as usize, n);
+                room.players.len() == n - 1
+            },
+            || svc.log(),
+        );
+        ps.push(spawn(n - 1));
         games.push((n, dirs, ps));
     }
     for (n, dirs, ps) in games.iter_mut() {

@@ -140,12 +140,13 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
         || read_log(&w.join("stderr")).contains("doomlink: asking before joining room "),
         logs,
     );
-    // It asked the rendezvous who hosts the room (the host is `--name host`).
+    // It asked the rendezvous who hosts the room (the host is `--name host`) and who is in it
+    // (the host told the rendezvous: itself).
     poll_until(
         POLL,
         Duration::from_secs(10),
-        "the window naming the room's host",
-        || read_log(&w.join("stderr")).contains("is hosted by \"host\""),
+        "the window naming the room's host and players",
+        || read_log(&w.join("stderr")).contains("is hosted by \"host\"; players: [\"host\"]"),
         logs,
     );
     let window = loop {

@@ -38,7 +38,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use crate::identity::{Fingerprint, Identity};
 use crate::signaling::invite::{InviteError, InviteLink, RendezvousAddr};
 use crate::signaling::{
-    Candidate, ErrorCode, IceServer, Message, SdpKind, SignalData, MAX_MESSAGE_LEN,
+    Candidate, ErrorCode, IceServer, Message, SdpKind, SignalData, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+    MAX_PLAYERS_LISTED,
 };
 use crate::tls_client::{ClientTls, ConnectError};
 use crate::webrtc::mux::{MuxLink, RtcMux};
@@ -221,7 +222,11 @@ pub struct HostedRoom {
     joiners: mpsc::Receiver<Result<Joiner, OnlineError>>,
     task: JoinHandle<()>,
     leave: mpsc::Sender<Message>,
+    players: Option<JoinHandle<()>>,
 }
+
+/// How often a hosted room looks at who is in it (and tells the rendezvous if that changed).
+const PLAYERS_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for HostedRoom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -239,6 +244,43 @@ impl HostedRoom {
         self.joiners.recv().await
     }
 
+    /// Tells the rendezvous who is in the room, for whoever asks with the link before joining
+    /// ([`peek_room`]): `players` is read every second and sent when it changed (at most
+    /// [`crate::signaling::MAX_PLAYERS_LISTED`] names), `expected` is how many the game waits
+    /// for (0: not said). Replaces an earlier call's; stops with the room.
+    pub fn follow_players(
+        &mut self,
+        expected: u8,
+        mut players: impl FnMut() -> Vec<String> + Send + 'static,
+    ) {
+        let out = self.leave.clone();
+        let task = tokio::spawn(async move {
+            let mut said: Option<Vec<String>> = None;
+            loop {
+                let mut names = players();
+                names.truncate(MAX_PLAYERS_LISTED);
+                for n in &mut names {
+                    let cut = crate::relay::wire::truncate_utf8(n, MAX_NAME_LEN).len();
+                    n.truncate(cut);
+                }
+                if said.as_ref() != Some(&names) {
+                    let msg = Message::Players {
+                        names: names.clone(),
+                        expected,
+                    };
+                    if out.send(msg).await.is_err() {
+                        break;
+                    }
+                    said = Some(names);
+                }
+                tokio::time::sleep(PLAYERS_EVERY).await;
+            }
+        });
+        if let Some(old) = self.players.replace(task) {
+            old.abort();
+        }
+    }
+
     /// Ends the room at the rendezvous (links already up are not affected).
     pub async fn close(mut self) {
         let _ = self.leave.send(Message::Leave).await;
@@ -251,6 +293,9 @@ impl Drop for HostedRoom {
         // After close() the task is done already; otherwise stop it (its socket closes, and
         // the rendezvous ends the room after its grace time).
         self.task.abort();
+        if let Some(p) = &self.players {
+            p.abort();
+        }
     }
 }
 
@@ -320,6 +365,7 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
         joiners,
         task,
         leave,
+        players: None,
     })
 }
 
@@ -538,11 +584,23 @@ pub struct Joined {
     pub host_fingerprint: Fingerprint,
 }
 
-/// Who hosts the room of an invite link, as the host named itself to the rendezvous: asked
+/// What the rendezvous tells about a room before joining it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomPeek {
+    /// The name the host registered the room with.
+    pub host: String,
+    /// Who is in the room, as the host last said (empty if it never did).
+    pub players: Vec<String>,
+    /// How many players the game waits for; 0 if the host did not say.
+    pub expected: u8,
+}
+
+/// Who hosts the room of an invite link, as the host named itself to the rendezvous, and who is
+/// in it: asked
 /// with the link's join secret before joining (nothing reaches the host); a TLS rendezvous's
 /// certificate is checked against `tls`. The name is
 /// stripped of control characters ([`crate::text`]).
-pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<String, OnlineError> {
+pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<RoomPeek, OnlineError> {
     const LIMIT: Duration = Duration::from_secs(5);
     let rv = RendezvousAddr {
         host_port: invite.rendezvous.clone(),
@@ -556,7 +614,15 @@ pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<String, O
         })
         .await?;
         let answer = match sig.recv().await? {
-            Message::RoomInfo { host } => Ok(host),
+            Message::RoomInfo {
+                host,
+                players,
+                expected,
+            } => Ok(RoomPeek {
+                host,
+                players,
+                expected,
+            }),
             other => Err(OnlineError::Protocol(format!("{other:?}"))),
         };
         let _ = sig.out.try_send(Message::Leave);

@@ -88,6 +88,9 @@ struct Conn {
 struct Room {
     /// The name the host registered with (shown to a joiner who asks first).
     host_name: String,
+    /// Who is in the room and how many the game waits for, as the host last said.
+    players: Vec<String>,
+    expected: u8,
     host_secret: String,
     join_secret: String,
     host: Option<ConnId>,
@@ -235,6 +238,8 @@ impl Registry {
                 let ice = maker.ice_servers(&id, expires);
                 let room = Room {
                     host_name: name,
+                    players: Vec::new(),
+                    expected: 0,
                     host_secret: maker.secret(),
                     join_secret: maker.secret(),
                     host: Some(conn),
@@ -384,9 +389,21 @@ impl Registry {
                         conn,
                         Message::RoomInfo {
                             host: r.host_name.clone(),
+                            players: r.players.clone(),
+                            expected: r.expected,
                         },
                     )],
                 }
+            }
+            Message::Players { names, expected } => {
+                if role != Role::Host {
+                    return not_allowed("only the host says who is in its room");
+                }
+                if let Some(r) = room_id.as_ref().and_then(|id| self.rooms.get_mut(id)) {
+                    r.players = names;
+                    r.expected = expected;
+                }
+                vec![]
             }
             Message::Keepalive => vec![],
             Message::Leave => self.leave(now, conn, true),
@@ -545,7 +562,7 @@ mod tests {
     }
 
     #[test]
-    fn a_peek_with_the_join_secret_names_the_host_and_changes_nothing() {
+    fn a_peek_with_the_join_secret_names_the_host_and_players_and_changes_nothing() {
         let now = Instant::now();
         let mut reg = Registry::new(Limits::default());
         let mut m = Maker(0);
@@ -583,9 +600,27 @@ mod tests {
             vec![(
                 2,
                 Message::RoomInfo {
-                    host: "alice".into()
+                    host: "alice".into(),
+                    players: vec![],
+                    expected: 0,
                 }
             )]
+        );
+        // The host says who is in; the next peek tells it.
+        let said = Message::Players {
+            names: vec!["alice".into(), "carol".into()],
+            expected: 4,
+        };
+        assert_eq!(reg.handle(now, 1, said.clone(), &mut m), vec![]);
+        reg.connect(3, ip(3));
+        let out = reg.handle(now, 3, peek(&join_secret), &mut m);
+        assert_eq!(
+            out[0].1,
+            Message::RoomInfo {
+                host: "alice".into(),
+                players: vec!["alice".into(), "carol".into()],
+                expected: 4,
+            }
         );
         // The host heard nothing, and the asker may still join (and be peer 1).
         let out = reg.handle(
@@ -599,9 +634,22 @@ mod tests {
             &mut m,
         );
         assert!(matches!(out[0], (2, Message::Joined { peer: 1, .. })));
-        // Nobody but the service answers with a RoomInfo.
-        let out = reg.handle(now, 1, Message::RoomInfo { host: "x".into() }, &mut m);
+        // Nobody but the service answers with a RoomInfo, and only the host lists players.
+        let info = Message::RoomInfo {
+            host: "x".into(),
+            players: vec![],
+            expected: 0,
+        };
+        let out = reg.handle(now, 1, info, &mut m);
         assert!(matches!(out[0].1, Message::Error { .. }));
+        let out = reg.handle(now, 2, said, &mut m);
+        assert!(matches!(
+            out[0].1,
+            Message::Error {
+                code: ErrorCode::NotAllowed,
+                ..
+            }
+        ));
     }
 
     #[test]

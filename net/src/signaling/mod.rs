@@ -47,6 +47,9 @@ pub const MAX_NAME_LEN: usize = 32;
 pub const MAX_TEXT_LEN: usize = 256;
 /// ICE servers handed out, and URLs per server.
 pub const MAX_ICE_SERVERS: usize = 8;
+/// Names in a [`Message::Players`] (Chocolate Doom takes 8 players; a room's list may also
+/// name who waits in its lobby).
+pub const MAX_PLAYERS_LISTED: usize = 16;
 
 /// A STUN or TURN server as WebRTC's configuration takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,9 +176,21 @@ pub enum Message {
         room: String,
         secret: String,
     },
-    /// The answer to a [`Message::Peek`]: the name the host registered the room with.
+    /// The answer to a [`Message::Peek`]: the name the host registered the room with, and
+    /// who is in it as the host last said ([`Message::Players`]).
     RoomInfo {
         host: String,
+        #[serde(default)]
+        players: Vec<String>,
+        /// How many players the game waits for; 0 if the host did not say.
+        #[serde(default)]
+        expected: u8,
+    },
+    /// Host → service: who is in the room now (sent when it changes), for [`Message::RoomInfo`].
+    Players {
+        names: Vec<String>,
+        #[serde(default)]
+        expected: u8,
     },
     Peer {
         peer: u32,
@@ -238,6 +253,19 @@ fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), SignalError
     Ok(())
 }
 
+fn check_names(names: &[String]) -> Result<(), SignalError> {
+    if names.len() > MAX_PLAYERS_LISTED {
+        return Err(SignalError::FieldTooLong {
+            field: "players",
+            len: names.len(),
+            max: MAX_PLAYERS_LISTED,
+        });
+    }
+    names
+        .iter()
+        .try_for_each(|n| check_len("name", n, MAX_NAME_LEN))
+}
+
 fn check_ice(ice: &[IceServer]) -> Result<(), SignalError> {
     if ice.len() > MAX_ICE_SERVERS {
         return Err(SignalError::FieldTooLong {
@@ -289,10 +317,14 @@ impl Message {
             Message::Host { name }
             | Message::Join { name, .. }
             | Message::Peer { name, .. }
-            | Message::RoomInfo { host: name } => clean(name),
+            | Message::RoomInfo { host: name, .. } => clean(name),
             Message::Closed { reason } => clean(reason),
             Message::Error { message, .. } => clean(message),
             _ => {}
+        }
+        if let Message::RoomInfo { players: names, .. } | Message::Players { names, .. } = &mut self
+        {
+            names.iter_mut().for_each(clean);
         }
         self
     }
@@ -360,7 +392,11 @@ impl Message {
                 room(r)?;
                 secret(s)
             }
-            Message::RoomInfo { host } => check_len("name", host, MAX_NAME_LEN),
+            Message::RoomInfo { host, players, .. } => {
+                check_len("name", host, MAX_NAME_LEN)?;
+                check_names(players)
+            }
+            Message::Players { names, .. } => check_names(names),
             Message::Joined { ice, .. } => check_ice(ice),
             Message::Peer { name, .. } => check_len("name", name, MAX_NAME_LEN),
             Message::Signal { data, .. } => match data {
@@ -396,6 +432,42 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_player_list_is_bounded_and_cleaned() {
+        let list = |n: usize, name: &str| {
+            let names: Vec<String> = (0..n).map(|_| format!("\"{name}\"")).collect();
+            format!(
+                r#"{{"t":"players","names":[{}],"expected":4}}"#,
+                names.join(",")
+            )
+        };
+        assert_eq!(
+            Message::decode(&list(2, "bo\\u001b[2Jb")).unwrap(),
+            Message::Players {
+                names: vec!["bo[2Jb".into(), "bo[2Jb".into()],
+                expected: 4
+            }
+        );
+        assert!(matches!(
+            Message::decode(&list(MAX_PLAYERS_LISTED + 1, "b")),
+            Err(SignalError::FieldTooLong {
+                field: "players",
+                ..
+            })
+        ));
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        assert!(Message::decode(&list(1, &long)).is_err());
+        // A RoomInfo without the list (an older service) still reads.
+        assert_eq!(
+            Message::decode(r#"{"t":"room_info","host":"h"}"#).unwrap(),
+            Message::RoomInfo {
+                host: "h".into(),
+                players: vec![],
+                expected: 0
+            }
+        );
+    }
 
     #[test]
     fn names_and_reasons_arrive_without_terminal_escapes_or_overrides() {
