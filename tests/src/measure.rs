@@ -136,16 +136,27 @@ pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
     (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
 }
 
-/// `n` distinct UDP ports free on 127.0.0.1 now: the kernel's picks, all held until every one is
-/// picked, so none repeats (free_server_port's fixed range may run into the ephemeral ports of
-/// hundreds of bots and rooms).
+/// `n` distinct UDP ports free on 127.0.0.1 now, all below the kernel's ephemeral range: a port
+/// from that range could be handed to another socket (a room's own, a bot's) between this pick
+/// and the server's bind; with hundreds of rooms and bots that happens in most runs. Where in
+/// that range the picks start depends on the process id, so two benches at once
+/// (`saturation-ab.sh`) pick apart.
 pub fn free_udp_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::UdpSocket> = (0..n)
-        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port on 127.0.0.1"))
+    const FROM: u16 = 10000;
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(FROM + 1);
+    let span = u32::from(low - FROM);
+    let start = std::process::id() * 7919 % span;
+    let ports: Vec<u16> = (0..span)
+        .map(|i| FROM + ((start + i) % span) as u16)
+        .filter(|&p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok())
+        .take(n)
         .collect();
-    held.iter()
-        .map(|s| s.local_addr().expect("a bound socket's address").port())
-        .collect()
+    assert_eq!(ports.len(), n, "{n} free UDP ports below {low}");
+    ports
 }
 
 /// Debian's chocolate-doom server, the native anchor of the capacity benchmarks.
