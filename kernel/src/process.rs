@@ -1,4 +1,4 @@
-//! A process's own state, kept in its wasmtime `Store`: argv, environment, namespace, the one fd
+//! A process's own state (kept in its wasmtime `Store` by the runner): argv, environment, namespace, the one fd
 //! table (stdio, files, directories, devices and sockets side by side), and the flags the kernel
 //! uses to stop it.
 
@@ -8,7 +8,6 @@ use crate::vfs::{Node, Vfs};
 use crate::{Errno, Pid, Shared};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use wasmtime::{Memory, StoreLimits};
 
 /// Why a syscall did not return normally: an errno for the guest, or the end of the process.
 #[derive(Debug)]
@@ -133,8 +132,6 @@ pub struct ProcCtx {
     pub fds: FdTable,
     pub stdout: Arc<dyn OutputSink>,
     pub stderr: Arc<dyn OutputSink>,
-    pub memory: Option<Memory>,
-    pub limits: StoreLimits,
     pub killed: Arc<AtomicBool>,
     pub shared: Arc<Shared>,
 }

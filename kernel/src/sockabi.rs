@@ -5,10 +5,13 @@
 
 use crate::mem::GuestMemory;
 use crate::process::{FdEntry, ProcCtx, SysError, SysResult};
-use crate::wasi::{with_cx, ProcessEnd};
 use crate::Errno;
 use std::net::Ipv4Addr;
-use wasmtime::{Caller, Linker};
+#[cfg(feature = "wasmtime")]
+use {
+    crate::runner::{guest_return, with_cx, StoreData},
+    wasmtime::{Caller, Linker},
+};
 
 pub const MODULE: &str = "doomlink_net";
 
@@ -27,27 +30,21 @@ const SO_RCVBUF: i32 = 8;
 const MSG_PEEK: i32 = 1;
 const MSG_DONTWAIT: i32 = 0x40;
 
-fn neg_ret(r: SysResult<i32>) -> wasmtime::Result<i32> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(SysError::Errno(e)) => Ok(-(e.code() as i32)),
-        Err(SysError::Exit(code)) => Err(ProcessEnd::Exit(code).into()),
-        Err(SysError::Killed) => Err(ProcessEnd::Killed.into()),
-    }
-}
-
+#[cfg(feature = "wasmtime")]
 macro_rules! register {
     ($linker:expr, $( $name:ident ( $($arg:ident : $ty:ty),* ) ),* $(,)?) => {
         $(
             $linker.func_wrap(MODULE, stringify!($name),
-                |mut caller: Caller<'_, ProcCtx>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                    neg_ret(with_cx(&mut caller, |m, p| $name(m, p, $($arg),*)))
+                |mut caller: Caller<'_, StoreData>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+                    guest_return(with_cx(&mut caller, |m, p| $name(m, p, $($arg),*)), |v| v, |e| -e)
                 })?;
         )*
     };
 }
 
-pub fn register(linker: &mut Linker<ProcCtx>) -> wasmtime::Result<()> {
+/// Puts every `doomlink_net` function into the linker.
+#[cfg(feature = "wasmtime")]
+pub(crate) fn register(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     register!(linker,
         sock_open(domain: i32, ty: i32, protocol: i32),
         sock_bind(fd: i32, ip: i32, port: i32),
@@ -73,13 +70,13 @@ fn port_of(port: i32) -> Result<u16, Errno> {
     u16::try_from(port).map_err(|_| Errno::Inval)
 }
 
-fn write_addr(m: &mut GuestMemory, out: i32, (ip, port): (Ipv4Addr, u16)) -> Result<(), Errno> {
+fn write_addr(m: &mut dyn GuestMemory, out: i32, (ip, port): (Ipv4Addr, u16)) -> Result<(), Errno> {
     m.write_u32(out as u32, u32::from(ip))?;
     m.write_u32(out as u32 + 4, port as u32)
 }
 
 fn sock_open(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     domain: i32,
     ty: i32,
@@ -104,7 +101,13 @@ fn sock_open(
     }
 }
 
-fn sock_bind(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, ip: i32, port: i32) -> SysResult<i32> {
+fn sock_bind(
+    _: &mut dyn GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    ip: i32,
+    port: i32,
+) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     p.shared
         .sockets
@@ -113,7 +116,7 @@ fn sock_bind(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32, ip: i32, port: i32) 
 }
 
 fn sock_connect(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     ip: i32,
@@ -128,7 +131,7 @@ fn sock_connect(
 
 #[allow(clippy::too_many_arguments)]
 fn sock_sendto(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     buf: i32,
@@ -142,17 +145,17 @@ fn sock_sendto(
     if len as u32 as usize > crate::net::MAX_DGRAM_PAYLOAD {
         return Err(Errno::MsgSize.into());
     }
-    let data = m.slice(buf as u32, len as u32)?;
+    let data = m.bytes(buf as u32, len as u32)?;
     let dst = if has_addr != 0 {
         Some((Ipv4Addr::from(ip as u32), port_of(port)?))
     } else {
         None
     };
-    Ok(p.shared.sockets.sendto(p.pid, id, data, dst)? as i32)
+    Ok(p.shared.sockets.sendto(p.pid, id, &data, dst)? as i32)
 }
 
 fn sock_recvfrom(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     buf: i32,
@@ -162,9 +165,9 @@ fn sock_recvfrom(
 ) -> SysResult<i32> {
     let id = socket_of(p, fd)?;
     // Check the destination before taking a datagram off the queue: EFAULT must lose nothing.
-    m.slice(buf as u32, len as u32)?;
+    m.check(buf as u32, len as u32)?;
     if addr_out != 0 {
-        m.slice(addr_out as u32, 8)?;
+        m.check(addr_out as u32, 8)?;
     }
     let dgram = p
         .shared
@@ -188,7 +191,7 @@ fn sock_recvfrom(
 }
 
 fn sock_getsockname(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     addr_out: i32,
@@ -199,7 +202,7 @@ fn sock_getsockname(
 }
 
 fn sock_getpeername(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     addr_out: i32,
@@ -210,7 +213,7 @@ fn sock_getpeername(
 }
 
 fn sock_setsockopt(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     level: i32,
@@ -231,7 +234,7 @@ fn sock_setsockopt(
 }
 
 fn sock_getsockopt(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     level: i32,

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn clock_res_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     _: &mut ProcCtx,
     id: i32,
     out: i32,
@@ -27,7 +27,7 @@ pub(super) fn now_ns(p: &ProcCtx, id: u32) -> Result<u64, Errno> {
 }
 
 pub(super) fn clock_time_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     id: i32,
     _precision: i64,

@@ -5,7 +5,7 @@
 
 use super::*;
 
-pub(super) fn fd_close(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
+pub(super) fn fd_close(_: &mut dyn GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
     if matches!(p.fds.get(fd as u32)?, FdEntry::Root) {
         return Err(Errno::NotSup.into());
     }
@@ -16,7 +16,7 @@ pub(super) fn fd_close(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResu
 }
 
 pub(super) fn fd_advise(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i64,
@@ -27,7 +27,7 @@ pub(super) fn fd_advise(
     Ok(())
 }
 pub(super) fn fd_allocate(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i64,
@@ -36,10 +36,10 @@ pub(super) fn fd_allocate(
     p.fds.get(fd as u32)?;
     Ok(())
 }
-pub(super) fn fd_datasync(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
+pub(super) fn fd_datasync(m: &mut dyn GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
     fd_sync(m, p, fd)
 }
-pub(super) fn fd_sync(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
+pub(super) fn fd_sync(_: &mut dyn GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResult<()> {
     if let FdEntry::File { file, .. } = p.fds.get(fd as u32)? {
         file.sync_data().map_err(Errno::from)?;
     }
@@ -47,7 +47,7 @@ pub(super) fn fd_sync(_: &mut GuestMemory, p: &mut ProcCtx, fd: i32) -> SysResul
 }
 
 pub(super) fn fd_fdstat_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     out: i32,
@@ -70,7 +70,7 @@ pub(super) fn fd_fdstat_get(
         }
     };
     let out = out as u32;
-    m.slice_mut(out, 24)?.fill(0);
+    m.write_bytes(out, &[0; 24])?;
     m.write_u8(out, filetype)?;
     m.write_u16(out + 2, flags)?;
     m.write_u64(out + 8, RIGHTS_ALL)?;
@@ -79,7 +79,7 @@ pub(super) fn fd_fdstat_get(
 }
 
 pub(super) fn fd_fdstat_set_flags(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     flags: i32,
@@ -99,7 +99,7 @@ pub(super) fn fd_fdstat_set_flags(
 }
 
 pub(super) fn fd_fdstat_set_rights(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i64,
@@ -111,14 +111,14 @@ pub(super) fn fd_fdstat_set_rights(
 
 /// Writes a preview1 `filestat`.
 pub(super) fn write_filestat(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     out: u32,
     filetype: u8,
     size: u64,
     meta: Option<&std::fs::Metadata>,
 ) -> Result<(), Errno> {
     use std::os::unix::fs::MetadataExt;
-    m.slice_mut(out, 64)?.fill(0);
+    m.write_bytes(out, &[0; 64])?;
     if let Some(md) = meta {
         m.write_u64(out, md.dev())?;
         m.write_u64(out + 8, md.ino())?;
@@ -145,7 +145,7 @@ pub(super) fn host_filetype(md: &std::fs::Metadata) -> u8 {
     }
 }
 
-pub(super) fn stat_node(m: &mut GuestMemory, out: u32, node: &Node) -> Result<(), Errno> {
+pub(super) fn stat_node(m: &mut dyn GuestMemory, out: u32, node: &Node) -> Result<(), Errno> {
     match node {
         Node::VirtualDir { .. } => write_filestat(m, out, FILETYPE_DIRECTORY, 0, None),
         Node::Device(_) => write_filestat(m, out, FILETYPE_CHARACTER_DEVICE, 0, None),
@@ -157,7 +157,7 @@ pub(super) fn stat_node(m: &mut GuestMemory, out: u32, node: &Node) -> Result<()
 }
 
 pub(super) fn fd_filestat_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     out: i32,
@@ -185,7 +185,7 @@ pub(super) fn file_mut(p: &mut ProcCtx, fd: i32) -> Result<(&mut std::fs::File, 
 }
 
 pub(super) fn fd_filestat_set_size(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     size: i64,
@@ -199,7 +199,7 @@ pub(super) fn fd_filestat_set_size(
 }
 
 pub(super) fn fd_filestat_set_times(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i64,
@@ -211,7 +211,7 @@ pub(super) fn fd_filestat_set_times(
 }
 
 pub(super) fn fd_prestat_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     out: i32,
@@ -227,7 +227,7 @@ pub(super) fn fd_prestat_get(
 }
 
 pub(super) fn fd_prestat_dir_name(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     path: i32,
@@ -241,7 +241,7 @@ pub(super) fn fd_prestat_dir_name(
 }
 
 pub(super) fn fd_read(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -254,7 +254,7 @@ pub(super) fn fd_read(
         FdEntry::Stdin => {}
         FdEntry::File { file, .. } => {
             for (ptr, len) in iovs {
-                let got = file.read(m.slice_mut(ptr, len)?).map_err(Errno::from)?;
+                let got = m.fill(ptr, len, &mut |buf| file.read(buf).map_err(Errno::from))?;
                 total += got as u32;
                 if got < len as usize {
                     break;
@@ -264,7 +264,7 @@ pub(super) fn fd_read(
         FdEntry::Device(dev) => {
             let dev = dev.clone();
             if let Some(&(ptr, len)) = iovs.iter().find(|(_, l)| *l > 0) {
-                total = dev.read(m.slice_mut(ptr, len)?)? as u32;
+                total = m.fill(ptr, len, &mut |buf| dev.read(buf))? as u32;
             }
         }
         FdEntry::Socket(id) => {
@@ -284,7 +284,11 @@ const MAX_DEVICE_GATHER: usize = 1 << 20;
 
 /// The bytes of `iovs` in order, at most `max` of them (the rest is a short write). The bound
 /// comes before any allocation: a guest cannot make the host allocate what it asks for.
-pub(super) fn gather(m: &GuestMemory, iovs: &[(u32, u32)], max: usize) -> Result<Vec<u8>, Errno> {
+pub(super) fn gather(
+    m: &dyn GuestMemory,
+    iovs: &[(u32, u32)],
+    max: usize,
+) -> Result<Vec<u8>, Errno> {
     let total: usize = iovs.iter().map(|(_, l)| *l as usize).sum();
     let mut v = Vec::with_capacity(total.min(max));
     for &(ptr, len) in iovs {
@@ -292,13 +296,13 @@ pub(super) fn gather(m: &GuestMemory, iovs: &[(u32, u32)], max: usize) -> Result
         if take == 0 {
             break;
         }
-        v.extend_from_slice(m.slice(ptr, take as u32)?);
+        v.extend_from_slice(&m.bytes(ptr, take as u32)?);
     }
     Ok(v)
 }
 
 /// One datagram from `iovs`: EMSGSIZE, before any copy, when it is larger than UDP allows.
-pub(super) fn gather_datagram(m: &GuestMemory, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
+pub(super) fn gather_datagram(m: &dyn GuestMemory, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
     let total: usize = iovs.iter().map(|(_, l)| *l as usize).sum();
     if total > crate::net::MAX_DGRAM_PAYLOAD {
         return Err(Errno::MsgSize);
@@ -307,7 +311,7 @@ pub(super) fn gather_datagram(m: &GuestMemory, iovs: &[(u32, u32)]) -> Result<Ve
 }
 
 pub(super) fn fd_write(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -324,7 +328,7 @@ pub(super) fn fd_write(
                 p.stderr.clone()
             };
             for &(ptr, len) in &iovs {
-                sink.write(m.slice(ptr, len)?);
+                sink.write(&m.bytes(ptr, len)?);
                 total = total.saturating_add(len);
             }
         }
@@ -333,7 +337,7 @@ pub(super) fn fd_write(
                 return Err(Errno::BadF.into());
             }
             for &(ptr, len) in &iovs {
-                file.write_all(m.slice(ptr, len)?).map_err(Errno::from)?;
+                file.write_all(&m.bytes(ptr, len)?).map_err(Errno::from)?;
                 total = total.saturating_add(len);
             }
         }
@@ -342,8 +346,9 @@ pub(super) fn fd_write(
             let nonempty: Vec<_> = iovs.iter().filter(|(_, l)| *l > 0).copied().collect();
             total = match nonempty.as_slice() {
                 [] => 0,
-                // The common case: one record straight from guest memory, no copy.
-                [(ptr, len)] => dev.write(m.slice(*ptr, *len)?)? as u32,
+                // The common case: one record straight from guest memory (no copy where the
+                // host's memory holds it).
+                [(ptr, len)] => dev.write(&m.bytes(*ptr, *len)?)? as u32,
                 many => dev.write(&gather(m, many, MAX_DEVICE_GATHER)?)? as u32,
             };
         }
@@ -359,7 +364,7 @@ pub(super) fn fd_write(
 }
 
 pub(super) fn fd_pread(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -373,9 +378,9 @@ pub(super) fn fd_pread(
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
-        let got = file
-            .read_at(m.slice_mut(ptr, len)?, at)
-            .map_err(Errno::from)?;
+        let got = m.fill(ptr, len, &mut |buf| {
+            file.read_at(buf, at).map_err(Errno::from)
+        })?;
         total += got as u32;
         at += got as u64;
         if got < len as usize {
@@ -386,7 +391,7 @@ pub(super) fn fd_pread(
 }
 
 pub(super) fn fd_pwrite(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -403,7 +408,7 @@ pub(super) fn fd_pwrite(
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
-        file.write_all_at(m.slice(ptr, len)?, at)
+        file.write_all_at(&m.bytes(ptr, len)?, at)
             .map_err(Errno::from)?;
         total += len;
         at += len as u64;
@@ -412,7 +417,7 @@ pub(super) fn fd_pwrite(
 }
 
 pub(super) fn fd_seek(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     offset: i64,
@@ -430,12 +435,17 @@ pub(super) fn fd_seek(
     Ok(m.write_u64(out as u32, at)?)
 }
 
-pub(super) fn fd_tell(m: &mut GuestMemory, p: &mut ProcCtx, fd: i32, out: i32) -> SysResult<()> {
+pub(super) fn fd_tell(
+    m: &mut dyn GuestMemory,
+    p: &mut ProcCtx,
+    fd: i32,
+    out: i32,
+) -> SysResult<()> {
     fd_seek(m, p, fd, 0, 1, out)
 }
 
 pub(super) fn fd_renumber(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     from: i32,
     to: i32,
@@ -447,7 +457,7 @@ pub(super) fn fd_renumber(
 }
 
 pub(super) fn fd_readdir(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     buf: i32,
@@ -514,6 +524,7 @@ pub(super) fn fd_readdir(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mem::SliceMemory;
 
     /// 1024 iovecs, each the whole of a 1 MiB memory: 1 GiB asked for.
     fn greedy(m: &mut Vec<u8>) -> Vec<(u32, u32)> {
@@ -525,7 +536,7 @@ mod tests {
     fn a_gather_larger_than_its_bound_is_cut_before_any_allocation() {
         let mut bytes = Vec::new();
         let iovs = greedy(&mut bytes);
-        let m = GuestMemory::new(&mut bytes);
+        let m = SliceMemory::new(&mut bytes);
         let v = gather(&m, &iovs, MAX_DEVICE_GATHER).unwrap();
         assert_eq!(v.len(), MAX_DEVICE_GATHER);
         assert!(v.capacity() <= MAX_DEVICE_GATHER);
@@ -535,7 +546,7 @@ mod tests {
     fn a_datagram_larger_than_udp_is_emsgsize_and_a_small_one_whole() {
         let mut bytes = Vec::new();
         let iovs = greedy(&mut bytes);
-        let m = GuestMemory::new(&mut bytes);
+        let m = SliceMemory::new(&mut bytes);
         assert_eq!(gather_datagram(&m, &iovs), Err(Errno::MsgSize));
         let two = [(0, 3), (10, 4)];
         assert_eq!(gather_datagram(&m, &two).unwrap(), vec![7; 7]);

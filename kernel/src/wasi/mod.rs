@@ -28,7 +28,11 @@ use crate::Errno;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use std::time::{SystemTime, UNIX_EPOCH};
-use wasmtime::{Caller, Linker};
+#[cfg(feature = "wasmtime")]
+use {
+    crate::runner::{guest_return, with_cx, ProcessEnd, StoreData},
+    wasmtime::{Caller, Linker},
+};
 
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
@@ -49,48 +53,21 @@ const RIGHTS_ALL: u64 = (1 << 29) - 1;
 const CLOCK_REALTIME: u32 = 0;
 const CLOCK_MONOTONIC: u32 = 1;
 
-/// Runs a syscall body with the guest's memory and the process state borrowed together.
-pub fn with_cx<R>(
-    caller: &mut Caller<'_, ProcCtx>,
-    f: impl FnOnce(&mut GuestMemory, &mut ProcCtx) -> SysResult<R>,
-) -> SysResult<R> {
-    let memory = caller.data().memory.ok_or(Errno::Fault)?;
-    let (bytes, ctx) = memory.data_and_store_mut(caller);
-    f(&mut GuestMemory::new(bytes), ctx)
-}
-
-/// A guest-ending condition, carried out of wasm as an error the runner recognises.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessEnd {
-    #[error("exited with status {0}")]
-    Exit(i32),
-    #[error("killed by the host")]
-    Killed,
-}
-
-/// Turns a syscall result into preview1's errno return (0 = success).
-fn errno_ret(r: SysResult<()>) -> wasmtime::Result<i32> {
-    match r {
-        Ok(()) => Ok(0),
-        Err(SysError::Errno(e)) => Ok(e.code() as i32),
-        Err(SysError::Exit(code)) => Err(ProcessEnd::Exit(code).into()),
-        Err(SysError::Killed) => Err(ProcessEnd::Killed.into()),
-    }
-}
-
+#[cfg(feature = "wasmtime")]
 macro_rules! register {
     ($linker:expr, $( $name:ident ( $($arg:ident : $ty:ty),* ) ),* $(,)?) => {
         $(
             $linker.func_wrap(MODULE, stringify!($name),
-                |mut caller: Caller<'_, ProcCtx>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                    errno_ret(with_cx(&mut caller, |m, p| $name(m, p, $($arg),*)))
+                |mut caller: Caller<'_, StoreData>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+                    guest_return(with_cx(&mut caller, |m, p| $name(m, p, $($arg),*)), |()| 0, |e| e)
                 })?;
         )*
     };
 }
 
 /// Puts every preview1 function into the linker.
-pub fn register(linker: &mut Linker<ProcCtx>) -> wasmtime::Result<()> {
+#[cfg(feature = "wasmtime")]
+pub(crate) fn register(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     register!(linker,
         args_get(argv: i32, buf: i32),
         args_sizes_get(argc_out: i32, size_out: i32),
@@ -141,7 +118,7 @@ pub fn register(linker: &mut Linker<ProcCtx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "proc_exit",
-        |_: Caller<'_, ProcCtx>, code: i32| -> wasmtime::Result<()> {
+        |_: Caller<'_, StoreData>, code: i32| -> wasmtime::Result<()> {
             Err(ProcessEnd::Exit(code).into())
         },
     )?;

@@ -7,7 +7,7 @@ use super::*;
 
 /// The components of `path` relative to the directory `fd` names.
 pub(super) fn path_comps(
-    m: &GuestMemory,
+    m: &dyn GuestMemory,
     p: &ProcCtx,
     fd: i32,
     path: i32,
@@ -19,11 +19,11 @@ pub(super) fn path_comps(
         FdEntry::Dir { comps, .. } => comps.clone(),
         _ => return Err(Errno::NotDir),
     };
-    normalize(&base, text)
+    normalize(&base, &text)
 }
 
 pub(super) fn writable_host_path(
-    m: &GuestMemory,
+    m: &dyn GuestMemory,
     p: &ProcCtx,
     fd: i32,
     path: i32,
@@ -40,7 +40,7 @@ pub(super) fn writable_host_path(
 }
 
 pub(super) fn path_open(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _dirflags: i32,
@@ -118,7 +118,7 @@ pub(super) fn path_open(
 }
 
 pub(super) fn path_filestat_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _flags: i32,
@@ -132,7 +132,7 @@ pub(super) fn path_filestat_get(
 }
 
 pub(super) fn path_filestat_set_times(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i32,
@@ -148,7 +148,7 @@ pub(super) fn path_filestat_set_times(
 }
 
 pub(super) fn path_create_directory(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     path: i32,
@@ -160,7 +160,7 @@ pub(super) fn path_create_directory(
 }
 
 pub(super) fn path_remove_directory(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     path: i32,
@@ -172,7 +172,7 @@ pub(super) fn path_remove_directory(
 }
 
 pub(super) fn path_unlink_file(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     path: i32,
@@ -190,7 +190,7 @@ pub(super) fn path_unlink_file(
 }
 
 pub(super) fn path_rename(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     old: i32,
@@ -206,7 +206,7 @@ pub(super) fn path_rename(
 }
 
 pub(super) fn path_link(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     _: &mut ProcCtx,
     _: i32,
     _: i32,
@@ -220,7 +220,7 @@ pub(super) fn path_link(
 }
 
 pub(super) fn path_symlink(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     _: &mut ProcCtx,
     _: i32,
     _: i32,
@@ -233,7 +233,7 @@ pub(super) fn path_symlink(
 }
 
 pub(super) fn path_readlink(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     path: i32,

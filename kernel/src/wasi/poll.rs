@@ -46,13 +46,13 @@ impl Subscription {
 
     /// Record `i` of the array at `base`: EFAULT outside the guest's memory, EINVAL for an
     /// unknown tag.
-    pub fn read(m: &GuestMemory, base: u32, i: u32) -> Result<Subscription, Errno> {
+    pub fn read(m: &dyn GuestMemory, base: u32, i: u32) -> Result<Subscription, Errno> {
         let at = i
             .checked_mul(Self::SIZE)
             .and_then(|off| base.checked_add(off))
             .ok_or(Errno::Fault)?;
         // The whole record is in memory, so no field offset below can overflow.
-        let tag = m.slice(at, Self::SIZE)?[8];
+        let tag = m.bytes(at, Self::SIZE)?[8];
         let kind = match tag {
             EVENTTYPE_CLOCK => SubscriptionKind::Clock {
                 id: m.read_u32(at + 16)?,
@@ -88,18 +88,17 @@ impl Event {
     pub const SIZE: u32 = 32;
 
     /// Writes record `i` of the array at `base`.
-    pub fn write(&self, m: &mut GuestMemory, base: u32, i: u32) -> Result<(), Errno> {
+    pub fn write(&self, m: &mut dyn GuestMemory, base: u32, i: u32) -> Result<(), Errno> {
         let at = i
             .checked_mul(Self::SIZE)
             .and_then(|off| base.checked_add(off))
             .ok_or(Errno::Fault)?;
-        let rec = m.slice_mut(at, Self::SIZE)?;
-        rec.fill(0);
+        let mut rec = [0u8; Self::SIZE as usize];
         rec[0..8].copy_from_slice(&self.userdata.to_le_bytes());
         rec[8..10].copy_from_slice(&self.error.to_le_bytes());
         rec[10] = self.kind;
         rec[16..24].copy_from_slice(&self.nbytes.to_le_bytes());
-        Ok(())
+        m.write_bytes(at, &rec)
     }
 }
 
@@ -110,7 +109,7 @@ enum Wait {
 }
 
 pub(super) fn poll_oneoff(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     subs: i32,
     events: i32,
@@ -236,6 +235,7 @@ pub(super) fn poll_oneoff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mem::SliceMemory;
 
     fn record(tag: u8, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
         let mut r = vec![0u8; 48];
@@ -258,7 +258,7 @@ mod tests {
         bytes.extend(record(EVENTTYPE_FD_WRITE, |r| {
             r[16..20].copy_from_slice(&9u32.to_le_bytes())
         }));
-        let m = GuestMemory::new(&mut bytes);
+        let m = SliceMemory::new(&mut bytes);
         let subs: Vec<_> = (0..3)
             .map(|i| Subscription::read(&m, 0, i).unwrap())
             .collect();
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn a_bad_tag_is_einval_and_memory_beyond_is_efault() {
         let mut bytes = record(3, |_| {});
-        let m = GuestMemory::new(&mut bytes);
+        let m = SliceMemory::new(&mut bytes);
         assert_eq!(Subscription::read(&m, 0, 0), Err(Errno::Inval));
         assert_eq!(Subscription::read(&m, 0, 1), Err(Errno::Fault));
         assert_eq!(Subscription::read(&m, 8, 0), Err(Errno::Fault));
@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn events_are_written_in_place_with_the_rest_zeroed() {
         let mut bytes = vec![0xAAu8; 64];
-        let mut m = GuestMemory::new(&mut bytes);
+        let mut m = SliceMemory::new(&mut bytes);
         let e = Event {
             userdata: 42,
             error: 8,

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn write_strings(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     strs: &[String],
     ptrs: i32,
     buf: i32,
@@ -19,7 +19,7 @@ pub(super) fn write_strings(
 }
 
 pub(super) fn write_sizes(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     strs: &[String],
     count_out: i32,
     size_out: i32,
@@ -32,11 +32,16 @@ pub(super) fn write_sizes(
     Ok(())
 }
 
-pub(super) fn args_get(m: &mut GuestMemory, p: &mut ProcCtx, argv: i32, buf: i32) -> SysResult<()> {
+pub(super) fn args_get(
+    m: &mut dyn GuestMemory,
+    p: &mut ProcCtx,
+    argv: i32,
+    buf: i32,
+) -> SysResult<()> {
     write_strings(m, &p.args, argv, buf)
 }
 pub(super) fn args_sizes_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     c: i32,
     s: i32,
@@ -44,7 +49,7 @@ pub(super) fn args_sizes_get(
     write_sizes(m, &p.args, c, s)
 }
 pub(super) fn environ_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     envp: i32,
     buf: i32,
@@ -52,7 +57,7 @@ pub(super) fn environ_get(
     write_strings(m, &p.env, envp, buf)
 }
 pub(super) fn environ_sizes_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     c: i32,
     s: i32,
@@ -61,17 +66,19 @@ pub(super) fn environ_sizes_get(
 }
 
 pub(super) fn random_get(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     _: &mut ProcCtx,
     buf: i32,
     len: i32,
 ) -> SysResult<()> {
-    let dest = m.slice_mut(buf as u32, len as u32)?;
-    getrandom::fill(dest).map_err(|_| Errno::Io)?;
+    m.fill(buf as u32, len as u32, &mut |dest| {
+        getrandom::fill(dest).map_err(|_| Errno::Io)?;
+        Ok(dest.len())
+    })?;
     Ok(())
 }
 
-pub(super) fn sched_yield(_: &mut GuestMemory, p: &mut ProcCtx) -> SysResult<()> {
+pub(super) fn sched_yield(_: &mut dyn GuestMemory, p: &mut ProcCtx) -> SysResult<()> {
     if p.is_killed() {
         return Err(SysError::Killed);
     }
@@ -79,6 +86,6 @@ pub(super) fn sched_yield(_: &mut GuestMemory, p: &mut ProcCtx) -> SysResult<()>
     Ok(())
 }
 
-pub(super) fn proc_raise(_: &mut GuestMemory, _: &mut ProcCtx, sig: i32) -> SysResult<()> {
+pub(super) fn proc_raise(_: &mut dyn GuestMemory, _: &mut ProcCtx, sig: i32) -> SysResult<()> {
     Err(SysError::Exit(128 + sig))
 }

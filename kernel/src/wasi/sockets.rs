@@ -8,7 +8,7 @@ use super::*;
 
 /// Receives one datagram into iovecs; returns (bytes, truncated).
 pub(crate) fn recv_into(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &ProcCtx,
     id: crate::net::SocketId,
     iovs: &[(u32, u32)],
@@ -39,7 +39,7 @@ pub(super) fn socket_of(p: &ProcCtx, fd: i32) -> Result<crate::net::SocketId, Er
 }
 
 pub(super) fn sock_accept(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i32,
@@ -50,7 +50,7 @@ pub(super) fn sock_accept(
 }
 
 pub(super) fn sock_recv(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -67,7 +67,7 @@ pub(super) fn sock_recv(
 }
 
 pub(super) fn sock_send(
-    m: &mut GuestMemory,
+    m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     iovs: i32,
@@ -83,7 +83,7 @@ pub(super) fn sock_send(
 }
 
 pub(super) fn sock_shutdown(
-    _: &mut GuestMemory,
+    _: &mut dyn GuestMemory,
     p: &mut ProcCtx,
     fd: i32,
     _: i32,
