@@ -114,6 +114,7 @@ impl Errno {
             K::StorageFull => Errno::NoSpc,
             K::FileTooLarge => Errno::FBig,
             K::InvalidFilename => Errno::NameTooLong,
+            K::Unsupported => Errno::NotSup,
             _ => Errno::Io,
         }
     }

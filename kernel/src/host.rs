@@ -51,6 +51,7 @@ pub trait HostIO: Send + Sync {
     /// like Chocolate Doom's server loop, waits at least every few tens of milliseconds).
     /// Datagrams injected from other threads still wake the waiter. Empty (the default): the
     /// host injects from its own threads.
+    #[cfg(unix)]
     fn wait_fds(&self) -> Vec<std::os::fd::RawFd> {
         Vec::new()
     }

@@ -156,12 +156,14 @@ pub struct SocketLayer {
     wake: Condvar,
     host: Arc<dyn HostIO>,
     /// Made on the first wait on the host's socket (None inside: no eventfd could be made).
+    #[cfg(unix)]
     fd_wait: std::sync::OnceLock<Option<FdWait>>,
 }
 
 /// A blocked thread waiting in ppoll(2) on the host's socket and an eventfd, so that it wakes
 /// for a datagram on that socket (which it then pumps itself) and for any enqueue or kill from
 /// another thread (which writes the eventfd).
+#[cfg(unix)]
 struct FdWait {
     eventfd: std::os::fd::OwnedFd,
     /// A thread is in ppoll: enqueues from elsewhere must write the eventfd.
@@ -170,6 +172,7 @@ struct FdWait {
     turn: Mutex<()>,
 }
 
+#[cfg(unix)]
 impl FdWait {
     fn new() -> Option<FdWait> {
         use std::os::fd::FromRawFd;
@@ -253,6 +256,7 @@ impl SocketLayer {
             table: Mutex::new(SocketTable::default()),
             wake: Condvar::new(),
             host,
+            #[cfg(unix)]
             fd_wait: std::sync::OnceLock::new(),
         }
     }
@@ -266,6 +270,7 @@ impl SocketLayer {
     /// Wakes every blocked reader (after an enqueue, or to let a killed process notice).
     pub fn wake_all(&self) {
         self.wake.notify_all();
+        #[cfg(unix)]
         if let Some(Some(w)) = self.fd_wait.get() {
             w.wake();
         }
@@ -279,7 +284,9 @@ impl SocketLayer {
         t: MutexGuard<'a, SocketTable>,
         nap: std::time::Duration,
     ) -> MutexGuard<'a, SocketTable> {
+        #[cfg(unix)]
         let fds = self.host.wait_fds();
+        #[cfg(unix)]
         if !fds.is_empty() {
             match self.fd_wait.get_or_init(FdWait::new) {
                 Some(w) => {

@@ -117,9 +117,14 @@ pub(super) fn write_filestat(
     size: u64,
     meta: Option<&std::fs::Metadata>,
 ) -> Result<(), Errno> {
-    use std::os::unix::fs::MetadataExt;
     m.write_bytes(out, &[0; 64])?;
+    m.write_u64(out + 24, 1)?;
+    // Device, inode, links and times where the platform's metadata has them.
+    #[cfg(not(unix))]
+    let _ = meta;
+    #[cfg(unix)]
     if let Some(md) = meta {
+        use std::os::unix::fs::MetadataExt;
         m.write_u64(out, md.dev())?;
         m.write_u64(out + 8, md.ino())?;
         m.write_u64(out + 24, md.nlink())?;
@@ -127,8 +132,6 @@ pub(super) fn write_filestat(
         m.write_u64(out + 40, ns(md.atime(), md.atime_nsec()))?;
         m.write_u64(out + 48, ns(md.mtime(), md.mtime_nsec()))?;
         m.write_u64(out + 56, ns(md.ctime(), md.ctime_nsec()))?;
-    } else {
-        m.write_u64(out + 24, 1)?;
     }
     m.write_u8(out + 16, filetype)?;
     m.write_u64(out + 32, size)?;
@@ -363,6 +366,29 @@ pub(super) fn fd_write(
     Ok(m.write_u32(out as u32, total)?)
 }
 
+/// A read at an offset that leaves the file's position alone (pread).
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
+}
+
+/// A write at an offset that leaves the file's position alone (pwrite).
+#[cfg(unix)]
+fn write_all_at(file: &std::fs::File, data: &[u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, at)
+}
+
+// Elsewhere (a browser) host files are not the platform's: positional I/O is not offered.
+#[cfg(not(unix))]
+fn read_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(not(unix))]
+fn write_all_at(_: &std::fs::File, _: &[u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 pub(super) fn fd_pread(
     m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
@@ -372,14 +398,13 @@ pub(super) fn fd_pread(
     offset: i64,
     out: i32,
 ) -> SysResult<()> {
-    use std::os::unix::fs::FileExt;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let (file, _) = file_mut(p, fd)?;
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
         let got = m.fill(ptr, len, &mut |buf| {
-            file.read_at(buf, at).map_err(Errno::from)
+            read_at(file, buf, at).map_err(Errno::from)
         })?;
         total += got as u32;
         at += got as u64;
@@ -399,7 +424,6 @@ pub(super) fn fd_pwrite(
     offset: i64,
     out: i32,
 ) -> SysResult<()> {
-    use std::os::unix::fs::FileExt;
     let iovs = m.iovecs(iovs as u32, n as u32)?;
     let (file, writable) = file_mut(p, fd)?;
     if !writable {
@@ -408,8 +432,7 @@ pub(super) fn fd_pwrite(
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
     for (ptr, len) in iovs {
-        file.write_all_at(&m.bytes(ptr, len)?, at)
-            .map_err(Errno::from)?;
+        write_all_at(file, &m.bytes(ptr, len)?, at).map_err(Errno::from)?;
         total += len;
         at += len as u64;
     }
