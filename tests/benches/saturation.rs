@@ -28,8 +28,8 @@
 //! lobby (WebRTC joins take a while: 16 at a time).
 //!
 //! `cargo bench -p doomlink-e2e --bench saturation`; SATURATION_ROOMS (default
-//! "25,50,75,100,150,200,250") and SATURATION_MODES (default "native,lan,webrtc") choose the steps,
-//! SATURATION_TICS (default 700 = 20 s of game) the game's length, SATURATION_CPU_SHARE
+//! "25,50,75,100,150,200,250,300,350,400") and SATURATION_MODES (default "native,lan,webrtc")
+//! choose the steps, SATURATION_TICS (default 700 = 20 s of game) the game's length, SATURATION_CPU_SHARE
 //! (default 1) the server's share of its core ([`CpuCap`]); CAPACITY_RTC_EDGE the service's `rtc_edge`
 //! ("per-room", its default, or "shared"); DOOMLINK_BENCH_BIN another `doomlink` binary to
 //! serve with. Needs two cores. `tests/benches/saturation-ab.sh` runs this bench twice at once
@@ -371,7 +371,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(700);
     let counts: Vec<usize> = std::env::var("SATURATION_ROOMS")
-        .unwrap_or_else(|_| "25,50,75,100,150,200,250".into())
+        .unwrap_or_else(|_| "25,50,75,100,150,200,250,300,350,400".into())
         .split(',')
         .filter_map(|x| x.trim().parse().ok())
         .collect();
