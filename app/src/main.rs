@@ -572,6 +572,7 @@ fn host(a: HostArgs) -> Result<i32> {
             a.rtc.rtc_bind,
             &a.rtc.stun,
             a.rtc.trust(),
+            a.players.unwrap_or(0),
         )?;
         // The link on a line of its own, for people and scripts to pick up.
         println!("{}", invite.to_doomlink_url());

@@ -88,8 +88,8 @@ impl OutsideInvite {
                 let answer = match doomlink_play::internet::peek(&link, &trust) {
                     Ok(room) => {
                         eprintln!(
-                            "doomlink: {summary} is hosted by {:?}; players: {:?}",
-                            room.host, room.players
+                            "doomlink: {summary} is hosted by {:?}; players: {:?} of {}",
+                            room.host, room.players, room.expected
                         );
                         HostName::Known(room)
                     }

@@ -403,11 +403,14 @@ pub fn host(
         bind,
         &[],
         ClientTls::default(),
+        0,
     )
 }
 
 /// [`host`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
-/// certificate against `tls`.
+/// certificate against `tls`, telling whoever asks with the link that the game waits for
+/// `players` (0: not said).
+#[allow(clippy::too_many_arguments)]
 pub fn host_with(
     rt: &tokio::runtime::Runtime,
     rendezvous: &str,
@@ -416,6 +419,7 @@ pub fn host_with(
     bind: Option<Ipv4Addr>,
     stun: &[String],
     tls: ClientTls,
+    players: u8,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -424,6 +428,7 @@ pub fn host_with(
     opts.name = cfg.name.clone();
     opts.rtc = rtc_options(bind, stun)?;
     opts.tls = tls;
+    opts.players = players;
     rt.block_on(host_hub(opts, cfg))
 }
 
@@ -433,13 +438,14 @@ pub async fn host_hub(
     opts: HostOptions,
     cfg: Config,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
+    let expected = opts.players;
     let mut room = host_room(opts).await?;
     let invite = room.invite.clone();
     let own_name = cfg.name.clone();
     let host = InternetHost::start(cfg, true);
     let taker = host.node.clone();
     let node = host.node.clone();
-    room.follow_players(0, move || {
+    room.follow_players(expected, move || {
         let joined = node.published_links();
         std::iter::once(own_name.clone())
             .chain(

@@ -141,12 +141,12 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
         logs,
     );
     // It asked the rendezvous who hosts the room (the host is `--name host`) and who is in it
-    // (the host told the rendezvous: itself).
+    // (the host told the rendezvous: itself, and that the game waits for its `--players 2`).
     poll_until(
         POLL,
         Duration::from_secs(10),
         "the window naming the room's host and players",
-        || read_log(&w.join("stderr")).contains("is hosted by \"host\"; players: [\"host\"]"),
+        || read_log(&w.join("stderr")).contains("is hosted by \"host\"; players: [\"host\"] of 2"),
         logs,
     );
     let window = loop {

@@ -180,6 +180,9 @@ pub struct HostOptions {
     pub name: String,
     /// The host's persistent identity (its fingerprint goes into the link).
     pub identity: Identity,
+    /// How many players the game waits for (0: not said): told, with who is in, to whoever
+    /// asks with the link ([`HostedRoom::follow_players`]).
+    pub players: u8,
     /// Bind addresses and such; the ICE servers come from the rendezvous (any given here are
     /// used too).
     pub rtc: RtcOptions,
@@ -196,6 +199,7 @@ impl HostOptions {
             tls: ClientTls::default(),
             name: String::new(),
             identity,
+            players: 0,
             rtc: RtcOptions::default(),
             mux: None,
         }

@@ -97,6 +97,7 @@ impl InternetNetplay {
         room_opts.name = request.player_name.clone();
         room_opts.rtc = self.rtc(&request.internet);
         room_opts.tls = request.internet.trust();
+        room_opts.players = options.game.players.unwrap_or(0);
         let (host, _sink, invite) = rt
             .block_on(host_hub(room_opts, cfg))
             .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
