@@ -1,10 +1,11 @@
 //! doomlink's kernel: runs wasm32-wasi guests in wasmtime and implements their syscalls.
 //!
 //! The syscalls (`wasi`: preview1; `sockabi`: the UDP socket calls) work on a process's state
-//! and on its memory through [`GuestMemory`], never on wasmtime's types: the `runner` module
-//! (the `wasmtime` feature, on by default) is the one place that knows wasmtime (its Engine,
-//! Linker and Stores, guest threads, the module cache), so the same kernel can serve a guest
-//! that another WebAssembly engine runs.
+//! and on its memory through [`GuestMemory`], never on wasmtime's types; one table per import
+//! module (`abi`) links them. The `runner` module (the `wasmtime` feature, on by default) is the
+//! one place that knows wasmtime (its Engine, Linker and Stores, guest threads, the module
+//! cache); a host that runs the guest on another WebAssembly engine (a browser's) drives a
+//! [`Process`] instead, calling its imports by name.
 //!
 //! One guest is one process (a pid, argv, environment, an exit status, stdout/stderr to a host
 //! sink) running on its own thread. Its files, devices and UDP sockets share one fd table
@@ -15,13 +16,12 @@
 //!
 //! The guest ABI is described in `ABI.md` beside this crate.
 
-// Without a runner nothing calls the syscalls yet: that build checks that the kernel's logic
-// stands without wasmtime (the seam a browser host builds on), so its unused code is expected.
-#![cfg_attr(not(feature = "wasmtime"), allow(dead_code, unused_imports))]
-
+#[macro_use]
+mod abi;
 pub mod devices;
 pub mod errno;
 pub mod host;
+mod hosted;
 mod mem;
 pub mod net;
 mod process;
@@ -31,11 +31,13 @@ mod sockabi;
 pub mod vfs;
 mod wasi;
 
+pub use abi::CallError;
 pub use errno::Errno;
 pub use host::{
     CaptureSink, Device, HostIO, HostStderr, HostStdout, NoNetwork, OutputSink, TeeSink,
 };
-pub use mem::GuestMemory;
+pub use hosted::Process;
+pub use mem::{GuestMemory, SliceMemory};
 pub use net::{SocketStats, MAX_DGRAM_PAYLOAD, MAX_INJECT_DGRAM_QUEUE_LEN};
 #[cfg(feature = "wasmtime")]
 pub use runner::GuestModule;
@@ -157,6 +159,8 @@ struct Inner {
     shared: Arc<Shared>,
     procs: Mutex<HashMap<Pid, ProcEntry>>,
     next_pid: AtomicU32,
+    /// The module cache and memory cap: the wasmtime runner's (another engine has its own).
+    #[cfg_attr(not(feature = "wasmtime"), allow(dead_code))]
     config: KernelConfig,
 }
 
@@ -243,6 +247,38 @@ impl Kernel {
                 config,
             }),
         })
+    }
+
+    /// A new process's state and its kill flag, registered in the process table (so datagrams
+    /// can be injected to it) until [`Kernel::reap`].
+    fn new_process(&self, spec: ProcessSpec) -> process::ProcCtx {
+        let pid = self.inner.next_pid.fetch_add(1, Ordering::Relaxed);
+        let killed = Arc::new(AtomicBool::new(false));
+        self.inner
+            .procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                pid,
+                ProcEntry {
+                    killed: killed.clone(),
+                },
+            );
+        process::ProcCtx {
+            pid,
+            args: spec.args,
+            env: spec
+                .env
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            vfs: spec.vfs,
+            fds: process::FdTable::with_stdio(),
+            stdout: spec.stdout,
+            stderr: spec.stderr,
+            killed,
+            shared: self.inner.shared.clone(),
+        }
     }
 
     fn reap(&self, pid: Pid) {

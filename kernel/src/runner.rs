@@ -6,12 +6,13 @@
 //! process as [`ProcCtx`], so another host of the same kernel (a browser's WebAssembly engine)
 //! runs them unchanged.
 
+use crate::abi::CallError;
 use crate::mem::{GuestMemory, SliceMemory};
-use crate::process::{FdTable, ProcCtx, SysError, SysResult};
-use crate::{ExitStatus, Kernel, KernelError, ProcEntry, ProcessHandle, ProcessSpec};
+use crate::process::{ProcCtx, SysResult};
+use crate::{ExitStatus, Kernel, KernelError, ProcessHandle, ProcessSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::{
@@ -35,30 +36,6 @@ pub(crate) fn with_cx<R>(
     let memory = caller.data().memory.ok_or(crate::Errno::Fault)?;
     let (bytes, data) = memory.data_and_store_mut(caller);
     f(&mut SliceMemory::new(bytes), &mut data.proc)
-}
-
-/// A guest-ending condition, carried out of wasm as an error the runner recognises.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ProcessEnd {
-    #[error("exited with status {0}")]
-    Exit(i32),
-    #[error("killed by the host")]
-    Killed,
-}
-
-/// A syscall's result as the guest gets it: `ok` maps the value (preview1 returns 0 and the
-/// errno; the socket calls return the value or `-errno`), an end of the process leaves wasm.
-pub(crate) fn guest_return<T>(
-    r: SysResult<T>,
-    ok: impl FnOnce(T) -> i32,
-    errno: impl FnOnce(i32) -> i32,
-) -> wasmtime::Result<i32> {
-    match r {
-        Ok(v) => Ok(ok(v)),
-        Err(SysError::Errno(e)) => Ok(errno(e.code() as i32)),
-        Err(SysError::Exit(code)) => Err(ProcessEnd::Exit(code).into()),
-        Err(SysError::Killed) => Err(ProcessEnd::Killed.into()),
-    }
 }
 
 /// A compiled guest, ready to start any number of times.
@@ -94,7 +71,7 @@ impl Runtime {
                 wcfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
                 let engine = Engine::new(&wcfg).map_err(|e| e.to_string())?;
                 let mut linker = Linker::new(&engine);
-                crate::wasi::register(&mut linker).map_err(|e| e.to_string())?;
+                crate::wasi::register_all(&mut linker).map_err(|e| e.to_string())?;
                 crate::sockabi::register(&mut linker).map_err(|e| e.to_string())?;
                 let ticked = engine.clone();
                 std::thread::Builder::new()
@@ -213,36 +190,11 @@ impl Kernel {
         module: &GuestModule,
         spec: ProcessSpec,
     ) -> Result<ProcessHandle, KernelError> {
-        let pid = self.inner.next_pid.fetch_add(1, Ordering::Relaxed);
-        let killed = Arc::new(AtomicBool::new(false));
+        let limit = spec.memory_limit.unwrap_or(self.inner.config.memory_limit);
+        let proc = self.new_process(spec);
+        let (pid, killed) = (proc.pid, proc.killed.clone());
         let status: Arc<(Mutex<Option<ExitStatus>>, Condvar)> =
             Arc::new((Mutex::new(None), Condvar::new()));
-        self.inner
-            .procs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                pid,
-                ProcEntry {
-                    killed: killed.clone(),
-                },
-            );
-        let limit = spec.memory_limit.unwrap_or(self.inner.config.memory_limit);
-        let proc = ProcCtx {
-            pid,
-            args: spec.args,
-            env: spec
-                .env
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-            vfs: spec.vfs,
-            fds: FdTable::with_stdio(),
-            stdout: spec.stdout,
-            stderr: spec.stderr,
-            killed: killed.clone(),
-            shared: self.inner.shared.clone(),
-        };
         let data = StoreData {
             proc,
             memory: None,
@@ -298,7 +250,7 @@ impl Kernel {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if killed.load(Ordering::Relaxed) {
-                Err(ProcessEnd::Killed.into())
+                Err(CallError::Killed.into())
             } else {
                 Ok(wasmtime::UpdateDeadline::Continue(1))
             }
@@ -314,10 +266,10 @@ impl Kernel {
         })();
         let status = match result {
             Ok(()) => ExitStatus::Exited(0),
-            Err(e) => match e.downcast_ref::<ProcessEnd>() {
-                Some(ProcessEnd::Exit(code)) => ExitStatus::Exited(*code),
-                Some(ProcessEnd::Killed) => ExitStatus::Killed,
-                None => ExitStatus::Trapped(describe_trap(&e)),
+            Err(e) => match e.downcast_ref::<CallError>() {
+                Some(CallError::Exit(code)) => ExitStatus::Exited(*code),
+                Some(CallError::Killed) => ExitStatus::Killed,
+                _ => ExitStatus::Trapped(describe_trap(&e)),
             },
         };
         let ctx = &store.data().proc;

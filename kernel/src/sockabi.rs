@@ -7,11 +7,6 @@ use crate::mem::GuestMemory;
 use crate::process::{FdEntry, ProcCtx, SysError, SysResult};
 use crate::Errno;
 use std::net::Ipv4Addr;
-#[cfg(feature = "wasmtime")]
-use {
-    crate::runner::{guest_return, with_cx, StoreData},
-    wasmtime::{Caller, Linker},
-};
 
 pub const MODULE: &str = "doomlink_net";
 
@@ -30,34 +25,17 @@ const SO_RCVBUF: i32 = 8;
 const MSG_PEEK: i32 = 1;
 const MSG_DONTWAIT: i32 = 0x40;
 
-#[cfg(feature = "wasmtime")]
-macro_rules! register {
-    ($linker:expr, $( $name:ident ( $($arg:ident : $ty:ty),* ) ),* $(,)?) => {
-        $(
-            $linker.func_wrap(MODULE, stringify!($name),
-                |mut caller: Caller<'_, StoreData>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                    guest_return(with_cx(&mut caller, |m, p| $name(m, p, $($arg),*)), |v| v, |e| -e)
-                })?;
-        )*
-    };
-}
-
-/// Puts every `doomlink_net` function into the linker.
-#[cfg(feature = "wasmtime")]
-pub(crate) fn register(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    register!(linker,
-        sock_open(domain: i32, ty: i32, protocol: i32),
-        sock_bind(fd: i32, ip: i32, port: i32),
-        sock_connect(fd: i32, ip: i32, port: i32),
-        sock_sendto(fd: i32, buf: i32, len: i32, flags: i32, ip: i32, port: i32, has_addr: i32),
-        sock_recvfrom(fd: i32, buf: i32, len: i32, flags: i32, addr_out: i32),
-        sock_getsockname(fd: i32, addr_out: i32),
-        sock_getpeername(fd: i32, addr_out: i32),
-        sock_setsockopt(fd: i32, level: i32, name: i32, value: i32),
-        sock_getsockopt(fd: i32, level: i32, name: i32, value_out: i32),
-    );
-    Ok(())
-}
+imports!(MODULE, ok = |v| v, errno = |e| -e;
+    sock_open(domain: i32, ty: i32, protocol: i32),
+    sock_bind(fd: i32, ip: i32, port: i32),
+    sock_connect(fd: i32, ip: i32, port: i32),
+    sock_sendto(fd: i32, buf: i32, len: i32, flags: i32, ip: i32, port: i32, has_addr: i32),
+    sock_recvfrom(fd: i32, buf: i32, len: i32, flags: i32, addr_out: i32),
+    sock_getsockname(fd: i32, addr_out: i32),
+    sock_getpeername(fd: i32, addr_out: i32),
+    sock_setsockopt(fd: i32, level: i32, name: i32, value: i32),
+    sock_getsockopt(fd: i32, level: i32, name: i32, value_out: i32),
+);
 
 fn socket_of(p: &ProcCtx, fd: i32) -> Result<crate::net::SocketId, Errno> {
     match p.fds.get(fd as u32)? {
