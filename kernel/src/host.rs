@@ -59,6 +59,22 @@ pub trait HostIO: Send + Sync {
     /// Receives, without blocking, what waits on every socket of [`HostIO::wait_fds`],
     /// injecting it with `Kernel::inject_datagram` (no kernel lock is held).
     fn pump(&self) {}
+
+    /// Whether a guest's blocking waits are the host's ([`HostIO::park`]) rather than the
+    /// kernel's condition variable; asked once, when the kernel starts. For a host whose guest
+    /// runs where that cannot block: a browser's Web Worker.
+    fn parks(&self) -> bool {
+        false
+    }
+
+    /// With [`HostIO::parks`]: blocks the calling guest's thread for up to `nap`, or less once
+    /// the host has datagrams for it, which it injects (`Kernel::inject_datagram`; no kernel
+    /// lock is held) before it returns; the kernel then looks again at what the guest waits
+    /// for. A Web Worker sleeps in `Atomics.wait` until the page that holds the network wakes
+    /// it.
+    fn park(&self, nap: std::time::Duration) {
+        let _ = nap;
+    }
 }
 
 /// A host with no network at all: every non-loopback send is ENETUNREACH.

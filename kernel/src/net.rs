@@ -5,14 +5,15 @@
 //! socket layer owns the one lock and the one condition variable that blocked readers (recvfrom,
 //! poll) sleep on; every enqueue wakes them. A host that offers its own socket
 //! ([`HostIO::wait_fds`]) is waited on directly instead, by one blocked thread at a time
-//! ([`FdWait`]).
+//! ([`FdWait`]); a host that parks its guests ([`HostIO::parks`]: a browser's worker, where a
+//! condition variable cannot block) does the waiting itself.
 
 use crate::host::HostIO;
 use crate::{Errno, Pid};
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use web_time::Instant;
 
 /// Datagrams queued per socket at most; the rest are dropped silently (UDP) and counted.
 /// Sized to absorb a few seconds of a netgame's bursts while bounding a socket's memory against
@@ -155,6 +156,8 @@ pub struct SocketLayer {
     table: Mutex<SocketTable>,
     wake: Condvar,
     host: Arc<dyn HostIO>,
+    /// [`HostIO::parks`], asked once.
+    host_parks: bool,
     /// Made on the first wait on the host's socket (None inside: no eventfd could be made).
     #[cfg(unix)]
     fd_wait: std::sync::OnceLock<Option<FdWait>>,
@@ -255,6 +258,7 @@ impl SocketLayer {
         SocketLayer {
             table: Mutex::new(SocketTable::default()),
             wake: Condvar::new(),
+            host_parks: host.parks(),
             host,
             #[cfg(unix)]
             fd_wait: std::sync::OnceLock::new(),
@@ -276,14 +280,21 @@ impl SocketLayer {
         }
     }
 
-    /// Sleeps up to `nap` for an enqueue: on the host's socket when it offers one and no other
-    /// thread waits there (pumping it on waking), else on the condition variable. Takes the
+    /// Sleeps up to `nap` for an enqueue: in the host when it parks guests, on the host's socket
+    /// when it offers one and no other thread waits there (pumping it on waking), else on the
+    /// condition variable. Takes the
     /// table's guard and gives it back re-locked.
     fn nap<'a>(
         &'a self,
         t: MutexGuard<'a, SocketTable>,
         nap: std::time::Duration,
     ) -> MutexGuard<'a, SocketTable> {
+        if self.host_parks {
+            // Unlocked: the host injects before it returns.
+            drop(t);
+            self.host.park(nap);
+            return self.lock();
+        }
         #[cfg(unix)]
         let fds = self.host.wait_fds();
         #[cfg(unix)]
@@ -562,6 +573,47 @@ mod tests {
     use std::time::Duration;
 
     type Sent = (u16, Ipv4Addr, u16, Vec<u8>);
+
+    /// A host that parks its guest's waits (as a browser's worker does): the third park injects
+    /// a datagram, as the page's network would, instead of the kernel's condition variable.
+    #[test]
+    fn a_host_that_parks_the_guest_wakes_it_with_what_it_injects() {
+        struct ParkingHost {
+            layer: std::sync::OnceLock<std::sync::Weak<SocketLayer>>,
+            parks: std::sync::atomic::AtomicU32,
+        }
+        impl HostIO for ParkingHost {
+            fn parks(&self) -> bool {
+                true
+            }
+            fn park(&self, _nap: Duration) {
+                if self.parks.fetch_add(1, Ordering::SeqCst) == 2 {
+                    let layer = self.layer.get().and_then(|l| l.upgrade()).unwrap();
+                    let from = Ipv4Addr::new(10, 0, 0, 2);
+                    layer.inject(1, 5000, from, 2342, b"late").unwrap();
+                }
+            }
+        }
+        let host = Arc::new(ParkingHost {
+            layer: std::sync::OnceLock::new(),
+            parks: Default::default(),
+        });
+        let layer = Arc::new(SocketLayer::new(host.clone()));
+        let _ = host.layer.set(Arc::downgrade(&layer));
+        let s = layer.open(1, false);
+        layer.bind(1, s, Ipv4Addr::UNSPECIFIED, 5000).unwrap();
+        // Were the kernel's condition variable waited on instead, nothing would arrive: the
+        // interrupt ends the wait then, and the test fails saying so.
+        let give_up = Arc::new(AtomicBool::new(false));
+        let flag = give_up.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(5));
+            flag.store(true, Ordering::Relaxed);
+        });
+        let got = layer.recvfrom(s, false, false, give_up.as_ref());
+        assert_eq!(got.map(|d| d.data), Ok(b"late".to_vec()));
+        assert_eq!(host.parks.load(Ordering::SeqCst), 3);
+    }
 
     #[derive(Default)]
     struct MockHostIO {

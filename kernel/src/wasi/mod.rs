@@ -29,7 +29,7 @@ use crate::Errno;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::abi::CallError;
-use std::time::{SystemTime, UNIX_EPOCH};
+use web_time::{SystemTime, UNIX_EPOCH};
 
 pub const MODULE: &str = "wasi_snapshot_preview1";
 

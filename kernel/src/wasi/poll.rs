@@ -7,7 +7,8 @@ use crate::mem::GuestMemory;
 use crate::process::{FdEntry, ProcCtx, SysError, SysResult};
 use crate::Errno;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 const EVENTTYPE_CLOCK: u8 = 0;
 const EVENTTYPE_FD_READ: u8 = 1;
