@@ -161,10 +161,7 @@ impl GuestMemory for CopyingMemory {
     }
 
     fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
-        let len = u32::try_from(data.len()).map_err(|_| Errno::Fault)?;
-        let r = range(self.0.len(), ptr, len)?;
-        self.0[r].copy_from_slice(data);
-        Ok(())
+        SliceMemory::new(&mut self.0).write_bytes(ptr, data)
     }
 
     fn fill(
