@@ -1,7 +1,9 @@
 //! Helpers for doomlink's end-to-end tests: the real `doomlink` binary (built on first use),
 //! scratch directories, and running commands with a deadline. Child processes (kill-on-drop,
-//! headless peer arguments, invite links, `doomlink serve`) are in [`procs`], re-exported here.
+//! headless peer arguments, invite links, `doomlink serve`) are in [`procs`], re-exported here;
+//! a real browser and the page bundle in [`browser`].
 
+pub mod browser;
 pub mod chocobot;
 
 pub mod measure;
@@ -69,9 +71,8 @@ pub fn doomlink_dist() -> PathBuf {
     .clone()
 }
 
-/// `cargo build -p NAME --bin NAME` with `profile` arguments (the package and its binary share
-/// the name); the executable's path.
-fn build_bin(name: &str, profile: &[&str]) -> PathBuf {
+/// `cargo` for a build a test asks for, as a plain `cargo build` in the workspace would run.
+pub(crate) fn cargo() -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     // Cargo gives a test the variables of the package under test (CARGO_MANIFEST_DIR, ...).
@@ -95,11 +96,18 @@ fn build_bin(name: &str, profile: &[&str]) -> PathBuf {
             build.env_remove(&*key);
         }
     }
+    build.current_dir(repo_root());
+    build
+}
+
+/// `cargo build -p NAME --bin NAME` with `profile` arguments (the package and its binary share
+/// the name); the executable's path.
+fn build_bin(name: &str, profile: &[&str]) -> PathBuf {
+    let mut build = cargo();
     let out = build
         .args(["build", "-q"])
         .args(profile)
         .args(["-p", name, "--bin", name, "--message-format=json"])
-        .current_dir(repo_root())
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");

@@ -1,0 +1,241 @@
+//! A real browser for the tests: Debian's chromium, headless, driven over W3C WebDriver by
+//! Debian's chromedriver, pages served from 127.0.0.1 only (facts measured on this kind of
+//! machine: ../shared/notes/browser.md). And the page bundle: the doomlink-web crate built for
+//! wasm32-unknown-unknown, turned by wasm-bindgen into the page's module, beside `web/www/`.
+//!
+//! Network safety: the server binds 127.0.0.1, chromedriver takes commands from 127.0.0.1 only,
+//! and the pages fetch nothing beyond the server.
+
+use crate::{cargo, free_server_port, repo_root, KillOnDrop, Scratch};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The page bundle in a scratch directory: `doomlink_web.js` and its wasm (from the
+/// doomlink-web crate, release profile), and `web/www/`'s page and glue.
+pub fn web_bundle() -> Scratch {
+    let target = "wasm32-unknown-unknown";
+    let out = cargo()
+        .args(["build", "-q", "--release", "--target", target])
+        .args(["-p", "doomlink-web", "--message-format=json"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building doomlink-web for {target} failed (its standard library comes with \
+         `rustup target add {target}`, which scripts/setup runs where rustup is the toolchain)"
+    );
+    let wasm = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["target"]["name"] == "doomlink_web")
+        .flat_map(|m| {
+            m["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+        })
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .expect("cargo names doomlink_web.wasm");
+    let dir = Scratch::new("web");
+    let st = Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(dir.path())
+        .arg(&wasm)
+        .status()
+        .expect("wasm-bindgen runs (scripts/setup installs wasm-bindgen-cli)");
+    assert!(st.success(), "wasm-bindgen failed on {}", wasm.display());
+    for f in std::fs::read_dir(repo_root().join("web/www")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// A static file server on 127.0.0.1 for one directory, with the content types the pages need
+/// and the headers that make a page cross-origin isolated (SharedArrayBuffer, Atomics.wait).
+pub struct StaticServer {
+    pub port: u16,
+}
+
+impl StaticServer {
+    pub fn start(dir: &Path) -> StaticServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let dir = dir.clone();
+                std::thread::spawn(move || serve(conn, &dir));
+            }
+        });
+        StaticServer { port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+fn serve(mut conn: TcpStream, dir: &Path) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    // The headers, up to the blank line.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let name = path.trim_start_matches('/');
+    let file = (!name.contains("..") && !name.is_empty())
+        .then(|| std::fs::read(dir.join(name)).ok())
+        .flatten();
+    let (status, body, kind) = match file {
+        Some(b) => {
+            let kind = match name.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript",
+                Some("wasm") => "application/wasm",
+                _ => "application/octet-stream",
+            };
+            ("200 OK", b, kind)
+        }
+        None => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+         Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(&body);
+}
+
+/// Headless chromium in a WebDriver session of its own chromedriver.
+pub struct Browser {
+    port: u16,
+    session: String,
+    _driver: KillOnDrop,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        let port = free_server_port();
+        let driver = KillOnDrop(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver runs (scripts/setup installs chromium-driver)"),
+        );
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-features=WebRtcHideLocalIpsWithMdns"],
+            },
+        }}});
+        // chromedriver takes a moment to listen.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let session = loop {
+            match webdriver(port, "POST", "/session", Some(&caps)) {
+                Ok(v) if v["sessionId"].is_string() => {
+                    break v["sessionId"].as_str().unwrap().to_string()
+                }
+                other if Instant::now() > deadline => panic!("no WebDriver session: {other:?}"),
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
+        Browser {
+            port,
+            session,
+            _driver: driver,
+        }
+    }
+
+    fn command(&self, method: &str, what: &str, body: Option<&Value>) -> Value {
+        let path = format!("/session/{}/{what}", self.session);
+        webdriver(self.port, method, &path, body).unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    pub fn open(&self, url: &str) {
+        self.command("POST", "url", Some(&json!({ "url": url })));
+    }
+
+    /// Runs `script` (its last argument is the callback that ends it) with `args`; what it
+    /// passed to the callback.
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "execute/async",
+            Some(&json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// Polls `expression` until it is true, for at most `limit`.
+    pub fn wait_for(&self, expression: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let script = format!("return Boolean({expression});");
+        while self.command(
+            "POST",
+            "execute/sync",
+            Some(&json!({"script": script, "args": []})),
+        ) != Value::Bool(true)
+        {
+            assert!(Instant::now() < deadline, "the page never had {expression}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ = webdriver(self.port, "DELETE", &path, None);
+    }
+}
+
+/// One WebDriver command over HTTP/1.1 to 127.0.0.1:`port`: its `value`, or the error's text.
+fn webdriver(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(Duration::from_secs(120))).ok();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    // The body is Content-Length bytes after the headers (chromedriver keeps the connection).
+    let mut reader = BufReader::new(conn);
+    let (mut line, mut length) = (String::new(), 0usize);
+    while reader.read_line(&mut line).map_err(|e| e.to_string())? > 2 {
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        line.clear();
+    }
+    let mut json = vec![0u8; length];
+    reader.read_exact(&mut json).map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    match v["value"].get("error") {
+        Some(err) => Err(format!("{err}: {}", v["value"]["message"])),
+        None => Ok(v["value"].clone()),
+    }
+}

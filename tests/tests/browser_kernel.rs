@@ -1,0 +1,49 @@
+//! doomlink's kernel in a real browser: Debian's chromium, headless, driven over WebDriver,
+//! everything on 127.0.0.1. The page instantiates the kernel's C test guest with the browser's
+//! own WebAssembly engine; the kernel, compiled for wasm32-unknown-unknown (doomlink-web), serves
+//! its imports: the same syscalls, fd table and sockets as the desktop's wasmtime runner.
+
+// The kernel's own helper that compiles its C test guests (clang-16, the guest libc).
+#[path = "../../kernel/tests/common/mod.rs"]
+mod guests;
+
+use doomlink_e2e::browser::{web_bundle, Browser, StaticServer};
+use serde_json::json;
+use std::time::Duration;
+
+#[test]
+fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
+    let bundle = web_bundle();
+    std::fs::write(bundle.path().join("ktest.wasm"), guests::guest("ktest")).unwrap();
+    let server = StaticServer::start(bundle.path());
+    let browser = Browser::start();
+    browser.open(&server.url("index.html"));
+    browser.wait_for("window.ready", Duration::from_secs(30));
+    let run = |args: &[&str]| {
+        browser.execute_async(
+            "const done = arguments[arguments.length - 1];\
+             window.runGuest('ktest.wasm', arguments[0])\
+               .then(done, (e) => done({ error: String(e) }));",
+            json!([args]),
+        )
+    };
+    // Sockets, and the host's answer to a datagram for the network it does not have.
+    assert_eq!(
+        run(&["ktest", "unreach"]),
+        json!({ "status": 0, "output": "sendto: ENETUNREACH\n" })
+    );
+    // Pointers outside the guest's memory: EFAULT from every call, and the guest goes on.
+    assert_eq!(
+        run(&["ktest", "efault"]),
+        json!({ "status": 0, "output": "efault ok\n" })
+    );
+    // Exit statuses, and argv: an unknown mode is the guest's own usage error.
+    assert_eq!(
+        run(&["ktest", "exit", "3"]),
+        json!({ "status": 3, "output": "" })
+    );
+    assert_eq!(
+        run(&["ktest", "nosuch"]),
+        json!({ "status": 64, "output": "unknown mode nosuch\n" })
+    );
+}
