@@ -6,7 +6,7 @@
 use crate::abi::CallError;
 use crate::mem::GuestMemory;
 use crate::process::ProcCtx;
-use crate::{sockabi, wasi, Kernel, Pid, ProcessSpec};
+use crate::{sockabi, wasi, Kernel, Mount, Pid, ProcessSpec};
 
 /// A process driven by its host's calls. Dropping it ends the process: its sockets close and
 /// datagrams for it are refused (ESRCH).
@@ -28,6 +28,12 @@ impl Kernel {
 impl Process {
     pub fn pid(&self) -> Pid {
         self.ctx.pid
+    }
+
+    /// Adds `mount` to the process's namespace (before the guest starts: a browser's page
+    /// mounts the IWAD it fetched).
+    pub fn mount(&mut self, mount: Mount) {
+        self.ctx.vfs.mount(mount);
     }
 
     /// Runs the guest's import `module`.`name` with its arguments (i32 and i64 values alike as
@@ -145,6 +151,69 @@ mod tests {
             kernel.inject_datagram(pid, 5000, from, 2342, b"late"),
             Err(Errno::Srch)
         );
+    }
+
+    #[test]
+    fn a_file_held_in_memory_reads_seeks_and_stats_like_a_read_only_file() {
+        let (_kernel, mut p, _) = process();
+        p.mount(Mount::Bytes {
+            guest: "/iwad/doom1.wad".into(),
+            data: b"IWAD and the rest".as_slice().into(),
+        });
+        let mut m = CopyingMemory(vec![0; 4096]);
+        let path = b"iwad/doom1.wad";
+        m.write_bytes(100, path).unwrap();
+        let len = path.len() as i64;
+        // path_open(dirfd 3 = "/", dirflags, path, len, oflags, rights, inheriting, fdflags, out)
+        let open = |p: &mut Process, m: &mut CopyingMemory, oflags: i64, rights: i64| {
+            p.call(
+                WASI,
+                "path_open",
+                &[3, 0, 100, len, oflags, rights, 0, 0, 200],
+                m,
+            )
+        };
+        assert_eq!(open(&mut p, &mut m, 0, 0), Ok(0));
+        let fd = i64::from(m.read_u32(200).unwrap());
+        // Two iovecs of 4 and 3 bytes.
+        for (at, (ptr, n)) in [(300u32, (400u32, 4u32)), (308, (404, 3))] {
+            m.write_u32(at, ptr).unwrap();
+            m.write_u32(at + 4, n).unwrap();
+        }
+        assert_eq!(p.call(WASI, "fd_read", &[fd, 300, 2, 500], &mut m), Ok(0));
+        assert_eq!(m.read_u32(500), Ok(7));
+        assert_eq!(m.bytes(400, 7).unwrap().as_ref(), b"IWAD an");
+        // From the end, and past it.
+        assert_eq!(p.call(WASI, "fd_seek", &[fd, -4, 2, 510], &mut m), Ok(0));
+        assert_eq!(m.read_u64(510), Ok(13));
+        assert_eq!(p.call(WASI, "fd_read", &[fd, 300, 2, 500], &mut m), Ok(0));
+        assert_eq!(
+            (m.read_u32(500), m.bytes(400, 4).unwrap().as_ref()),
+            (Ok(4), &b"rest"[..])
+        );
+        assert_eq!(p.call(WASI, "fd_read", &[fd, 300, 2, 500], &mut m), Ok(0));
+        assert_eq!(m.read_u32(500), Ok(0));
+        let einval = Errno::Inval.code() as i32;
+        assert_eq!(
+            p.call(WASI, "fd_seek", &[fd, -1, 0, 510], &mut m),
+            Ok(einval)
+        );
+        // pread leaves the offset alone; the size is the bytes'.
+        assert_eq!(
+            p.call(WASI, "fd_pread", &[fd, 300, 1, 5, 500], &mut m),
+            Ok(0)
+        );
+        assert_eq!(m.bytes(400, 4).unwrap().as_ref(), b"and ");
+        assert_eq!(p.call(WASI, "fd_filestat_get", &[fd, 600], &mut m), Ok(0));
+        assert_eq!(m.read_u64(600 + 32), Ok(17));
+        // Read-only: no writes, no opening for writing or creating.
+        let (ebadf, erofs) = (Errno::BadF.code() as i32, Errno::RoFs.code() as i32);
+        assert_eq!(
+            p.call(WASI, "fd_write", &[fd, 300, 1, 500], &mut m),
+            Ok(ebadf)
+        );
+        assert_eq!(open(&mut p, &mut m, 0, 1 << 6), Ok(erofs));
+        assert_eq!(open(&mut p, &mut m, 1, 0), Ok(erofs));
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub enum FdEntry {
     },
     Device(Arc<dyn Device>),
     Socket(SocketId),
+    /// A file held in memory ([`crate::vfs::Mount::Bytes`]), read-only, and the offset reads
+    /// start at.
+    Bytes {
+        data: Arc<[u8]>,
+        pos: u64,
+    },
 }
 
 /// The fd table: the lowest free number is reused, as POSIX does.

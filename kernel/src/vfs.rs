@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One mount of the guest's namespace.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Mount {
     /// A single host file, read-only, at a guest path (e.g. `/iwad/freedoom1.wad`).
     ReadOnlyFile { guest: String, host: PathBuf },
@@ -19,6 +19,21 @@ pub enum Mount {
     ReadOnlyDir { guest: String, host: PathBuf },
     /// A host directory the guest may change (config, saves, demos).
     ReadWriteDir { guest: String, host: PathBuf },
+    /// A file the host holds in memory, read-only, at a guest path: where there are no host
+    /// files to mount (a browser's page gives the IWAD it fetched).
+    Bytes { guest: String, data: Arc<[u8]> },
+}
+
+impl std::fmt::Debug for Mount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mount::ReadOnlyFile { guest, host } => write!(f, "{guest} = {} (ro)", host.display()),
+            Mount::ReadOnlyDir { guest, host } => write!(f, "{guest}/ = {} (ro)", host.display()),
+            Mount::ReadWriteDir { guest, host } => write!(f, "{guest}/ = {} (rw)", host.display()),
+            // Its length, not its bytes (an IWAD is megabytes).
+            Mount::Bytes { guest, data } => write!(f, "{guest} = {} bytes in memory", data.len()),
+        }
+    }
 }
 
 impl Mount {
@@ -26,7 +41,8 @@ impl Mount {
         match self {
             Mount::ReadOnlyFile { guest, .. }
             | Mount::ReadOnlyDir { guest, .. }
-            | Mount::ReadWriteDir { guest, .. } => guest,
+            | Mount::ReadWriteDir { guest, .. }
+            | Mount::Bytes { guest, .. } => guest,
         }
     }
 }
@@ -43,6 +59,8 @@ pub enum Node {
     Host { path: PathBuf, writable: bool },
     /// A device node.
     Device(Arc<dyn Device>),
+    /// A file held in memory ([`Mount::Bytes`]).
+    Bytes(Arc<[u8]>),
 }
 
 /// The namespace of one process.
@@ -124,6 +142,8 @@ impl Vfs {
                         path: confine(host, rest)?,
                         writable: true,
                     }),
+                    Mount::Bytes { data, .. } if rest.is_empty() => Ok(Node::Bytes(data.clone())),
+                    Mount::Bytes { .. } => Err(Errno::NotDir),
                 };
             }
         }
@@ -132,7 +152,10 @@ impl Vfs {
         for (point, _) in &self.mounts {
             if point.len() > comps.len() && point[..comps.len()] == comps[..] {
                 let is_dir = point.len() > comps.len() + 1
-                    || !matches!(self.mount_at(point), Some(Mount::ReadOnlyFile { .. }));
+                    || !matches!(
+                        self.mount_at(point),
+                        Some(Mount::ReadOnlyFile { .. } | Mount::Bytes { .. })
+                    );
                 entries.push((point[comps.len()].clone(), is_dir));
             }
         }

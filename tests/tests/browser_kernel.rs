@@ -19,14 +19,18 @@ fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
     let browser = Browser::start();
     browser.open(&server.url("index.html"));
     browser.wait_for("window.ready", Duration::from_secs(30));
-    let run = |args: &[&str]| {
+    // `files`: guest paths and their text, mounted read-only from the page's memory.
+    let run_with = |args: &[&str], files: serde_json::Value| {
         browser.execute_async(
             "const done = arguments[arguments.length - 1];\
-             window.runGuest('ktest.wasm', arguments[0])\
+             const files = Object.fromEntries(Object.entries(arguments[1])\
+               .map(([p, text]) => [p, new TextEncoder().encode(text)]));\
+             window.runGuest('ktest.wasm', arguments[0], files)\
                .then(done, (e) => done({ error: String(e) }));",
-            json!([args]),
+            json!([args, files]),
         )
     };
+    let run = |args: &[&str]| run_with(args, json!({}));
     // Sockets, and the host's answer to a datagram for the network it does not have.
     assert_eq!(
         run(&["ktest", "unreach"]),
@@ -45,5 +49,14 @@ fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
     assert_eq!(
         run(&["ktest", "nosuch"]),
         json!({ "status": 64, "output": "unknown mode nosuch\n" })
+    );
+    // A file the page holds (as it will hold the IWAD it fetched): stat, reads, seek, and
+    // refused writes.
+    assert_eq!(
+        run_with(
+            &["ktest", "cat", "/data/hello.txt"],
+            json!({ "/data/hello.txt": "hello from the page" })
+        ),
+        json!({ "status": 0, "output": "19 bytes: hello from the page (ends 'page')\n" })
     );
 }

@@ -12,7 +12,7 @@
 //! (`HostIO::parks`).
 
 use doomlink_kernel::{
-    CallError, CaptureSink, Errno, GuestMemory, Kernel, KernelConfig, NoNetwork, Process,
+    CallError, CaptureSink, Errno, GuestMemory, Kernel, KernelConfig, Mount, NoNetwork, Process,
     ProcessSpec,
 };
 use std::borrow::Cow;
@@ -106,6 +106,15 @@ impl WebProcess {
                 CallError::Exit(code) => JsValue::from_str(&format!("exit {code}")),
                 other => JsError::new(&other.to_string()).into(),
             })
+    }
+
+    /// A read-only file of `data` at the guest's `path` (an IWAD the page fetched), before the
+    /// guest starts.
+    pub fn mount(&mut self, path: String, data: Vec<u8>) {
+        self.process.mount(Mount::Bytes {
+            guest: path,
+            data: data.into(),
+        });
     }
 
     /// Everything the guest wrote to stdout and stderr so far.

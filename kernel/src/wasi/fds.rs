@@ -61,6 +61,7 @@ pub(super) fn fd_fdstat_get(
             FILETYPE_REGULAR_FILE,
             if *append { FDFLAGS_APPEND } else { 0 },
         ),
+        FdEntry::Bytes { .. } => (FILETYPE_REGULAR_FILE, 0),
         FdEntry::Socket(id) => {
             let nonblocking = p.shared.sockets.lock().get(*id)?.nonblocking;
             (
@@ -152,6 +153,7 @@ pub(super) fn stat_node(m: &mut dyn GuestMemory, out: u32, node: &Node) -> Resul
     match node {
         Node::VirtualDir { .. } => write_filestat(m, out, FILETYPE_DIRECTORY, 0, None),
         Node::Device(_) => write_filestat(m, out, FILETYPE_CHARACTER_DEVICE, 0, None),
+        Node::Bytes(data) => write_filestat(m, out, FILETYPE_REGULAR_FILE, data.len() as u64, None),
         Node::Host { path, .. } => {
             let md = std::fs::metadata(path).map_err(Errno::from)?;
             write_filestat(m, out, host_filetype(&md), md.len(), Some(&md))
@@ -172,6 +174,9 @@ pub(super) fn fd_filestat_get(
             write_filestat(m, out, FILETYPE_REGULAR_FILE, md.len(), Some(&md))?;
         }
         FdEntry::Dir { node, .. } => stat_node(m, out, node)?,
+        FdEntry::Bytes { data, .. } => {
+            write_filestat(m, out, FILETYPE_REGULAR_FILE, data.len() as u64, None)?
+        }
         FdEntry::Root => write_filestat(m, out, FILETYPE_DIRECTORY, 0, None)?,
         FdEntry::Socket(_) => write_filestat(m, out, FILETYPE_SOCKET_DGRAM, 0, None)?,
         _ => write_filestat(m, out, FILETYPE_CHARACTER_DEVICE, 0, None)?,
@@ -243,6 +248,23 @@ pub(super) fn fd_prestat_dir_name(
     }
 }
 
+/// Copies `data` from offset `at` into `iovs` in order; the bytes copied (0 at or past the end).
+fn read_bytes(
+    m: &mut dyn GuestMemory,
+    data: &[u8],
+    at: u64,
+    iovs: &[(u32, u32)],
+) -> Result<u32, Errno> {
+    let mut from = usize::try_from(at).unwrap_or(usize::MAX).min(data.len());
+    let start = from;
+    for &(ptr, len) in iovs {
+        let n = (len as usize).min(data.len() - from);
+        m.write_bytes(ptr, &data[from..from + n])?;
+        from += n;
+    }
+    Ok((from - start) as u32)
+}
+
 pub(super) fn fd_read(
     m: &mut dyn GuestMemory,
     p: &mut ProcCtx,
@@ -263,6 +285,10 @@ pub(super) fn fd_read(
                     break;
                 }
             }
+        }
+        FdEntry::Bytes { data, pos } => {
+            total = read_bytes(m, data, *pos, &iovs)?;
+            *pos += u64::from(total);
         }
         FdEntry::Device(dev) => {
             let dev = dev.clone();
@@ -360,7 +386,7 @@ pub(super) fn fd_write(
             let data = gather_datagram(m, &iovs)?;
             total = p.shared.sockets.sendto(p.pid, id, &data, None)? as u32;
         }
-        FdEntry::Stdin => return Err(Errno::BadF.into()),
+        FdEntry::Stdin | FdEntry::Bytes { .. } => return Err(Errno::BadF.into()),
         FdEntry::Root | FdEntry::Dir { .. } => return Err(Errno::IsDir.into()),
     }
     Ok(m.write_u32(out as u32, total)?)
@@ -399,6 +425,10 @@ pub(super) fn fd_pread(
     out: i32,
 ) -> SysResult<()> {
     let iovs = m.iovecs(iovs as u32, n as u32)?;
+    if let FdEntry::Bytes { data, .. } = p.fds.get(fd as u32)? {
+        let total = read_bytes(m, data, offset.max(0) as u64, &iovs)?;
+        return Ok(m.write_u32(out as u32, total)?);
+    }
     let (file, _) = file_mut(p, fd)?;
     let mut at = offset.max(0) as u64;
     let mut total = 0u32;
@@ -447,13 +477,24 @@ pub(super) fn fd_seek(
     whence: i32,
     out: i32,
 ) -> SysResult<()> {
-    let (file, _) = file_mut(p, fd)?;
     let pos = match whence {
         0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::Inval)?),
         1 => SeekFrom::Current(offset),
         2 => SeekFrom::End(offset),
         _ => return Err(Errno::Inval.into()),
     };
+    if let FdEntry::Bytes { data, pos: at } = p.fds.get_mut(fd as u32)? {
+        // As lseek(2): any offset at or past the end, none before the start.
+        let base = match pos {
+            SeekFrom::Start(o) => Some(o),
+            SeekFrom::Current(d) => at.checked_add_signed(d),
+            SeekFrom::End(d) => (data.len() as u64).checked_add_signed(d),
+        };
+        *at = base.ok_or(Errno::Inval)?;
+        let at = *at;
+        return Ok(m.write_u64(out as u32, at)?);
+    }
+    let (file, _) = file_mut(p, fd)?;
     let at = file.seek(pos).map_err(Errno::from)?;
     Ok(m.write_u64(out as u32, at)?)
 }
@@ -525,7 +566,7 @@ pub(super) fn fd_readdir(
             names.sort();
             entries.extend(names);
         }
-        Node::Device(_) => return Err(Errno::NotDir.into()),
+        Node::Device(_) | Node::Bytes(_) => return Err(Errno::NotDir.into()),
     }
     // Serialise from `cookie` on; a partly written last entry tells libc to grow its buffer.
     let mut out = Vec::new();

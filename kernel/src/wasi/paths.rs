@@ -35,7 +35,9 @@ pub(super) fn writable_host_path(
             path,
             writable: true,
         } => Ok(path),
-        Node::Host { .. } | Node::VirtualDir { .. } | Node::Device(_) => Err(Errno::RoFs),
+        Node::Host { .. } | Node::VirtualDir { .. } | Node::Device(_) | Node::Bytes(_) => {
+            Err(Errno::RoFs)
+        }
     }
 }
 
@@ -60,6 +62,15 @@ pub(super) fn path_open(
     let node = p.vfs.resolve(&comps);
     let entry = match node {
         Ok(Node::Device(dev)) => FdEntry::Device(dev),
+        Ok(Node::Bytes(data)) => {
+            if oflags & OFLAGS_DIRECTORY != 0 {
+                return Err(Errno::NotDir.into());
+            }
+            if want_write {
+                return Err(Errno::RoFs.into());
+            }
+            FdEntry::Bytes { data, pos: 0 }
+        }
         Ok(node @ Node::VirtualDir { .. }) => {
             if want_write {
                 return Err(Errno::IsDir.into());
