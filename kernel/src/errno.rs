@@ -24,6 +24,8 @@ pub enum Errno {
     Again = 6,
     #[error("bad file descriptor (EBADF)")]
     BadF = 8,
+    #[error("device or resource busy (EBUSY)")]
+    Busy = 10,
     #[error("connection refused (ECONNREFUSED)")]
     ConnRefused = 14,
     #[error("destination address required (EDESTADDRREQ)")]
@@ -86,6 +88,8 @@ pub enum Errno {
     SPipe = 70,
     #[error("no such process (ESRCH)")]
     Srch = 71,
+    #[error("cross-device link (EXDEV)")]
+    XDev = 75,
     #[error("capabilities insufficient (ENOTCAPABLE)")]
     NotCapable = 76,
 }
@@ -115,6 +119,7 @@ impl Errno {
             K::FileTooLarge => Errno::FBig,
             K::InvalidFilename => Errno::NameTooLong,
             K::Unsupported => Errno::NotSup,
+            K::ResourceBusy => Errno::Busy,
             _ => Errno::Io,
         }
     }

@@ -36,6 +36,12 @@ impl Process {
         self.ctx.vfs.mount(mount);
     }
 
+    /// Adds the device `/dev/<name>` to the process's namespace (before the guest starts: a
+    /// page's canvas and keyboard).
+    pub fn add_device(&mut self, name: &str, device: std::sync::Arc<dyn crate::Device>) {
+        self.ctx.vfs.add_device(name, device);
+    }
+
     /// Runs the guest's import `module`.`name` with its arguments (i32 and i64 values alike as
     /// i64) on the guest's memory `mem`: the i32 the import returns to the guest, or why it
     /// does not return (the process exited or was killed: the host stops the guest; an import

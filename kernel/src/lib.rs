@@ -23,6 +23,7 @@ pub mod errno;
 pub mod host;
 mod hosted;
 mod mem;
+pub mod memfs;
 pub mod net;
 mod process;
 #[cfg(feature = "wasmtime")]
@@ -38,6 +39,7 @@ pub use host::{
 };
 pub use hosted::Process;
 pub use mem::{GuestMemory, SliceMemory};
+pub use memfs::MemFs;
 pub use net::{SocketStats, MAX_DGRAM_PAYLOAD, MAX_INJECT_DGRAM_QUEUE_LEN};
 #[cfg(feature = "wasmtime")]
 pub use runner::GuestModule;

@@ -51,6 +51,13 @@ pub enum FdEntry {
         data: Arc<[u8]>,
         pos: u64,
     },
+    /// A file of a tree held in memory ([`crate::vfs::Mount::MemoryDir`]).
+    MemFile {
+        file: crate::memfs::MemFile,
+        pos: u64,
+        writable: bool,
+        append: bool,
+    },
 }
 
 /// The fd table: the lowest free number is reused, as POSIX does.

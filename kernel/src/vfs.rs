@@ -1,10 +1,11 @@
 //! The file namespace a guest sees: host files mounted read-only (IWADs, PWADs), host
 //! directories mounted read-only or read-write (config, saves, demos), and `/dev` nodes the host
-//! provides. Paths are resolved lexically from `/`; nothing resolves outside a mount: `..` stops
+//! provides, and directory trees held in memory (`memfs`). Paths are resolved lexically from `/`; nothing resolves outside a mount: `..` stops
 //! at the root, and a path under a directory mount that leads (through symlinks) outside it is
 //! refused with ENOTCAPABLE.
 
 use crate::host::Device;
+use crate::memfs::MemFs;
 use crate::Errno;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub enum Mount {
     /// A file the host holds in memory, read-only, at a guest path: where there are no host
     /// files to mount (a browser's page gives the IWAD it fetched).
     Bytes { guest: String, data: Arc<[u8]> },
+    /// A directory tree the host holds in memory, read-write ([`MemFs`]): the guest's config,
+    /// saves and demos where there is no host directory to lend (a browser).
+    MemoryDir { guest: String, fs: MemFs },
 }
 
 impl std::fmt::Debug for Mount {
@@ -32,6 +36,7 @@ impl std::fmt::Debug for Mount {
             Mount::ReadWriteDir { guest, host } => write!(f, "{guest}/ = {} (rw)", host.display()),
             // Its length, not its bytes (an IWAD is megabytes).
             Mount::Bytes { guest, data } => write!(f, "{guest} = {} bytes in memory", data.len()),
+            Mount::MemoryDir { guest, fs } => write!(f, "{guest}/ = {fs:?} (rw)"),
         }
     }
 }
@@ -42,7 +47,8 @@ impl Mount {
             Mount::ReadOnlyFile { guest, .. }
             | Mount::ReadOnlyDir { guest, .. }
             | Mount::ReadWriteDir { guest, .. }
-            | Mount::Bytes { guest, .. } => guest,
+            | Mount::Bytes { guest, .. }
+            | Mount::MemoryDir { guest, .. } => guest,
         }
     }
 }
@@ -61,6 +67,8 @@ pub enum Node {
     Device(Arc<dyn Device>),
     /// A file held in memory ([`Mount::Bytes`]).
     Bytes(Arc<[u8]>),
+    /// A path (which may not exist yet) in a tree held in memory ([`Mount::MemoryDir`]).
+    Mem { fs: MemFs, path: Vec<String> },
 }
 
 /// The namespace of one process.
@@ -144,6 +152,10 @@ impl Vfs {
                     }),
                     Mount::Bytes { data, .. } if rest.is_empty() => Ok(Node::Bytes(data.clone())),
                     Mount::Bytes { .. } => Err(Errno::NotDir),
+                    Mount::MemoryDir { fs, .. } => Ok(Node::Mem {
+                        fs: fs.clone(),
+                        path: rest.to_vec(),
+                    }),
                 };
             }
         }

@@ -184,6 +184,35 @@ fn files_in_the_sandbox_and_refused_escapes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The same guest, its /data a tree held in memory (as in a browser) and its read-only file a
+/// page's bytes: the same answers as from host directories, and a cap the guest cannot pass.
+#[test]
+fn files_in_a_tree_held_in_memory_and_its_cap() {
+    let fs = MemFs::new(1 << 20);
+    let mut vfs = Vfs::new();
+    vfs.mount(Mount::MemoryDir {
+        guest: "/data".into(),
+        fs: fs.clone(),
+    });
+    vfs.mount(Mount::Bytes {
+        guest: "/ro/hello.txt".into(),
+        data: Arc::from(&b"hello"[..]),
+    });
+    let (k, m) = kernel_with(Arc::new(NoNetwork));
+    let (st, out) = run(&k, &m, &["files"], vfs.clone());
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    assert!(out.contains("files ok"), "{out}");
+    // The guest removed what it made.
+    assert_eq!(fs.list(&[]).unwrap(), vec![]);
+    let (st, out) = run(&k, &m, &["fill", "/data/fill"], vfs);
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    assert_eq!(out, "wrote 1048576 bytes, then ENOSPC\n");
+    // What the guest wrote is the host's to read.
+    let fill = fs.read(&["fill".to_string()]).unwrap();
+    assert_eq!((fill.len(), fill[0]), (1 << 20, b'x'));
+    assert_eq!(fs.used(), 1 << 20);
+}
+
 #[test]
 fn bad_pointers_are_efault() {
     let (k, m) = kernel_with(Arc::new(NoNetwork));

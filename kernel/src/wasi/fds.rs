@@ -57,7 +57,7 @@ pub(super) fn fd_fdstat_get(
             (FILETYPE_CHARACTER_DEVICE, 0)
         }
         FdEntry::Root | FdEntry::Dir { .. } => (FILETYPE_DIRECTORY, 0),
-        FdEntry::File { append, .. } => (
+        FdEntry::File { append, .. } | FdEntry::MemFile { append, .. } => (
             FILETYPE_REGULAR_FILE,
             if *append { FDFLAGS_APPEND } else { 0 },
         ),
@@ -93,7 +93,9 @@ pub(super) fn fd_fdstat_set_flags(
                 .sockets
                 .set_nonblocking(id, flags & FDFLAGS_NONBLOCK != 0)?;
         }
-        FdEntry::File { append, .. } => *append = flags & FDFLAGS_APPEND != 0,
+        FdEntry::File { append, .. } | FdEntry::MemFile { append, .. } => {
+            *append = flags & FDFLAGS_APPEND != 0
+        }
         _ => {}
     }
     Ok(())
@@ -158,6 +160,10 @@ pub(super) fn stat_node(m: &mut dyn GuestMemory, out: u32, node: &Node) -> Resul
             let md = std::fs::metadata(path).map_err(Errno::from)?;
             write_filestat(m, out, host_filetype(&md), md.len(), Some(&md))
         }
+        Node::Mem { fs, path } => match fs.kind(path).ok_or(Errno::NoEnt)? {
+            MemKind::Dir => write_filestat(m, out, FILETYPE_DIRECTORY, 0, None),
+            MemKind::File { len } => write_filestat(m, out, FILETYPE_REGULAR_FILE, len, None),
+        },
     }
 }
 
@@ -176,6 +182,9 @@ pub(super) fn fd_filestat_get(
         FdEntry::Dir { node, .. } => stat_node(m, out, node)?,
         FdEntry::Bytes { data, .. } => {
             write_filestat(m, out, FILETYPE_REGULAR_FILE, data.len() as u64, None)?
+        }
+        FdEntry::MemFile { file, .. } => {
+            write_filestat(m, out, FILETYPE_REGULAR_FILE, file.len(), None)?
         }
         FdEntry::Root => write_filestat(m, out, FILETYPE_DIRECTORY, 0, None)?,
         FdEntry::Socket(_) => write_filestat(m, out, FILETYPE_SOCKET_DGRAM, 0, None)?,
@@ -198,6 +207,12 @@ pub(super) fn fd_filestat_set_size(
     fd: i32,
     size: i64,
 ) -> SysResult<()> {
+    if let FdEntry::MemFile { file, writable, .. } = p.fds.get(fd as u32)? {
+        if !writable {
+            return Err(Errno::BadF.into());
+        }
+        return Ok(file.set_len(size.max(0) as u64)?);
+    }
     let (file, writable) = file_mut(p, fd)?;
     if !writable {
         return Err(Errno::BadF.into());
@@ -290,6 +305,10 @@ pub(super) fn fd_read(
             total = read_bytes(m, data, *pos, &iovs)?;
             *pos += u64::from(total);
         }
+        FdEntry::MemFile { file, pos, .. } => {
+            total = read_mem_file(m, file, *pos, &iovs)?;
+            *pos += u64::from(total);
+        }
         FdEntry::Device(dev) => {
             let dev = dev.clone();
             if let Some(&(ptr, len)) = iovs.iter().find(|(_, l)| *l > 0) {
@@ -304,6 +323,46 @@ pub(super) fn fd_read(
         FdEntry::Stdout | FdEntry::Stderr => return Err(Errno::BadF.into()),
     }
     Ok(m.write_u32(out as u32, total)?)
+}
+
+/// Reads a file of a tree in memory from offset `at` into `iovs` in order: the bytes copied.
+fn read_mem_file(
+    m: &mut dyn GuestMemory,
+    file: &crate::memfs::MemFile,
+    mut at: u64,
+    iovs: &[(u32, u32)],
+) -> Result<u32, Errno> {
+    let mut total = 0u32;
+    for &(ptr, len) in iovs {
+        let got = m.fill(ptr, len, &mut |buf| Ok(file.read_at(buf, at)))?;
+        total += got as u32;
+        at += got as u64;
+        if got < len as usize {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Writes `iovs` in order into a file of a tree in memory at offset `at`: the bytes written
+/// (ENOSPC past the tree's cap, with what fit before it kept, as a short write).
+fn write_mem_file(
+    m: &dyn GuestMemory,
+    file: &crate::memfs::MemFile,
+    mut at: u64,
+    iovs: &[(u32, u32)],
+) -> Result<u32, Errno> {
+    let mut total = 0u32;
+    for &(ptr, len) in iovs {
+        match file.write_at(&m.bytes(ptr, len)?, at) {
+            Ok(()) => {}
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+        total = total.saturating_add(len);
+        at += u64::from(len);
+    }
+    Ok(total)
 }
 
 /// Gathers iovecs into one buffer (one record for a device or a datagram).
@@ -370,6 +429,21 @@ pub(super) fn fd_write(
                 total = total.saturating_add(len);
             }
         }
+        FdEntry::MemFile {
+            file,
+            pos,
+            writable,
+            append,
+        } => {
+            if !*writable {
+                return Err(Errno::BadF.into());
+            }
+            if *append {
+                *pos = file.len();
+            }
+            total = write_mem_file(m, file, *pos, &iovs)?;
+            *pos += u64::from(total);
+        }
         FdEntry::Device(dev) => {
             let dev = dev.clone();
             let nonempty: Vec<_> = iovs.iter().filter(|(_, l)| *l > 0).copied().collect();
@@ -425,9 +499,16 @@ pub(super) fn fd_pread(
     out: i32,
 ) -> SysResult<()> {
     let iovs = m.iovecs(iovs as u32, n as u32)?;
-    if let FdEntry::Bytes { data, .. } = p.fds.get(fd as u32)? {
-        let total = read_bytes(m, data, offset.max(0) as u64, &iovs)?;
-        return Ok(m.write_u32(out as u32, total)?);
+    match p.fds.get(fd as u32)? {
+        FdEntry::Bytes { data, .. } => {
+            let total = read_bytes(m, data, offset.max(0) as u64, &iovs)?;
+            return Ok(m.write_u32(out as u32, total)?);
+        }
+        FdEntry::MemFile { file, .. } => {
+            let total = read_mem_file(m, file, offset.max(0) as u64, &iovs)?;
+            return Ok(m.write_u32(out as u32, total)?);
+        }
+        _ => {}
     }
     let (file, _) = file_mut(p, fd)?;
     let mut at = offset.max(0) as u64;
@@ -455,6 +536,13 @@ pub(super) fn fd_pwrite(
     out: i32,
 ) -> SysResult<()> {
     let iovs = m.iovecs(iovs as u32, n as u32)?;
+    if let FdEntry::MemFile { file, writable, .. } = p.fds.get(fd as u32)? {
+        if !writable {
+            return Err(Errno::BadF.into());
+        }
+        let total = write_mem_file(m, file, offset.max(0) as u64, &iovs)?;
+        return Ok(m.write_u32(out as u32, total)?);
+    }
     let (file, writable) = file_mut(p, fd)?;
     if !writable {
         return Err(Errno::BadF.into());
@@ -483,12 +571,17 @@ pub(super) fn fd_seek(
         2 => SeekFrom::End(offset),
         _ => return Err(Errno::Inval.into()),
     };
-    if let FdEntry::Bytes { data, pos: at } = p.fds.get_mut(fd as u32)? {
+    let in_memory = match p.fds.get_mut(fd as u32)? {
+        FdEntry::Bytes { data, pos: at } => Some((data.len() as u64, at)),
+        FdEntry::MemFile { file, pos: at, .. } => Some((file.len(), at)),
+        _ => None,
+    };
+    if let Some((len, at)) = in_memory {
         // As lseek(2): any offset at or past the end, none before the start.
         let base = match pos {
             SeekFrom::Start(o) => Some(o),
             SeekFrom::Current(d) => at.checked_add_signed(d),
-            SeekFrom::End(d) => (data.len() as u64).checked_add_signed(d),
+            SeekFrom::End(d) => len.checked_add_signed(d),
         };
         *at = base.ok_or(Errno::Inval)?;
         let at = *at;
@@ -565,6 +658,18 @@ pub(super) fn fd_readdir(
                 .collect();
             names.sort();
             entries.extend(names);
+        }
+        Node::Mem { fs, path } => {
+            entries.extend(fs.list(&path)?.into_iter().map(|(n, d)| {
+                (
+                    n,
+                    if d {
+                        FILETYPE_DIRECTORY
+                    } else {
+                        FILETYPE_REGULAR_FILE
+                    },
+                )
+            }));
         }
         Node::Device(_) | Node::Bytes(_) => return Err(Errno::NotDir.into()),
     }

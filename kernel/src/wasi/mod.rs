@@ -23,6 +23,7 @@ pub(crate) use sockets::recv_into;
 use sockets::*;
 
 use crate::mem::GuestMemory;
+use crate::memfs::{MemFs, MemKind, OpenFlags};
 use crate::process::{FdEntry, ProcCtx, SysError, SysResult};
 use crate::vfs::{normalize, Node};
 use crate::Errno;

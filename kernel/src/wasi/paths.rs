@@ -22,19 +22,26 @@ pub(super) fn path_comps(
     normalize(&base, &text)
 }
 
-pub(super) fn writable_host_path(
+/// A path the guest may change: under a read-write host directory or a tree in memory.
+enum Writable {
+    Host(std::path::PathBuf),
+    Mem(MemFs, Vec<String>),
+}
+
+fn writable_path(
     m: &dyn GuestMemory,
     p: &ProcCtx,
     fd: i32,
     path: i32,
     len: i32,
-) -> Result<std::path::PathBuf, Errno> {
+) -> Result<Writable, Errno> {
     let comps = path_comps(m, p, fd, path, len)?;
     match p.vfs.resolve(&comps)? {
         Node::Host {
             path,
             writable: true,
-        } => Ok(path),
+        } => Ok(Writable::Host(path)),
+        Node::Mem { fs, path } => Ok(Writable::Mem(fs, path)),
         Node::Host { .. } | Node::VirtualDir { .. } | Node::Device(_) | Node::Bytes(_) => {
             Err(Errno::RoFs)
         }
@@ -77,6 +84,42 @@ pub(super) fn path_open(
             }
             FdEntry::Dir { comps, node }
         }
+        Ok(Node::Mem { fs, path }) => match fs.kind(&path) {
+            Some(MemKind::Dir) => {
+                if want_write && oflags & OFLAGS_DIRECTORY == 0 {
+                    return Err(Errno::IsDir.into());
+                }
+                FdEntry::Dir {
+                    comps,
+                    node: Node::Mem { fs, path },
+                }
+            }
+            _ if oflags & OFLAGS_DIRECTORY != 0 => {
+                return Err(if fs.kind(&path).is_some() {
+                    Errno::NotDir
+                } else {
+                    Errno::NoEnt
+                }
+                .into())
+            }
+            _ => {
+                let file = fs.open(
+                    &path,
+                    OpenFlags {
+                        create: oflags & OFLAGS_CREAT != 0,
+                        exclusive: oflags & OFLAGS_EXCL != 0,
+                        truncate: oflags & OFLAGS_TRUNC != 0,
+                    },
+                )?;
+                let append = fdflags & FDFLAGS_APPEND != 0;
+                FdEntry::MemFile {
+                    pos: if append { file.len() } else { 0 },
+                    file,
+                    writable: want_write,
+                    append,
+                }
+            }
+        },
         Ok(Node::Host {
             path: host,
             writable,
@@ -165,8 +208,10 @@ pub(super) fn path_create_directory(
     path: i32,
     len: i32,
 ) -> SysResult<()> {
-    let host = writable_host_path(m, p, fd, path, len)?;
-    std::fs::create_dir(host).map_err(Errno::from)?;
+    match writable_path(m, p, fd, path, len)? {
+        Writable::Host(host) => std::fs::create_dir(host).map_err(Errno::from)?,
+        Writable::Mem(fs, path) => fs.mkdir(&path)?,
+    }
     Ok(())
 }
 
@@ -177,8 +222,10 @@ pub(super) fn path_remove_directory(
     path: i32,
     len: i32,
 ) -> SysResult<()> {
-    let host = writable_host_path(m, p, fd, path, len)?;
-    std::fs::remove_dir(host).map_err(Errno::from)?;
+    match writable_path(m, p, fd, path, len)? {
+        Writable::Host(host) => std::fs::remove_dir(host).map_err(Errno::from)?,
+        Writable::Mem(fs, path) => fs.rmdir(&path)?,
+    }
     Ok(())
 }
 
@@ -189,7 +236,10 @@ pub(super) fn path_unlink_file(
     path: i32,
     len: i32,
 ) -> SysResult<()> {
-    let host = writable_host_path(m, p, fd, path, len)?;
+    let host = match writable_path(m, p, fd, path, len)? {
+        Writable::Host(host) => host,
+        Writable::Mem(fs, path) => return Ok(fs.unlink(&path)?),
+    };
     if std::fs::symlink_metadata(&host)
         .map(|md| md.is_dir())
         .unwrap_or(false)
@@ -210,9 +260,19 @@ pub(super) fn path_rename(
     new: i32,
     new_len: i32,
 ) -> SysResult<()> {
-    let from = writable_host_path(m, p, fd, old, old_len)?;
-    let to = writable_host_path(m, p, fd2, new, new_len)?;
-    std::fs::rename(from, to).map_err(Errno::from)?;
+    match (
+        writable_path(m, p, fd, old, old_len)?,
+        writable_path(m, p, fd2, new, new_len)?,
+    ) {
+        (Writable::Host(from), Writable::Host(to)) => {
+            std::fs::rename(from, to).map_err(Errno::from)?
+        }
+        (Writable::Mem(fs, from), Writable::Mem(fs2, to)) if fs.same(&fs2) => {
+            fs.rename(&from, &to)?
+        }
+        // Between two mounts: as between two file systems.
+        _ => return Err(Errno::XDev.into()),
+    }
     Ok(())
 }
 

@@ -195,6 +195,20 @@ static int mode_files(void) {
     return 0;
 }
 
+/* Writes 64 KiB blocks to PATH until a write fails: what the VFS's cap says. */
+static int mode_fill(const char *path) {
+    static char block[65536];
+    memset(block, 'x', sizeof block);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+    long long total = 0;
+    ssize_t n;
+    while ((n = write(fd, block, sizeof block)) > 0) total += n;
+    printf("wrote %lld bytes, then %s\n", total, n < 0 && errno == ENOSPC ? "ENOSPC" : strerror(errno));
+    close(fd);
+    return 0;
+}
+
 /* Pointers outside guest memory: EFAULT, and the process goes on. */
 static int mode_efault(void) {
     int s = udp_bound(0);
@@ -239,6 +253,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "poll")) return mode_poll();
     if (!strcmp(m, "files")) return mode_files();
     if (!strcmp(m, "cat") && argc == 3) return mode_cat(argv[2]);
+    if (!strcmp(m, "fill") && argc == 3) return mode_fill(argv[2]);
     if (!strcmp(m, "efault")) return mode_efault();
     if (!strcmp(m, "callcost") && argc == 3) return mode_callcost(atoi(argv[2]));
     if (!strcmp(m, "memhog")) return mode_memhog();
