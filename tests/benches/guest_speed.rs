@@ -1,7 +1,8 @@
 //! Chocolate Doom in the kernel against native Chocolate Doom, in one run:
 //! - `-timedemo demo1` (freedoom1) fps: the guest headless (no /dev/fb0: nothing is blitted)
-//!   against Debian's native `chocolate-doom -noblit -nosound` under Xvfb, best of 3 each, and
-//!   the ratio;
+//!   against Debian's native `chocolate-doom -noblit -nosound` under Xvfb, and the same
+//!   doom.wasm in headless chromium (its engine, the kernel built for the browser, a Web
+//!   Worker; no canvas), best of 3 each, and the ratios;
 //! - launch to first frame: from kernel creation to the first frame on /dev/fb0, cold (module
 //!   compiled, empty cache) and warm (module from the cache).
 //!
@@ -9,6 +10,7 @@
 //!
 //! cargo bench -p doomlink-e2e --bench guest_speed
 
+use doomlink_e2e::browser::DoomPage;
 use doomlink_e2e::{start_logged_guest, Scratch, FREEDOOM1};
 use doomlink_kernel::NoNetwork;
 use doomlink_play::guest::{boot_with_cache, DoomConfig};
@@ -66,6 +68,18 @@ fn guest_fps(cache: &std::path::Path) -> f64 {
         .unwrap_or_else(|| panic!("guest printed no timedemo result:\n{}", log.text()))
 }
 
+fn browser_fps(page: &DoomPage) -> f64 {
+    page.start(
+        &["doom", "-iwad", "/iwad/freedoom1.wad", "-timedemo", "demo1"],
+        &[],
+        false,
+        &[],
+    );
+    let exit = page.exit();
+    let text = exit["output"].as_str().unwrap_or_default();
+    fps_of(text).unwrap_or_else(|| panic!("the browser printed no timedemo result:\n{text}"))
+}
+
 /// Kernel creation (and module load) to the first frame the guest presents.
 fn first_frame(cache: &std::path::Path) -> Duration {
     let data = Scratch::new("first-frame");
@@ -95,18 +109,26 @@ fn main() {
     let cold = first_frame(cache.path());
     let warm: Vec<Duration> = (0..3).map(|_| first_frame(cache.path())).collect();
     let warm = *warm.iter().min().unwrap();
+    let page = DoomPage::open();
     let mut guest = Vec::new();
     let mut native = Vec::new();
+    let mut browser = Vec::new();
     for _ in 0..3 {
         guest.push(guest_fps(cache.path()));
         native.push(native_fps());
+        browser.push(browser_fps(&page));
     }
     let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
-    let (g, n) = (best(&guest), best(&native));
-    println!("freedoom1 -timedemo demo1, best of 3 (all: guest {guest:.0?}, native {native:.0?})");
+    let (g, n, b) = (best(&guest), best(&native), best(&browser));
+    println!(
+        "freedoom1 -timedemo demo1, best of 3 \
+         (all: guest {guest:.0?}, native {native:.0?}, browser {browser:.0?})"
+    );
     println!("  guest (doomlink kernel, headless): {g:>7.1} fps");
     println!("  native chocolate-doom -noblit:     {n:>7.1} fps");
+    println!("  headless chromium, Web Worker:     {b:>7.1} fps");
     println!("  ratio guest/native:                {:>7.2}×", g / n);
+    println!("  ratio browser/guest:               {:>7.2}×", b / g);
     println!(
         "launch to first frame: cold {:.0} ms (compile), warm {:.0} ms (cached module)",
         cold.as_secs_f64() * 1e3,

@@ -58,6 +58,71 @@ pub fn web_bundle() -> Scratch {
     dir
 }
 
+/// Chocolate Doom's page: the bundle with the desktop's doom.wasm and Freedoom beside it,
+/// served, and a browser on it.
+pub struct DoomPage {
+    pub browser: Browser,
+    _server: StaticServer,
+    _bundle: Scratch,
+}
+
+/// Starts Chocolate Doom in the page with the IWAD fetched from the server; with the page's
+/// canvas (frames, keyboard) when asked. The player is `window.doom`; its end, `window.doomExit`.
+const START_DOOM: &str = "const [args, env, canvas, collect] = arguments;\
+    const done = arguments[arguments.length - 1];\
+    window.doomExit = null;\
+    window.fetchBytes('freedoom1.wad').then((iwad) => {\
+      window.doom = window.startDoom({ args, env, collect,\
+        canvas: canvas ? document.getElementById('screen') : null,\
+        files: { '/iwad/freedoom1.wad': iwad } });\
+      window.doom.exited.then((r) => { window.doomExit = r; },\
+                              (e) => { window.doomExit = { error: String(e) }; });\
+      done(true);\
+    }, (e) => done(String(e)));";
+
+impl DoomPage {
+    pub fn open() -> DoomPage {
+        let bundle = web_bundle();
+        std::fs::write(bundle.path().join("doom.wasm"), doomlink_assets::DOOM_WASM).unwrap();
+        std::fs::copy(crate::FREEDOOM1, bundle.path().join("freedoom1.wad")).unwrap();
+        let server = StaticServer::start(bundle.path());
+        let browser = Browser::start();
+        browser.open(&server.url("index.html"));
+        browser.wait_for("window.ready", Duration::from_secs(30));
+        DoomPage {
+            browser,
+            _server: server,
+            _bundle: bundle,
+        }
+    }
+
+    /// Starts doom.wasm in a worker with argv `args` (freedoom1 at /iwad/freedoom1.wad) and
+    /// `env` (`NAME=value`); `canvas`: frames and keys through the page's canvas; `collect`:
+    /// /data files to read back at the end.
+    pub fn start(&self, args: &[&str], env: &[&str], canvas: bool, collect: &[&str]) {
+        let started = self
+            .browser
+            .execute_async(START_DOOM, json!([args, env, canvas, collect]));
+        assert_eq!(started, json!(true), "Chocolate Doom did not start");
+    }
+
+    /// Waits for the guest's end: `{ status, ms, output, files }`, each collected file an
+    /// array of its bytes. Panics if the guest failed (trapped, or the worker did not start).
+    pub fn exit(&self) -> Value {
+        self.browser
+            .wait_for("window.doomExit", Duration::from_secs(600));
+        let exit = self.browser.execute(
+            "const r = window.doomExit;\
+             return { status: r.status, ms: r.ms, output: r.output ?? '', error: r.error ?? null,\
+                      files: Object.fromEntries(Object.entries(r.files ?? {})\
+                        .map(([k, v]) => [k, Array.from(v)])) };",
+            json!([]),
+        );
+        assert_eq!(exit["error"], Value::Null, "the guest failed: {exit}");
+        exit
+    }
+}
+
 /// A static file server on 127.0.0.1 for one directory, with the content types the pages need
 /// and the headers that make a page cross-origin isolated (SharedArrayBuffer, Atomics.wait).
 pub struct StaticServer {
@@ -94,7 +159,9 @@ fn serve(mut conn: TcpStream, dir: &Path) {
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
         line.clear();
     }
+    // The path without its query (a page's parameters).
     let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
     let name = path.trim_start_matches('/');
     let file = (!name.contains("..") && !name.is_empty())
         .then(|| std::fs::read(dir.join(name)).ok())
@@ -142,6 +209,8 @@ impl Browser {
         );
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // A timedemo or a game runs for minutes inside one asynchronous script.
+            "timeouts": {"script": 600_000},
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
@@ -185,6 +254,39 @@ impl Browser {
         )
     }
 
+    /// Runs `script` (a function body) with `args`: what it returned.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "execute/sync",
+            Some(&json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// Performs W3C WebDriver input `actions` (trusted key and pointer events, as a person's),
+    /// returning once they are done.
+    pub fn actions(&self, actions: Value) {
+        self.command("POST", "actions", Some(&json!({ "actions": actions })));
+    }
+
+    /// Holds `key` (a WebDriver key: "\u{E013}" is the up arrow) down for `held`, then lets it go.
+    pub fn hold_key(&self, key: &str, held: Duration) {
+        self.actions(json!([{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key},
+            {"type": "pause", "duration": held.as_millis() as u64},
+            {"type": "keyUp", "value": key},
+        ]}]));
+    }
+
+    /// The page as a PNG.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let png = self.command("GET", "screenshot", None);
+        base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("WebDriver's screenshot is base64")
+    }
+
     /// Polls `expression` until it is true, for at most `limit`.
     pub fn wait_for(&self, expression: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
@@ -222,6 +324,13 @@ fn webdriver(port: u16, method: &str, path: &str, body: Option<&Value>) -> Resul
         .map_err(|e| e.to_string())?;
     // The body is Content-Length bytes after the headers (chromedriver keeps the connection).
     let mut reader = BufReader::new(conn);
+    // An error is a non-2xx status (a script's own result may well have an `error` field).
+    let mut status = String::new();
+    reader.read_line(&mut status).map_err(|e| e.to_string())?;
+    let failed = !status
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|c| c.starts_with('2'));
     let (mut line, mut length) = (String::new(), 0usize);
     while reader.read_line(&mut line).map_err(|e| e.to_string())? > 2 {
         if let Some((k, v)) = line.split_once(':') {
@@ -234,8 +343,12 @@ fn webdriver(port: u16, method: &str, path: &str, body: Option<&Value>) -> Resul
     let mut json = vec![0u8; length];
     reader.read_exact(&mut json).map_err(|e| e.to_string())?;
     let v: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
-    match v["value"].get("error") {
-        Some(err) => Err(format!("{err}: {}", v["value"]["message"])),
-        None => Ok(v["value"].clone()),
+    if failed {
+        Err(format!(
+            "{}: {}",
+            v["value"]["error"], v["value"]["message"]
+        ))
+    } else {
+        Ok(v["value"].clone())
     }
 }

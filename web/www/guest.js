@@ -9,7 +9,7 @@ const MODULES = ['wasi_snapshot_preview1', 'doomlink_net'];
 export async function runGuest(url, args, files = {}) {
   await init();
   const bytes = await (await fetch(url)).arrayBuffer();
-  const process = new WebProcess(args);
+  const process = new WebProcess(args, [], false);
   for (const [path, data] of Object.entries(files)) process.mount(path, data);
   let memory = null;
   // Every import of a kernel module goes to the kernel by name, its arguments as BigInts.

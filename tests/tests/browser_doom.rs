@@ -1,0 +1,104 @@
+//! Chocolate Doom in a real browser: the desktop's own doom.wasm, run by headless chromium's
+//! WebAssembly engine in a Web Worker with doomlink's kernel compiled for the browser
+//! (doomlink-web), everything served from 127.0.0.1.
+//! - A timedemo gives the gametics native Chocolate Doom gives (the guest runs the same game).
+//! - In a game, the canvas shows Doom's picture, trusted key presses (WebDriver's, as a
+//!   person's) steer the player, and the demo the guest records in its in-memory /data is read
+//!   back by the page: its tics carry the key's movement.
+
+use doomlink_e2e::browser::{Browser, DoomPage};
+use serde_json::json;
+use std::time::Duration;
+
+#[test]
+fn a_timedemo_in_chromium_gives_native_gametics() {
+    let page = DoomPage::open();
+    page.start(
+        &["doom", "-iwad", "/iwad/freedoom1.wad", "-timedemo", "demo1"],
+        &[],
+        false,
+        &[],
+    );
+    let exit = page.exit();
+    let output = exit["output"].as_str().unwrap();
+    // Native Chocolate Doom 3.0 times freedoom1's demo1 at 1531 gametics (the desktop guest's
+    // test checks the same count).
+    assert!(
+        output.contains("timed 1531 gametics"),
+        "no native gametic count in the browser's timedemo:\n{output}"
+    );
+}
+
+/// Counts the distinct colours of the canvas (a game picture has dozens; a blank one has one).
+fn canvas_colours(browser: &Browser) -> u64 {
+    browser
+        .execute(
+            "const c = document.getElementById('screen');\
+             const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\
+             const seen = new Set();\
+             for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i+1] << 8) | px[i+2]);\
+             return seen.size;",
+            json!([]),
+        )
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn in_game_the_canvas_shows_doom_and_keys_move_the_player_in_the_recorded_demo() {
+    let page = DoomPage::open();
+    let browser = &page.browser;
+    // E1M1 from the start, recording a demo into /data; the run ends by itself after 350
+    // gametics (10 s), writing the demo.
+    page.start(
+        &[
+            "doom",
+            "-iwad",
+            "/iwad/freedoom1.wad",
+            "-warp",
+            "1",
+            "1",
+            "-record",
+            "walk",
+        ],
+        &["DOOMLINK_TICS=350"],
+        true,
+        &["walk.lmp"],
+    );
+    browser.wait_for("window.doom.frames.count > 35", Duration::from_secs(60));
+    assert!(
+        canvas_colours(browser) > 32,
+        "the canvas shows no game picture"
+    );
+    // Focus the canvas as a click would, then hold the up arrow (WebDriver's U+E013).
+    browser.execute("document.getElementById('screen').focus();", json!([]));
+    browser.hold_key("\u{E013}", Duration::from_secs(2));
+    let shot = browser.screenshot();
+    assert!(
+        shot.starts_with(b"\x89PNG"),
+        "WebDriver's screenshot is a PNG"
+    );
+    if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join("browser-game.png"), &shot).unwrap();
+    }
+    let exit = page.exit();
+    assert_eq!(exit["status"], json!(0), "{exit}");
+    let demo: Vec<u8> = exit["files"]["walk.lmp"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no demo read back from /data: {exit}"))
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    // Doom's demo: a 13-byte header (version, skill, episode, map, ...), one 4-byte ticcmd per
+    // gametic for the one player (forwardmove first), then 0x80.
+    assert_eq!(demo.last(), Some(&0x80), "a finished demo");
+    assert_eq!(demo[2..4], [1, 1], "episode 1, map 1");
+    let tics: Vec<&[u8]> = demo[13..demo.len() - 1].chunks(4).collect();
+    assert_eq!(tics.len(), 350, "one ticcmd per gametic");
+    let forward = tics.iter().filter(|t| (t[0] as i8) > 0).count();
+    // 2 s held: about 70 tics of forward movement (keys reach the game within a tic or two).
+    assert!(
+        (50..=90).contains(&forward),
+        "{forward} tics moved forward while the key was held for 2 s"
+    );
+}

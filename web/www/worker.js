@@ -1,0 +1,96 @@
+// A wasm32-wasi guest (Chocolate Doom) in a Web Worker, its imports served by doomlink's kernel
+// (doomlink_web.js). The page (doom.js) sends one `start` message; the worker posts `frame`
+// messages while the guest runs and one `exit` (or `error`) message at its end.
+//
+// The worker's thread is the guest's: it never returns to the event loop while the guest runs,
+// so everything the page sends after `start` comes through `shared`, an Int32Array over a
+// SharedArrayBuffer (layout in doom.js: wake counter, input ring, frames drawn). The kernel calls
+// the globals below (web/src/lib.rs names them).
+import init, { WebProcess } from './doomlink_web.js';
+import { SLOT, INPUT_SLOTS, INPUT_AT, MAX_FRAMES_AHEAD } from './shared.js';
+
+let shared = null;
+let framesPosted = 0;
+
+// A blocking wait of the guest's: until the page bumps the wake counter, or `ms` pass.
+globalThis.doomlinkPark = (ms) => {
+  const seen = Atomics.load(shared, SLOT.wake);
+  Atomics.wait(shared, SLOT.wake, seen, Math.max(0, ms));
+};
+
+// A finished frame: a copy goes to the page unless it is behind (then the frame is dropped,
+// as a display drops frames it cannot show).
+globalThis.doomlinkFrame = (width, height, rgba) => {
+  if (framesPosted - Atomics.load(shared, SLOT.framesDrawn) >= MAX_FRAMES_AHEAD) return;
+  framesPosted += 1;
+  const copy = rgba.slice();
+  postMessage({ type: 'frame', width, height, rgba: copy.buffer }, [copy.buffer]);
+};
+
+// Whole 16-byte events from the page's input ring into `into`: the bytes moved.
+globalThis.doomlinkInput = (into) => {
+  const written = Atomics.load(shared, SLOT.inputWritten);
+  let read = Atomics.load(shared, SLOT.inputRead);
+  const view = new DataView(into.buffer, into.byteOffset, into.byteLength);
+  let n = 0;
+  while (read < written && n + 16 <= into.length) {
+    const at = INPUT_AT + (read % INPUT_SLOTS) * 4;
+    for (let i = 0; i < 4; i++) view.setInt32(n + 4 * i, Atomics.load(shared, at + i), true);
+    read += 1;
+    n += 16;
+  }
+  Atomics.store(shared, SLOT.inputRead, read);
+  return n;
+};
+
+globalThis.doomlinkInputPending = () =>
+  Atomics.load(shared, SLOT.inputRead) < Atomics.load(shared, SLOT.inputWritten);
+
+onmessage = async ({ data }) => {
+  if (data.type !== 'start') return;
+  let process = null;
+  try {
+    shared = new Int32Array(data.shared);
+    await init();
+    const module = await WebAssembly.compile(await (await fetch(data.wasm)).arrayBuffer());
+    process = new WebProcess(data.args, data.env ?? [], true);
+    for (const [path, bytes] of Object.entries(data.files ?? {})) {
+      process.mount(path, new Uint8Array(bytes));
+    }
+    if (data.screen) process.add_screen();
+    if (data.input) process.add_input();
+    let memory = null;
+    // One function per import the module declares: each goes to the kernel by name, its
+    // arguments (i32s as Numbers, i64s as BigInts) as BigInts.
+    const imports = {};
+    for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+      if (kind !== 'function') continue;
+      (imports[from] ??= {})[name] = (...args) =>
+        process.call(from, name, BigInt64Array.from(args, (v) => BigInt(v)), memory);
+    }
+    const instance = await WebAssembly.instantiate(module, imports);
+    memory = instance.exports.memory;
+    const started = performance.now();
+    let status = 0;
+    try {
+      instance.exports._start();
+    } catch (e) {
+      const exit = /^exit (-?\d+)$/.exec(String(e));
+      if (!exit) throw e;
+      status = Number(exit[1]);
+    }
+    const ms = performance.now() - started;
+    // The /data files the page asked for (a recorded demo), where the guest made them.
+    const files = {};
+    for (const name of data.collect ?? []) {
+      try {
+        files[name] = process.data_file(name);
+      } catch {
+        // Not made: the page sees it missing.
+      }
+    }
+    postMessage({ type: 'exit', status, ms, output: process.output(), files });
+  } catch (e) {
+    postMessage({ type: 'error', message: String(e), output: process ? process.output() : '' });
+  }
+};
