@@ -113,6 +113,9 @@ fn write_temp(path: &Path, data: &[u8]) -> io::Result<PathBuf> {
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
+    // Elsewhere (a browser) there is no directory to sync.
+    #[cfg(not(unix))]
+    let _ = path;
     #[cfg(unix)]
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::File::open(dir)?.sync_all()?;

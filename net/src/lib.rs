@@ -23,7 +23,8 @@
 //!
 //! - [`files`]: owner-only files written whole (temp, fsync, rename) and private directories.
 //! - [`identity`]: a host's persistent DTLS certificate and its fingerprint.
-//! - [`signaling`]: the signaling messages and their strict decoder; invite links.
+//! - [`signaling`]: the signaling messages and their strict decoder; invite links; certificate
+//!   fingerprints. Its own feature, `signaling`, builds without WebRTC (for a browser).
 //! - [`webrtc`]: the WebRTC transport: a peer connection per link, the one-socket mux of a
 //!   dedicated service's edge, [`webrtc::node::WebRtcNode`] (a session driven over them).
 //! - [`online`]: how players meet: the rendezvous client (`host_room`, `join_room`) and manual
@@ -60,7 +61,7 @@ pub mod online;
 pub mod relay;
 #[cfg(feature = "rendezvous")]
 pub mod rendezvous;
-#[cfg(feature = "internet")]
+#[cfg(feature = "signaling")]
 pub mod signaling;
 pub mod sim;
 #[cfg(feature = "testing")]

@@ -32,7 +32,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Where datagrams from the LAN go: the app injects them into its kernel.
 pub trait GuestSink: Send + Sync {
@@ -380,6 +381,7 @@ impl LanBridge {
 
     /// The raw fd of `guest_port`'s real socket, to wait on (see
     /// [`LanBridge::open_port_pumped`]). It is closed by [`LanBridge::close_port`].
+    #[cfg(unix)]
     pub fn port_fd(&self, guest_port: u16) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         lock(&self.inner.ports)

@@ -76,7 +76,8 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// The first four bytes of every side frame.
 pub const MAGIC: [u8; 4] = *b"DLNK";

@@ -1,7 +1,7 @@
 //! A token bucket with time as an input: what limits a rate of messages or lines where each
 //! holder's state may be a few words (a hub's client, a signaling connection).
 
-use std::time::Instant;
+use web_time::Instant;
 
 /// `rate` tokens a second on average, bursts of up to `burst`; starts full.
 #[derive(Debug, Clone, Copy)]

@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::Instant;
+use web_time::Instant;
 
 mod client;
 mod hub;

@@ -2,7 +2,8 @@
 //! ping-based loss). Plain data the app reads to draw a network panel; nothing here does I/O.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Live figures of one link (for the hub: one client; for a client: its hub).
 ///

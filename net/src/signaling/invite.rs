@@ -25,9 +25,10 @@
 //! characters with a DNS name. A bad link is a one-line [`InviteError`] naming the part at fault.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use web_time::{SystemTime, UNIX_EPOCH};
 
-use crate::identity::Fingerprint;
+use super::fingerprint::Fingerprint;
 
 /// The longest link accepted: well over a real one (~200), small enough that parsing junk
 /// costs nothing.

@@ -30,7 +30,11 @@
 //!
 //! Only SDP descriptions and ICE candidates travel in `signal`: the service relays these two
 //! shapes and nothing else, so it cannot be used as a general message relay.
+//!
+//! This module, invite links and fingerprints need no WebRTC or async runtime (the `signaling`
+//! feature): a browser's page builds them for wasm32.
 
+pub mod fingerprint;
 pub mod invite;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +67,7 @@ pub struct IceServer {
 }
 
 impl IceServer {
+    #[cfg(feature = "internet")]
     pub fn to_rtc(&self) -> webrtc::peer_connection::RTCIceServer {
         webrtc::peer_connection::RTCIceServer {
             urls: self.urls.clone(),

@@ -17,7 +17,8 @@ pub mod rng;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use crate::relay::session::{Config, Delivery, Event, LinkId, Output, SendError, Session};
 use crate::relay::wire::Channel;
