@@ -60,3 +60,31 @@ fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
         json!({ "status": 0, "output": "19 bytes: hello from the page (ends 'page')\n" })
     );
 }
+
+/// The same guest in a Web Worker, its network the page: each datagram it sends beyond 127/8
+/// reaches the page, which answers as an echo server would; the answer comes back through the
+/// shared ring and wakes the guest's blocking recvfrom (Atomics.wait). 200 round trips.
+#[test]
+fn a_guest_in_a_worker_exchanges_datagrams_with_the_page() {
+    let bundle = web_bundle();
+    std::fs::write(bundle.path().join("ktest.wasm"), guests::guest("ktest")).unwrap();
+    let server = StaticServer::start(bundle.path());
+    let browser = Browser::start();
+    browser.open(&server.url("index.html"));
+    browser.wait_for("window.ready", Duration::from_secs(30));
+    let result = browser.execute_async(
+        "const done = arguments[arguments.length - 1];\
+         const echo = (d, player) => player.deliver(d.dstIp, d.dstPort, d.srcPort, d.data);\
+         const player = window.startDoom({ wasm: 'ktest.wasm', args: arguments[0], network: echo });\
+         player.exited.then((r) => done({ status: r.status, output: r.output }),\
+                            (e) => done({ failure: String(e) }));",
+        json!([["ktest", "ping", "10.0.0.2", "7777", "200", "64"]]),
+    );
+    assert_eq!(result["status"], json!(0), "{result}");
+    let output = result["output"].as_str().unwrap_or_default();
+    assert!(
+        output.starts_with("rtt_ns p50=") && output.contains("n=199"),
+        "{output}"
+    );
+    println!("guest in a worker ↔ page, 64-byte round trips: {output}");
+}

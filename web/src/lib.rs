@@ -13,15 +13,17 @@
 //! ([`doomlink_kernel::MemFs`]): config, saves, and the demos the page reads back.
 //!
 //! What this owns: the JavaScript boundary (argument and exit conventions, the memory view,
-//! the worker's devices). Not yet here: a network (the guest's non-loopback datagrams get
-//! ENETUNREACH) and sound.
+//! the worker's devices and datagram path). The guest's non-loopback datagrams go to the page,
+//! which holds the network, and the page's come back through a ring of shared memory
+//! (`www/shared.js`). Not yet here: the relay session and WebRTC behind the page's end, sound.
 
 use doomlink_kernel::devices::FrameBuffer;
 use doomlink_kernel::{
     CallError, CaptureSink, Device, Errno, GuestMemory, HostIO, Kernel, KernelConfig, MemFs, Mount,
-    NoNetwork, Process, ProcessSpec,
+    NoNetwork, Pid, Process, ProcessSpec,
 };
 use std::borrow::Cow;
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use wasm_bindgen::prelude::*;
 
@@ -41,19 +43,86 @@ extern "C" {
     /// Whether the page has queued input events.
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkInputPending)]
     fn input_pending() -> bool;
+    /// Hands the page a datagram the guest sent to the network (the view is copied).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkSend)]
+    fn send_to_page(src_port: u16, dst_ip: u32, dst_port: u16, data: &[u8]);
+    /// Whether the page has queued datagrams for the guest.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkNetPending)]
+    fn net_pending() -> bool;
+    /// Moves the page's oldest queued datagram into `into` as `u32 src_ip, u16 src_port,
+    /// u16 dst_port` (LE) and its bytes: the record's length, or 0 when none is queued.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkTakeDatagram)]
+    fn take_datagram(into: &mut [u8]) -> u32;
 }
 
-/// The host of a guest in a Web Worker: no network yet, and its blocking waits park the
+/// The largest record [`take_datagram`] moves (the page's ring slots are this size).
+const MAX_RECORD: usize = 2048;
+/// A datagram record's header: source address, source port, destination port.
+const RECORD_HEADER: usize = 8;
+
+/// The host of a guest in a Web Worker: its non-loopback datagrams go to the page (which holds
+/// the network), the page's come back through shared memory, and its blocking waits park the
 /// worker (a worker's thread cannot wait on the kernel's condition variable).
-struct WorkerHost;
+#[derive(Default)]
+struct WorkerHost {
+    /// Where the page's datagrams go: the process's kernel and pid, once it has them (cleared
+    /// when the process ends, so that kernel and host do not hold each other).
+    target: Mutex<Option<(Kernel, Pid)>>,
+}
+
+impl WorkerHost {
+    /// Injects every datagram the page has queued; datagrams for a port with no socket are
+    /// dropped, as a network drops them.
+    fn deliver_queued(&self) {
+        if !net_pending() {
+            return;
+        }
+        let Some((kernel, pid)) = self
+            .target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        else {
+            return;
+        };
+        let mut record = [0u8; MAX_RECORD];
+        loop {
+            let n = (take_datagram(&mut record) as usize).min(MAX_RECORD);
+            if n < RECORD_HEADER {
+                break;
+            }
+            let src_ip = Ipv4Addr::from(u32::from_le_bytes([
+                record[0], record[1], record[2], record[3],
+            ]));
+            let src_port = u16::from_le_bytes([record[4], record[5]]);
+            let dst_port = u16::from_le_bytes([record[6], record[7]]);
+            let _ = kernel.inject_datagram(pid, dst_port, src_ip, src_port, &record[8..n]);
+        }
+    }
+}
 
 impl HostIO for WorkerHost {
+    fn send_dgram(
+        &self,
+        _pid: Pid,
+        src_port: u16,
+        dst_ip: Ipv4Addr,
+        dst_port: u16,
+        data: &[u8],
+    ) -> Result<(), Errno> {
+        send_to_page(src_port, u32::from(dst_ip), dst_port, data);
+        Ok(())
+    }
+
     fn parks(&self) -> bool {
         true
     }
 
     fn park(&self, nap: std::time::Duration) {
+        // What came while the guest ran first: the page's wake for it may be spent already.
+        self.deliver_queued();
         park_ms(nap.as_secs_f64() * 1e3);
+        self.deliver_queued();
     }
 }
 
@@ -142,6 +211,8 @@ pub struct WebProcess {
     output: CaptureSink,
     /// The guest's `/data`.
     data: MemFs,
+    /// The host of a guest in a worker (None: on a page's main thread, no network).
+    worker: Option<Arc<WorkerHost>>,
     /// Kept for the process's life (its sockets live in it).
     _kernel: Kernel,
 }
@@ -163,10 +234,10 @@ impl WebProcess {
         env: Vec<String>,
         in_worker: bool,
     ) -> Result<WebProcess, JsError> {
-        let host: Arc<dyn HostIO> = if in_worker {
-            Arc::new(WorkerHost)
-        } else {
-            Arc::new(NoNetwork)
+        let worker = in_worker.then(|| Arc::new(WorkerHost::default()));
+        let host: Arc<dyn HostIO> = match &worker {
+            Some(w) => w.clone(),
+            None => Arc::new(NoNetwork),
         };
         let kernel =
             Kernel::new(KernelConfig::default(), host).map_err(|e| JsError::new(&e.to_string()))?;
@@ -183,10 +254,16 @@ impl WebProcess {
             guest: "/data".into(),
             fs: data.clone(),
         });
+        let process = kernel.process(spec);
+        if let Some(w) = &worker {
+            *w.target.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((kernel.clone(), process.pid()));
+        }
         Ok(WebProcess {
-            process: kernel.process(spec),
+            process,
             output,
             data,
+            worker,
             _kernel: kernel,
         })
     }
@@ -225,6 +302,11 @@ impl WebProcess {
         args: &[i64],
         memory: &js_sys::WebAssembly::Memory,
     ) -> Result<i32, JsValue> {
+        // The page's datagrams reach the guest's sockets before any call that could look at
+        // them: a game polls its socket without blocking, so waits alone would not do.
+        if let Some(w) = &self.worker {
+            w.deliver_queued();
+        }
         self.process
             .call(module, name, args, &mut JsMemory::view(memory))
             .map_err(|e| match e {
@@ -245,5 +327,14 @@ impl WebProcess {
     /// Everything the guest wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         self.output.text()
+    }
+}
+
+impl Drop for WebProcess {
+    fn drop(&mut self) {
+        // The host held the kernel for its deliveries: let both go.
+        if let Some(w) = &self.worker {
+            w.target.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
     }
 }

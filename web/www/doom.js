@@ -2,7 +2,9 @@
 // doomlink's kernel, its frames drawn on a canvas, the page's keyboard and mouse fed to its
 // /dev/input through shared memory (shared.js). The page must be cross-origin isolated
 // (COOP/COEP headers) for SharedArrayBuffer and Atomics.wait.
-import { SLOT, INPUT_SLOTS, INPUT_AT, SHARED_INTS } from './shared.js';
+import {
+  SLOT, INPUT_SLOTS, INPUT_AT, SHARED_INTS, NET_SLOTS, NET_SLOT_BYTES, NET_RING_BYTES,
+} from './shared.js';
 
 // Doom's key codes (Chocolate Doom's doomkeys.h) by KeyboardEvent.code; letters, digits and
 // punctuation are their lower-case ASCII.
@@ -27,10 +29,17 @@ const EV_MOUSE = 2;
 // Starts doom.wasm with argv `args` and `files` ({ guest path: ArrayBuffer }, mounted
 // read-only: the IWAD). With a `canvas` the guest gets /dev/fb0 and /dev/input, and the canvas
 // takes the keyboard and, once clicked, the mouse. `collect` names /data files to read back at
-// the end (a recorded demo). Returns { exited, frames, send, stop }: `exited` resolves to
-// { status, ms, output, files } when the guest ends.
-export function startDoom({ canvas = null, wasm = 'doom.wasm', args, env = [], files = {}, collect = [] }) {
+// the end (a recorded demo). `network(datagram, player)` gets each datagram the guest sends
+// beyond 127/8 ({ srcPort, dstIp, dstPort, data }: dstIp a u32, data an ArrayBuffer); answers go
+// back with `player.deliver(srcIp, srcPort, dstPort, bytes)`. Returns the player:
+// { exited, frames, send, deliver, stop }; `exited` resolves to { status, ms, output, files }
+// when the guest ends.
+export function startDoom({
+  canvas = null, wasm = 'doom.wasm', args, env = [], files = {}, collect = [], network = null,
+}) {
   const shared = new Int32Array(new SharedArrayBuffer(SHARED_INTS * 4));
+  const netRing = new Uint8Array(new SharedArrayBuffer(NET_RING_BYTES));
+  const player = {};
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const frames = { count: 0 };
   const ctx = canvas ? canvas.getContext('2d') : null;
@@ -46,6 +55,8 @@ export function startDoom({ canvas = null, wasm = 'doom.wasm', args, env = [], f
         ctx.putImageData(new ImageData(pixels, data.width, data.height), 0, 0);
         frames.count += 1;
         Atomics.add(shared, SLOT.framesDrawn, 1);
+      } else if (data.type === 'dgram') {
+        if (network) network(data, player);
       } else if (data.type === 'exit') {
         worker.terminate();
         resolve(data);
@@ -72,10 +83,36 @@ export function startDoom({ canvas = null, wasm = 'doom.wasm', args, env = [], f
     Atomics.notify(shared, SLOT.wake);
   };
 
+  // One datagram for the guest's socket on `dstPort`, from srcIp:srcPort (srcIp a u32), into the
+  // ring (dropped and counted when the ring is full or it does not fit a slot, as a network
+  // drops), then the guest's wait is woken.
+  const deliver = (srcIp, srcPort, dstPort, bytes) => {
+    const data = new Uint8Array(bytes);
+    const written = Atomics.load(shared, SLOT.netWritten);
+    const full = written - Atomics.load(shared, SLOT.netRead) >= NET_SLOTS;
+    if (full || 8 + data.length > NET_SLOT_BYTES - 4) {
+      Atomics.add(shared, SLOT.netDropped, 1);
+      return false;
+    }
+    const at = (written % NET_SLOTS) * NET_SLOT_BYTES;
+    const view = new DataView(netRing.buffer, at, NET_SLOT_BYTES);
+    view.setUint32(0, 8 + data.length, true);
+    view.setUint32(4, srcIp >>> 0, true);
+    view.setUint16(8, srcPort, true);
+    view.setUint16(10, dstPort, true);
+    netRing.set(data, at + 12);
+    Atomics.store(shared, SLOT.netWritten, written + 1);
+    Atomics.add(shared, SLOT.wake, 1);
+    Atomics.notify(shared, SLOT.wake);
+    return true;
+  };
+
   if (canvas) attachInput(canvas, send);
+  Object.assign(player, { exited, frames, send, deliver, stop: () => worker.terminate() });
   worker.postMessage({
     type: 'start',
     shared: shared.buffer,
+    net: netRing.buffer,
     wasm: new URL(wasm, location.href).href,
     args,
     env,
@@ -84,7 +121,7 @@ export function startDoom({ canvas = null, wasm = 'doom.wasm', args, env = [], f
     screen: canvas !== null,
     input: canvas !== null,
   });
-  return { exited, frames, send, stop: () => worker.terminate() };
+  return player;
 }
 
 // The keyboard (while the canvas has focus) and the mouse (grabbed by a click, through pointer

@@ -1,15 +1,16 @@
 // A wasm32-wasi guest (Chocolate Doom) in a Web Worker, its imports served by doomlink's kernel
-// (doomlink_web.js). The page (doom.js) sends one `start` message; the worker posts `frame`
-// messages while the guest runs and one `exit` (or `error`) message at its end.
+// (doomlink_web.js). The page (doom.js) sends one `start` message; the worker posts `frame` and
+// `dgram` messages while the guest runs and one `exit` (or `error`) message at its end.
 //
 // The worker's thread is the guest's: it never returns to the event loop while the guest runs,
 // so everything the page sends after `start` comes through `shared`, an Int32Array over a
 // SharedArrayBuffer (layout in doom.js: wake counter, input ring, frames drawn). The kernel calls
 // the globals below (web/src/lib.rs names them).
 import init, { WebProcess } from './doomlink_web.js';
-import { SLOT, INPUT_SLOTS, INPUT_AT, MAX_FRAMES_AHEAD } from './shared.js';
+import { SLOT, INPUT_SLOTS, INPUT_AT, MAX_FRAMES_AHEAD, NET_SLOTS, NET_SLOT_BYTES } from './shared.js';
 
 let shared = null;
+let netRing = null;
 let framesPosted = 0;
 
 // A blocking wait of the guest's: until the page bumps the wake counter, or `ms` pass.
@@ -46,11 +47,33 @@ globalThis.doomlinkInput = (into) => {
 globalThis.doomlinkInputPending = () =>
   Atomics.load(shared, SLOT.inputRead) < Atomics.load(shared, SLOT.inputWritten);
 
+// A datagram the guest sent to the network: a copy to the page, which holds the network.
+globalThis.doomlinkSend = (srcPort, dstIp, dstPort, data) => {
+  const copy = data.slice();
+  postMessage({ type: 'dgram', srcPort, dstIp: dstIp >>> 0, dstPort, data: copy.buffer }, [copy.buffer]);
+};
+
+globalThis.doomlinkNetPending = () =>
+  Atomics.load(shared, SLOT.netRead) < Atomics.load(shared, SLOT.netWritten);
+
+// The oldest datagram record the page queued, into `into`: its length (0: none).
+globalThis.doomlinkTakeDatagram = (into) => {
+  const read = Atomics.load(shared, SLOT.netRead);
+  if (read >= Atomics.load(shared, SLOT.netWritten)) return 0;
+  const at = (read % NET_SLOTS) * NET_SLOT_BYTES;
+  const len = new DataView(netRing.buffer).getUint32(at, true);
+  const n = Math.min(len, into.length);
+  into.set(netRing.subarray(at + 4, at + 4 + n));
+  Atomics.store(shared, SLOT.netRead, read + 1);
+  return n;
+};
+
 onmessage = async ({ data }) => {
   if (data.type !== 'start') return;
   let process = null;
   try {
     shared = new Int32Array(data.shared);
+    netRing = new Uint8Array(data.net);
     await init();
     const module = await WebAssembly.compile(await (await fetch(data.wasm)).arrayBuffer());
     process = new WebProcess(data.args, data.env ?? [], true);
