@@ -66,14 +66,15 @@ pub struct DoomPage {
     _bundle: Scratch,
 }
 
-/// Starts Chocolate Doom in the page with the IWAD fetched from the server; with the page's
-/// canvas (frames, keyboard) when asked. The player is `window.doom`; its end, `window.doomExit`.
-const START_DOOM: &str = "const [args, env, canvas, collect] = arguments;\
+/// Starts Chocolate Doom in the page with the IWAD fetched from the server and the options of
+/// `startDoom` (web/www/doom.js), `canvas: true` meaning the page's canvas (frames, keyboard).
+/// The player is `window.doom`; its end, `window.doomExit`.
+const START_DOOM: &str = "const [options] = arguments;\
     const done = arguments[arguments.length - 1];\
     window.doomExit = null;\
     window.fetchBytes('freedoom1.wad').then((iwad) => {\
-      window.doom = window.startDoom({ args, env, collect,\
-        canvas: canvas ? document.getElementById('screen') : null,\
+      window.doom = window.startDoom({ ...options,\
+        canvas: options.canvas ? document.getElementById('screen') : null,\
         files: { '/iwad/freedoom1.wad': iwad } });\
       window.doom.exited.then((r) => { window.doomExit = r; },\
                               (e) => { window.doomExit = { error: String(e) }; });\
@@ -100,9 +101,13 @@ impl DoomPage {
     /// `env` (`NAME=value`); `canvas`: frames and keys through the page's canvas; `collect`:
     /// /data files to read back at the end.
     pub fn start(&self, args: &[&str], env: &[&str], canvas: bool, collect: &[&str]) {
-        let started = self
-            .browser
-            .execute_async(START_DOOM, json!([args, env, canvas, collect]));
+        self.start_with(json!({"args": args, "env": env, "canvas": canvas, "collect": collect}));
+    }
+
+    /// Starts doom.wasm with `startDoom`'s `options` (`args`, `env`, `canvas`, `collect`,
+    /// `audio`).
+    pub fn start_with(&self, options: Value) {
+        let started = self.browser.execute_async(START_DOOM, json!([options]));
         assert_eq!(started, json!(true), "Chocolate Doom did not start");
     }
 
@@ -213,8 +218,10 @@ impl Browser {
             "timeouts": {"script": 600_000},
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                // Audio plays without a click: nobody clicks in a test.
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-features=WebRtcHideLocalIpsWithMdns"],
+                         "--disable-features=WebRtcHideLocalIpsWithMdns",
+                         "--autoplay-policy=no-user-gesture-required"],
             },
         }}});
         // chromedriver takes a moment to listen.

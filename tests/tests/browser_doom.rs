@@ -102,3 +102,50 @@ fn in_game_the_canvas_shows_doom_and_keys_move_the_player_in_the_recorded_demo()
         "{forward} tics moved forward while the key was held for 2 s"
     );
 }
+
+/// With sound, the guest's /dev/dsp plays through the page's AudioWorklet at the output's own
+/// rate: the title screen's music reaches it (loud samples), the output consumes it in real
+/// time, and the guest's queue stays topped up (about what the run lasted reaches the page).
+#[test]
+fn sound_plays_through_the_pages_audio_output() {
+    let page = DoomPage::open();
+    // The title screen and its music, 175 gametics: 5 s.
+    page.start_with(json!({
+        "args": ["doom", "-iwad", "/iwad/freedoom1.wad"],
+        "env": ["DOOMLINK_TICS=175"],
+        "canvas": true,
+        "audio": true,
+    }));
+    let exit = page.exit();
+    assert_eq!(exit["status"], json!(0), "{exit}");
+    let audio = page.browser.execute(
+        "const a = window.doom.audio;\
+         return { rate: a.rate, posted: a.stats.posted, peak: a.stats.peak,\
+                  played: window.doom.audioPlayed(), ms: window.doomExit.ms };",
+        json!([]),
+    );
+    println!("audio: {audio}");
+    let output = exit["output"].as_str().unwrap_or_default();
+    let rate = audio["rate"].as_f64().unwrap();
+    assert!(
+        output.contains(&format!("I_InitSound: {rate} Hz stereo to /dev/dsp")),
+        "the guest did not open /dev/dsp at the output's rate {rate}:\n{output}"
+    );
+    let seconds = audio["ms"].as_f64().unwrap() / 1e3;
+    let posted = audio["posted"].as_f64().unwrap() / rate;
+    let played = audio["played"].as_f64().unwrap() / rate;
+    // What reached the page covers the run (the guest keeps its queue full), and the output
+    // played most of it while the run lasted.
+    assert!(
+        posted > 0.8 * seconds && posted < seconds + 1.0,
+        "{posted:.2} s of sound posted in a {seconds:.2} s run: {audio}"
+    );
+    assert!(
+        played > 0.6 * seconds,
+        "{played:.2} s of sound played in a {seconds:.2} s run: {audio}"
+    );
+    assert!(
+        audio["peak"].as_f64().unwrap() > 500.0,
+        "the music did not reach the output: {audio}"
+    );
+}

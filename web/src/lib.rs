@@ -15,7 +15,8 @@
 //! What this owns: the JavaScript boundary (argument and exit conventions, the memory view,
 //! the worker's devices and datagram path). The guest's non-loopback datagrams go to the page,
 //! which holds the network, and the page's come back through a ring of shared memory
-//! (`www/shared.js`). Not yet here: the relay session and WebRTC behind the page's end, sound.
+//! (`www/shared.js`). Its `/dev/dsp` plays through the page's AudioWorklet
+//! (`www/audio.js`). Not yet here: the relay session and WebRTC behind the page's end.
 
 use doomlink_kernel::devices::FrameBuffer;
 use doomlink_kernel::{
@@ -53,6 +54,12 @@ extern "C" {
     /// u16 dst_port` (LE) and its bytes: the record's length, or 0 when none is queued.
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkTakeDatagram)]
     fn take_datagram(into: &mut [u8]) -> u32;
+    /// Hands the page interleaved stereo s16le PCM for its audio output (the view is copied).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkPcm)]
+    fn play_pcm(data: &[u8]);
+    /// Stereo frames the page's audio output has consumed so far (wrapping at 2^32).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkPcmPlayed)]
+    fn pcm_played() -> u32;
 }
 
 /// The largest record [`take_datagram`] moves (the page's ring slots are this size).
@@ -145,6 +152,45 @@ impl Device for Screen {
             present_frame(width, height, &rgba);
         }
         Ok(n)
+    }
+}
+
+/// `/dev/dsp` for a page: PCM goes to the page's audio output (an AudioWorklet), and a read
+/// tells the guest how many frames are still queued there (written and not yet played), so it
+/// tops up to its target latency as it does on the desktop.
+struct PageAudio {
+    /// Frames handed to the page so far (wrapping, as the page's count does).
+    written: std::sync::atomic::AtomicU32,
+    /// The most frames queued at once; writes beyond it are refused (the desktop's ring holds
+    /// a quarter of a second too).
+    capacity: u32,
+}
+
+impl PageAudio {
+    fn queued(&self) -> u32 {
+        let written = self.written.load(std::sync::atomic::Ordering::Relaxed);
+        written.wrapping_sub(pcm_played()).min(self.capacity)
+    }
+}
+
+impl Device for PageAudio {
+    fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        let room = self.capacity - self.queued();
+        let frames = (data.len() / 4).min(room as usize);
+        if frames > 0 {
+            play_pcm(&data[..frames * 4]);
+            self.written
+                .fetch_add(frames as u32, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(frames * 4)
+    }
+
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if buf.len() < 4 {
+            return Err(Errno::Inval);
+        }
+        buf[..4].copy_from_slice(&self.queued().to_le_bytes());
+        Ok(4)
     }
 }
 
@@ -275,6 +321,19 @@ impl WebProcess {
             Arc::new(Screen {
                 frames: FrameBuffer::new(),
                 rgba: Mutex::new(Vec::new()),
+            }),
+        );
+    }
+
+    /// Gives the guest `/dev/dsp` for PCM at `rate` Hz (the page's audio output's rate, which
+    /// the page also gives the guest as `DOOMLINK_AUDIO_RATE`), played through the worker's
+    /// `doomlinkPcm`.
+    pub fn add_audio(&mut self, rate: u32) {
+        self.process.add_device(
+            "dsp",
+            Arc::new(PageAudio {
+                written: Default::default(),
+                capacity: (rate / 4).max(1),
             }),
         );
     }

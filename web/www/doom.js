@@ -5,6 +5,7 @@
 import {
   SLOT, INPUT_SLOTS, INPUT_AT, SHARED_INTS, NET_SLOTS, NET_SLOT_BYTES, NET_RING_BYTES,
 } from './shared.js';
+import { startAudio } from './audio.js';
 
 // Doom's key codes (Chocolate Doom's doomkeys.h) by KeyboardEvent.code; letters, digits and
 // punctuation are their lower-case ASCII.
@@ -31,11 +32,13 @@ const EV_MOUSE = 2;
 // takes the keyboard and, once clicked, the mouse. `collect` names /data files to read back at
 // the end (a recorded demo). `network(datagram, player)` gets each datagram the guest sends
 // beyond 127/8 ({ srcPort, dstIp, dstPort, data }: dstIp a u32, data an ArrayBuffer); answers go
-// back with `player.deliver(srcIp, srcPort, dstPort, bytes)`. Returns the player:
+// back with `player.deliver(srcIp, srcPort, dstPort, bytes)`. `audio`: the guest gets /dev/dsp,
+// played through an AudioWorklet (`player.audio` once it runs). Returns the player:
 // { exited, frames, send, deliver, stop }; `exited` resolves to { status, ms, output, files }
 // when the guest ends.
 export function startDoom({
   canvas = null, wasm = 'doom.wasm', args, env = [], files = {}, collect = [], network = null,
+  audio = false,
 }) {
   const shared = new Int32Array(new SharedArrayBuffer(SHARED_INTS * 4));
   const netRing = new Uint8Array(new SharedArrayBuffer(NET_RING_BYTES));
@@ -55,6 +58,8 @@ export function startDoom({
         ctx.putImageData(new ImageData(pixels, data.width, data.height), 0, 0);
         frames.count += 1;
         Atomics.add(shared, SLOT.framesDrawn, 1);
+      } else if (data.type === 'pcm') {
+        player.audio.post(data.data);
       } else if (data.type === 'dgram') {
         if (network) network(data, player);
       } else if (data.type === 'exit') {
@@ -108,19 +113,29 @@ export function startDoom({
   };
 
   if (canvas) attachInput(canvas, send);
-  Object.assign(player, { exited, frames, send, deliver, stop: () => worker.terminate() });
-  worker.postMessage({
-    type: 'start',
-    shared: shared.buffer,
-    net: netRing.buffer,
-    wasm: new URL(wasm, location.href).href,
-    args,
-    env,
-    files,
-    collect,
-    screen: canvas !== null,
-    input: canvas !== null,
+  // Stereo frames the audio output has consumed.
+  const audioPlayed = () => Atomics.load(shared, SLOT.audioPlayed) >>> 0;
+  Object.assign(player, {
+    exited, frames, send, deliver, audioPlayed, stop: () => worker.terminate(),
   });
+  (async () => {
+    // The output's own rate is the guest's: no resampling on the way.
+    player.audio = audio ? await startAudio(shared) : null;
+    const rate = player.audio?.rate;
+    worker.postMessage({
+      type: 'start',
+      shared: shared.buffer,
+      net: netRing.buffer,
+      wasm: new URL(wasm, location.href).href,
+      args,
+      env: rate ? [...env, `DOOMLINK_AUDIO_RATE=${rate}`] : env,
+      files,
+      collect,
+      screen: canvas !== null,
+      input: canvas !== null,
+      audioRate: rate ?? 0,
+    });
+  })().catch((e) => worker.onerror({ message: `no audio output: ${e}` }));
   return player;
 }
 

@@ -10,6 +10,7 @@ export const SLOT = {
   netWritten: 4, // datagrams the page has put in the datagram ring
   netRead: 5, // datagrams the worker has taken
   netDropped: 6, // datagrams the page dropped: the ring was full or one was too large
+  audioPlayed: 7, // stereo frames the page's audio output has consumed (wrapping at 2^32)
 };
 export const INPUT_SLOTS = 256; // events the ring holds; the page drops keys past that
 export const INPUT_AT = 8; // the ring's first Int32 (4 per event: type, data1, data2, data3)

@@ -53,6 +53,13 @@ globalThis.doomlinkSend = (srcPort, dstIp, dstPort, data) => {
   postMessage({ type: 'dgram', srcPort, dstIp: dstIp >>> 0, dstPort, data: copy.buffer }, [copy.buffer]);
 };
 
+// PCM for the page's audio output, and how much of it the output has consumed.
+globalThis.doomlinkPcm = (data) => {
+  const copy = data.slice();
+  postMessage({ type: 'pcm', data: copy.buffer }, [copy.buffer]);
+};
+globalThis.doomlinkPcmPlayed = () => Atomics.load(shared, SLOT.audioPlayed) >>> 0;
+
 globalThis.doomlinkNetPending = () =>
   Atomics.load(shared, SLOT.netRead) < Atomics.load(shared, SLOT.netWritten);
 
@@ -82,6 +89,7 @@ onmessage = async ({ data }) => {
     }
     if (data.screen) process.add_screen();
     if (data.input) process.add_input();
+    if (data.audioRate) process.add_audio(data.audioRate);
     let memory = null;
     // One function per import the module declares: each goes to the kernel by name, its
     // arguments (i32s as Numbers, i64s as BigInts) as BigInts.
