@@ -69,15 +69,8 @@ fn guest_fps(cache: &std::path::Path) -> f64 {
 }
 
 fn browser_fps(page: &DoomPage) -> f64 {
-    page.start(
-        &["doom", "-iwad", "/iwad/freedoom1.wad", "-timedemo", "demo1"],
-        &[],
-        false,
-        &[],
-    );
-    let exit = page.exit();
-    let text = exit["output"].as_str().unwrap_or_default();
-    fps_of(text).unwrap_or_else(|| panic!("the browser printed no timedemo result:\n{text}"))
+    let text = page.timedemo("demo1");
+    fps_of(&text).unwrap_or_else(|| panic!("the browser printed no timedemo result:\n{text}"))
 }
 
 /// Kernel creation (and module load) to the first frame the guest presents.

@@ -111,6 +111,18 @@ impl DoomPage {
         assert_eq!(started, json!(true), "Chocolate Doom did not start");
     }
 
+    /// Runs freedoom1's `demo` as a timedemo (no canvas): what Chocolate Doom printed.
+    pub fn timedemo(&self, demo: &str) -> String {
+        self.start(
+            &["doom", "-iwad", "/iwad/freedoom1.wad", "-timedemo", demo],
+            &[],
+            false,
+            &[],
+        );
+        let exit = self.exit();
+        exit["output"].as_str().unwrap_or_default().to_string()
+    }
+
     /// Waits for the guest's end: `{ status, ms, output, files }`, each collected file an
     /// array of its bytes. Panics if the guest failed (trapped, or the worker did not start).
     pub fn exit(&self) -> Value {

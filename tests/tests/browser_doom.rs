@@ -12,15 +12,7 @@ use std::time::Duration;
 
 #[test]
 fn a_timedemo_in_chromium_gives_native_gametics() {
-    let page = DoomPage::open();
-    page.start(
-        &["doom", "-iwad", "/iwad/freedoom1.wad", "-timedemo", "demo1"],
-        &[],
-        false,
-        &[],
-    );
-    let exit = page.exit();
-    let output = exit["output"].as_str().unwrap();
+    let output = DoomPage::open().timedemo("demo1");
     // Native Chocolate Doom 3.0 times freedoom1's demo1 at 1531 gametics (the desktop guest's
     // test checks the same count).
     assert!(

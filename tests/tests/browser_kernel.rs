@@ -8,17 +8,24 @@
 mod guests;
 
 use doomlink_e2e::browser::{web_bundle, Browser, StaticServer};
+use doomlink_e2e::Scratch;
 use serde_json::json;
 use std::time::Duration;
 
-#[test]
-fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
+/// The page bundle with the kernel's C test guest beside it, served, and a browser on its page.
+fn ktest_page() -> (Scratch, StaticServer, Browser) {
     let bundle = web_bundle();
     std::fs::write(bundle.path().join("ktest.wasm"), guests::guest("ktest")).unwrap();
     let server = StaticServer::start(bundle.path());
     let browser = Browser::start();
     browser.open(&server.url("index.html"));
     browser.wait_for("window.ready", Duration::from_secs(30));
+    (bundle, server, browser)
+}
+
+#[test]
+fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
+    let (_bundle, _server, browser) = ktest_page();
     // `files`: guest paths and their text, mounted read-only from the page's memory.
     let run_with = |args: &[&str], files: serde_json::Value| {
         browser.execute_async(
@@ -66,12 +73,7 @@ fn a_c_guest_runs_in_chromium_with_its_imports_served_by_the_kernel() {
 /// shared ring and wakes the guest's blocking recvfrom (Atomics.wait). 200 round trips.
 #[test]
 fn a_guest_in_a_worker_exchanges_datagrams_with_the_page() {
-    let bundle = web_bundle();
-    std::fs::write(bundle.path().join("ktest.wasm"), guests::guest("ktest")).unwrap();
-    let server = StaticServer::start(bundle.path());
-    let browser = Browser::start();
-    browser.open(&server.url("index.html"));
-    browser.wait_for("window.ready", Duration::from_secs(30));
+    let (_bundle, _server, browser) = ktest_page();
     let result = browser.execute_async(
         "const done = arguments[arguments.length - 1];\
          const echo = (d, player) => player.deliver(d.dstIp, d.dstPort, d.srcPort, d.data);\

@@ -7,6 +7,7 @@
 // SharedArrayBuffer (layout in doom.js: wake counter, input ring, frames drawn). The kernel calls
 // the globals below (web/src/lib.rs names them).
 import init, { WebProcess } from './doomlink_web.js';
+import { instantiate, runToExit } from './guest.js';
 import { SLOT, INPUT_SLOTS, INPUT_AT, MAX_FRAMES_AHEAD, NET_SLOTS, NET_SLOT_BYTES } from './shared.js';
 
 let shared = null;
@@ -90,26 +91,9 @@ onmessage = async ({ data }) => {
     if (data.screen) process.add_screen();
     if (data.input) process.add_input();
     if (data.audioRate) process.add_audio(data.audioRate);
-    let memory = null;
-    // One function per import the module declares: each goes to the kernel by name, its
-    // arguments (i32s as Numbers, i64s as BigInts) as BigInts.
-    const imports = {};
-    for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
-      if (kind !== 'function') continue;
-      (imports[from] ??= {})[name] = (...args) =>
-        process.call(from, name, BigInt64Array.from(args, (v) => BigInt(v)), memory);
-    }
-    const instance = await WebAssembly.instantiate(module, imports);
-    memory = instance.exports.memory;
+    const instance = await instantiate(module, process);
     const started = performance.now();
-    let status = 0;
-    try {
-      instance.exports._start();
-    } catch (e) {
-      const exit = /^exit (-?\d+)$/.exec(String(e));
-      if (!exit) throw e;
-      status = Number(exit[1]);
-    }
+    const status = runToExit(instance);
     const ms = performance.now() - started;
     // The /data files the page asked for (a recorded demo), where the guest made them.
     const files = {};
