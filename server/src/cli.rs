@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM). Read, never logged.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The browser player's files (made by scripts/build-web), served at /play/.
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     /// An IWAD dedicated rooms may use (repeat; the first is the default).
     #[arg(long, value_name = "FILE")]
     pub iwad: Vec<PathBuf>,
@@ -130,7 +133,7 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
         let (listen, public, stun, turn) =
             (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
         let token = admin_token(a.admin_token_file.as_deref())?;
-        let (data_dir, iwads) = (a.data_dir.clone(), a.iwad.clone());
+        let (data_dir, iwads, web_dir) = (a.data_dir.clone(), a.iwad.clone(), a.web_dir.clone());
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
         let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
         let tls = a
@@ -153,6 +156,9 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
             }
             if data_dir.is_some() {
                 s.data_dir = data_dir.clone();
+            }
+            if web_dir.is_some() {
+                s.web_dir = web_dir.clone();
             }
             if token.is_some() {
                 s.admin_token = token.clone();

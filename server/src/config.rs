@@ -68,6 +68,8 @@ pub struct ServeFile {
     pub rtc_edge: Option<RtcEdge>,
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
+    /// The browser player's files (what `scripts/build-web` makes), served under `/play/`.
+    pub web_dir: Option<PathBuf>,
     pub drain_seconds: Option<u64>,
     /// Address ranges (`"10.0.0.0/8"`) TURN may relay to besides the public Internet.
     pub turn_allow_peers: Option<Vec<String>>,
@@ -167,6 +169,8 @@ pub struct ServeSettings {
     pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
     pub iwads: Vec<PathBuf>,
+    /// The browser player's files, served under `/play/` with the service's doom.wasm.
+    pub web_dir: Option<PathBuf>,
     /// How long SIGTERM waits for games to end before telling players the room closes.
     pub drain_seconds: u64,
     /// Address ranges TURN may relay to besides the public Internet (private, loopback and
@@ -216,6 +220,7 @@ impl Default for ServeSettings {
             rtc_edge: RtcEdge::PerRoom,
             lan_bind: None,
             iwads: Vec::new(),
+            web_dir: None,
             drain_seconds: 20,
             turn_allow_peers: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -309,6 +314,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         ));
     }
     s.lan_bind = file.lan_bind;
+    s.web_dir = file.web_dir;
     if let Some(d) = file.drain_seconds {
         if d > 3600 {
             return Err(invalid("drain_seconds", "at most 3600"));

@@ -46,6 +46,13 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
     cfg.builtin_turn = s.builtin_turn;
     cfg.turn_servers = s.turn_servers.clone();
     cfg.tls = s.tls.clone();
+    if let Some(dir) = &s.web_dir {
+        // The page, its scripts and the kernel from the directory; doom.wasm is this
+        // service's own, the file its dedicated rooms run.
+        let mut web = doomlink_net::rendezvous::web::WebFiles::from_dir(dir)?;
+        web.insert("doom.wasm", doomlink_assets::DOOM_WASM.to_vec());
+        cfg.web = Arc::new(web);
+    }
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;
     cfg.limits.connections_per_ip += s.limits.rooms;
@@ -172,7 +179,7 @@ async fn start_standing_logged(rooms: &Rooms, spec: RoomSpec) {
 /// the paths the service started with); limits, the admin token, IWADs and standing rooms take effect
 /// now (a room's `lan_port` is part of the room: changing it restarts that room). Addresses
 /// and ports (listen, public_addr, STUN/TURN, turn_allow_peers, trusted_proxies,
-/// builtin_turn, turn_server, rtc_bind, lan_bind, data_dir) need a restart.
+/// builtin_turn, turn_server, rtc_bind, lan_bind, data_dir, web_dir) need a restart.
 async fn reload(
     svc: &Service,
     current: &mut crate::config::ServeSettings,

@@ -6,55 +6,26 @@
 //! Network safety: the server binds 127.0.0.1, chromedriver takes commands from 127.0.0.1 only,
 //! and the pages fetch nothing beyond the server.
 
-use crate::{cargo, free_server_port, repo_root, KillOnDrop, Scratch};
+use crate::{free_server_port, repo_command, repo_root, KillOnDrop, Scratch};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The page bundle in a scratch directory: `doomlink_web.js` and its wasm (from the
 /// doomlink-web crate, release profile), and `web/www/`'s page and glue.
 pub fn web_bundle() -> Scratch {
-    let target = "wasm32-unknown-unknown";
-    let out = cargo()
-        .args(["build", "-q", "--release", "--target", target])
-        .args(["-p", "doomlink-web", "--message-format=json"])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "building doomlink-web for {target} failed (its standard library comes with \
-         `rustup target add {target}`, which scripts/setup runs where rustup is the toolchain)"
-    );
-    let wasm = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["target"]["name"] == "doomlink_web")
-        .flat_map(|m| {
-            m["filenames"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-        })
-        .filter_map(|f| f.as_str().map(PathBuf::from))
-        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .expect("cargo names doomlink_web.wasm");
     let dir = Scratch::new("web");
-    let st = Command::new("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--out-dir"])
+    let st = repo_command(repo_root().join("scripts/build-web"))
         .arg(dir.path())
-        .arg(&wasm)
         .status()
-        .expect("wasm-bindgen runs (scripts/setup installs wasm-bindgen-cli)");
-    assert!(st.success(), "wasm-bindgen failed on {}", wasm.display());
-    for f in std::fs::read_dir(repo_root().join("web/www")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
-    }
+        .expect("scripts/build-web runs");
+    assert!(
+        st.success(),
+        "scripts/build-web failed (its message is above)"
+    );
     dir
 }
 
@@ -295,6 +266,25 @@ impl Browser {
             {"type": "pause", "duration": held.as_millis() as u64},
             {"type": "keyUp", "value": key},
         ]}]));
+    }
+
+    /// Types `text` into the element `css` selects, as a person would; for a file input, `text`
+    /// is a path on this machine and the browser reads that file (chromedriver runs here).
+    pub fn type_into(&self, css: &str, text: &str) {
+        let found = self.command(
+            "POST",
+            "element",
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        let id = found["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string();
+        self.command(
+            "POST",
+            &format!("element/{id}/value"),
+            Some(&json!({ "text": text })),
+        );
     }
 
     /// The page as a PNG.

@@ -74,7 +74,13 @@ pub fn doomlink_dist() -> PathBuf {
 /// `cargo` for a build a test asks for, as a plain `cargo build` in the workspace would run.
 pub(crate) fn cargo() -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
+    repo_command(cargo)
+}
+
+/// `program` run in the repository, without the variables cargo gives a test (a build it
+/// starts is then the plain build's, see [`cargo`]).
+pub(crate) fn repo_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut build = Command::new(program);
     // Cargo gives a test the variables of the package under test (CARGO_MANIFEST_DIR, ...).
     // Passed on, they make this build differ from a plain `cargo build`: ring's build script
     // reruns on a changed CARGO_MANIFEST_DIR, and with it everything above ring, here and again

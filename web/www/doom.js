@@ -17,8 +17,9 @@ const KEY = {
   Home: 0xc7, End: 0xcf, PageUp: 0xc9, PageDown: 0xd1, Insert: 0xd2, Delete: 0xd3,
   Minus: 0x2d, Equal: 0x3d, Comma: 0x2c, Period: 0x2e, Slash: 0x2f, Backslash: 0x5c,
   Semicolon: 0x3b, Quote: 0x27, Backquote: 0x60, BracketLeft: 0x5b, BracketRight: 0x5d,
-  F11: 0xd7, F12: 0xd8,
+  F12: 0xd8,
 };
+// F11 is left to the browser: full screen, as F11 is in the desktop's window.
 for (let i = 0; i < 10; i++) KEY[`F${i + 1}`] = 0xbb + i;
 for (let i = 0; i < 10; i++) KEY[`Digit${i}`] = 0x30 + i;
 for (let c = 0; c < 26; c++) KEY[`Key${String.fromCharCode(65 + c)}`] = 0x61 + c;

@@ -1,7 +1,8 @@
 //! `doomlink serve`: the rendezvous service, all in one process.
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
-//! invite page (`GET /join/<room>`, the http form of an invite link) and a health check, plus a
+//! invite page (`GET /join/<room>`, the http form of an invite link), the browser player's files
+//! (`GET /play/`, [`web`]) and a health check, plus a
 //! STUN server and a TURN server ([`turn`]), and the credentials for external TURN servers
 //! (coturn: [`turn_rest`]) when the operator names some. With a certificate and key
 //! ([`ServeConfig::tls`]) the HTTP listener speaks TLS only (https, `wss://`), and the
@@ -36,6 +37,7 @@ pub mod throttle;
 pub mod tls;
 pub mod turn;
 pub mod turn_rest;
+pub mod web;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -47,7 +49,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -98,6 +100,8 @@ pub struct ServeConfig {
     /// Whether the built-in TURN is handed out and relays (default true). Off, its port
     /// answers STUN only: an operator whose relaying is all external TURN.
     pub builtin_turn: bool,
+    /// The browser player's files, served under `/play/` ([`web`]); none by default.
+    pub web: Arc<web::WebFiles>,
 }
 
 impl ServeConfig {
@@ -117,6 +121,7 @@ impl ServeConfig {
             turn_allow_peers: Vec::new(),
             turn_servers: Vec::new(),
             builtin_turn: true,
+            web: Arc::default(),
         }
     }
 }
@@ -176,6 +181,7 @@ struct Shared {
     relays: turn::Relays,
     limits: Limits,
     https_links: bool,
+    web: Arc<web::WebFiles>,
     /// Each live room's TURN username: good while the room is open, its allocations deleted
     /// when it ends.
     issued: turn::LiveRooms,
@@ -352,6 +358,7 @@ impl Rendezvous {
             relays,
             limits: cfg.limits,
             https_links: cfg.https_links || tls.is_some(),
+            web: cfg.web.clone(),
             issued,
             admin: Mutex::new(admin::AdminState::default()),
             messages: AtomicU64::new(0),
@@ -403,6 +410,9 @@ impl Rendezvous {
                 get(admin::list_rooms).post(admin::create_room),
             )
             .route("/join/{room}", get(join_page))
+            .route("/play", get(|| async { Redirect::permanent("/play/") }))
+            .route("/play/", get(play_file))
+            .route("/play/{file}", get(play_file))
             .route("/ws", get(ws_upgrade))
             .with_state(shared.clone());
         let ticker = {
@@ -459,6 +469,15 @@ async fn join_page(State(shared): State<Arc<Shared>>, Path(room): Path<String>) 
         return (StatusCode::NOT_FOUND, Html(page::NOT_FOUND)).into_response();
     }
     Html(page::join_page(&room, shared.https_links)).into_response()
+}
+
+async fn play_file(
+    State(shared): State<Arc<Shared>>,
+    file: Option<Path<String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let name = file.map(|Path(f)| f).unwrap_or_default();
+    shared.web.respond(&name, &headers)
 }
 
 async fn ws_upgrade(
