@@ -88,9 +88,10 @@ fn in_game_the_canvas_shows_doom_and_keys_move_the_player_in_the_recorded_demo()
     let tics: Vec<&[u8]> = demo[13..demo.len() - 1].chunks(4).collect();
     assert_eq!(tics.len(), 350, "one ticcmd per gametic");
     let forward = tics.iter().filter(|t| (t[0] as i8) > 0).count();
-    // 2 s held: about 70 tics of forward movement (keys reach the game within a tic or two).
+    // 2 s held: about 70 tics of forward movement. The bounds are wide for a loaded machine
+    // (CI runs tests side by side); a lost key gives none, a stuck one all 350.
     assert!(
-        (50..=90).contains(&forward),
+        (35..=105).contains(&forward),
         "{forward} tics moved forward while the key was held for 2 s"
     );
 }
@@ -126,14 +127,15 @@ fn sound_plays_through_the_pages_audio_output() {
     let seconds = audio["ms"].as_f64().unwrap() / 1e3;
     let posted = audio["posted"].as_f64().unwrap() / rate;
     let played = audio["played"].as_f64().unwrap() / rate;
-    // What reached the page covers the run (the guest keeps its queue full), and the output
-    // played most of it while the run lasted.
+    // What reached the page covers much of the run (the guest keeps its queue full; on a
+    // loaded machine it may fall behind for a while), never more than the run and its queue,
+    // and the output played it in real time.
     assert!(
-        posted > 0.8 * seconds && posted < seconds + 1.0,
+        posted > 0.5 * seconds && posted < seconds + 1.0,
         "{posted:.2} s of sound posted in a {seconds:.2} s run: {audio}"
     );
     assert!(
-        played > 0.6 * seconds,
+        played > 0.4 * seconds,
         "{played:.2} s of sound played in a {seconds:.2} s run: {audio}"
     );
     assert!(

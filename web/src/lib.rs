@@ -31,9 +31,13 @@ use wasm_bindgen::prelude::*;
 // The worker's side (www/worker.js defines these on its global object before the guest runs).
 #[wasm_bindgen]
 extern "C" {
-    /// Sleeps in `Atomics.wait` for up to `ms`, or less once the page wakes the worker.
+    /// The page's wake counter now (read before looking at what the page queued).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkWakeSeen)]
+    fn wake_seen() -> i32;
+    /// Sleeps in `Atomics.wait` for up to `ms` unless the wake counter has moved from `seen`,
+    /// or less once the page moves it.
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkPark)]
-    fn park_ms(ms: f64);
+    fn park_ms(seen: i32, ms: f64);
     /// Hands the page a finished frame: `width`×`height` RGBA pixels (a view of this module's
     /// memory: the callee copies what it keeps).
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkFrame)]
@@ -78,11 +82,11 @@ struct WorkerHost {
 }
 
 impl WorkerHost {
-    /// Injects every datagram the page has queued; datagrams for a port with no socket are
-    /// dropped, as a network drops them.
-    fn deliver_queued(&self) {
+    /// Injects every datagram the page has queued (whether there were any); datagrams for a
+    /// port with no socket are dropped, as a network drops them.
+    fn deliver_queued(&self) -> bool {
         if !net_pending() {
-            return;
+            return false;
         }
         let Some((kernel, pid)) = self
             .target
@@ -90,7 +94,7 @@ impl WorkerHost {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
         else {
-            return;
+            return false;
         };
         let mut record = [0u8; MAX_RECORD];
         loop {
@@ -105,6 +109,7 @@ impl WorkerHost {
             let dst_port = u16::from_le_bytes([record[6], record[7]]);
             let _ = kernel.inject_datagram(pid, dst_port, src_ip, src_port, &record[8..n]);
         }
+        true
     }
 }
 
@@ -126,9 +131,14 @@ impl HostIO for WorkerHost {
     }
 
     fn park(&self, nap: std::time::Duration) {
-        // What came while the guest ran first: the page's wake for it may be spent already.
-        self.deliver_queued();
-        park_ms(nap.as_secs_f64() * 1e3);
+        // The counter first, then what is queued: a datagram the page queues after this look
+        // moves the counter, and the wait returns at once instead of sleeping through it.
+        let seen = wake_seen();
+        if self.deliver_queued() {
+            // The kernel looks again at once: what arrived may be what the guest waits for.
+            return;
+        }
+        park_ms(seen, nap.as_secs_f64() * 1e3);
         self.deliver_queued();
     }
 }

@@ -14,9 +14,10 @@ let shared = null;
 let netRing = null;
 let framesPosted = 0;
 
-// A blocking wait of the guest's: until the page bumps the wake counter, or `ms` pass.
-globalThis.doomlinkPark = (ms) => {
-  const seen = Atomics.load(shared, SLOT.wake);
+// A blocking wait of the guest's: until the page bumps the wake counter past `seen` (read
+// before the kernel last looked at the page's queues), or `ms` pass.
+globalThis.doomlinkWakeSeen = () => Atomics.load(shared, SLOT.wake);
+globalThis.doomlinkPark = (seen, ms) => {
   Atomics.wait(shared, SLOT.wake, seen, Math.max(0, ms));
 };
 
