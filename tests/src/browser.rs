@@ -287,6 +287,21 @@ impl Browser {
         );
     }
 
+    /// The distinct colours on the canvas with id `id` (a game picture has dozens; a blank
+    /// canvas one).
+    pub fn canvas_colours(&self, id: &str) -> u64 {
+        self.execute(
+            "const c = document.getElementById(arguments[0]);\
+             const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\
+             const seen = new Set();\
+             for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i+1] << 8) | px[i+2]);\
+             return seen.size;",
+            json!([id]),
+        )
+        .as_u64()
+        .unwrap_or(0)
+    }
+
     /// The page as a PNG.
     pub fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;

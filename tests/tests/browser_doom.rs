@@ -6,7 +6,7 @@
 //!   person's) steer the player, and the demo the guest records in its in-memory /data is read
 //!   back by the page: its tics carry the key's movement.
 
-use doomlink_e2e::browser::{Browser, DoomPage};
+use doomlink_e2e::browser::DoomPage;
 use serde_json::json;
 use std::time::Duration;
 
@@ -19,21 +19,6 @@ fn a_timedemo_in_chromium_gives_native_gametics() {
         output.contains("timed 1531 gametics"),
         "no native gametic count in the browser's timedemo:\n{output}"
     );
-}
-
-/// Counts the distinct colours of the canvas (a game picture has dozens; a blank one has one).
-fn canvas_colours(browser: &Browser) -> u64 {
-    browser
-        .execute(
-            "const c = document.getElementById('screen');\
-             const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\
-             const seen = new Set();\
-             for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i+1] << 8) | px[i+2]);\
-             return seen.size;",
-            json!([]),
-        )
-        .as_u64()
-        .unwrap_or(0)
 }
 
 #[test]
@@ -59,7 +44,7 @@ fn in_game_the_canvas_shows_doom_and_keys_move_the_player_in_the_recorded_demo()
     );
     browser.wait_for("window.doom.frames.count > 35", Duration::from_secs(60));
     assert!(
-        canvas_colours(browser) > 32,
+        browser.canvas_colours("screen") > 32,
         "the canvas shows no game picture"
     );
     // Focus the canvas as a click would, then hold the up arrow (WebDriver's U+E013).

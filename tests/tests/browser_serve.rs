@@ -121,17 +121,7 @@ fn a_player_opens_the_page_chooses_an_iwad_and_plays() {
         "window.doom && window.doom.frames.count > 35",
         Duration::from_secs(60),
     );
-    let colours = browser
-        .execute(
-            "const c = document.getElementById('screen');\
-             const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\
-             const seen = new Set();\
-             for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i+1] << 8) | px[i+2]);\
-             return seen.size;",
-            json!([]),
-        )
-        .as_u64()
-        .unwrap_or(0);
+    let colours = browser.canvas_colours("screen");
     assert!(
         colours > 32,
         "the canvas shows no game picture ({colours} colours)"
