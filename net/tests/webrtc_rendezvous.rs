@@ -433,9 +433,9 @@ async fn a_tampered_fingerprint_is_refused_and_says_why() {
     .await
     .unwrap_err();
     match &err {
-        OnlineError::Rtc(RtcError::FingerprintMismatch { expected, got }) => {
-            assert_eq!(*expected, Fingerprint([0x42; 32]));
-            assert_eq!(*got, invite.fingerprint);
+        OnlineError::Rtc(RtcError::FingerprintMismatch(m)) => {
+            assert_eq!(m.expected, Fingerprint([0x42; 32]));
+            assert_eq!(m.got, invite.fingerprint);
         }
         other => panic!("expected a fingerprint mismatch, got {other:?}"),
     }

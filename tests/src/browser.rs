@@ -97,18 +97,24 @@ impl DoomPage {
     /// Waits for the guest's end: `{ status, ms, output, files }`, each collected file an
     /// array of its bytes. Panics if the guest failed (trapped, or the worker did not start).
     pub fn exit(&self) -> Value {
-        self.browser
-            .wait_for("window.doomExit", Duration::from_secs(600));
-        let exit = self.browser.execute(
-            "const r = window.doomExit;\
-             return { status: r.status, ms: r.ms, output: r.output ?? '', error: r.error ?? null,\
-                      files: Object.fromEntries(Object.entries(r.files ?? {})\
-                        .map(([k, v]) => [k, Array.from(v)])) };",
-            json!([]),
-        );
-        assert_eq!(exit["error"], Value::Null, "the guest failed: {exit}");
-        exit
+        doom_exit(&self.browser)
     }
+}
+
+/// Waits for the end of the page's Chocolate Doom (`window.doomExit`, set when the player's
+/// `exited` settles): `{ status, ms, output, files }`, each collected file an array of its
+/// bytes. Panics if the guest failed (trapped, or the worker did not start).
+pub fn doom_exit(browser: &Browser) -> Value {
+    browser.wait_for("window.doomExit", Duration::from_secs(600));
+    let exit = browser.execute(
+        "const r = window.doomExit;\
+         return { status: r.status, ms: r.ms, output: r.output ?? '', error: r.error ?? null,\
+                  files: Object.fromEntries(Object.entries(r.files ?? {})\
+                    .map(([k, v]) => [k, Array.from(v)])) };",
+        json!([]),
+    );
+    assert_eq!(exit["error"], Value::Null, "the guest failed: {exit}");
+    exit
 }
 
 /// A static file server on 127.0.0.1 for one directory, with the content types the pages need

@@ -16,7 +16,10 @@
 //! the worker's devices and datagram path). The guest's non-loopback datagrams go to the page,
 //! which holds the network, and the page's come back through a ring of shared memory
 //! (`www/shared.js`). Its `/dev/dsp` plays through the page's AudioWorklet
-//! (`www/audio.js`). Not yet here: the relay session and WebRTC behind the page's end.
+//! (`www/audio.js`). [`net`] is the page's side of a netgame: the relay session, invite link,
+//! signaling codec and fingerprint checks behind the page's WebRTC (`www/net.js`).
+
+pub mod net;
 
 use doomlink_kernel::devices::FrameBuffer;
 use doomlink_kernel::{

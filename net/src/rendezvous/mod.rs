@@ -468,7 +468,12 @@ async fn join_page(State(shared): State<Arc<Shared>>, Path(room): Path<String>) 
     if !crate::signaling::invite::valid_room(&room) {
         return (StatusCode::NOT_FOUND, Html(page::NOT_FOUND)).into_response();
     }
-    Html(page::join_page(&room, shared.https_links)).into_response()
+    Html(page::join_page(
+        &room,
+        shared.https_links,
+        shared.web.has("play.html"),
+    ))
+    .into_response()
 }
 
 async fn play_file(

@@ -135,6 +135,11 @@ impl WebFiles {
         self.files.is_empty()
     }
 
+    /// Whether the file `name` is served.
+    pub fn has(&self, name: &str) -> bool {
+        self.files.contains_key(name)
+    }
+
     /// The response to a GET of `/play/<name>` with the request's `headers`.
     pub fn respond(&self, name: &str, headers: &HeaderMap) -> Response {
         let name = if name.is_empty() { "play.html" } else { name };

@@ -26,7 +26,28 @@ pub enum FingerprintError {
     Ambiguous,
 }
 
+/// The host presented (or its description names) another certificate than the link's: the
+/// one error a joiner shows for it, on the desktop and in a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the host's certificate fingerprint does not match the link: expected {expected}, got {got}; someone may be in the middle (or the link is from another host)")]
+pub struct FingerprintMismatch {
+    pub expected: Fingerprint,
+    pub got: Fingerprint,
+}
+
 impl Fingerprint {
+    /// `Ok` if this is the `expected` fingerprint.
+    pub fn expect(self, expected: Fingerprint) -> Result<(), FingerprintMismatch> {
+        if self == expected {
+            Ok(())
+        } else {
+            Err(FingerprintMismatch {
+                expected,
+                got: self,
+            })
+        }
+    }
+
     /// The fingerprint of a DER-encoded certificate.
     pub fn of_der(der: &[u8]) -> Self {
         Fingerprint(Sha256::digest(der).into())

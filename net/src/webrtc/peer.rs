@@ -46,6 +46,7 @@ use webrtc::peer_connection::{
 
 use crate::identity::{Fingerprint, FingerprintError, Identity};
 use crate::relay::wire::Channel;
+use crate::signaling::fingerprint::FingerprintMismatch;
 use crate::signaling::{Candidate, IceServer, Sdp, SdpKind};
 
 /// SCTP stream id of the datagram channel, the same on both sides.
@@ -111,11 +112,8 @@ impl RtcOptions {
 pub enum RtcError {
     #[error("WebRTC: {0}")]
     WebRtc(String),
-    #[error("the host's certificate fingerprint does not match the link: expected {expected}, got {got}; someone may be in the middle (or the link is from another host)")]
-    FingerprintMismatch {
-        expected: Fingerprint,
-        got: Fingerprint,
-    },
+    #[error(transparent)]
+    FingerprintMismatch(#[from] FingerprintMismatch),
     #[error("the remote description's fingerprint is unusable: {0}")]
     Fingerprint(#[from] FingerprintError),
     #[error("a {got:?} description arrived where an {expected:?} was expected")]
@@ -428,9 +426,7 @@ impl RtcLink {
     ) -> Result<(), RtcError> {
         let got = Fingerprint::from_sdp(sdp)?;
         if let Some(expected) = expect {
-            if got != expected {
-                return Err(RtcError::FingerprintMismatch { expected, got });
-            }
+            got.expect(expected)?;
             self.expected = Some(expected);
         }
         Ok(())
@@ -555,9 +551,9 @@ impl RtcLink {
         }
         if let Some(expected) = self.expected {
             let got = self.remote_certificate_fingerprint().await?;
-            if got != expected {
+            if let Err(e) = got.expect(expected) {
                 self.close().await;
-                return Err(RtcError::FingerprintMismatch { expected, got });
+                return Err(e.into());
             }
         }
         Ok(())

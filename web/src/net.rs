@@ -1,0 +1,282 @@
+//! The page's side of a netgame: net's sans-IO relay session, the invite link, the signaling
+//! messages and the certificate fingerprint check, exported to the page's script
+//! (`www/net.js`), which holds the WebSocket and the RTCPeerConnection.
+//!
+//! The same code as the desktop's: [`Session`] is the session a desktop joiner runs (a client,
+//! one link to the host), the link is parsed by [`InviteLink`], every signaling message the page
+//! sends or receives goes through [`Message`]'s strict codec, and a host's description and
+//! certificate are checked with [`Fingerprint`]. Time is the page's clock
+//! (`web_time::Instant`, `performance.now()`).
+//!
+//! ```text
+//! guest datagram (worker → page)  ─► fromGuest ─► Session ─► poll: transmit ─► RTCDataChannel
+//! RTCDataChannel message ─► frame ─► Session ─► poll: deliver ─► the guest's ring
+//!                                          └► poll: joined, peer_joined, peer_left, closed, chat
+//! page timer at nextTimeoutMs ─► timeout (pings, the 10 s liveness)
+//! ```
+
+use doomlink_net::relay::session::{CloseReason, Config, Event, LinkId, Output, Session};
+use doomlink_net::relay::wire::{ByeReason, Channel};
+use doomlink_net::signaling::fingerprint::Fingerprint;
+use doomlink_net::signaling::invite::InviteLink;
+use doomlink_net::signaling::Message;
+use doomlink_net::WadSet;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use std::net::Ipv4Addr;
+use wasm_bindgen::prelude::*;
+use web_time::Instant;
+
+/// A client session: the page's link to the host, as a desktop joiner's.
+#[wasm_bindgen]
+pub struct PageSession {
+    session: Session,
+    link: Option<LinkId>,
+}
+
+#[wasm_bindgen]
+impl PageSession {
+    /// A joiner named `name` whose IWAD has the SHA-256 `iwad_sha256` (the host refuses
+    /// another IWAD: the game would desync).
+    #[wasm_bindgen(constructor)]
+    pub fn new(name: &str, iwad_sha256: &[u8]) -> Result<PageSession, JsError> {
+        let iwad: [u8; 32] = iwad_sha256
+            .try_into()
+            .map_err(|_| JsError::new("the IWAD's hash is not 32 bytes"))?;
+        let cfg = Config::new(
+            name,
+            WadSet {
+                iwad,
+                pwads: Vec::new(),
+            },
+        );
+        Ok(PageSession {
+            session: Session::client(cfg, Instant::now()),
+            link: None,
+        })
+    }
+
+    /// The link to the host is up (both channels open): the Hello goes out.
+    #[wasm_bindgen(js_name = linkUp)]
+    pub fn link_up(&mut self) -> Result<(), JsError> {
+        let id = self
+            .session
+            .link_up(Instant::now())
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        self.link = Some(id);
+        Ok(())
+    }
+
+    /// The transport lost the link (the peer connection failed or closed).
+    #[wasm_bindgen(js_name = linkDown)]
+    pub fn link_down(&mut self) {
+        if let Some(link) = self.link.take() {
+            self.session.link_down(Instant::now(), link);
+        }
+    }
+
+    /// A datagram the guest sent (`dst_ip` as a u32 in network order's value): false if it
+    /// went nowhere (not joined yet, outside the game's network, too large).
+    #[wasm_bindgen(js_name = fromGuest)]
+    pub fn from_guest(&mut self, src_port: u16, dst_ip: u32, dst_port: u16, data: &[u8]) -> bool {
+        self.session
+            .send_from_guest(
+                Instant::now(),
+                src_port,
+                Ipv4Addr::from(dst_ip),
+                dst_port,
+                data,
+            )
+            .is_ok()
+    }
+
+    /// A frame that arrived on the link's control channel (`control`) or datagram channel.
+    pub fn frame(&mut self, control: bool, bytes: &[u8]) {
+        let _ = control; // The frame says what it is; the channel is the transport's business.
+        if let Some(link) = self.link {
+            self.session.handle_frame(Instant::now(), link, bytes);
+        }
+    }
+
+    /// The timer the page set from [`PageSession::next_timeout_ms`] fired.
+    pub fn timeout(&mut self) {
+        self.session.handle_timeout(Instant::now());
+    }
+
+    /// Milliseconds until [`PageSession::timeout`] is due (0 if it is), or -1 with no link.
+    #[wasm_bindgen(js_name = nextTimeoutMs)]
+    pub fn next_timeout_ms(&self) -> f64 {
+        match self.session.poll_timeout() {
+            Some(at) => at.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0,
+            None => -1.0,
+        }
+    }
+
+    /// Leaves the game: a Bye to the host.
+    pub fn close(&mut self) {
+        self.session.close(Instant::now(), ByeReason::Quit);
+    }
+
+    /// Sends a chat line to the others.
+    pub fn chat(&mut self, text: &str) -> Result<(), JsError> {
+        self.session
+            .send_chat(Instant::now(), text)
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// The link's smoothed round trip in milliseconds (from the session's pings), or -1.
+    #[wasm_bindgen(js_name = rttMs)]
+    pub fn rtt_ms(&self) -> f64 {
+        self.link
+            .and_then(|l| self.session.link_stats(l))
+            .and_then(|s| s.rtt)
+            .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    /// The next thing to do, or `undefined`: `{kind: "transmit", control, frame}`,
+    /// `{kind: "deliver", srcIp, srcPort, dstPort, data}`, `{kind: "joined", addr, hub,
+    /// peers}`, `{kind: "peer_joined", name}`, `{kind: "peer_left", name, why}`,
+    /// `{kind: "closed", why}`, `{kind: "chat", name, text}`, `{kind: "lobby", name, text}`.
+    pub fn poll(&mut self) -> JsValue {
+        let Some(out) = self.session.poll_output() else {
+            return JsValue::UNDEFINED;
+        };
+        let o = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        match out {
+            Output::Transmit(t) => {
+                set("kind", "transmit".into());
+                set("control", (t.channel == Channel::Control).into());
+                set("frame", Uint8Array::from(&t.frame[..]).into());
+            }
+            Output::Deliver(d) => {
+                set("kind", "deliver".into());
+                set("srcIp", u32::from(d.src_ip).into());
+                set("srcPort", d.src_port.into());
+                set("dstPort", d.dst_port.into());
+                set("data", Uint8Array::from(&d.data[..]).into());
+            }
+            Output::Event(e) => match e {
+                Event::Joined {
+                    addr, hub, peers, ..
+                } => {
+                    set("kind", "joined".into());
+                    set("addr", u32::from(addr).into());
+                    set("hub", hub.to_string().into());
+                    let names: Array = peers.iter().map(|p| JsValue::from_str(&p.name)).collect();
+                    set("peers", names.into());
+                }
+                Event::PeerJoined { peer, .. } => {
+                    set("kind", "peer_joined".into());
+                    set("name", peer.name.into());
+                }
+                Event::PeerLeft { peer, reason, .. } => {
+                    set("kind", "peer_left".into());
+                    set("name", peer.name.into());
+                    set("why", bye_text(reason).into());
+                }
+                Event::LinkClosed { reason, .. } => {
+                    set("kind", "closed".into());
+                    set("why", close_text(reason).into());
+                }
+                Event::Chat { name, text, .. } => {
+                    set("kind", "chat".into());
+                    set("name", name.into());
+                    set("text", text.into());
+                }
+                Event::Lobby { name, text, .. } => {
+                    set("kind", "lobby".into());
+                    set("name", name.into());
+                    set("text", text.into());
+                }
+            },
+        }
+        o.into()
+    }
+}
+
+/// Why the link to the host closed, for the player.
+fn close_text(reason: CloseReason) -> String {
+    match reason {
+        CloseReason::TimedOut => "the host was not heard from for 10 s".into(),
+        CloseReason::ByeReceived(r) | CloseReason::Refused(r) => bye_text(r),
+        CloseReason::Local(_) => "you left the game".into(),
+        CloseReason::TransportClosed => "the connection to the host closed".into(),
+    }
+}
+
+/// A peer's reason for leaving or refusing, for the player.
+fn bye_text(reason: ByeReason) -> String {
+    match reason {
+        ByeReason::Quit => "left the game".into(),
+        ByeReason::HubClosing => "the host ended the game".into(),
+        ByeReason::IncompatibleVersion => {
+            "the host runs another version of doomlink's protocol".into()
+        }
+        ByeReason::WadMismatch => {
+            "the host plays another IWAD: choose the same IWAD file as the host".into()
+        }
+        ByeReason::NetworkFull => "the game is full".into(),
+        ByeReason::ProtocolError => "a protocol error".into(),
+        ByeReason::TimedOut => "timed out".into(),
+        ByeReason::Kicked => "removed by the host".into(),
+        ByeReason::Other(c) => format!("reason {c}"),
+    }
+}
+
+/// Parses an invite link (either form) and refuses an expired one: `{rendezvous, tls, room,
+/// secret, fingerprint}` (the fingerprint as the link spells it), or the link's one-line error.
+#[wasm_bindgen(js_name = parseInvite)]
+pub fn parse_invite(link: &str) -> Result<JsValue, JsError> {
+    let l = InviteLink::parse(link).map_err(|e| JsError::new(&e.to_string()))?;
+    let o = Object::new();
+    for (k, v) in [
+        ("rendezvous", JsValue::from_str(&l.rendezvous)),
+        ("tls", l.tls.into()),
+        ("room", JsValue::from_str(&l.room)),
+        ("secret", JsValue::from_str(&l.secret)),
+        ("fingerprint", l.fingerprint.to_base64url().into()),
+    ] {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    }
+    Ok(o.into())
+}
+
+/// A signaling message the page sends, given as JSON: checked by the protocol's codec and
+/// encoded by it (an error names what is wrong).
+#[wasm_bindgen(js_name = encodeSignal)]
+pub fn encode_signal(json: &str) -> Result<String, JsError> {
+    let m = Message::decode(json).map_err(|e| JsError::new(&e.to_string()))?;
+    m.encode().map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// A signaling message the page received: decoded and checked by the protocol's codec (texts
+/// for people cleaned), returned as JSON for the page to read.
+#[wasm_bindgen(js_name = decodeSignal)]
+pub fn decode_signal(text: &str) -> Result<String, JsError> {
+    let m = Message::decode(text).map_err(|e| JsError::new(&format!("the rendezvous sent {e}")))?;
+    m.encode().map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Checks the host's offer against the link's fingerprint (base64url) before the page's
+/// RTCPeerConnection sees it: a rendezvous that swapped the description is refused here.
+#[wasm_bindgen(js_name = checkOfferFingerprint)]
+pub fn check_offer_fingerprint(sdp: &str, expected: &str) -> Result<(), JsError> {
+    let expected =
+        Fingerprint::from_base64url(expected).map_err(|e| JsError::new(&e.to_string()))?;
+    let got = Fingerprint::from_sdp(sdp)
+        .map_err(|e| JsError::new(&format!("the host's description: {e}")))?;
+    got.expect(expected)
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Checks the certificate the connected host presented (DER) against the link's fingerprint.
+#[wasm_bindgen(js_name = checkCertificate)]
+pub fn check_certificate(der: &[u8], expected: &str) -> Result<(), JsError> {
+    let expected =
+        Fingerprint::from_base64url(expected).map_err(|e| JsError::new(&e.to_string()))?;
+    Fingerprint::of_der(der)
+        .expect(expected)
+        .map_err(|e| JsError::new(&e.to_string()))
+}

@@ -1,0 +1,238 @@
+// Joining a doomlink game from the page, as the desktop joins one: the invite link's rendezvous
+// over a WebSocket (signaling), an RTCPeerConnection to the host with the desktop's two
+// negotiated data channels, and the relay session between the channels and the guest. The link,
+// the signaling messages, the fingerprint checks and the session are net's own Rust code
+// (doomlink_web.js, web/src/net.rs); this file is the browser's transport around them.
+import init, {
+  PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
+} from './doomlink_web.js';
+
+// Chocolate Doom's port: the host's server listens on it, as on the desktop.
+export const GAME_PORT = 2342;
+// How long joining may take (signaling, ICE, DTLS, both channels), as the desktop's joiner.
+const CONNECT_MS = 12000;
+// How long the host may take to welcome us once linked.
+const WELCOME_MS = 15000;
+// Datagram frames buffered in the channel before new ones are dropped (a late game packet is
+// worse than a lost one).
+const MAX_DGRAM_BUFFERED = 256 * 1024;
+
+let ready = null;
+const wasmReady = () => (ready ??= init());
+
+// The channels as the desktop creates them (net/src/webrtc/peer.rs, channel_init): negotiated,
+// fixed ids, so neither side waits for the other to announce them.
+const CHANNELS = {
+  datagram: ['doomlink-datagram', { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 }],
+  control: ['doomlink-control', { negotiated: true, id: 1, ordered: true }],
+};
+
+// Parses `link` (either form): its parts, or a one-line Error saying what is wrong with it.
+export async function readInvite(link) {
+  await wasmReady();
+  return parseInvite(link);
+}
+
+// Joins the game of invite `link` as `name`, with the IWAD whose SHA-256 is `iwadHash`
+// (Uint8Array). `status(text)` hears each step. Resolves once the host has welcomed us, to the
+// game: { hub (the host's address in the game's network), peers (names), attach(player) (routes
+// the guest's datagrams both ways), rttMs(), leave(), closed (a promise of the reason the game's
+// link closed), events (a callback slot: chat, peers joining and leaving) }. Rejects with a
+// one-line Error: a bad or expired link, the rendezvous's refusal, a host whose certificate is
+// not the link's, a host that cannot be reached, another IWAD.
+export async function joinGame({ link, name, iwadHash, status = () => {} }) {
+  await wasmReady();
+  const invite = parseInvite(link);
+  status('Asking the rendezvous for the room…');
+  const { pc, datagram, control } = await connect(invite, name, status);
+  status('Connected; waiting for the host to let us in…');
+  return startSession({ pc, datagram, control, name, iwadHash });
+}
+
+// Signaling and WebRTC up to both channels open, with the host's certificate checked.
+function connect(invite, name, status) {
+  return new Promise((resolve, reject) => {
+    const scheme = invite.tls ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${invite.rendezvous}/ws`);
+    let pc = null;
+    let channels = null;
+    let done = false;
+    const pending = [];
+    const send = (msg) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(encodeSignal(JSON.stringify(msg)));
+    };
+    const finish = (error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      // The rendezvous has done its job either way.
+      send({ t: 'leave' });
+      ws.close();
+      if (error) {
+        pc?.close();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      } else {
+        resolve({ pc, ...channels });
+      }
+    };
+    const timer = setTimeout(() => finish(new Error(pc?.remoteDescription
+      ? `the host could not be reached over UDP within ${CONNECT_MS / 1000} s (a firewall may block it)`
+      : `no answer from the host within ${CONNECT_MS / 1000} s`)), CONNECT_MS);
+    const opened = () => {
+      if (channels.datagram.readyState !== 'open' || channels.control.readyState !== 'open') return;
+      // The browser checked the certificate against the description, and the description
+      // against the link; check what DTLS actually received too, as the desktop does.
+      try {
+        const certs = pc.sctp?.transport?.getRemoteCertificates?.() ?? [];
+        if (certs.length > 0) checkCertificate(new Uint8Array(certs[0]), invite.fingerprint);
+      } catch (e) {
+        finish(e);
+        return;
+      }
+      finish(null);
+    };
+    ws.onerror = () => finish(new Error(`cannot reach the rendezvous at ${invite.rendezvous}`));
+    ws.onclose = () => finish(new Error('the rendezvous closed the connection'));
+    ws.onopen = () => send({ t: 'join', room: invite.room, secret: invite.secret, name });
+    ws.onmessage = async ({ data }) => {
+      let msg;
+      try {
+        msg = JSON.parse(decodeSignal(String(data)));
+      } catch (e) {
+        finish(e);
+        return;
+      }
+      try {
+        if (msg.t === 'joined') {
+          status('Connecting to the host…');
+          pc = new RTCPeerConnection({
+            iceServers: msg.ice.map((s) => ({
+              urls: s.urls, username: s.username || undefined, credential: s.credential || undefined,
+            })),
+          });
+          channels = {};
+          for (const [which, [label, init]] of Object.entries(CHANNELS)) {
+            const dc = pc.createDataChannel(label, init);
+            dc.binaryType = 'arraybuffer';
+            dc.onopen = opened;
+            channels[which] = dc;
+          }
+          pc.onicecandidate = ({ candidate }) => {
+            if (!candidate || !candidate.candidate) return;
+            send({ t: 'signal', peer: 0, data: { candidate: {
+              candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined,
+              sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+            } } });
+          };
+          pc.onconnectionstatechange = () => {
+            if (pc.connectionState === 'failed') {
+              finish(new Error('the host could not be reached over UDP (ICE failed)'));
+            }
+          };
+        } else if (msg.t === 'signal' && msg.data.sdp?.type === 'offer') {
+          // Before the browser sees it: a description that names another certificate than the
+          // link's is refused with both fingerprints.
+          checkOfferFingerprint(msg.data.sdp.sdp, invite.fingerprint);
+          await pc.setRemoteDescription(msg.data.sdp);
+          await pc.setLocalDescription(await pc.createAnswer());
+          send({ t: 'signal', peer: 0, data: { sdp: { type: 'answer', sdp: pc.localDescription.sdp } } });
+          for (const c of pending.splice(0)) await pc.addIceCandidate(c);
+        } else if (msg.t === 'signal' && msg.data.candidate) {
+          if (pc?.remoteDescription) await pc.addIceCandidate(msg.data.candidate);
+          else pending.push(msg.data.candidate);
+        } else if (msg.t === 'error') {
+          finish(new Error(`the rendezvous refused: ${msg.message}`));
+        } else if (msg.t === 'closed') {
+          finish(new Error(`the room closed: ${msg.reason}`));
+        }
+      } catch (e) {
+        finish(e);
+      }
+    };
+  });
+}
+
+// The relay session on a connected link: resolves once the host welcomed us.
+function startSession({ pc, datagram, control, name, iwadHash }) {
+  const session = new PageSession(name, iwadHash);
+  let player = null;
+  let timer = null;
+  let closedWith = null;
+  const game = { events: () => {} };
+  let welcomed;
+  const welcome = new Promise((resolve, reject) => { welcomed = { resolve, reject }; });
+  let ended;
+  game.closed = new Promise((resolve) => { ended = resolve; });
+
+  // Everything the session wants done, then its next timer.
+  const drain = () => {
+    for (let out = session.poll(); out !== undefined; out = session.poll()) {
+      switch (out.kind) {
+        case 'transmit': {
+          const dc = out.control ? control : datagram;
+          if (dc.readyState !== 'open') break;
+          if (!out.control && dc.bufferedAmount > MAX_DGRAM_BUFFERED) break;
+          dc.send(out.frame);
+          break;
+        }
+        case 'deliver':
+          player?.deliver(out.srcIp, out.srcPort, out.dstPort, out.data);
+          break;
+        case 'joined':
+          game.hub = out.hub;
+          game.peers = out.peers;
+          welcomed.resolve(game);
+          break;
+        case 'closed':
+          closedWith ??= out.why;
+          welcomed.reject(new Error(`the host closed the link: ${out.why}`));
+          ended(out.why);
+          break;
+        default:
+          game.events(out);
+      }
+    }
+    clearTimeout(timer);
+    const ms = session.nextTimeoutMs();
+    if (ms >= 0 && closedWith === null) {
+      timer = setTimeout(() => { session.timeout(); drain(); }, ms);
+    }
+  };
+
+  datagram.onmessage = ({ data }) => { session.frame(false, new Uint8Array(data)); drain(); };
+  control.onmessage = ({ data }) => { session.frame(true, new Uint8Array(data)); drain(); };
+  const down = () => { session.linkDown(); drain(); };
+  control.onclose = down;
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === 'failed' || pc.connectionState === 'closed') down();
+  };
+
+  Object.assign(game, {
+    attach(p) {
+      player = p;
+    },
+    // The guest's datagram (from startDoom's `network`).
+    send(d) {
+      session.fromGuest(d.srcPort, d.dstIp, d.dstPort, new Uint8Array(d.data));
+      drain();
+    },
+    rttMs: () => session.rttMs(),
+    chat(text) {
+      session.chat(text);
+      drain();
+    },
+    leave() {
+      session.close();
+      drain();
+      setTimeout(() => pc.close(), 200);
+    },
+  });
+
+  session.linkUp();
+  drain();
+  const limit = setTimeout(
+    () => welcomed.reject(new Error(`the host did not let us in within ${WELCOME_MS / 1000} s`)),
+    WELCOME_MS,
+  );
+  return welcome.finally(() => clearTimeout(limit));
+}
