@@ -277,20 +277,31 @@ impl Browser {
     /// Types `text` into the element `css` selects, as a person would; for a file input, `text`
     /// is a path on this machine and the browser reads that file (chromedriver runs here).
     pub fn type_into(&self, css: &str, text: &str) {
-        let found = self.command(
-            "POST",
-            "element",
-            Some(&json!({"using": "css selector", "value": css})),
-        );
-        let id = found["element-6066-11e4-a52e-4f735466cecf"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string();
+        let id = self.element(css);
         self.command(
             "POST",
             &format!("element/{id}/value"),
             Some(&json!({ "text": text })),
         );
+    }
+
+    /// Clicks the element `css` selects, as a person's click (a trusted event).
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.command("POST", &format!("element/{id}/click"), Some(&json!({})));
+    }
+
+    /// The WebDriver id of the element `css` selects; panics if there is none.
+    fn element(&self, css: &str) -> String {
+        let found = self.command(
+            "POST",
+            "element",
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        found["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
     }
 
     /// The distinct colours on the canvas with id `id` (a game picture has dozens; a blank

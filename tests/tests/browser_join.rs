@@ -13,13 +13,14 @@ use doomlink_e2e::browser::{doom_exit, web_bundle, Browser};
 use doomlink_e2e::netns::{private_network_for_this_thread, PRIVATE_HOST_IP};
 use doomlink_e2e::*;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Joins `link` from the page as "browser" with freedoom1 (fetched from the service) and, once
-/// welcomed, starts Chocolate Doom connected to the host, recording `join.lmp`, ending after
-/// `tics` gametics. "started", or the page's error.
-const JOIN_AND_PLAY: &str = "const [link, tics] = arguments;\
+/// welcomed, starts Chocolate Doom connected to the host with `extra` arguments, recording
+/// `join.lmp`, ending after `tics` gametics. "started", or the page's error.
+const JOIN_AND_PLAY: &str = "const [link, tics, extra] = arguments;\
     const done = arguments[arguments.length - 1];\
     (async () => {\
       const iwad = await window.fetchBytes('freedoom1.wad');\
@@ -28,7 +29,7 @@ const JOIN_AND_PLAY: &str = "const [link, tics] = arguments;\
       window.doomExit = null;\
       const player = window.startDoom({\
         args: ['doom', '-iwad', '/iwad/freedoom1.wad', '-connect', `${game.hub}:2342`,\
-               '-record', 'join'],\
+               '-record', 'join', ...extra],\
         env: [`DOOMLINK_TICS=${tics}`], files: { '/iwad/freedoom1.wad': iwad },\
         collect: ['join.lmp'], network: (d) => game.send(d) });\
       game.attach(player);\
@@ -37,6 +38,13 @@ const JOIN_AND_PLAY: &str = "const [link, tics] = arguments;\
                          (e) => { window.doomExit = { error: String(e) }; });\
       return 'started';\
     })().then(done, (e) => done(`error: ${e.message}`));";
+
+/// The games of this file, one at a time: each runs two to four Chocolate Doom guests in real
+/// time (browsers among them), which is what two cores hold.
+fn one_game_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static GAMES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GAMES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The service with the page bundle (and freedoom1 beside it) at /play/, in this thread's
 /// private network.
@@ -81,8 +89,23 @@ fn page(svc: &Service) -> Browser {
     browser
 }
 
+/// Waits for the page's game to end well and writes the demo it recorded to `to`.
+fn browser_demo(browser: &Browser, to: PathBuf) -> PathBuf {
+    let exit = doom_exit(browser);
+    assert_eq!(exit["status"], json!(0), "the browser's game: {exit}");
+    let demo: Vec<u8> = exit["files"]["join.lmp"]
+        .as_array()
+        .expect("the page read join.lmp back")
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    std::fs::write(&to, demo).unwrap();
+    to
+}
+
 #[test]
 fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
+    let _one = one_game_at_a_time();
     let tics = test_tics().min(2000);
     let svc = service();
     let h = Scratch::new("browser-host");
@@ -99,11 +122,10 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
     let (mut host, link) = host(&svc, &extra);
     let browser = page(&svc);
     let started = Instant::now();
-    let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics]));
+    let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
     assert_eq!(joined, json!("started"), "the browser did not join");
     println!("link to game started: {:?}", started.elapsed());
-    let exit = doom_exit(&browser);
-    assert_eq!(exit["status"], json!(0), "the browser's game: {exit}");
+    let demo = browser_demo(&browser, h.path().join("browser.lmp"));
     wait_success(
         &mut host.0,
         Duration::from_secs(60),
@@ -111,15 +133,7 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
         &svc.dir.path().join("host-err"),
     );
     println!("{tics} tics, link to both ends: {:?}", started.elapsed());
-    let demo: Vec<u8> = exit["files"]["join.lmp"]
-        .as_array()
-        .expect("the page read join.lmp back")
-        .iter()
-        .map(|b| b.as_u64().unwrap() as u8)
-        .collect();
-    let joined_demo = h.path().join("browser.lmp");
-    std::fs::write(&joined_demo, demo).unwrap();
-    assert_demos_equal(&[h.path().join("host.lmp"), joined_demo], 2, tics);
+    assert_demos_equal(&[h.path().join("host.lmp"), demo], 2, tics);
     let rtt = browser.execute("return window.game.rttMs();", json!([]));
     println!("session RTT seen by the browser: {rtt} ms");
 }
@@ -167,4 +181,136 @@ fn a_link_with_another_fingerprint_is_refused_in_the_browser() {
             "{bad}: {said}"
         );
     }
+}
+
+/// A person's way in: the invite link's web page offers "Play in the browser", which opens the
+/// player with the link; they type a name, choose their IWAD file, and are in the host's game.
+#[test]
+fn a_player_follows_the_invite_page_into_the_hosts_game() {
+    let _one = one_game_at_a_time();
+    let svc = service();
+    let h = Scratch::new("browser-host-page");
+    let mut extra: Vec<String> = ["--players", "2", "--warp", "1", "1", "--name", "Hosty"]
+        .map(String::from)
+        .to_vec();
+    extra.extend(headless_args(Bind::Rtc(PRIVATE_HOST_IP), h.path(), 5, 2100));
+    let (_host, link) = host(&svc, &extra);
+    let web = doomlink_net::signaling::invite::InviteLink::parse(&link)
+        .unwrap()
+        .to_web_url(false);
+    let browser = Browser::start();
+    browser.open(&web);
+    browser.wait_for("document.getElementById('play')", Duration::from_secs(30));
+    browser.click("#play");
+    browser.wait_for(
+        "location.pathname === '/play/' && document.getElementById('room')?.textContent",
+        Duration::from_secs(30),
+    );
+    let room = browser.execute(
+        "return document.getElementById('room').textContent;",
+        json!([]),
+    );
+    assert!(
+        room.as_str().unwrap_or_default().starts_with("room "),
+        "the page names the room: {room}"
+    );
+    browser.execute("document.getElementById('name').value = '';", json!([]));
+    browser.type_into("#name", "Alice");
+    browser.type_into("#iwad", FREEDOOM1);
+    browser.wait_for(
+        "window.doom && window.doom.frames.count > 70",
+        Duration::from_secs(60),
+    );
+    let colours = browser.canvas_colours("screen");
+    assert!(colours > 32, "the canvas shows no game ({colours} colours)");
+    // The bar over the game names who else plays, and the ping once measured.
+    browser.wait_for(
+        "document.getElementById('bar').textContent.includes('ping')",
+        Duration::from_secs(10),
+    );
+    let bar = browser.execute(
+        "return document.getElementById('bar').textContent;",
+        json!([]),
+    );
+    let bar = bar.as_str().unwrap_or_default();
+    assert!(bar.starts_with("Alice with Hosty"), "{bar}");
+    if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
+        let shot = browser.screenshot();
+        std::fs::write(std::path::Path::new(&dir).join("browser-join.png"), shot).unwrap();
+    }
+}
+
+/// A dedicated room of `doomlink serve` takes browsers as it takes the app: two browsers and a
+/// desktop player play one deathmatch, and the three demos are equal.
+#[test]
+fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
+    let _one = one_game_at_a_time();
+    let tics = test_tics().min(2000);
+    private_network_for_this_thread();
+    let bundle = web_bundle();
+    std::fs::copy(FREEDOOM1, bundle.path().join("freedoom1.wad")).unwrap();
+    let dir = Scratch::new("browser-room");
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[room]]\nname = \"three\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\n\
+             mode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let (mut cmd, port) = serve_command(&doomlink(), dir.path());
+    cmd.args(["--rtc-bind", PRIVATE_HOST_IP, "--config"])
+        .arg(&cfg)
+        .arg("--web-dir")
+        .arg(bundle.path())
+        .env("DOOMLINK_ADMIN_TOKEN", "test-token-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&log));
+    let mut serve = KillOnDrop(cmd.spawn().unwrap());
+    let link = serve_rooms(&mut serve.0, 1, &log).remove(0).1;
+    let desk = Scratch::new("browser-room-desk");
+    let mut desktop = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(headless_args(
+                Bind::Rtc(PRIVATE_HOST_IP),
+                desk.path(),
+                41,
+                tics,
+            ))
+            .args(["--", "-nodes", "3", "-record", "desk"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&desk.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    let browsers: Vec<Browser> = (0..2)
+        .map(|_| {
+            let b = Browser::start();
+            b.open(&format!("http://127.0.0.1:{port}/play/index.html"));
+            b.wait_for("window.ready", Duration::from_secs(30));
+            b
+        })
+        .collect();
+    for b in &browsers {
+        let joined = b.execute_async(JOIN_AND_PLAY, json!([link, tics, ["-nodes", "3"]]));
+        assert_eq!(joined, json!("started"), "a browser did not join");
+    }
+    let mut demos: Vec<PathBuf> = browsers
+        .iter()
+        .enumerate()
+        .map(|(k, b)| browser_demo(b, dir.path().join(format!("browser{k}.lmp"))))
+        .collect();
+    wait_success(
+        &mut desktop.0,
+        Duration::from_secs(60),
+        "the desktop player",
+        &desk.path().join("err"),
+    );
+    demos.push(desk.path().join("desk.lmp"));
+    assert_demos_equal(&demos, 3, tics);
 }
