@@ -2,8 +2,9 @@
 //! --internet` prints an invite link, and Debian's chromium (headless) joins it from the page
 //! with net's own session, link and signaling code (doomlink-web) over its RTCPeerConnection.
 //! The two play a deathmatch and record it; the browser's demo, read back from its in-memory
-//! /data, equals the host's. A link whose fingerprint is not the host's is refused in the page
-//! with the desktop's one-line error.
+//! /data, equals the host's; so do three players' in a dedicated room, two of them browsers. A
+//! person's way in is the invite page's "Play in the browser". A link whose fingerprint is not
+//! the host's is refused in the page with the desktop's one-line error, and so is another IWAD.
 //!
 //! Network safety: each test runs in a network namespace of its own (its thread's; Chromium
 //! gathers no candidate on loopback): the service on 127.0.0.1, the host's WebRTC and the
@@ -139,7 +140,7 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
 }
 
 #[test]
-fn a_link_with_another_fingerprint_is_refused_in_the_browser() {
+fn a_link_with_another_fingerprint_or_another_iwad_is_refused_in_the_browser() {
     let svc = service();
     let h = Scratch::new("browser-host-fp");
     let extra = headless_args(Bind::Rtc(PRIVATE_HOST_IP), h.path(), 3, 700);
@@ -160,6 +161,20 @@ fn a_link_with_another_fingerprint_is_refused_in_the_browser() {
         "{refused}"
     );
     assert!(!text.contains('\n'), "one line: {text}");
+    // The genuine link with another IWAD: the host refuses it, and the page says which to get.
+    let refused: Value = browser.execute_async(
+        "const [link] = arguments; const done = arguments[arguments.length - 1];\
+         window.joinGame({ link, name: 'bob', iwadHash: new Uint8Array(32) })\
+           .then(() => done('joined'), (e) => done(e.message));",
+        json!([link]),
+    );
+    assert_eq!(
+        refused,
+        json!(
+            "the host closed the link: the host plays another IWAD: choose the same IWAD file \
+             as the host"
+        )
+    );
     // A link that is not one, and an expired one: the link's own errors.
     let (head, rest) = link.split_once("exp=").expect("the link has an expiry");
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();

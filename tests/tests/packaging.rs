@@ -82,11 +82,13 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
     let uid = std::fs::metadata("/proc/self").unwrap().uid();
     assert_eq!(uid, 0, "installing a package needs root (CI runs as root)");
     let scratch = Scratch::new("packaging");
+    let web = browser::web_bundle();
 
     // Build: the last two lines of build-deb's output are the packages, the desktop one first.
     let out = ok(Command::new(repo_root().join("packaging/build-deb"))
         .env("DOOMLINK_DEB_BINARY", doomlink())
         .env("DOOMLINK_DEB_SERVER_BINARY", doomlink_server())
+        .env("DOOMLINK_DEB_WEB_DIR", web.path())
         .env("CARGO_TARGET_DIR", scratch.path().join("target")));
     let paths: Vec<&str> = out.lines().rev().take(2).collect();
     let (deb, server_deb) = (paths[1].to_string(), paths[0].to_string());
@@ -112,6 +114,10 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "./lib/systemd/system/doomlink-serve.service",
         "./etc/doomlink/serve.toml",
         "./usr/share/doc/doomlink-server/copyright",
+        // The browser player, which the shipped serve.toml's web_dir names.
+        "./usr/share/doomlink-server/web/play.html",
+        "./usr/share/doomlink-server/web/net.js",
+        "./usr/share/doomlink-server/web/doomlink_web_bg.wasm",
     ] {
         assert!(
             server_listing.contains(f),

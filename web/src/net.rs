@@ -36,19 +36,27 @@ pub struct PageSession {
 #[wasm_bindgen]
 impl PageSession {
     /// A joiner named `name` whose IWAD has the SHA-256 `iwad_sha256` (the host refuses
-    /// another IWAD: the game would desync).
+    /// another IWAD: the game would desync); it pings the host every `ping_ms` (default 1000:
+    /// a benchmark samples the round trip faster).
     #[wasm_bindgen(constructor)]
-    pub fn new(name: &str, iwad_sha256: &[u8]) -> Result<PageSession, JsError> {
+    pub fn new(
+        name: &str,
+        iwad_sha256: &[u8],
+        ping_ms: Option<u32>,
+    ) -> Result<PageSession, JsError> {
         let iwad: [u8; 32] = iwad_sha256
             .try_into()
             .map_err(|_| JsError::new("the IWAD's hash is not 32 bytes"))?;
-        let cfg = Config::new(
+        let mut cfg = Config::new(
             name,
             WadSet {
                 iwad,
                 pwads: Vec::new(),
             },
         );
+        if let Some(ms) = ping_ms.filter(|&ms| ms > 0) {
+            cfg.ping_interval = std::time::Duration::from_millis(ms.into());
+        }
         Ok(PageSession {
             session: Session::client(cfg, Instant::now()),
             link: None,
@@ -129,6 +137,22 @@ impl PageSession {
         self.link
             .and_then(|l| self.session.link_stats(l))
             .and_then(|s| s.rtt)
+            .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    /// Pongs received on the link so far, and the latest round trip in milliseconds (-1 before
+    /// the first): a new sample each time the count moves.
+    pub fn pongs(&self) -> f64 {
+        self.link
+            .and_then(|l| self.session.link_stats(l))
+            .map_or(0.0, |s| s.pongs_received as f64)
+    }
+
+    #[wasm_bindgen(js_name = rttLastMs)]
+    pub fn rtt_last_ms(&self) -> f64 {
+        self.link
+            .and_then(|l| self.session.link_stats(l))
+            .and_then(|s| s.rtt_last)
             .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
     }
 

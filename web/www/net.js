@@ -17,6 +17,9 @@ const WELCOME_MS = 15000;
 // worse than a lost one).
 const MAX_DGRAM_BUFFERED = 256 * 1024;
 
+// Round trips kept for a benchmark (a game's 1 s pings fill this in a day).
+const MAX_RTT_SAMPLES = 100000;
+
 let ready = null;
 const wasmReady = () => (ready ??= init());
 
@@ -34,19 +37,20 @@ export async function readInvite(link) {
 }
 
 // Joins the game of invite `link` as `name`, with the IWAD whose SHA-256 is `iwadHash`
-// (Uint8Array). `status(text)` hears each step. Resolves once the host has welcomed us, to the
+// (Uint8Array). `status(text)` hears each step; `pingMs`: how often the session pings the host
+// (default 1000; each round trip is kept in `game.rttSamples`, milliseconds, for a benchmark). Resolves once the host has welcomed us, to the
 // game: { hub (the host's address in the game's network), peers (names), attach(player) (routes
 // the guest's datagrams both ways), rttMs(), leave(), closed (a promise of the reason the game's
 // link closed), events (a callback slot: chat, peers joining and leaving) }. Rejects with a
 // one-line Error: a bad or expired link, the rendezvous's refusal, a host whose certificate is
 // not the link's, a host that cannot be reached, another IWAD.
-export async function joinGame({ link, name, iwadHash, status = () => {} }) {
+export async function joinGame({ link, name, iwadHash, status = () => {}, pingMs }) {
   await wasmReady();
   const invite = parseInvite(link);
   status('Asking the rendezvous for the room…');
   const { pc, datagram, control } = await connect(invite, name, status);
   status('Connected; waiting for the host to let us in…');
-  return startSession({ pc, datagram, control, name, iwadHash });
+  return startSession({ pc, datagram, control, name, iwadHash, pingMs });
 }
 
 // Signaling and WebRTC up to both channels open, with the host's certificate checked.
@@ -153,12 +157,13 @@ function connect(invite, name, status) {
 }
 
 // The relay session on a connected link: resolves once the host welcomed us.
-function startSession({ pc, datagram, control, name, iwadHash }) {
-  const session = new PageSession(name, iwadHash);
+function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
+  const session = new PageSession(name, iwadHash, pingMs);
   let player = null;
   let timer = null;
   let closedWith = null;
-  const game = { events: () => {} };
+  const game = { events: () => {}, rttSamples: [] };
+  let pongs = 0;
   let welcomed;
   const welcome = new Promise((resolve, reject) => { welcomed = { resolve, reject }; });
   let ended;
@@ -191,6 +196,10 @@ function startSession({ pc, datagram, control, name, iwadHash }) {
         default:
           game.events(out);
       }
+    }
+    if (session.pongs() !== pongs && game.rttSamples.length < MAX_RTT_SAMPLES) {
+      pongs = session.pongs();
+      game.rttSamples.push(session.rttLastMs());
     }
     clearTimeout(timer);
     const ms = session.nextTimeoutMs();
