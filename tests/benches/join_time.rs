@@ -125,13 +125,7 @@ fn wait_for_player(host: &Host, name: &str, limit: Duration) -> Option<Instant> 
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let (at, line) = host.lines.recv_timeout(left).ok()?;
-        // doomlink: lobby player I NAME ADDRESS
-        let mut f = line.split(' ');
-        if f.next() == Some("doomlink:")
-            && f.next() == Some("lobby")
-            && f.next() == Some("player")
-            && f.nth(1) == Some(name)
-        {
+        if is_lobby_player(&line, name) {
             return Some(at);
         }
     }

@@ -217,3 +217,13 @@ pub fn serve_rooms(child: &mut Child, standing: usize, log: &Path) -> Vec<(Strin
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     links
 }
+
+/// Whether `line` (a host's stderr) is its lobby listing a player called `name`:
+/// `doomlink: lobby player I NAME ADDRESS`, which a host prints as it polls its lobby.
+pub fn is_lobby_player(line: &str, name: &str) -> bool {
+    let mut f = line.split(' ');
+    f.next() == Some("doomlink:")
+        && f.next() == Some("lobby")
+        && f.next() == Some("player")
+        && f.nth(1) == Some(name)
+}
