@@ -20,7 +20,7 @@ use doomlink_net::relay::wire::{ByeReason, Channel};
 use doomlink_net::signaling::fingerprint::Fingerprint;
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::Message;
-use doomlink_net::WadSet;
+use doomlink_net::{LinkStats, WadSet};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use std::net::Ipv4Addr;
 use wasm_bindgen::prelude::*;
@@ -97,9 +97,8 @@ impl PageSession {
             .is_ok()
     }
 
-    /// A frame that arrived on the link's control channel (`control`) or datagram channel.
-    pub fn frame(&mut self, control: bool, bytes: &[u8]) {
-        let _ = control; // The frame says what it is; the channel is the transport's business.
+    /// A frame that arrived on either of the link's channels (a frame says what it is).
+    pub fn frame(&mut self, bytes: &[u8]) {
         if let Some(link) = self.link {
             self.session.handle_frame(Instant::now(), link, bytes);
         }
@@ -134,8 +133,7 @@ impl PageSession {
     /// The link's smoothed round trip in milliseconds (from the session's pings), or -1.
     #[wasm_bindgen(js_name = rttMs)]
     pub fn rtt_ms(&self) -> f64 {
-        self.link
-            .and_then(|l| self.session.link_stats(l))
+        self.stats()
             .and_then(|s| s.rtt)
             .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
     }
@@ -143,15 +141,12 @@ impl PageSession {
     /// Pongs received on the link so far, and the latest round trip in milliseconds (-1 before
     /// the first): a new sample each time the count moves.
     pub fn pongs(&self) -> f64 {
-        self.link
-            .and_then(|l| self.session.link_stats(l))
-            .map_or(0.0, |s| s.pongs_received as f64)
+        self.stats().map_or(0.0, |s| s.pongs_received as f64)
     }
 
     #[wasm_bindgen(js_name = rttLastMs)]
     pub fn rtt_last_ms(&self) -> f64 {
-        self.link
-            .and_then(|l| self.session.link_stats(l))
+        self.stats()
             .and_then(|s| s.rtt_last)
             .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
     }
@@ -217,6 +212,13 @@ impl PageSession {
             },
         }
         o.into()
+    }
+}
+
+impl PageSession {
+    /// The link's figures, once there is a link.
+    fn stats(&self) -> Option<&LinkStats> {
+        self.link.and_then(|l| self.session.link_stats(l))
     }
 }
 

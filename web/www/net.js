@@ -208,8 +208,11 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
     }
   };
 
-  datagram.onmessage = ({ data }) => { session.frame(false, new Uint8Array(data)); drain(); };
-  control.onmessage = ({ data }) => { session.frame(true, new Uint8Array(data)); drain(); };
+  // A frame says which it is: both channels feed the session alike.
+  datagram.onmessage = control.onmessage = ({ data }) => {
+    session.frame(new Uint8Array(data));
+    drain();
+  };
   const down = () => { session.linkDown(); drain(); };
   control.onclose = down;
   pc.onconnectionstatechange = () => {
