@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-//! Builds doom.wasm: Chocolate Doom's engine from Debian's source package plus doomlink's
+//! Builds doom.wasm: Chocolate Doom 3.1.1's engine (Debian's upstream tarball) plus doomlink's
 //! platform layer (chocolate-doom/) and guest C library (guest-libc/), compiled with clang-16
 //! for wasm32-wasi and linked with wasm-ld-16.
 //!
 //! What is compiled, and with which flags, is listed in chocolate-doom/build.manifest (shared
 //! with the build-doom-wasm script). The engine's source tree is $DOOMLINK_CHOCOLATE_SRC, or
-//! else the path scripts/setup prints on its last line (it unpacks the source package into a
-//! cache once). The tree is only read: nothing is written into it.
+//! else the path scripts/setup prints on its last line (it fetches, checks and unpacks the source
+//! into a cache once). The tree is only read: nothing is written into it.
 //!
 //! The output is reproducible — the same bytes from the same inputs wherever the checkout, the
 //! tree and OUT_DIR are: paths are mapped away (-ffile-prefix-map), nothing embeds the date,
@@ -130,6 +130,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=chocolate-doom");
     println!("cargo:rerun-if-changed=guest-libc");
+    // Which source tree setup provides (the engine version) is decided there.
+    println!("cargo:rerun-if-changed=../scripts/setup");
 
     let tree = chocolate_doom_tree(&assets);
     // scripts/setup touches this marker once the tree is completely unpacked; another tree

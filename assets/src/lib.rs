@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //! The guest programs doomlink boots, compiled by this crate's build script.
 //!
-//! `DOOM_WASM` is Chocolate Doom 3.0 (Debian's source package) with doomlink's platform layer
+//! `DOOM_WASM` is Chocolate Doom 3.1.1 (Debian's upstream tarball) with doomlink's platform layer
 //! (`chocolate-doom/`), built with clang-16 for wasm32-wasi. It imports only the
 //! `wasi_snapshot_preview1` functions and the `doomlink_net` socket functions of
 //! `kernel/ABI.md` (the build checks), and talks to the host through the devices listed there;

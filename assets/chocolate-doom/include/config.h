@@ -4,9 +4,11 @@
 // Owns: the few autoconf results the engine's portable sources read. Chocolate Doom's
 // configure would generate this file; we have no configure step, so the values are fixed here.
 //
-// PACKAGE_STRING takes part in the netgame handshake (net_client.c / net_server.c compare it),
-// so it must stay exactly what Debian's native chocolate-doom reports ("Chocolate Doom 3.0.0",
-// from the source tree's configure.ac), or native and doomlink peers refuse each other.
+// PACKAGE_STRING takes part in the netgame handshake: client and server exchange it, and where
+// it differs the client says the game may desync (the protocol both speak, "CHOCOLATE_DOOM_0",
+// is negotiated apart from it). The engine is Chocolate Doom 3.1.1; the string stays what
+// Debian 12's native chocolate-doom reports, "Chocolate Doom 3.0.0", the native peers doomlink
+// is tested with tic for tic.
 
 #ifndef DOOMLINK_CONFIG_H
 #define DOOMLINK_CONFIG_H

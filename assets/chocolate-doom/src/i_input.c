@@ -208,7 +208,10 @@ void I_BindInputVariables(void)
     M_BindIntVariable("novert",                    &novert);
 }
 
-// No joystick device exists in doomlink.
+// No joystick device exists in doomlink. Chocolate Doom 3.1's g_game.c reads these.
+int use_analog = 0;
+int joystick_turn_sensitivity = 10;
+int joystick_move_sensitivity = 10;
 
 void I_InitJoystick(void)
 {

@@ -264,9 +264,9 @@ void I_PCM_MixSoundEffects(int *mix, int frames)
     }
 }
 
-static boolean I_PCM_InitSound(boolean _use_sfx_prefix)
+static boolean I_PCM_InitSound(GameMission_t mission)
 {
-    use_sfx_prefix = _use_sfx_prefix;
+    use_sfx_prefix = (mission == doom || mission == strife);
     memset(channels, 0, sizeof(channels));
 
     return true;
@@ -283,7 +283,7 @@ static void I_PCM_UpdateSound(void)
 }
 
 // The sound cards whose digital effects this module stands in for, as native's SDL module.
-static snddevice_t sound_pcm_devices[] =
+static const snddevice_t sound_pcm_devices[] =
 {
     SNDDEVICE_SB,
     SNDDEVICE_PAS,
@@ -293,7 +293,7 @@ static snddevice_t sound_pcm_devices[] =
     SNDDEVICE_AWE32,
 };
 
-sound_module_t sound_pcm_module =
+const sound_module_t sound_pcm_module =
 {
     sound_pcm_devices,
     arrlen(sound_pcm_devices),

@@ -56,12 +56,12 @@ static int dsp_fd = -1;
 // Frames the pump keeps queued in the host.
 static int target_queued_frames;
 
-static sound_module_t *sound_module;
-static music_module_t *music_module;
+static const sound_module_t *sound_module;
+static const music_module_t *music_module;
 
-extern sound_module_t sound_pcm_module;
+extern const sound_module_t sound_pcm_module;
 
-static boolean SndDeviceInList(snddevice_t device, snddevice_t *list, int len)
+static boolean SndDeviceInList(snddevice_t device, const snddevice_t *list, int len)
 {
     int i;
 
@@ -76,7 +76,7 @@ static boolean SndDeviceInList(snddevice_t device, snddevice_t *list, int len)
     return false;
 }
 
-void I_InitSound(boolean use_sfx_prefix)
+void I_InitSound(GameMission_t mission)
 {
     boolean nosound, nosfx, nomusic;
     int rate;
@@ -133,7 +133,7 @@ void I_InitSound(boolean use_sfx_prefix)
     if (!nosfx
      && SndDeviceInList(snd_sfxdevice, sound_pcm_module.sound_devices,
                         sound_pcm_module.num_sound_devices)
-     && sound_pcm_module.Init(use_sfx_prefix))
+     && sound_pcm_module.Init(mission))
     {
         sound_module = &sound_pcm_module;
     }
