@@ -14,11 +14,15 @@
 //! QUERY/QUERY_RESPONSE   lan::query's (the server browser's two packets)
 //! ```
 //!
+//! [`lobby`] reads the other thing a Chocolate Doom guest says about its netgame: the lobby
+//! records it writes to `/dev/lobby`.
+//!
 //! Who uses it: the LAN query (its packet types), the LAN side protocol (its magic is no
 //! packet type), the dedicated rooms of `doomlink serve` (they turn a full room's joiners away
 //! with [`reject`], tell a SYN from junk, time GAMEDATA and rewrite a GAMESTART's
 //! [`Settings`]), and the test bots, which speak the client's side.
 
+pub mod lobby;
 pub mod settings;
 
 pub use settings::{GameMode, GameSettings, ServerRole, SettingsError};
