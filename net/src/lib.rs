@@ -15,6 +15,7 @@
 //!   tests.
 //! - [`chocolate`]: Chocolate Doom's own packets, typed (header, SYN, reject, game settings), and
 //!   a game's settings as players and rooms choose them.
+//! - [`iwads`]: the IWADs anyone may pass on (Freedoom, FreeDM), known by SHA-256.
 //! - [`text`]: what is stripped from names and messages from the network before they are shown.
 //! - [`lan`]: the LAN transport: the bridge that puts a guest's UDP on real sockets, its address
 //!   table, LAN discovery with Chocolate Doom's query packets, doomlink's side protocol.
@@ -55,6 +56,7 @@ pub mod chocolate;
 pub mod files;
 #[cfg(feature = "internet")]
 pub mod identity;
+pub mod iwads;
 pub mod lan;
 #[cfg(feature = "internet")]
 pub mod online;

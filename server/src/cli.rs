@@ -200,6 +200,9 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
             settings.iwads.push(w);
         }
     }
+    if settings.web_dir.is_none() {
+        settings.web_dir = installed_web_dir();
+    }
     crate::service::serve(crate::service::Service {
         settings,
         config_file: a.config.clone(),
@@ -277,4 +280,16 @@ pub fn room(a: RoomArgs) -> Result<i32> {
     }
     println!("{}", created.link);
     Ok(0)
+}
+
+/// The browser player's files a package installed beside the binary (`BIN/../share/doomlink/web`
+/// for the doomlink package's `doomlink serve`, `…/doomlink-server/web` for the server's), if
+/// its page is there: an installed service serves the player without being told where it is.
+fn installed_web_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let share = exe.parent()?.parent()?.join("share");
+    ["doomlink", "doomlink-server"]
+        .iter()
+        .map(|p| share.join(p).join("web"))
+        .find(|d| d.join("play.html").is_file())
 }

@@ -52,6 +52,16 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
         let mut web = doomlink_net::rendezvous::web::WebFiles::from_dir(dir)?;
         web.insert("doom.wasm", doomlink_assets::DOOM_WASM.to_vec());
         cfg.web = Arc::new(web);
+        // The free IWADs among those given for dedicated rooms go to browser players too.
+        let mut given = s.iwads.clone();
+        given.extend(s.standing.iter().map(|r| r.iwad.clone()));
+        given.sort();
+        given.dedup();
+        let (shelf, skipped) = doomlink_net::rendezvous::iwads::IwadShelf::from_files(&given);
+        for line in skipped {
+            tracing::info!("{line}");
+        }
+        cfg.iwads = Arc::new(shelf);
     }
     // Every dedicated room registers from 127.0.0.1: lift the per-address caps by as many.
     cfg.limits.rooms_per_ip += s.limits.rooms;

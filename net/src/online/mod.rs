@@ -25,6 +25,9 @@
 //! ```
 
 pub mod manual;
+mod peek;
+
+pub use peek::{peek_game, peek_room, RoomPeek};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -183,6 +186,10 @@ pub struct HostOptions {
     /// How many players the game waits for (0: not said): told, with who is in, to whoever
     /// asks with the link ([`HostedRoom::follow_players`]).
     pub players: u8,
+    /// The IWAD the game plays, its SHA-256 and file name: told to the rendezvous for whoever
+    /// asks with the link before joining ([`Message::PeekGame`]; the browser player fetches a
+    /// free IWAD the service has, or checks the player's own file against it). None: not said.
+    pub iwad: Option<(crate::relay::wire::WadHash, String)>,
     /// Bind addresses and such; the ICE servers come from the rendezvous (any given here are
     /// used too).
     pub rtc: RtcOptions,
@@ -200,6 +207,7 @@ impl HostOptions {
             name: String::new(),
             identity,
             players: 0,
+            iwad: None,
             rtc: RtcOptions::default(),
             mux: None,
         }
@@ -346,6 +354,14 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
             } => (room, host_secret, join_secret, expires, ice),
             other => return Err(OnlineError::Protocol(format!("{other:?}"))),
         };
+    if let Some((hash, file)) = &opts.iwad {
+        // A rendezvous that predates the message refuses it; the host loop lets that pass.
+        sig.send(Message::Game {
+            iwad: crate::iwads::hex(hash),
+            iwad_file: crate::relay::wire::truncate_utf8(file, MAX_NAME_LEN).to_string(),
+        })
+        .await?;
+    }
     let invite = InviteLink {
         rendezvous: rv.host_port.clone(),
         tls: rv.tls,
@@ -586,55 +602,6 @@ pub struct Joined {
     pub link: RtcLink,
     /// The host's fingerprint, checked.
     pub host_fingerprint: Fingerprint,
-}
-
-/// What the rendezvous tells about a room before joining it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomPeek {
-    /// The name the host registered the room with.
-    pub host: String,
-    /// Who is in the room, as the host last said (empty if it never did).
-    pub players: Vec<String>,
-    /// How many players the game waits for; 0 if the host did not say.
-    pub expected: u8,
-}
-
-/// Who hosts the room of an invite link, as the host named itself to the rendezvous, and who is
-/// in it: asked
-/// with the link's join secret before joining (nothing reaches the host); a TLS rendezvous's
-/// certificate is checked against `tls`. The name is
-/// stripped of control characters ([`crate::text`]).
-pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<RoomPeek, OnlineError> {
-    const LIMIT: Duration = Duration::from_secs(5);
-    let rv = RendezvousAddr {
-        host_port: invite.rendezvous.clone(),
-        tls: invite.tls,
-    };
-    let asked = async {
-        let mut sig = Signaling::connect(&rv, tls).await?;
-        sig.send(Message::Peek {
-            room: invite.room.clone(),
-            secret: invite.secret.clone(),
-        })
-        .await?;
-        let answer = match sig.recv().await? {
-            Message::RoomInfo {
-                host,
-                players,
-                expected,
-            } => Ok(RoomPeek {
-                host,
-                players,
-                expected,
-            }),
-            other => Err(OnlineError::Protocol(format!("{other:?}"))),
-        };
-        let _ = sig.out.try_send(Message::Leave);
-        answer
-    };
-    tokio::time::timeout(LIMIT, asked)
-        .await
-        .map_err(|_| OnlineError::Timeout(LIMIT))?
 }
 
 /// Joins the room of an invite link: signaling through its rendezvous, then a direct (or

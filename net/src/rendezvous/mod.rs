@@ -2,7 +2,8 @@
 //!
 //! Owns the service: an HTTP server (axum) with the WebSocket signaling endpoint (`/ws`), the
 //! invite page (`GET /join/<room>`, the http form of an invite link), the browser player's files
-//! (`GET /play/`, [`web`]) and a health check, plus a
+//! (`GET /play/`, [`web`]) with the free IWADs it is given (`GET /play/iwad/<sha256>`,
+//! [`iwads`]) and a health check, plus a
 //! STUN server and a TURN server ([`turn`]), and the credentials for external TURN servers
 //! (coturn: [`turn_rest`]) when the operator names some. With a certificate and key
 //! ([`ServeConfig::tls`]) the HTTP listener speaks TLS only (https, `wss://`), and the
@@ -30,6 +31,7 @@
 
 pub mod admin;
 pub mod http;
+pub mod iwads;
 pub mod page;
 pub mod rooms;
 pub mod slots;
@@ -102,6 +104,8 @@ pub struct ServeConfig {
     pub builtin_turn: bool,
     /// The browser player's files, served under `/play/` ([`web`]); none by default.
     pub web: Arc<web::WebFiles>,
+    /// The free IWADs handed to browser players ([`iwads`]); none by default.
+    pub iwads: Arc<iwads::IwadShelf>,
 }
 
 impl ServeConfig {
@@ -122,6 +126,7 @@ impl ServeConfig {
             turn_servers: Vec::new(),
             builtin_turn: true,
             web: Arc::default(),
+            iwads: Arc::default(),
         }
     }
 }
@@ -182,6 +187,9 @@ struct Shared {
     limits: Limits,
     https_links: bool,
     web: Arc<web::WebFiles>,
+    iwads: Arc<iwads::IwadShelf>,
+    /// IWAD downloads under way, in all and per source.
+    downloads: slots::OpenCounts,
     /// Each live room's TURN username: good while the room is open, its allocations deleted
     /// when it ends.
     issued: turn::LiveRooms,
@@ -359,6 +367,8 @@ impl Rendezvous {
             limits: cfg.limits,
             https_links: cfg.https_links || tls.is_some(),
             web: cfg.web.clone(),
+            iwads: cfg.iwads.clone(),
+            downloads: slots::OpenCounts::default(),
             issued,
             admin: Mutex::new(admin::AdminState::default()),
             messages: AtomicU64::new(0),
@@ -413,6 +423,7 @@ impl Rendezvous {
             .route("/play", get(|| async { Redirect::permanent("/play/") }))
             .route("/play/", get(play_file))
             .route("/play/{file}", get(play_file))
+            .route("/play/iwad/{sha256}", get(iwad_file))
             .route("/ws", get(ws_upgrade))
             .with_state(shared.clone());
         let ticker = {
@@ -483,6 +494,34 @@ async fn play_file(
 ) -> Response {
     let name = file.map(|Path(f)| f).unwrap_or_default();
     shared.web.respond(&name, &headers)
+}
+
+async fn iwad_file(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(sha256): Path<String>,
+) -> Response {
+    if !shared.iwads.has(&sha256) {
+        return (
+            StatusCode::NOT_FOUND,
+            "This service does not hand out that IWAD.\n",
+        )
+            .into_response();
+    }
+    let ip = throttle::source_key(peer.ip());
+    let Some(slot) =
+        shared
+            .downloads
+            .take(ip, iwads::MAX_DOWNLOADS, Some(iwads::DOWNLOADS_PER_SOURCE))
+    else {
+        tracing::debug!(%ip, "IWAD download refused: too many under way");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many downloads under way; try again in a minute\n",
+        )
+            .into_response();
+    };
+    shared.iwads.respond(&sha256, slot).await
 }
 
 async fn ws_upgrade(

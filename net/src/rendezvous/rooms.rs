@@ -91,6 +91,9 @@ struct Room {
     /// Who is in the room and how many the game waits for, as the host last said.
     players: Vec<String>,
     expected: u8,
+    /// What the room plays as the host said ([`Message::Game`]): IWAD hash (hex) and file
+    /// name, empty until it says.
+    game: (String, String),
     host_secret: String,
     join_secret: String,
     host: Option<ConnId>,
@@ -205,6 +208,7 @@ impl Registry {
             r.last_activity = now;
         }
         let not_allowed = |what: &str| vec![(conn, err(ErrorCode::NotAllowed, what))];
+        let peek_game = matches!(msg, Message::PeekGame { .. });
         match msg {
             Message::Host { name } => {
                 if role != Role::None {
@@ -240,6 +244,7 @@ impl Registry {
                     host_name: name,
                     players: Vec::new(),
                     expected: 0,
+                    game: Default::default(),
                     host_secret: maker.secret(),
                     join_secret: maker.secret(),
                     host: Some(conn),
@@ -372,7 +377,7 @@ impl Registry {
                     Role::None => not_allowed("signal before host or join"),
                 }
             }
-            Message::Peek { room, secret } => {
+            Message::Peek { room, secret } | Message::PeekGame { room, secret } => {
                 if role != Role::None {
                     return not_allowed("this connection is already in a room");
                 }
@@ -385,6 +390,13 @@ impl Registry {
                         conn,
                         err(ErrorCode::UnknownRoom, "the room's invite has expired"),
                     )],
+                    Some(r) if peek_game => vec![(
+                        conn,
+                        Message::Game {
+                            iwad: r.game.0.clone(),
+                            iwad_file: r.game.1.clone(),
+                        },
+                    )],
                     Some(r) => vec![(
                         conn,
                         Message::RoomInfo {
@@ -394,6 +406,15 @@ impl Registry {
                         },
                     )],
                 }
+            }
+            Message::Game { iwad, iwad_file } => {
+                if role != Role::Host {
+                    return not_allowed("only the host says what its room plays");
+                }
+                if let Some(r) = room_id.as_ref().and_then(|id| self.rooms.get_mut(id)) {
+                    r.game = (iwad, iwad_file);
+                }
+                vec![]
             }
             Message::Players { names, expected } => {
                 if role != Role::Host {
@@ -650,6 +671,72 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn what_a_room_plays_is_the_hosts_to_say_and_the_join_secrets_to_read() {
+        let now = Instant::now();
+        let mut reg = Registry::new(Limits::default());
+        let mut m = Maker(0);
+        for c in 1..=3 {
+            reg.connect(c, ip(c as u8));
+        }
+        let out = reg.handle(now, 1, Message::Host { name: "h".into() }, &mut m);
+        let Message::Hosted {
+            room, join_secret, ..
+        } = out[0].1.clone()
+        else {
+            panic!("{out:?}")
+        };
+        let peek = |secret: &str| Message::PeekGame {
+            room: room.clone(),
+            secret: secret.into(),
+        };
+        let game = |iwad: &str, file: &str| Message::Game {
+            iwad: iwad.into(),
+            iwad_file: file.into(),
+        };
+        // Before the host says: an empty answer.
+        assert_eq!(
+            reg.handle(now, 2, peek(&join_secret), &mut m),
+            vec![(2, game("", ""))]
+        );
+        let said = game(&"ab".repeat(32), "freedoom2.wad");
+        assert_eq!(reg.handle(now, 1, said.clone(), &mut m), vec![]);
+        assert_eq!(
+            reg.handle(now, 3, peek(&join_secret), &mut m),
+            vec![(3, said.clone())]
+        );
+        // A wrong secret learns nothing; a joiner may not say what the room plays.
+        let wrong = reg.handle(now, 2, peek("wrong-wrong-wrong-wrong"), &mut m);
+        assert!(matches!(
+            wrong[0].1,
+            Message::Error {
+                code: ErrorCode::BadSecret,
+                ..
+            }
+        ));
+        let join = Message::Join {
+            room: room.clone(),
+            secret: join_secret.clone(),
+            name: "j".into(),
+        };
+        assert!(matches!(
+            reg.handle(now, 2, join, &mut m)[0].1,
+            Message::Joined { .. }
+        ));
+        let out = reg.handle(now, 2, game(&"cd".repeat(32), "doom2.wad"), &mut m);
+        assert!(matches!(
+            out[0].1,
+            Message::Error {
+                code: ErrorCode::NotAllowed,
+                ..
+            }
+        ));
+        assert_eq!(
+            reg.handle(now, 3, peek(&join_secret), &mut m),
+            vec![(3, said)]
+        );
     }
 
     #[test]

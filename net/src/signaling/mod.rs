@@ -14,6 +14,9 @@
 //!                   "username":"1767225600:k3v9x2ab","credential":"…"}]}
 //! joiner → service {"t":"peek","room":"k3v9x2ab","secret":"…"}    (before joining: who hosts?)
 //! service → joiner {"t":"room_info","host":"alice"}
+//! host → service   {"t":"game","iwad":"c72de2af…","iwad_file":"freedoom2.wad"}  (what it plays)
+//! joiner → service {"t":"peek_game","room":"k3v9x2ab","secret":"…"}  (before joining: which IWAD?)
+//! service → joiner {"t":"game","iwad":"c72de2af…","iwad_file":"freedoom2.wad"}
 //! joiner → service {"t":"join","room":"k3v9x2ab","secret":"…","name":"bob"}
 //! service → joiner {"t":"joined","peer":1,"ice":[…]}
 //! service → host   {"t":"peer","peer":1,"name":"bob"}
@@ -197,6 +200,23 @@ pub enum Message {
         #[serde(default)]
         expected: u8,
     },
+    /// Host → service: what the room plays (sent once, after `hosted`), for whoever asks with
+    /// [`Message::PeekGame`]; and the service's answer to that. `iwad` is the IWAD's SHA-256 in
+    /// lower-case hex, or empty when the host did not say; `iwad_file` its file name. A service
+    /// that predates this message answers the host `bad_message`, and the room goes on.
+    Game {
+        #[serde(default)]
+        iwad: String,
+        #[serde(default)]
+        iwad_file: String,
+    },
+    /// What a room plays, asked with its join secret before joining (the browser player fetches
+    /// a free IWAD the service has, or checks the player's own file). Answered with a
+    /// [`Message::Game`]. Changes nothing.
+    PeekGame {
+        room: String,
+        secret: String,
+    },
     Peer {
         peer: u32,
         #[serde(default)]
@@ -322,7 +342,10 @@ impl Message {
             Message::Host { name }
             | Message::Join { name, .. }
             | Message::Peer { name, .. }
-            | Message::RoomInfo { host: name, .. } => clean(name),
+            | Message::RoomInfo { host: name, .. }
+            | Message::Game {
+                iwad_file: name, ..
+            } => clean(name),
             Message::Closed { reason } => clean(reason),
             Message::Error { message, .. } => clean(message),
             _ => {}
@@ -393,9 +416,16 @@ impl Message {
                 secret(s)?;
                 check_len("name", name, MAX_NAME_LEN)
             }
-            Message::Peek { room: r, secret: s } => {
+            Message::Peek { room: r, secret: s } | Message::PeekGame { room: r, secret: s } => {
                 room(r)?;
                 secret(s)
+            }
+            Message::Game { iwad, iwad_file } => {
+                let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+                if !iwad.is_empty() && (iwad.len() != 64 || !iwad.bytes().all(hex)) {
+                    return Err(SignalError::Invalid("iwad hash"));
+                }
+                check_len("iwad_file", iwad_file, MAX_NAME_LEN)
             }
             Message::RoomInfo { host, players, .. } => {
                 check_len("name", host, MAX_NAME_LEN)?;
@@ -526,6 +556,18 @@ mod tests {
                 message: "full".into(),
             },
             Message::Keepalive,
+            Message::Game {
+                iwad: "c72de2af7e2d0c17f6213e751a167e2f1913278aaf37ae6957854fe3cd6588ca".into(),
+                iwad_file: "freedoom2.wad".into(),
+            },
+            Message::Game {
+                iwad: String::new(),
+                iwad_file: String::new(),
+            },
+            Message::PeekGame {
+                room: "abcd1234".into(),
+                secret: "0123456789abcdefABCD".into(),
+            },
         ];
         for m in msgs {
             let s = m.encode().unwrap();
@@ -541,6 +583,11 @@ mod tests {
             r#"{"t":"join","room":"../../etc","secret":"0123456789abcdefABCD"}"#,
             r#"{"t":"signal","peer":1,"data":{"chat":"hello"}}"#,
             r#"{"t":"signal","peer":1,"data":{"sdp":{"type":"offer","sdp":"hello"}}}"#,
+            r#"{"t":"game","iwad":"c72de2af"}"#,
+            r#"{"t":"game","iwad":"C72DE2AF7E2D0C17F6213E751A167E2F1913278AAF37AE6957854FE3CD6588CA"}"#,
+            r#"{"t":"game","iwad":"../../../../../../../../../../../../../../../../../etc/passwd"}"#,
+            r#"{"t":"game","iwad_file":"a-file-name-longer-than-32-bytes.wad"}"#,
+            r#"{"t":"peek_game","room":"abcd1234"}"#,
         ] {
             let e = Message::decode(junk).unwrap_err();
             assert_eq!(e.code(), ErrorCode::BadMessage, "{junk}: {e}");
