@@ -237,15 +237,24 @@ fn run_cli(cli: Cli) -> Result<i32> {
 
 /// Everything a headless game needs before it starts, from the shared options.
 fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
-    Ok(guest::DoomConfig {
-        iwad: iwad::resolve_iwad(g.iwad.as_deref())?,
+    Ok(doom_config_with(
+        g,
+        args,
+        iwad::resolve_iwad(g.iwad.as_deref())?,
+    ))
+}
+
+/// [`doom_config`] with an IWAD chosen another way (the one a room plays).
+fn doom_config_with(g: &GameArgs, args: Vec<String>, iwad: PathBuf) -> guest::DoomConfig {
+    guest::DoomConfig {
+        iwad,
         pwads: Vec::new(),
         data_dir: g.data_dir.clone().unwrap_or_else(guest::default_data_dir),
         video: false,
         audio_rate: None,
         tics: g.tics,
         args,
-    })
+    }
 }
 
 /// Runs a headless guest to its end: bot input if asked, lobby snapshots to stderr, and `start`
@@ -573,6 +582,7 @@ fn host(a: HostArgs) -> Result<i32> {
             &a.rtc.stun,
             a.rtc.trust(),
             a.players.unwrap_or(0),
+            &iwad::file_name(&cfg.iwad),
         )?;
         // The link on a line of its own, for people and scripts to pick up.
         println!("{}", invite.to_doomlink_url());
@@ -625,7 +635,15 @@ fn join(a: JoinArgs) -> Result<i32> {
             None
         };
         let rt = internet::runtime()?;
-        let cfg0 = doom_config(&a.game, Vec::new())?;
+        let iwad = match &invite {
+            // The room says what it plays: the IWAD that matches, or why none does, now.
+            Some(invite) => {
+                let tls = a.rtc.trust();
+                internet::iwad_for_room(&rt, invite, &tls, a.game.iwad.as_deref())?
+            }
+            None => iwad::resolve_iwad(a.game.iwad.as_deref())?,
+        };
+        let cfg0 = doom_config_with(&a.game, Vec::new(), iwad);
         let session = internet::session_config(a.name.as_deref().unwrap_or("player"), &cfg0.iwad)?;
         let (host, sink, hub) = match invite {
             Some(invite) => internet::join_with(

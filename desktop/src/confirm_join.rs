@@ -5,10 +5,12 @@
 //! player says so (Join, or Enter; Not now, or Escape).
 //!
 //! What is shown comes from the link itself, which the parser has checked (the rendezvous is a
-//! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name and its
-//! players' names, which the rendezvous gives to whoever holds the link's secret (stripped of
-//! control and bidi characters on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
+//! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name, its
+//! players' names and the IWAD it plays (with whether this computer has it), which the
+//! rendezvous gives to whoever holds the link's secret (stripped of control and bidi characters
+//! on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
 
+use doomlink_play::internet::RoomIwad;
 use doomlink_play::net::online::RoomPeek;
 use doomlink_play::net::signaling::invite::InviteLink;
 use doomlink_play::net::tls_client::ClientTls;
@@ -34,7 +36,8 @@ pub struct OutsideInvite {
 
 enum HostName {
     Asking,
-    Known(RoomPeek),
+    /// The room, and what it plays if it says.
+    Known(RoomPeek, Option<RoomIwad>),
     /// The rendezvous did not answer (why is on stderr).
     Unknown,
 }
@@ -91,7 +94,22 @@ impl OutsideInvite {
                             "doomlink: {summary} is hosted by {:?}; players: {:?} of {}",
                             room.host, room.players, room.expected
                         );
-                        HostName::Known(room)
+                        let game = doomlink_play::internet::peek_iwad(&link, &trust)
+                            .unwrap_or_else(|e| {
+                                eprintln!("doomlink: what {summary} plays: {e:#}");
+                                None
+                            });
+                        if let Some(g) = &game {
+                            match &g.here {
+                                Ok(p) => eprintln!(
+                                    "doomlink: {summary} plays {}; here: {}",
+                                    g.described,
+                                    p.display()
+                                ),
+                                Err(why) => eprintln!("doomlink: {summary}: {why}"),
+                            }
+                        }
+                        HostName::Known(room, game)
                     }
                     Err(e) => {
                         eprintln!("doomlink: who hosts {summary}: {e:#}");
@@ -120,19 +138,34 @@ impl OutsideInvite {
                         ui.label("Host");
                         match &*asked {
                             HostName::Asking => ui.label(RichText::new("asking…").weak()),
-                            HostName::Known(room) if room.host.is_empty() => {
+                            HostName::Known(room, _) if room.host.is_empty() => {
                                 ui.label(RichText::new("(no name)").weak())
                             }
-                            HostName::Known(room) => ui.label(RichText::new(&room.host).strong()),
+                            HostName::Known(room, _) => {
+                                ui.label(RichText::new(&room.host).strong())
+                            }
                             HostName::Unknown => ui.label(
                                 RichText::new("unknown: the rendezvous did not answer").weak(),
                             ),
                         };
                         ui.end_row();
-                        if let HostName::Known(room) = &*asked {
+                        if let HostName::Known(room, game) = &*asked {
                             ui.label("Players");
                             ui.label(players_line(room));
                             ui.end_row();
+                            if let Some(g) = game {
+                                ui.label("Game");
+                                ui.label(&g.described);
+                                ui.end_row();
+                                ui.label("Here");
+                                match &g.here {
+                                    Ok(p) => ui.label(format!("found: {}", p.display())),
+                                    Err(why) => {
+                                        ui.label(RichText::new(why).color(egui::Color32::LIGHT_RED))
+                                    }
+                                };
+                                ui.end_row();
+                            }
                         }
                         drop(asked);
                         ui.label("Rendezvous");

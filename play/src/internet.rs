@@ -3,6 +3,7 @@
 //! offer/answer codes with no rendezvous at all ([`manual_offer`], [`manual_answer`]). The protocol work is all in doomlink-net; this owns
 //! the tokio runtime, the deadlines a user waits on, and the glue to a kernel.
 
+use crate::iwad;
 use crate::netview::{ChatError, ChatLine, ChatLog, NetView, PeerStatus, MAX_CHAT_BYTES};
 use crate::sink::KernelSink;
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use doomlink_net::online::manual::{
     CodeError, CodeKind, ManualCode, ManualError, ManualHost, ManualJoin,
 };
 use doomlink_net::online::{
-    host_room, join_room, peek_room, HostOptions, JoinOptions, OnlineError, RoomPeek,
+    host_room, join_room, peek_game, peek_room, HostOptions, JoinOptions, OnlineError, RoomPeek,
 };
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::IceServer;
@@ -22,7 +23,7 @@ use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
 use doomlink_net::{Config, WadSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -404,12 +405,13 @@ pub fn host(
         &[],
         ClientTls::default(),
         0,
+        "",
     )
 }
 
 /// [`host`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
 /// certificate against `tls`, telling whoever asks with the link that the game waits for
-/// `players` (0: not said).
+/// `players` (0: not said) and that it plays the IWAD file `iwad_file` (the hash is `cfg`'s).
 #[allow(clippy::too_many_arguments)]
 pub fn host_with(
     rt: &tokio::runtime::Runtime,
@@ -420,6 +422,7 @@ pub fn host_with(
     stun: &[String],
     tls: ClientTls,
     players: u8,
+    iwad_file: &str,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -429,6 +432,7 @@ pub fn host_with(
     opts.rtc = rtc_options(bind, stun)?;
     opts.tls = tls;
     opts.players = players;
+    opts.iwad = Some((cfg.wads.iwad, iwad_file.to_string()));
     rt.block_on(host_hub(opts, cfg))
 }
 
@@ -513,6 +517,66 @@ pub async fn join_client(
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let joined = join_room(invite, opts).await?;
     attach_client(cfg, joined.link).await
+}
+
+/// The IWAD to join the room of `invite` with: what the room plays, asked of its rendezvous
+/// first ([`peek_game`]): the `given` file if it is that IWAD (an error naming the host's if
+/// not), else the one on this computer that is ([`iwad::iwad_for_host`]); when the room does not
+/// say (an older host or service) or the rendezvous cannot be asked, `given` or the best IWAD
+/// found, as before (the host still refuses another, and the join says so).
+pub fn iwad_for_room(
+    rt: &tokio::runtime::Runtime,
+    invite: &InviteLink,
+    tls: &ClientTls,
+    given: Option<&Path>,
+) -> Result<PathBuf> {
+    match rt.block_on(peek_game(invite, tls)) {
+        Ok(Some((hash, file))) => Ok(iwad::iwad_for_host(&hash, &file, given)?),
+        Ok(None) | Err(_) => Ok(iwad::resolve_iwad(given)?),
+    }
+}
+
+/// [`iwad_for_room`] for a player whose IWAD is a preference rather than a choice (the
+/// window's, from Settings or the search): `preferred` if the room plays it or does not say,
+/// else the room's IWAD from this computer, else the error naming it.
+pub fn iwad_for_room_preferring(
+    rt: &tokio::runtime::Runtime,
+    invite: &InviteLink,
+    tls: &ClientTls,
+    preferred: &Path,
+) -> Result<PathBuf> {
+    match rt.block_on(peek_game(invite, tls)) {
+        Ok(Some((hash, _))) if iwad::sha256_file(preferred).is_ok_and(|h| h == hash) => {
+            Ok(preferred.to_path_buf())
+        }
+        Ok(Some((hash, file))) => Ok(iwad::iwad_for_host(&hash, &file, None)?),
+        Ok(None) | Err(_) => Ok(preferred.to_path_buf()),
+    }
+}
+
+/// What a room plays, as a question before joining shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomIwad {
+    /// `freedoom2.wad, Freedoom: Phase 2 (0.12.1)`, or the file name and the start of its hash.
+    pub described: String,
+    /// Where this computer has it, or the one line saying it has not and what to do.
+    pub here: Result<PathBuf, String>,
+}
+
+/// What the room of invite `link` plays, asked of its rendezvous without joining, and whether
+/// this computer has it; `None` when the room does not say. Blocks for at most a few seconds.
+pub fn peek_iwad(link: &str, tls: &ClientTls) -> Result<Option<RoomIwad>> {
+    let invite = InviteLink::parse(link)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let Some((hash, file)) = rt.block_on(peek_game(&invite, tls))? else {
+        return Ok(None);
+    };
+    Ok(Some(RoomIwad {
+        described: iwad::describe(&hash, &file),
+        here: iwad::iwad_for_host(&hash, &file, None).map_err(|e| e.to_string()),
+    }))
 }
 
 /// Who hosts the room of invite `link` (the name it registered with) and who is in it, asked of

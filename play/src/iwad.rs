@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub use doomlink_net::iwads::sha256_file;
+
 /// The IWADs Chocolate Doom knows for Doom, in its order of preference.
 pub const IWAD_NAMES: &[(&str, &str)] = &[
     ("doom2.wad", "Doom II"),
@@ -34,6 +36,16 @@ pub enum WadError {
     NotAnIwad(PathBuf),
     #[error("no IWAD found (looked in {0}); install Freedoom (apt-get install freedoom) or pass --iwad FILE")]
     NoneFound(String),
+    #[error("{path}: not the IWAD the host plays ({wanted}); another would desync the game: pass that file with --iwad")]
+    NotTheHosts { path: PathBuf, wanted: String },
+    #[error(
+        "the host plays {wanted}, which this computer does not have (looked in {dirs}); {hint}"
+    )]
+    HostsNotFound {
+        wanted: String,
+        dirs: String,
+        hint: &'static str,
+    },
 }
 
 /// The kind a WAD header says.
@@ -65,6 +77,13 @@ pub fn check_wad(path: &Path) -> Result<WadKind, WadError> {
         return Err(WadError::Damaged(path.into()));
     }
     Ok(kind)
+}
+
+/// The file name of a WAD's path, as others are told it ("freedoom2.wad"); empty if none.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Checks that `path` is a usable IWAD.
@@ -136,6 +155,77 @@ pub fn resolve_iwad(given: Option<&Path>) -> Result<PathBuf, WadError> {
         })
 }
 
+/// The host's IWAD as people know it: `freedoom2.wad, Freedoom: Phase 2 (0.12.1)`, or the file
+/// name and the start of its hash.
+pub fn describe(sha256: &[u8; 32], file: &str) -> String {
+    let free = doomlink_net::iwads::free_iwad(sha256);
+    let name = if file.is_empty() {
+        free.map_or("an IWAD", |w| w.file)
+    } else {
+        file
+    };
+    match free {
+        Some(w) => format!("{name}, {}", w.title),
+        None => format!(
+            "{name}, SHA-256 {}…",
+            &doomlink_net::iwads::hex(sha256)[..16]
+        ),
+    }
+}
+
+/// The IWAD to join a game with whose host plays the file `file` with SHA-256 `sha256`: the
+/// one given if it is that file (else an error naming the host's), or else the one on this
+/// computer that is (the host's file name in the search directories first, then every IWAD
+/// found), or an error saying which IWAD to get.
+pub fn iwad_for_host(
+    sha256: &[u8; 32],
+    file: &str,
+    given: Option<&Path>,
+) -> Result<PathBuf, WadError> {
+    if let Some(p) = given {
+        check_iwad(p)?;
+        let got = sha256_file(p).map_err(|e| WadError::Unreadable(p.into(), e))?;
+        if &got != sha256 {
+            return Err(WadError::NotTheHosts {
+                path: p.into(),
+                wanted: describe(sha256, file),
+            });
+        }
+        return Ok(p.to_path_buf());
+    }
+    let dirs = search_dirs();
+    // Only a plain file name is looked for by name: the host's word is not a path here.
+    let plain = !file.is_empty() && !file.contains(['/', '\\']) && !file.starts_with('.');
+    let by_name = dirs
+        .iter()
+        .filter(|_| plain)
+        .map(|d| d.join(file))
+        .filter(|p| p.is_file());
+    let mut tried = Vec::new();
+    for p in by_name.chain(find_iwads().into_iter().map(|(p, _)| p)) {
+        if tried.contains(&p) {
+            continue;
+        }
+        if sha256_file(&p).is_ok_and(|h| &h == sha256) {
+            return Ok(p);
+        }
+        tried.push(p);
+    }
+    Err(WadError::HostsNotFound {
+        wanted: describe(sha256, file),
+        dirs: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        hint: if doomlink_net::iwads::free_iwad(sha256).is_some() {
+            "install it (apt-get install freedoom) or pass it with --iwad FILE"
+        } else {
+            "pass your copy with --iwad FILE"
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +252,36 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("missing.wad"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_given_iwad_that_is_not_the_hosts_is_named_with_the_hosts() {
+        let dir = std::env::temp_dir().join(format!("dl-host-wad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mine = dir.join("mine.wad");
+        let mut wad = b"IWAD".to_vec();
+        wad.extend_from_slice(&1u32.to_le_bytes());
+        wad.extend_from_slice(&12u32.to_le_bytes());
+        wad.extend_from_slice(&[0; 16]);
+        std::fs::write(&mine, &wad).unwrap();
+        let hash = sha256_file(&mine).unwrap();
+        assert_eq!(iwad_for_host(&hash, "x.wad", Some(&mine)).unwrap(), mine);
+        let freedoom2 = doomlink_net::iwads::FREE_IWADS[1].sha256;
+        let mut other = [0u8; 32];
+        for (i, b) in other.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&freedoom2[2 * i..2 * i + 2], 16).unwrap();
+        }
+        let e = iwad_for_host(&other, "freedoom2.wad", Some(&mine))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "mine.wad: not the IWAD the host plays (freedoom2.wad, Freedoom: Phase 2 (0.12.1))"
+            ),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -261,14 +261,40 @@ fn altered(text: &str, at: usize) -> String {
     String::from_utf8(b).unwrap()
 }
 
+/// A rendezvous and a two-player host of 100 tics recording `host`, with a scratch directory
+/// for one joiner: what the tests of a single joiner start from.
+struct TwoPlayerRoom {
+    _serve: KillOnDrop,
+    _rv: Scratch,
+    host: KillOnDrop,
+    host_dir: Scratch,
+    join_dir: Scratch,
+    link: String,
+}
+
+impl TwoPlayerRoom {
+    fn start(tag: &str, seed: u64) -> TwoPlayerRoom {
+        let rv = Scratch::new(&format!("rv-{tag}"));
+        let (serve, port) = serve(rv.path(), &[]);
+        let host_dir = Scratch::new(&format!("{tag}-host"));
+        let mut extra = host_game_args(2);
+        extra.extend(peer_args(host_dir.path(), seed, 100, "host"));
+        let (host, link) = host_with_link(port, host_dir.path(), &extra);
+        TwoPlayerRoom {
+            _serve: serve,
+            _rv: rv,
+            host,
+            host_dir,
+            join_dir: Scratch::new(&format!("{tag}-join")),
+            link,
+        }
+    }
+}
+
 #[test]
 fn a_link_with_a_tampered_fingerprint_is_refused() {
-    let rv_dir = Scratch::new("rv-fp");
-    let (_serve, port) = serve(rv_dir.path(), &[]);
-    let (h, j) = (Scratch::new("fp-host"), Scratch::new("fp-join"));
-    let mut extra = host_game_args(2);
-    extra.extend(peer_args(h.path(), 31, 100, "host"));
-    let (mut host, link) = host_with_link(port, h.path(), &extra);
+    let room = TwoPlayerRoom::start("fp", 31);
+    let (h, j, link, mut host) = (&room.host_dir, &room.join_dir, room.link.clone(), room.host);
     // fp=<43 base64url characters>: change the first one. Everything else (room, secret) is
     // right, so only the fingerprint check can refuse.
     let at = link.find("fp=").expect("the link has fp=") + 3;
@@ -410,4 +436,89 @@ fn a_bad_link_is_one_line_naming_the_bad_part() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("fingerprint") || err.contains("fp"), "{err}");
+}
+
+/// A joiner's arguments without `--iwad`: the IWAD is the one the room plays.
+fn peer_args_without_iwad(dir: &Path, seed: u64, tics: u32, record: &str) -> Vec<String> {
+    let mut args = peer_args(dir, seed, tics, record);
+    let at = args.iter().position(|a| a == "--iwad").unwrap();
+    args.drain(at..at + 2);
+    args
+}
+
+/// The room says what it plays (freedoom1.wad here): a joiner given another IWAD is refused
+/// at once with one line naming the host's, a joiner with no IWAD anywhere is told which to get,
+/// and a joiner that names none plays with the right one although the best one found on this
+/// machine (freedoom2.wad) is another: both demos equal.
+#[test]
+fn a_joiner_takes_the_iwad_the_room_plays_or_says_which_it_needs() {
+    let room = TwoPlayerRoom::start("iwad", 41);
+    let (h, j, link, mut host) = (&room.host_dir, &room.join_dir, room.link.clone(), room.host);
+
+    let mut args: Vec<String> = vec!["join".into(), link.clone()];
+    args.extend(peer_args(j.path(), 42, 100, "join"));
+    let at = args.iter().position(|a| a == FREEDOOM1).unwrap();
+    args[at] = FREEDOOM2.into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = one_line_error(&args, None);
+    assert_eq!(
+        err,
+        format!(
+            "doomlink: {FREEDOOM2}: not the IWAD the host plays (freedoom1.wad, Freedoom: Phase 1 \
+             (0.12.1)); another would desync the game: pass that file with --iwad"
+        )
+    );
+
+    let nowhere = j.path().join("no-wads");
+    std::fs::create_dir_all(&nowhere).unwrap();
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(peer_args_without_iwad(j.path(), 42, 100, "join"))
+            .env("HOME", &nowhere)
+            .env("XDG_DATA_DIRS", &nowhere)
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("DOOMWADDIR")
+            .env_remove("DOOMWADPATH"),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "the host plays freedoom1.wad, Freedoom: Phase 1 (0.12.1), which this computer does \
+             not have (looked in "
+        ) && err.contains("install it (apt-get install freedoom) or pass it with --iwad FILE"),
+        "{err}"
+    );
+    assert!(!j.path().join("join.lmp").exists(), "no game started");
+
+    let mut joiner = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(peer_args_without_iwad(j.path(), 42, 100, "join"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&j.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    wait_success(
+        &mut joiner.0,
+        game_limit(100),
+        "the joiner",
+        &j.path().join("err"),
+    );
+    wait_success(
+        &mut host.0,
+        Duration::from_secs(30),
+        "the host",
+        &h.path().join("err"),
+    );
+    assert_demos_equal(
+        &[h.path().join("host.lmp"), j.path().join("join.lmp")],
+        2,
+        100,
+    );
 }

@@ -149,6 +149,18 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
         || read_log(&w.join("stderr")).contains("is hosted by \"host\"; players: [\"host\"] of 2"),
         logs,
     );
+    // And what the room plays, found on this computer.
+    poll_until(
+        POLL,
+        Duration::from_secs(10),
+        "the window naming the room's IWAD",
+        || {
+            read_log(&w.join("stderr")).contains(&format!(
+                "plays freedoom1.wad, Freedoom: Phase 1 (0.12.1); here: {FREEDOOM1}"
+            ))
+        },
+        logs,
+    );
     let window = loop {
         if let Some(id) = find_window(x) {
             break id.to_string();
@@ -157,6 +169,10 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
     };
     // A link opened from outside joins nothing by itself.
     std::thread::sleep(Duration::from_secs(3));
+    if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
+        let shot = Path::new(&dir).join("join-question.png");
+        x.tool("import", &["-window", "root", shot.to_str().unwrap()]);
+    }
     assert!(
         !read_log(&h.join("err")).contains(WINDOW_PLAYER),
         "the window joined before the player said so\n{}",

@@ -8,7 +8,8 @@
 
 use crate::game::{GameSettings, ServerRole};
 use crate::internet::{
-    host_hub, join_client, rtc_options_with, runtime, session_config, InternetHost,
+    host_hub, iwad_for_room_preferring, join_client, rtc_options_with, runtime, session_config,
+    InternetHost,
 };
 use crate::launch::Hosted;
 use crate::launch::Launched;
@@ -98,6 +99,7 @@ impl InternetNetplay {
         room_opts.rtc = self.rtc(&request.internet);
         room_opts.tls = request.internet.trust();
         room_opts.players = options.game.players.unwrap_or(0);
+        room_opts.iwad = Some((cfg.wads.iwad, crate::iwad::file_name(&request.game.iwad)));
         let (host, _sink, invite) = rt
             .block_on(host_hub(room_opts, cfg))
             .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
@@ -126,6 +128,12 @@ impl InternetNetplay {
     pub fn join(&self, request: &NetGameRequest, link: &str) -> Result<Launched, NetplayError> {
         let invite = InviteLink::parse(link.trim()).map_err(failed)?;
         let rt = runtime().map_err(failed)?;
+        // The room's IWAD if this computer has it and Settings' is another; why not, if not.
+        let mut request = request.clone();
+        let tls = request.internet.trust();
+        request.game.iwad =
+            iwad_for_room_preferring(&rt, &invite, &tls, &request.game.iwad).map_err(failed)?;
+        let request = &request;
         let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
         let mut rtc = self.rtc(&request.internet);
         rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
