@@ -29,6 +29,23 @@ pub fn web_bundle() -> Scratch {
     dir
 }
 
+/// The browser player's page on the service at `127.0.0.1:port`, joining invite `link` (the
+/// link in the fragment, as the invite page's "Play in the browser" puts it).
+pub fn join_page_url(port: u16, link: &str) -> String {
+    // encodeURIComponent's set: everything but letters, digits and -_.!~*'() is escaped.
+    let fragment: String = link
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("http://127.0.0.1:{port}/play/#join={fragment}")
+}
+
 /// Chocolate Doom's page: the bundle with the desktop's doom.wasm and Freedoom beside it,
 /// served, and a browser on it.
 pub struct DoomPage {

@@ -3,8 +3,11 @@
 //! with net's own session, link and signaling code (doomlink-web) over its RTCPeerConnection.
 //! The two play a deathmatch and record it; the browser's demo, read back from its in-memory
 //! /data, equals the host's; so do three players' in a dedicated room, two of them browsers. A
-//! person's way in is the invite page's "Play in the browser". A link whose fingerprint is not
-//! the host's is refused in the page with the desktop's one-line error, and so is another IWAD.
+//! person's way in is the invite page's "Play in the browser": the page asks the room which IWAD
+//! it plays, fetches it from the service when that is a free one the service has (once: then it
+//! is kept in the browser), else checks the player's own file before joining. A link whose
+//! fingerprint is not the host's is refused in the page with the desktop's one-line error, and
+//! so is another IWAD.
 //!
 //! Network safety: each test runs in a network namespace of its own (its thread's; Chromium
 //! gathers no candidate on loopback): the service on 127.0.0.1, the host's WebRTC and the
@@ -57,11 +60,19 @@ struct Service {
 }
 
 fn service() -> Service {
+    service_with(&[])
+}
+
+/// [`service`] with more `doomlink serve` arguments (`--iwad`: the IWADs it offers; without
+/// one it offers the first it finds, freedoom2.wad, while the hosts here play freedoom1.wad).
+fn service_with(extra: &[&str]) -> Service {
     private_network_for_this_thread();
     let bundle = web_bundle();
     std::fs::copy(FREEDOOM1, bundle.path().join("freedoom1.wad")).unwrap();
     let dir = Scratch::new("browser-rv");
-    let (serve, port) = serve(dir.path(), &["--web-dir", bundle.path().to_str().unwrap()]);
+    let mut args = vec!["--web-dir", bundle.path().to_str().unwrap()];
+    args.extend(extra);
+    let (serve, port) = serve(dir.path(), &args);
     Service {
         _serve: serve,
         port,
@@ -210,13 +221,7 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
         .to_vec();
     extra.extend(headless_args(Bind::Rtc(PRIVATE_HOST_IP), h.path(), 5, 2100));
     let (_host, link) = host(&svc, &extra);
-    let web = doomlink_net::signaling::invite::InviteLink::parse(&link)
-        .unwrap()
-        .to_web_url(false);
-    let browser = Browser::start();
-    browser.open(&web);
-    browser.wait_for("document.getElementById('play')", Duration::from_secs(30));
-    browser.click("#play");
+    let browser = play_from_invite_page(&link);
     browser.wait_for(
         "location.pathname === '/play/' && document.getElementById('room')?.textContent",
         Duration::from_secs(30),
@@ -229,8 +234,33 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
         room.as_str().unwrap_or_default().starts_with("room "),
         "the page names the room: {room}"
     );
+    // The room's IWAD, asked before joining: this service does not offer it, so the page asks
+    // for the player's own copy, and checks the file it is given before joining.
+    browser.wait_for(
+        "document.getElementById('iwad-label').textContent.includes('freedoom1.wad')",
+        Duration::from_secs(30),
+    );
+    let game = text_of(&browser, "game");
+    assert_eq!(game, "This game plays Freedoom: Phase 1 (0.12.1).");
     browser.execute("document.getElementById('name').value = '';", json!([]));
     browser.type_into("#name", "Alice");
+    browser.type_into("#iwad", FREEDOOM2);
+    browser.wait_for(
+        "document.getElementById('error').textContent",
+        Duration::from_secs(30),
+    );
+    assert!(
+        text_of(&browser, "error").starts_with(
+            "freedoom2.wad is not the host's IWAD: the host plays freedoom1.wad (SHA-256 "
+        ),
+        "{}",
+        text_of(&browser, "error")
+    );
+    assert_eq!(
+        browser.execute("return !!window.doom;", json!([])),
+        json!(false),
+        "nothing started"
+    );
     browser.type_into("#iwad", FREEDOOM1);
     browser.wait_for(
         "window.doom && window.doom.frames.count > 70",
@@ -238,6 +268,14 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
     );
     let colours = browser.canvas_colours("screen");
     assert!(colours > 32, "the canvas shows no game ({colours} colours)");
+    assert_eq!(
+        browser.execute(
+            "return document.body.classList.contains('lobby');",
+            json!([])
+        ),
+        json!(false),
+        "the lobby is gone once the game runs"
+    );
     // The bar over the game names who else plays, and the ping once measured.
     browser.wait_for(
         "document.getElementById('bar').textContent.includes('ping')",
@@ -253,6 +291,118 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
         let shot = browser.screenshot();
         std::fs::write(std::path::Path::new(&dir).join("browser-join.png"), shot).unwrap();
     }
+}
+
+/// A browser on the invite page of `link` (its http form), having clicked "Play in the
+/// browser".
+fn play_from_invite_page(link: &str) -> Browser {
+    let web = doomlink_net::signaling::invite::InviteLink::parse(link)
+        .unwrap()
+        .to_web_url(false);
+    let browser = Browser::start();
+    browser.open(&web);
+    browser.wait_for("document.getElementById('play')", Duration::from_secs(30));
+    browser.click("#play");
+    browser
+}
+
+fn text_of(browser: &Browser, id: &str) -> String {
+    let t = browser.execute(
+        "return document.getElementById(arguments[0]).textContent;",
+        json!([id]),
+    );
+    t.as_str().unwrap_or_default().to_string()
+}
+
+/// Requests this page made for IWADs from the service (the browser's own record of them).
+fn iwad_requests(browser: &Browser) -> u64 {
+    let n = browser.execute(
+        "return performance.getEntriesByType('resource')\
+           .filter((e) => e.name.includes('/play/iwad/')).length;",
+        json!([]),
+    );
+    n.as_u64().unwrap()
+}
+
+/// The service offers the free IWAD the host plays: the page says so, fetches it on Join with
+/// a progress bar, checks and keeps it, and joins; the next visit finds it kept and fetches
+/// nothing.
+#[test]
+fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
+    let _one = one_game_at_a_time();
+    let svc = service_with(&["--iwad", FREEDOOM1]);
+    let h = Scratch::new("browser-host-fetch");
+    // Three players: the game waits in its lobby, where both visits join.
+    let mut extra: Vec<String> = ["--players", "3", "--name", "Hosty"]
+        .map(String::from)
+        .to_vec();
+    extra.extend(headless_args(Bind::Rtc(PRIVATE_HOST_IP), h.path(), 7, 2100));
+    let (_host, link) = host(&svc, &extra);
+    let browser = play_from_invite_page(&link);
+    browser.wait_for(
+        "document.body.classList.contains('offered')",
+        Duration::from_secs(30),
+    );
+    let size = std::fs::metadata(FREEDOOM1).unwrap().len();
+    assert_eq!(
+        text_of(&browser, "game"),
+        format!(
+            "This game plays Freedoom: Phase 1 (0.12.1). Joining fetches it ({:.1} MB) and \
+             keeps it in this browser.",
+            size as f64 / 1048576.0
+        )
+    );
+    browser.execute("document.getElementById('name').value = '';", json!([]));
+    browser.type_into("#name", "Fetcher");
+    browser.click("#go");
+    let joined = "document.getElementById('bar').textContent.startsWith('Fetcher with Hosty')";
+    browser.wait_for(joined, Duration::from_secs(60));
+    assert_eq!(
+        text_of(&browser, "fetched"),
+        "freedoom1.wad: kept in this browser"
+    );
+    // The game waits for a third player: the page shows the lobby as the guest describes it,
+    // with the path to the host.
+    browser.wait_for(
+        "document.body.classList.contains('lobby') && \
+         document.getElementById('lobby-path').textContent.includes('direct')",
+        Duration::from_secs(30),
+    );
+    let players = browser.execute(
+        "return [...document.querySelectorAll('#lobby-players li')].map((l) => l.textContent);",
+        json!([]),
+    );
+    assert_eq!(players, json!(["Hosty", "Fetcher (you)"]));
+    assert_eq!(
+        text_of(&browser, "lobby-state"),
+        "Waiting for the host to start the game: 2 of 4 players in."
+    );
+    if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
+        let shot = browser.screenshot();
+        std::fs::write(std::path::Path::new(&dir).join("browser-lobby.png"), shot).unwrap();
+    }
+    let progress = browser.execute(
+        "const p = document.getElementById('progress'); return [p.value, p.max];",
+        json!([]),
+    );
+    assert_eq!(progress, json!([size, size]), "the bar went to the end");
+    assert!(iwad_requests(&browser) >= 1);
+
+    // The next visit: kept, checked, joined, nothing fetched.
+    let here = browser.execute("return location.href;", json!([]));
+    browser.open("about:blank");
+    browser.open(here.as_str().unwrap());
+    browser.wait_for(
+        "document.getElementById('game').textContent.includes('kept in this browser')",
+        Duration::from_secs(30),
+    );
+    browser.click("#go");
+    browser.wait_for(joined, Duration::from_secs(60));
+    assert_eq!(
+        iwad_requests(&browser),
+        0,
+        "the kept IWAD was fetched again"
+    );
 }
 
 /// A dedicated room of `doomlink serve` takes browsers as it takes the app: two browsers and a

@@ -67,6 +67,9 @@ extern "C" {
     /// Stereo frames the page's audio output has consumed so far (wrapping at 2^32).
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkPcmPlayed)]
     fn pcm_played() -> u32;
+    /// Hands the page a whole `/dev/lobby` record (`lobby` … `end`, assets/chocolate-doom/LOBBY.md).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkLobby)]
+    fn lobby_record(text: &str);
 }
 
 /// The largest record [`take_datagram`] moves (the page's ring slots are this size).
@@ -221,6 +224,38 @@ impl Device for PageInput {
     }
 }
 
+/// `/dev/lobby` for a page: the guest's lobby records go to the page whole (one `doomlinkLobby`
+/// per record, the way the guest writes them: when the lobby changes); the page sends the
+/// guest no commands, so a read finds nothing.
+#[derive(Default)]
+struct PageLobby {
+    record: Mutex<String>,
+}
+
+/// A record longer than this is not one (a lobby of 8 players is well under 2 KiB).
+const MAX_LOBBY_RECORD: usize = 64 * 1024;
+
+impl Device for PageLobby {
+    fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        for line in String::from_utf8_lossy(data).split_inclusive('\n') {
+            if record.len() + line.len() > MAX_LOBBY_RECORD {
+                record.clear();
+            }
+            record.push_str(line);
+            if line.trim_end() == "end" {
+                lobby_record(&record);
+                record.clear();
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Ok(0)
+    }
+}
+
 /// A guest's linear memory seen from the kernel's own module: the guest's exported memory,
 /// read and written by copies (a module cannot address another's memory).
 struct JsMemory(js_sys::Uint8Array);
@@ -349,6 +384,12 @@ impl WebProcess {
                 capacity: (rate / 4).max(1),
             }),
         );
+    }
+
+    /// Gives the guest `/dev/lobby`, whose records go to the worker's `doomlinkLobby`.
+    pub fn add_lobby(&mut self) {
+        self.process
+            .add_device("lobby", Arc::new(PageLobby::default()));
     }
 
     /// Gives the guest `/dev/input`, read from the worker's `doomlinkInput`.

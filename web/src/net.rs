@@ -306,3 +306,68 @@ pub fn check_certificate(der: &[u8], expected: &str) -> Result<(), JsError> {
         .expect(expected)
         .map_err(|e| JsError::new(&e.to_string()))
 }
+
+/// The free IWAD (Freedoom, FreeDM) with this SHA-256 in hex: `{file, title}`, or `undefined`
+/// for any other file: the page names what a game needs with it, and only such a file is ever
+/// fetched from the service ([`doomlink_net::iwads`]).
+#[wasm_bindgen(js_name = freeIwad)]
+pub fn free_iwad(sha256: &str) -> JsValue {
+    let Some(w) = doomlink_net::iwads::free_iwad_hex(sha256) else {
+        return JsValue::UNDEFINED;
+    };
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"file".into(), &w.file.into());
+    let _ = Reflect::set(&o, &"title".into(), &w.title.into());
+    o.into()
+}
+
+/// A `/dev/lobby` record of the page's guest (assets/chocolate-doom/LOBBY.md), read as the
+/// desktop's lobby panel reads it: `{state, expected, controller, you, players, maxPlayers,
+/// names: [[name, address]…], checks: [[what, matches]…]}`, or `undefined` if it is not a
+/// whole record.
+#[wasm_bindgen(js_name = parseLobby)]
+pub fn parse_lobby(record: &str) -> JsValue {
+    use doomlink_net::chocolate::lobby::LobbyReader;
+    let mut reader = LobbyReader::default();
+    record.lines().for_each(|l| reader.line(l.trim_end()));
+    let Some(s) = reader.latest else {
+        return JsValue::UNDEFINED;
+    };
+    let pairs = |v: Vec<(JsValue, JsValue)>| -> Array {
+        v.into_iter()
+            .map(|(a, b)| Array::of2(&a, &b))
+            .collect::<Array>()
+    };
+    let o = Object::new();
+    for (k, v) in [
+        ("state", JsValue::from_str(&s.state)),
+        ("expected", s.expected.into()),
+        ("controller", s.controller.into()),
+        ("you", s.you.map_or(JsValue::NULL, |y| (y as u32).into())),
+        ("players", s.players.into()),
+        ("maxPlayers", s.max_players.into()),
+        (
+            "names",
+            pairs(
+                s.names
+                    .into_iter()
+                    .map(|(n, a)| (n.into(), a.into()))
+                    .collect(),
+            )
+            .into(),
+        ),
+        (
+            "checks",
+            pairs(
+                s.checks
+                    .into_iter()
+                    .map(|(w, m)| (w.into(), m.into()))
+                    .collect(),
+            )
+            .into(),
+        ),
+    ] {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    }
+    o.into()
+}

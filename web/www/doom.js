@@ -34,12 +34,14 @@ const EV_MOUSE = 2;
 // the end (a recorded demo). `network(datagram, player)` gets each datagram the guest sends
 // beyond 127/8 ({ srcPort, dstIp, dstPort, data }: dstIp a u32, data an ArrayBuffer); answers go
 // back with `player.deliver(srcIp, srcPort, dstPort, bytes)`. `audio`: the guest gets /dev/dsp,
-// played through an AudioWorklet (`player.audio` once it runs). Returns the player:
+// played through an AudioWorklet (`player.audio` once it runs). `lobby(record)`: the guest gets
+// /dev/lobby, and each lobby record it writes (assets/chocolate-doom/LOBBY.md) comes here.
+// Returns the player:
 // { exited, frames, send, deliver, stop }; `exited` resolves to { status, ms, output, files }
 // when the guest ends.
 export function startDoom({
   canvas = null, wasm = 'doom.wasm', args, env = [], files = {}, collect = [], network = null,
-  audio = false,
+  audio = false, lobby = null,
 }) {
   const shared = new Int32Array(new SharedArrayBuffer(SHARED_INTS * 4));
   const netRing = new Uint8Array(new SharedArrayBuffer(NET_RING_BYTES));
@@ -63,6 +65,8 @@ export function startDoom({
         player.audio.post(data.data);
       } else if (data.type === 'dgram') {
         if (network) network(data, player);
+      } else if (data.type === 'lobby') {
+        lobby(data.text);
       } else if (data.type === 'exit') {
         worker.terminate();
         resolve(data);
@@ -135,6 +139,7 @@ export function startDoom({
       screen: canvas !== null,
       input: canvas !== null,
       audioRate: rate ?? 0,
+      lobby: lobby !== null,
     });
   })().catch((e) => worker.onerror({ message: `no audio output: ${e}` }));
   return player;

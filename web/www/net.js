@@ -5,6 +5,7 @@
 // (doomlink_web.js, web/src/net.rs); this file is the browser's transport around them.
 import init, {
   PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
+  freeIwad, parseLobby,
 } from './doomlink_web.js';
 
 // Chocolate Doom's port: the host's server listens on it, as on the desktop.
@@ -30,10 +31,64 @@ const CHANNELS = {
   control: ['doomlink-control', { negotiated: true, id: 1, ordered: true }],
 };
 
+// A /dev/lobby record of the page's guest, read as the desktop reads it (net's LobbyReader):
+// { state, expected, controller, you, players, maxPlayers, names: [[name, address]…],
+// checks: [[what, matches]…] }, or undefined. Call after joinGame (the module is loaded).
+export const readLobby = (record) => parseLobby(record);
+
 // Parses `link` (either form): its parts, or a one-line Error saying what is wrong with it.
 export async function readInvite(link) {
   await wasmReady();
   return parseInvite(link);
+}
+
+// A message from the rendezvous, through the protocol's strict decoder; null (and `fail(error)`)
+// for anything else.
+function received(data, fail) {
+  try {
+    return JSON.parse(decodeSignal(String(data)));
+  } catch (e) {
+    fail(e);
+    return null;
+  }
+}
+
+// What the invite's room plays, asked of its rendezvous with the link's secret before joining:
+// { iwad (SHA-256 hex; '' when the host did not say: an older host), iwadFile (its file name),
+// free ({ file, title } when it is a free IWAD, else undefined) }. Rejects with a one-line Error.
+export async function peekGame(link) {
+  await wasmReady();
+  const invite = parseInvite(link);
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${invite.tls ? 'wss' : 'ws'}://${invite.rendezvous}/ws`);
+    let done = false;
+    const finish = (error, game) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ws.onclose = null;
+      ws.close();
+      if (error) reject(error); else resolve(game);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`no answer from the rendezvous at ${invite.rendezvous}`)), CONNECT_MS);
+    ws.onerror = () => finish(new Error(`cannot reach the rendezvous at ${invite.rendezvous}`));
+    ws.onclose = () => finish(new Error('the rendezvous closed the connection'));
+    ws.onopen = () => ws.send(encodeSignal(JSON.stringify(
+      { t: 'peek_game', room: invite.room, secret: invite.secret })));
+    ws.onmessage = ({ data }) => {
+      const msg = received(data, finish);
+      if (!msg) return;
+      if (msg.t === 'game') {
+        finish(null, { iwad: msg.iwad, iwadFile: msg.iwad_file,
+          free: msg.iwad ? freeIwad(msg.iwad) : undefined });
+      } else if (msg.t === 'error') {
+        finish(new Error(`the rendezvous refused: ${msg.message}`));
+      } else {
+        finish(new Error(`the rendezvous answered ${msg.t}`));
+      }
+    };
+  });
 }
 
 // Joins the game of invite `link` as `name`, with the IWAD whose SHA-256 is `iwadHash`
@@ -99,13 +154,8 @@ function connect(invite, name, status) {
     ws.onclose = () => finish(new Error('the rendezvous closed the connection'));
     ws.onopen = () => send({ t: 'join', room: invite.room, secret: invite.secret, name });
     ws.onmessage = async ({ data }) => {
-      let msg;
-      try {
-        msg = JSON.parse(decodeSignal(String(data)));
-      } catch (e) {
-        finish(e);
-        return;
-      }
+      const msg = received(data, finish);
+      if (!msg) return;
       try {
         if (msg.t === 'joined') {
           status('Connecting to the host…');
@@ -229,6 +279,21 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
       drain();
     },
     rttMs: () => session.rttMs(),
+    // How the link to the host goes, as the desktop says it: 'direct', or 'relayed (TURN)'
+    // when the connected candidate pair goes through a TURN server; '' before it is known.
+    async path() {
+      const stats = await pc.getStats();
+      for (const s of stats.values()) {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+        const pair = stats.get(s.selectedCandidatePairId);
+        const local = pair && stats.get(pair.localCandidateId);
+        const remote = pair && stats.get(pair.remoteCandidateId);
+        if (!local || !remote) return '';
+        return local.candidateType === 'relay' || remote.candidateType === 'relay'
+          ? 'relayed (TURN)' : 'direct';
+      }
+      return '';
+    },
     chat(text) {
       session.chat(text);
       drain();

@@ -1,6 +1,7 @@
 // A wasm32-wasi guest (Chocolate Doom) in a Web Worker, its imports served by doomlink's kernel
-// (doomlink_web.js). The page (doom.js) sends one `start` message; the worker posts `frame` and
-// `dgram` messages while the guest runs and one `exit` (or `error`) message at its end.
+// (doomlink_web.js). The page (doom.js) sends one `start` message; the worker posts `frame`,
+// `dgram`, `pcm` and `lobby` messages while the guest runs and one `exit` (or `error`) message
+// at its end.
 //
 // The worker's thread is the guest's: it never returns to the event loop while the guest runs,
 // so everything the page sends after `start` comes through `shared`, an Int32Array over a
@@ -62,6 +63,9 @@ globalThis.doomlinkPcm = (data) => {
 };
 globalThis.doomlinkPcmPlayed = () => Atomics.load(shared, SLOT.audioPlayed) >>> 0;
 
+// A whole lobby record of the guest's, for the page's lobby panel.
+globalThis.doomlinkLobby = (text) => postMessage({ type: 'lobby', text });
+
 globalThis.doomlinkNetPending = () =>
   Atomics.load(shared, SLOT.netRead) < Atomics.load(shared, SLOT.netWritten);
 
@@ -92,6 +96,7 @@ onmessage = async ({ data }) => {
     if (data.screen) process.add_screen();
     if (data.input) process.add_input();
     if (data.audioRate) process.add_audio(data.audioRate);
+    if (data.lobby) process.add_lobby();
     const instance = await instantiate(module, process);
     const started = performance.now();
     const status = runToExit(instance);
