@@ -105,6 +105,9 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "./usr/share/icons/hicolor/scalable/apps/doomlink.svg",
         "./usr/share/icons/hicolor/256x256/apps/doomlink.png",
         "./usr/share/doc/doomlink/copyright",
+        // The browser player, which the app's `doomlink serve` serves from beside itself.
+        "./usr/share/doomlink/web/play.html",
+        "./usr/share/doomlink/web/doomlink_web_bg.wasm",
     ] {
         assert!(listing.contains(f), "{f} is not in the package:\n{listing}");
     }
@@ -179,6 +182,7 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "License: GPL-2.0-or-later",
         "Files: rust-crate/wasmtime-",
         "Files: rust-crate/rtc-sctp-0.21.1",
+        "Files: rust-crate/wasm-bindgen-0.2.",
     ] {
         assert!(
             copyright.contains(needle),
@@ -216,6 +220,29 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "/etc/doomlink/serve.toml",
         "--check-config",
     ]));
+    // The installed app's `doomlink serve`, told nothing about it, serves the browser player
+    // the package put beside it.
+    {
+        let (mut cmd, port) = serve_command(Path::new("/usr/bin/doomlink"), scratch.path());
+        let _serve = KillOnDrop(
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let page = loop {
+            let page = http_get(port, "/play/");
+            if !page.is_empty() || Instant::now() > deadline {
+                break page;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(
+            page.contains("<title>doomlink — play in the browser</title>"),
+            "the installed doomlink serve has no browser player: {page:?}"
+        );
+    }
     // The admin token: made at install, root's alone; the world-readable config holds none.
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
