@@ -45,6 +45,27 @@ pub fn doomlink_server() -> PathBuf {
         .clone()
 }
 
+/// The directory holding Chocolate Doom 3.1.1's native `chocolate-doom` and `chocolate-server`,
+/// built from the source doom.wasm is built from by `scripts/native-chocolate-doom` (once per
+/// machine, into a cache; about two minutes on two cores the first time).
+pub fn native_chocolate_doom_3_1_1() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new(repo_root().join("scripts/native-chocolate-doom"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running scripts/native-chocolate-doom");
+        assert!(
+            out.status.success(),
+            "scripts/native-chocolate-doom: {}",
+            out.status
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(text.lines().last().expect("a directory").trim())
+    })
+    .clone()
+}
+
 /// The `doomlink` binary as it ships, built in the `dist` profile (release with whole-program
 /// optimisation, as `packaging/build-deb` builds it) the first time it is asked for: for the
 /// service benchmarks, which measure what a server runs. A cold build takes ~19 minutes on two

@@ -108,6 +108,23 @@ fn remove_stale(prefix: &str) {
     }
 }
 
+/// Moves the calling thread (and every process and thread it starts from now on) into a new
+/// network namespace with nothing but its loopback, up: whatever it runs reaches 127.0.0.1 and
+/// nothing else. For native Chocolate Doom 3.1, whose client asks the public master server for
+/// a hole punch when a server is slow to answer: here that request cannot leave. Build or
+/// install what the test needs first (nothing can be fetched from inside).
+pub fn loopback_only_network_for_this_thread() {
+    // SAFETY: unshare takes no pointers; CLONE_NEWNET changes only this thread's namespace.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        r,
+        0,
+        "unshare(CLONE_NEWNET): {} (network namespaces need root or CAP_SYS_ADMIN)",
+        std::io::Error::last_os_error()
+    );
+    must("ip", &["link", "set", "lo", "up"]);
+}
+
 /// The address the calling thread's private network ([`private_network_for_this_thread`]) gives
 /// its one interface.
 pub const PRIVATE_HOST_IP: &str = "10.200.0.1";
@@ -121,15 +138,7 @@ pub const PRIVATE_HOST_IP: &str = "10.200.0.1";
 /// default route, so a browser test's peers meet on `v0`'s address instead, and nothing they
 /// send can leave the test. The thread's own sockets (WebDriver, HTTP) are in it too.
 pub fn private_network_for_this_thread() {
-    // SAFETY: unshare takes no pointers; CLONE_NEWNET changes only this thread's namespace.
-    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        r,
-        0,
-        "unshare(CLONE_NEWNET): {} (network namespaces need root or CAP_SYS_ADMIN)",
-        std::io::Error::last_os_error()
-    );
-    must("ip", &["link", "set", "lo", "up"]);
+    loopback_only_network_for_this_thread();
     must(
         "ip",
         &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],

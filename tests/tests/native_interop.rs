@@ -1,15 +1,63 @@
-//! LAN play interoperates with stock Chocolate Doom 3.0 (Debian's chocolate-doom, the same
-//! engine natively): a native client joins a game hosted by doomlink, and doomlink joins a
-//! native `chocolate-server`. Everything on 127.0.0.1; servers are always private (no master
-//! server). The native client runs with SDL's dummy video and audio drivers.
+//! LAN play interoperates with stock Chocolate Doom, tic for tic, both ways: a native client
+//! joins a game hosted by doomlink, and doomlink joins a native `chocolate-server`. Two native
+//! versions: Debian 12's 3.0 (so every game here with it is a mixed 3.0/3.1 game: doom.wasm is
+//! 3.1.1) and upstream's 3.1.1 built natively from the very source doom.wasm is built from
+//! (`scripts/native-chocolate-doom`). And one game with both: a doomlink host, a native 3.0
+//! client and a native 3.1.1 client.
+//!
+//! Sync mode: the game's settings, which the player who starts the game chooses and the server
+//! sends to everyone, say whether clients adjust their clocks to the server's ("new sync") or
+//! not. 3.0 defaults to the old mode, 3.1 to the new one (steered by a PID controller in 3.1;
+//! 3.0 has the same mode with a plainer controller). A doomlink host starts its games in the new
+//! mode, 3.1's default: either mode keeps the lockstep (these demos are equal in both), and the
+//! old one stalls every player every second or two in games of three or more over the
+//! Internet (Chocolate Doom upstream's reason for making the new one the default again).
+//!
+//! Everything runs in a network namespace of the test's own with only a loopback: native 3.1's
+//! client asks the public master server for a hole punch when a server is slow to answer its
+//! SYN, and there that request goes nowhere. Servers are always private (no master server). The
+//! native clients run with SDL's dummy video and audio drivers.
 
+use doomlink_e2e::netns::loopback_only_network_for_this_thread;
 use doomlink_e2e::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const NATIVE_DOOM: &str = "/usr/games/chocolate-doom";
-const NATIVE_SERVER: &str = "/usr/games/chocolate-server";
+/// A native Chocolate Doom.
+#[derive(Debug, Clone, Copy)]
+enum Native {
+    /// Debian 12's package: 3.0.
+    Debian30,
+    /// Upstream's 3.1.1, built natively from doom.wasm's source.
+    Upstream311,
+}
+
+impl Native {
+    fn bin(self, program: &str) -> PathBuf {
+        match self {
+            Native::Debian30 => Path::new("/usr/games").join(program),
+            Native::Upstream311 => native_chocolate_doom_3_1_1().join(program),
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Native::Debian30 => "3.0",
+            Native::Upstream311 => "3.1.1",
+        }
+    }
+}
+
+/// Builds what the test runs (cargo and apt cannot reach anything from inside the namespace),
+/// then moves the test's thread into its loopback-only network.
+fn isolate(natives: &[Native]) {
+    doomlink();
+    for n in natives {
+        n.bin("chocolate-doom");
+    }
+    loopback_only_network_for_this_thread();
+}
 
 fn logged(cmd: &mut Command, dir: &Path) -> Child {
     cmd.stdin(Stdio::null())
@@ -42,9 +90,9 @@ fn doomlink_peer(args: &[&str], dir: &Path, seed: u64, tics: u32, record: &str) 
     )
 }
 
-fn native_doom(args: &[&str], dir: &Path) -> Child {
+fn native_doom(native: Native, args: &[&str], dir: &Path) -> Child {
     logged(
-        Command::new(NATIVE_DOOM)
+        Command::new(native.bin("chocolate-doom"))
             .args(["-iwad", FREEDOOM1, "-nogui", "-nosound"])
             .args(args)
             .current_dir(dir)
@@ -59,11 +107,14 @@ fn wait(child: &mut Child, limit: Duration, dir: &Path) -> std::process::ExitSta
     wait_or_kill(child, limit).unwrap_or_else(|| panic!("timed out after {limit:?}\n{}", logs(dir)))
 }
 
-#[test]
-fn a_native_client_joins_a_doomlink_host() {
+/// A doomlink host for `natives.len() + 1` players and one native client of each version; all
+/// record until the host stops at the test's tics; every demo is the same game.
+fn native_clients_join_a_doomlink_host(natives: &[Native]) {
+    isolate(natives);
     let tics = test_tics();
     let port = free_server_port().to_string();
-    let (host_dir, native_dir) = (Scratch::new("interop-host"), Scratch::new("interop-native"));
+    let players = (natives.len() + 1).to_string();
+    let host_dir = Scratch::new("interop-host");
     let mut host = doomlink_peer(
         &[
             "host",
@@ -71,7 +122,7 @@ fn a_native_client_joins_a_doomlink_host() {
             "--port",
             &port,
             "--players",
-            "2",
+            &players,
             "--deathmatch",
             "--warp",
             "1",
@@ -83,40 +134,57 @@ fn a_native_client_joins_a_doomlink_host() {
         "host",
     );
     std::thread::sleep(Duration::from_millis(500));
-    // The native client records until the game ends under it (the host stops at `tics`).
-    let mut native = native_doom(
-        &[
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-record",
-            "native",
-            "-maxdemo",
-            "512",
-        ],
-        native_dir.path(),
-    );
+    // The native clients record until the game ends under them (the host stops at `tics`).
+    let mut clients: Vec<(Scratch, Child, String)> = Vec::new();
+    for (i, &native) in natives.iter().enumerate() {
+        let record = format!("native{i}");
+        let dir = Scratch::new(&format!("interop-native-{}", native.tag()));
+        let child = native_doom(
+            native,
+            &[
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-record",
+                &record,
+                "-maxdemo",
+                "512",
+            ],
+            dir.path(),
+        );
+        clients.push((dir, child, record));
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let limit = game_limit(tics);
     let st = wait(&mut host, limit, host_dir.path());
+    let client_logs = || -> String {
+        clients
+            .iter()
+            .map(|(d, _, _)| logs(d.path()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert!(
         st.success(),
-        "doomlink host: {st}\n{}",
-        logs(host_dir.path())
+        "doomlink host: {st}\n{}\n{}",
+        logs(host_dir.path()),
+        client_logs()
     );
-    wait(&mut native, Duration::from_secs(60), native_dir.path());
-    let demos: Vec<PathBuf> = vec![
-        host_dir.path().join("host.lmp"),
-        native_dir.path().join("native.lmp"),
-    ];
-    assert_demos_equal(&demos, 2, tics);
+    let mut demos: Vec<PathBuf> = vec![host_dir.path().join("host.lmp")];
+    for (dir, child, record) in &mut clients {
+        wait(child, Duration::from_secs(60), dir.path());
+        demos.push(dir.path().join(format!("{record}.lmp")));
+    }
+    assert_demos_equal(&demos, natives.len() + 1, tics);
 }
 
-#[test]
-fn doomlink_joins_a_native_server() {
+/// Two doomlink peers join a native server of `native`'s version; the first controls it.
+fn doomlink_joins_a_native_server(native: Native) {
+    isolate(&[native]);
     let tics = test_tics();
     let port = free_server_port().to_string();
     let server_dir = Scratch::new("interop-server");
     let mut server = logged(
-        Command::new(NATIVE_SERVER)
+        Command::new(native.bin("chocolate-server"))
             .args(["-privateserver", "-port", &port])
             .env("HOME", server_dir.path()),
         server_dir.path(),
@@ -148,4 +216,29 @@ fn doomlink_joins_a_native_server() {
         logs(server_dir.path())
     );
     assert_demos_equal(&[a.path().join("a.lmp"), b.path().join("b.lmp")], 2, tics);
+}
+
+#[test]
+fn a_native_3_0_client_joins_a_doomlink_host() {
+    native_clients_join_a_doomlink_host(&[Native::Debian30]);
+}
+
+#[test]
+fn a_native_3_1_1_client_joins_a_doomlink_host() {
+    native_clients_join_a_doomlink_host(&[Native::Upstream311]);
+}
+
+#[test]
+fn native_3_0_and_3_1_1_clients_play_one_game_with_a_doomlink_host() {
+    native_clients_join_a_doomlink_host(&[Native::Debian30, Native::Upstream311]);
+}
+
+#[test]
+fn doomlink_joins_a_native_3_0_server() {
+    doomlink_joins_a_native_server(Native::Debian30);
+}
+
+#[test]
+fn doomlink_joins_a_native_3_1_1_server() {
+    doomlink_joins_a_native_server(Native::Upstream311);
 }
