@@ -19,6 +19,9 @@
 // rare failure at 5% loss; `a_client_whose_game_start_was_lost_plays_from_the_first_tic`
 // loses that message on purpose.
 //
+// Chocolate Doom 3.1.1 still sets `localplayer` after BlockUntilStart: built without this
+// file, that test's client still records a 14-byte demo (a game that ended at tic 0).
+//
 // So tics received during D_StartNetGame are kept, in order, and handed on once it returns.
 // BlockUntilStart stops at the pass that starts the game, and one pass advances the receive
 // window at most BACKUPTICS tics, so the hold cannot overflow; if it ever did, a tic is handed
