@@ -36,8 +36,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use web_time::Instant;
 
 mod client;
+mod files;
 mod hub;
 mod types;
+
+pub use files::{FileError, MAX_FILE_REQUEST, REQUESTS_IN_FLIGHT};
 
 pub use types::{
     CloseReason, Config, Delivery, Event, LinkId, LinkView, Output, Role, SendError, SessionError,
@@ -70,6 +73,11 @@ struct Link {
     stats: LinkStats,
     /// Hub: the chat and lobby lines this client may still send now.
     lines: TokenBucket,
+    /// Hub: the joiner was sent the game's file list; what it asked for and is not yet sent.
+    serving: Option<files::Serving>,
+    /// Files move over this link before its handshake ends: it stays open as long as it is
+    /// heard from, however long since it opened.
+    moving_files: bool,
 }
 
 /// Chat and lobby lines a client may send in a burst, and then per second: a hub relays each
@@ -110,6 +118,10 @@ pub struct Session {
     out: VecDeque<Output>,
     stats: SessionStats,
     closed: bool,
+    /// Client: the hub's file list, once it sent one (its WADs differ from ours).
+    host_wads: Option<Vec<crate::relay::wire::WadEntry>>,
+    /// Client: the file being fetched.
+    fetch: Option<files::Fetch>,
 }
 
 impl Session {
@@ -156,6 +168,8 @@ impl Session {
             out: VecDeque::new(),
             stats: SessionStats::default(),
             closed: false,
+            host_wads: None,
+            fetch: None,
         }
     }
 
@@ -248,6 +262,8 @@ impl Session {
                 pings: PingTracker::new(self.cfg.loss_window),
                 stats: LinkStats::default(),
                 lines: TokenBucket::new(LINES_PER_SEC, LINE_BURST, now),
+                serving: None,
+                moving_files: false,
             },
         );
         if self.role == Role::Client {
@@ -673,7 +689,8 @@ impl Session {
 /// `link_timeout` from when it was last heard.
 fn deadline(l: &Link, cfg: &Config) -> Instant {
     let since = match l.state {
-        LinkState::Pending => l.opened_at,
+        LinkState::Pending if !l.moving_files => l.opened_at,
+        LinkState::Pending => l.stats.last_heard.unwrap_or(l.opened_at).max(l.opened_at),
         LinkState::Up { .. } => l.stats.last_heard.unwrap_or(l.opened_at).max(l.opened_at),
     };
     since + cfg.link_timeout

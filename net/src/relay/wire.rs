@@ -49,14 +49,26 @@
 //! | 0x31 | PeerLeft (hub → clients) | `addr, u8 reason` | control |
 //! | 0x32 | Chat | `addr from, str16 text` | control |
 //! | 0x33 | Lobby | `addr from, str16 text` (the sender's whole lobby state) | control |
+//! | 0x40 | Wads (hub → client) | `u8 n, (hash, u64 size, u8 flags, str8 name)[n]` (flags: 1 IWAD, 2 offered) | control |
+//! | 0x41 | FileRequest (client → hub) | `hash, u64 offset, u32 len` | control |
+//! | 0x42 | FileData (hub → client) | `hash, u64 offset, bytes` (the rest of the frame) | control |
 //!
 //! Control frames are capped at [`MAX_CONTROL_FRAME_LEN`] (16 KiB; the largest legal one, a
 //! Welcome listing 253 peers, is under 10 KiB). Ping and Pong travel on the datagram channel on
 //! purpose: they measure the path the game's datagrams take, loss included.
+//!
+//! Wads, FileRequest and FileData carry a game's files to a joiner who lacks them, before its
+//! handshake ends; their bodies and limits are in [`files`].
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::relay::subnet::Subnet;
+
+mod files;
+pub use files::{
+    plain_file_name, FileData, FileRequest, WadEntry, MAX_FILE_CHUNK, MAX_FILE_NAME_LEN,
+    MAX_FILE_REQUEST, MAX_WAD_ENTRIES,
+};
 
 /// The protocol version this crate speaks.
 pub const VERSION: u8 = 1;
@@ -100,6 +112,9 @@ pub mod frame_type {
     pub const PEER_LEFT: u8 = 0x31;
     pub const CHAT: u8 = 0x32;
     pub const LOBBY: u8 = 0x33;
+    pub const WADS: u8 = 0x40;
+    pub const FILE_REQUEST: u8 = 0x41;
+    pub const FILE_DATA: u8 = 0x42;
 }
 use frame_type as ft;
 
@@ -268,6 +283,9 @@ pub enum Frame<'a> {
     PeerLeft { addr: Ipv4Addr, reason: ByeReason },
     Chat(Line),
     Lobby(Line),
+    Wads(Vec<WadEntry>),
+    FileRequest(FileRequest),
+    FileData(FileData<'a>),
 }
 
 impl DatagramFrame<'_> {
@@ -403,6 +421,9 @@ impl<'a> Frame<'a> {
                 from: r.addr()?,
                 text: r.str16_raw("lobby text", MAX_LOBBY_LEN)?,
             }),
+            ft::WADS => Frame::Wads(files::parse_wads(&mut r)?),
+            ft::FILE_REQUEST => Frame::FileRequest(files::parse_request(&mut r)?),
+            ft::FILE_DATA => Frame::FileData(files::parse_data(&mut r)?),
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish()?;
@@ -421,6 +442,9 @@ impl<'a> Frame<'a> {
             Frame::PeerLeft { .. } => ft::PEER_LEFT,
             Frame::Chat(_) => ft::CHAT,
             Frame::Lobby(_) => ft::LOBBY,
+            Frame::Wads(_) => ft::WADS,
+            Frame::FileRequest(_) => ft::FILE_REQUEST,
+            Frame::FileData(_) => ft::FILE_DATA,
         }
     }
 
@@ -447,6 +471,9 @@ impl<'a> Frame<'a> {
             Frame::PeerJoined(p) => 4 + 1 + p.name.len(),
             Frame::PeerLeft { .. } => 4 + 1,
             Frame::Chat(l) | Frame::Lobby(l) => 4 + 2 + l.text.len(),
+            Frame::Wads(list) => files::wads_len(list),
+            Frame::FileRequest(_) => files::REQUEST_LEN,
+            Frame::FileData(d) => files::data_len(d),
         }
     }
 
@@ -475,6 +502,9 @@ impl<'a> Frame<'a> {
             Frame::PeerJoined(p) => check_len("name", p.name.len(), MAX_NAME_LEN),
             Frame::Chat(l) => check_len("chat text", l.text.len(), MAX_CHAT_LEN),
             Frame::Lobby(l) => check_len("lobby text", l.text.len(), MAX_LOBBY_LEN),
+            Frame::Wads(list) => files::validate_wads(list),
+            Frame::FileRequest(req) => files::validate_request(req),
+            Frame::FileData(d) => files::validate_data(d),
         }
     }
 
@@ -537,6 +567,9 @@ impl<'a> Frame<'a> {
                 w.put(&l.from.octets())?;
                 w.str16(&l.text)?;
             }
+            Frame::Wads(list) => files::emit_wads(&mut w, list)?,
+            Frame::FileRequest(req) => files::emit_request(&mut w, req)?,
+            Frame::FileData(d) => files::emit_data(&mut w, d)?,
         }
         Ok(w.pos)
     }
@@ -640,6 +673,15 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Result<u32, FrameError> {
         Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, FrameError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    /// Everything left: a frame's last field, whose length is the frame's.
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
     }
 
     fn addr(&mut self) -> Result<Ipv4Addr, FrameError> {

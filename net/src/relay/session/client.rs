@@ -5,8 +5,11 @@ use super::*;
 
 impl Session {
     pub(super) fn client_pending(&mut self, now: Instant, link: LinkId, frame: Frame<'_>) {
-        let Frame::Welcome(w) = frame else {
-            return self.invalid(link);
+        let w = match frame {
+            Frame::Welcome(w) => w,
+            Frame::Wads(list) => return self.client_wads(link, list),
+            Frame::FileData(d) => return self.client_file_data(link, d),
+            _ => return self.invalid(link),
         };
         let Some(l) = self.links.get_mut(&link) else {
             return;

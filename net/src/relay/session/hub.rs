@@ -5,17 +5,13 @@ use super::*;
 
 impl Session {
     pub(super) fn hub_pending(&mut self, now: Instant, link: LinkId, frame: Frame<'_>) {
-        let Frame::Hello(hello) = frame else {
-            return self.invalid(link);
+        let hello = match frame {
+            Frame::Hello(hello) => hello,
+            Frame::FileRequest(req) => return self.hub_file_request(link, req),
+            _ => return self.invalid(link),
         };
         if hello.wads != self.cfg.wads {
-            let r = ByeReason::WadMismatch;
-            return self.say_bye_and_close(
-                link,
-                r,
-                "the host plays other WADs",
-                CloseReason::Refused(r),
-            );
+            return self.hub_wad_mismatch(link);
         }
         let Some(addr) = self.allocate() else {
             let r = ByeReason::NetworkFull;
@@ -27,6 +23,7 @@ impl Session {
         };
         l.state = LinkState::Up { peer: addr };
         l.next_ping = now;
+        l.serving = None;
         self.routes.insert(addr, link);
 
         let peers: Vec<PeerInfo> = self.roster().collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::relay::stats::LinkStats;
 use crate::relay::subnet::Subnet;
-use crate::relay::wire::{ByeReason, Channel, FrameError, PeerInfo, WadSet};
+use crate::relay::wire::{ByeReason, Channel, FrameError, PeerInfo, WadEntry, WadHash, WadSet};
 
 /// A link as the session knows it: an id the session hands out in [`Session::link_up`]; the
 /// transport keeps the mapping to its connection.
@@ -43,10 +43,15 @@ pub struct Config {
     pub ping_interval: Duration,
     /// A ping without a pong after this long counts as lost (default 2 s).
     pub pong_timeout: Duration,
-    /// A link not heard from for this long, or not through its handshake, is dead (default 10 s).
+    /// A link not heard from for this long, or not through its handshake, is dead (default 10 s;
+    /// a link moving files before its handshake counts from the last frame heard).
     pub link_timeout: Duration,
     /// How many recent pings the loss figure is over (default 20).
     pub loss_window: usize,
+    /// Hub: the game's files as told to a joiner whose Hello names other WADs (the IWAD, then
+    /// the PWADs in load order), each marked whether the hub sends it. Empty (the default):
+    /// such a joiner is refused at once.
+    pub offer: Vec<WadEntry>,
 }
 
 impl Config {
@@ -60,6 +65,7 @@ impl Config {
             pong_timeout: Duration::from_secs(2),
             link_timeout: Duration::from_secs(10),
             loss_window: 20,
+            offer: Vec::new(),
         }
     }
 }
@@ -160,6 +166,26 @@ pub enum Event {
         name: String,
         text: String,
     },
+    /// Client, before the Welcome: the hub plays other WADs than ours and lists the game's.
+    /// Fetch what is missing of the offered ones ([`super::Session::fetch_file`]) and say Hello
+    /// again with the game's ([`super::Session::hello_again`]), or close.
+    HostWads(Vec<WadEntry>),
+    /// Client: bytes of the file being fetched, in order from its start.
+    FileData {
+        hash: WadHash,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// Client: every byte of the file has arrived (checking them against the hash is the app's).
+    FileFetched { hash: WadHash },
+    /// Hub: a waiting joiner asks for `len` bytes of offered file `hash` from `offset`: answer
+    /// with [`super::Session::send_file_data`].
+    FileWanted {
+        link: LinkId,
+        hash: WadHash,
+        offset: u64,
+        len: u32,
+    },
 }
 
 /// Why a guest's datagram was not sent. Each is counted in [`SessionStats`].
@@ -200,6 +226,8 @@ pub enum SessionError {
     NotHub,
     #[error("no such link {0}")]
     UnknownLink(LinkId),
+    #[error(transparent)]
+    Files(#[from] super::FileError),
     #[error(transparent)]
     Frame(#[from] FrameError),
 }

@@ -65,6 +65,32 @@ fn sample_frames() -> Vec<Frame<'static>> {
             from: ip(1),
             text: "map=E1M1\nskill=3\n".into(),
         }),
+        Frame::Wads(vec![
+            WadEntry {
+                hash: [5; 32],
+                size: 28_000_000,
+                name: "doom2.wad".into(),
+                iwad: true,
+                offered: false,
+            },
+            WadEntry {
+                hash: [6; 32],
+                size: 4096,
+                name: "map01 (fixed).deh".into(),
+                iwad: false,
+                offered: true,
+            },
+        ]),
+        Frame::FileRequest(FileRequest {
+            hash: [6; 32],
+            offset: 1 << 33,
+            len: MAX_FILE_REQUEST,
+        }),
+        Frame::FileData(FileData {
+            hash: [6; 32],
+            offset: 12,
+            data: &PAYLOAD,
+        }),
     ]
 }
 
@@ -139,6 +165,9 @@ fn every_unknown_type_code_is_rejected() {
         frame_type::PEER_LEFT,
         frame_type::CHAT,
         frame_type::LOBBY,
+        frame_type::WADS,
+        frame_type::FILE_REQUEST,
+        frame_type::FILE_DATA,
     ];
     for ty in 0..=255u8 {
         let buf = [VERSION, ty, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -209,10 +238,11 @@ fn datagram_emit_refuses_oversized_payloads() {
 fn every_truncation_of_every_control_frame_is_rejected() {
     for f in sample_frames() {
         let bytes = f.to_vec().unwrap();
-        let min_len = if f.type_code() == frame_type::DATAGRAM {
-            DGRAM_HEADER_LEN
-        } else {
-            bytes.len()
+        let min_len = match f.type_code() {
+            frame_type::DATAGRAM => DGRAM_HEADER_LEN,
+            // Its bytes are "the rest", at least one of them.
+            frame_type::FILE_DATA => 2 + 32 + 8 + 1,
+            _ => bytes.len(),
         };
         for cut in 0..min_len {
             let r = Frame::parse(&bytes[..cut]);
@@ -224,8 +254,8 @@ fn every_truncation_of_every_control_frame_is_rejected() {
 #[test]
 fn trailing_bytes_after_control_frames_are_rejected() {
     for f in sample_frames() {
-        if f.type_code() == frame_type::DATAGRAM {
-            continue; // a datagram's payload is "the rest"
+        if matches!(f.type_code(), frame_type::DATAGRAM | frame_type::FILE_DATA) {
+            continue; // a datagram's payload and a file's bytes are "the rest"
         }
         let mut bytes = f.to_vec().unwrap();
         bytes.push(0);
@@ -560,4 +590,115 @@ fn names_and_chat_arrive_without_terminal_escapes_but_lobby_text_as_sent() {
         other => panic!("{other:?}"),
     }
     assert_eq!(Frame::parse(&lobby_bytes).unwrap(), lobby);
+}
+
+fn wads_frame(entries: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut v = vec![VERSION, frame_type::WADS, entries.len() as u8];
+    for (flags, name) in entries {
+        v.extend_from_slice(&[7; 32]);
+        v.extend_from_slice(&100u64.to_be_bytes());
+        v.push(*flags);
+        v.push(name.len() as u8);
+        v.extend_from_slice(name);
+    }
+    v
+}
+
+#[test]
+fn file_lists_refuse_names_that_are_paths_and_bad_flags() {
+    assert!(Frame::parse(&wads_frame(&[(1, b"doom2.wad"), (2, b"maps.wad")])).is_ok());
+    for bad in [
+        &b"../../.bashrc"[..],
+        b"/etc/passwd",
+        b"dir/evil.wad",
+        b"c:evil.wad",
+        b"..\\evil.wad",
+        b".hidden",
+        b"",
+        b"bell\x07.wad",
+        b"\xff\xfe.wad",
+    ] {
+        let bytes = wads_frame(&[(2, bad)]);
+        let r = Frame::parse(&bytes);
+        assert!(
+            matches!(r, Err(FrameError::Invalid(_) | FrameError::BadUtf8(_))),
+            "{:?}: {r:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    let long = vec![b'a'; MAX_FILE_NAME_LEN + 1];
+    assert!(matches!(
+        Frame::parse(&wads_frame(&[(2, &long)])),
+        Err(FrameError::FieldTooLong { .. })
+    ));
+    assert_eq!(
+        Frame::parse(&wads_frame(&[(4, b"a.wad")])),
+        Err(FrameError::Invalid("wad entry flags"))
+    );
+    assert_eq!(
+        Frame::parse(&wads_frame(&[(1, b"a.wad"), (3, b"b.wad")])),
+        Err(FrameError::Invalid("wad entries: more than one IWAD"))
+    );
+    let many: Vec<(u8, &[u8])> = vec![(2, b"a.wad"); MAX_WAD_ENTRIES + 1];
+    assert!(matches!(
+        Frame::parse(&wads_frame(&many)),
+        Err(FrameError::FieldTooLong { .. })
+    ));
+    // What a decoder refuses, an encoder does not write.
+    let evil = Frame::Wads(vec![WadEntry {
+        hash: [0; 32],
+        size: 1,
+        name: "../x.wad".into(),
+        iwad: false,
+        offered: true,
+    }]);
+    assert_eq!(evil.to_vec(), Err(FrameError::Invalid("file name")));
+}
+
+#[test]
+fn file_requests_and_data_are_bounded() {
+    let req = |offset: u64, len: u32| {
+        let mut v = vec![VERSION, frame_type::FILE_REQUEST];
+        v.extend_from_slice(&[6; 32]);
+        v.extend_from_slice(&offset.to_be_bytes());
+        v.extend_from_slice(&len.to_be_bytes());
+        Frame::parse(&v).map(|_| ())
+    };
+    assert!(req(0, 1).is_ok());
+    assert!(req(0, MAX_FILE_REQUEST).is_ok());
+    assert!(matches!(
+        req(0, MAX_FILE_REQUEST + 1),
+        Err(FrameError::FieldTooLong { .. })
+    ));
+    assert!(matches!(req(0, 0), Err(FrameError::Invalid(_))));
+    assert!(matches!(req(u64::MAX - 3, 10), Err(FrameError::Invalid(_))));
+
+    let data = |n: usize| {
+        let mut v = vec![VERSION, frame_type::FILE_DATA];
+        v.extend_from_slice(&[6; 32]);
+        v.extend_from_slice(&0u64.to_be_bytes());
+        v.resize(v.len() + n, 0xaa);
+        Frame::parse(&v).map(|_| ())
+    };
+    assert!(data(1).is_ok());
+    assert!(data(MAX_FILE_CHUNK).is_ok());
+    assert!(matches!(data(0), Err(FrameError::Invalid(_))));
+    assert!(matches!(
+        data(MAX_FILE_CHUNK + 1),
+        Err(FrameError::FieldTooLong { .. })
+    ));
+    let list = Frame::Wads(
+        (0..MAX_WAD_ENTRIES)
+            .map(|i| WadEntry {
+                hash: [i as u8; 32],
+                size: u64::MAX,
+                name: "n".repeat(MAX_FILE_NAME_LEN),
+                iwad: i == 0,
+                offered: true,
+            })
+            .collect(),
+    );
+    let v = list.to_vec().unwrap();
+    assert!(v.len() <= MAX_CONTROL_FRAME_LEN);
+    assert_eq!(Frame::parse(&v).unwrap(), list);
 }
