@@ -57,6 +57,10 @@ struct GameArgs {
     /// The IWAD to play (default: Chocolate Doom's own search; Freedoom on a fresh machine).
     #[arg(long)]
     iwad: Option<PathBuf>,
+    /// A PWAD or DEHACKED file to play (repeat for more, in load order). Hosting over the
+    /// Internet, joiners who lack it are sent it (up to 256 MiB a file).
+    #[arg(long = "file", value_name = "PWAD")]
+    files: Vec<PathBuf>,
     /// Where config, saves and demos go (default: the platform data dir).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -165,6 +169,10 @@ struct JoinArgs {
     name: Option<String>,
     #[command(flatten)]
     lan_args: LanArgs,
+    /// The largest file, in MiB, a host may send this computer (its PWADs and DEHACKED files,
+    /// or a free IWAD), kept in the data dir's cache by hash. 0: accept none.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    max_download: u64,
     #[command(flatten)]
     game: GameArgs,
 }
@@ -248,7 +256,7 @@ fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
 fn doom_config_with(g: &GameArgs, args: Vec<String>, iwad: PathBuf) -> guest::DoomConfig {
     guest::DoomConfig {
         iwad,
-        pwads: Vec::new(),
+        pwads: g.files.clone(),
         data_dir: g.data_dir.clone().unwrap_or_else(guest::default_data_dir),
         video: false,
         audio_rate: None,
@@ -566,7 +574,12 @@ fn host(a: HostArgs) -> Result<i32> {
     let cfg = doom_config(&a.game, args)?;
     if a.internet {
         let rt = internet::runtime()?;
-        let session = internet::session_config(a.name.as_deref().unwrap_or("host"), &cfg.iwad)?;
+        let (session, files) = internet::session_config_sharing(
+            a.name.as_deref().unwrap_or("host"),
+            &cfg.iwad,
+            &cfg.pwads,
+            doomlink_play::wadshare::DEFAULT_SEND_CAP,
+        )?;
         if a.manual {
             let (host, sink) = host_manual(&rt, &a.rtc, &cfg, session)?;
             let net: Arc<dyn NetView> = host.clone();
@@ -583,6 +596,7 @@ fn host(a: HostArgs) -> Result<i32> {
             a.rtc.trust(),
             a.players.unwrap_or(0),
             &iwad::file_name(&cfg.iwad),
+            files,
         )?;
         // The link on a line of its own, for people and scripts to pick up.
         println!("{}", invite.to_doomlink_url());
@@ -644,7 +658,20 @@ fn join(a: JoinArgs) -> Result<i32> {
             None => iwad::resolve_iwad(a.game.iwad.as_deref())?,
         };
         let cfg0 = doom_config_with(&a.game, Vec::new(), iwad);
-        let session = internet::session_config(a.name.as_deref().unwrap_or("player"), &cfg0.iwad)?;
+        // Its own PWADs count too: a host that plays them does not send them again.
+        let (session, _) = internet::session_config_sharing(
+            a.name.as_deref().unwrap_or("player"),
+            &cfg0.iwad,
+            &cfg0.pwads,
+            0,
+        )?;
+        let fetching = doomlink_play::wadshare::Fetching {
+            own: doomlink_play::wadshare::own_files(&cfg0.iwad, &cfg0.pwads)?,
+            cache: doomlink_play::wadcache::WadCache::open(&cfg0.data_dir).with_context(|| {
+                format!("cannot make the WAD cache in {}", cfg0.data_dir.display())
+            })?,
+            cap: a.max_download.saturating_mul(1 << 20),
+        };
         let (host, sink, hub) = match invite {
             Some(invite) => internet::join_with(
                 &rt,
@@ -653,6 +680,7 @@ fn join(a: JoinArgs) -> Result<i32> {
                 a.rtc.rtc_bind,
                 &a.rtc.stun,
                 a.rtc.trust(),
+                Some(fetching),
             )?,
             None => {
                 use std::io::Write;
@@ -670,7 +698,20 @@ fn join(a: JoinArgs) -> Result<i32> {
         let mut args = vec!["-connect".to_string(), format!("{hub}:2342")];
         args.extend(name_args(&a.name));
         args.extend(a.game.doom_args.iter().cloned());
-        let cfg = guest::DoomConfig { args, ..cfg0 };
+        // The host's list, when it named other files: those are what the game plays.
+        let here = host.files_here();
+        for name in &here.downloaded {
+            eprintln!("doomlink: downloaded {name} from the host");
+        }
+        let cfg = match here.listed {
+            true => guest::DoomConfig {
+                args,
+                iwad: here.iwad.unwrap_or(cfg0.iwad.clone()),
+                pwads: here.pwads,
+                ..cfg0
+            },
+            false => guest::DoomConfig { args, ..cfg0 },
+        };
         let net: Arc<dyn NetView> = host.clone();
         return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
     }

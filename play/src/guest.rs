@@ -69,6 +69,7 @@ pub fn boot_with_cache(
 #[derive(Debug, Clone)]
 pub struct DoomConfig {
     pub iwad: PathBuf,
+    /// PWADs and DEHACKED files (`.deh`, `.bex`: passed with -deh), in load order.
     pub pwads: Vec<PathBuf>,
     pub data_dir: PathBuf,
     /// A framebuffer device (a window will show it).
@@ -117,15 +118,28 @@ impl DoomGuest {
             host: cfg.data_dir.clone(),
         });
         let mut args = vec!["doom".to_string(), "-iwad".into(), iwad_guest];
-        if !cfg.pwads.is_empty() {
-            args.push("-file".into());
-            for (i, p) in cfg.pwads.iter().enumerate() {
-                let g = format!("/pwad/{i}/{}", file_name(p));
-                vfs.mount(Mount::ReadOnlyFile {
-                    guest: g.clone(),
-                    host: p.clone(),
-                });
-                args.push(g);
+        // DEHACKED patches go to -deh, every other file to -file, each in the order given.
+        let is_deh = |p: &PathBuf| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("deh") || e.eq_ignore_ascii_case("bex"))
+        };
+        let (mut wads, mut dehs) = (Vec::new(), Vec::new());
+        for (i, p) in cfg.pwads.iter().enumerate() {
+            let g = format!("/pwad/{i}/{}", file_name(p));
+            vfs.mount(Mount::ReadOnlyFile {
+                guest: g.clone(),
+                host: p.clone(),
+            });
+            if is_deh(p) {
+                dehs.push(g);
+            } else {
+                wads.push(g);
+            }
+        }
+        for (flag, files) in [("-file", wads), ("-deh", dehs)] {
+            if !files.is_empty() {
+                args.push(flag.into());
+                args.extend(files);
             }
         }
         args.extend(cfg.args.iter().cloned());

@@ -6,6 +6,7 @@
 use crate::iwad;
 use crate::netview::{ChatError, ChatLine, ChatLog, NetView, PeerStatus, MAX_CHAT_BYTES};
 use crate::sink::KernelSink;
+use crate::wadshare::{Exchange, Fetching, FilesHere, HostFiles};
 use anyhow::{Context, Result};
 use doomlink_kernel::{Errno, HostIO, Pid};
 use doomlink_net::identity::Identity;
@@ -21,7 +22,7 @@ use doomlink_net::tls_client::ClientTls;
 use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
 use doomlink_net::webrtc::peer::{PathKind, RtcError, RtcOptions};
 use doomlink_net::Event;
-use doomlink_net::{Config, WadSet};
+use doomlink_net::{ByeReason, Config, WadSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,20 +36,61 @@ pub struct InternetHost {
     pub name: String,
     /// Chat heard from the node's events (see [`spawn_event_reader`]).
     pub chat: Arc<ChatLog>,
+    /// A joiner's: see [`InternetHost::files_here`].
+    files_here: std::sync::Mutex<FilesHere>,
 }
 
-/// Reads the node's events for as long as it runs, keeping the chat for the window.
-fn spawn_event_reader(mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>) -> Arc<ChatLog> {
+/// Which end of the game a node is, and what it does with the game's files.
+enum Side {
+    /// The hub: answers joiners' file requests from these.
+    Hub(HostFiles),
+    /// A joiner: the events of its file exchange and handshake go here, to [`attach_client`].
+    Client(tokio::sync::mpsc::UnboundedSender<Event>),
+}
+
+/// Reads the node's events for as long as it runs, keeping the chat for the window, serving
+/// the hub's files and handing a joiner's exchange its events. Holds the host weakly: the node
+/// (and with it this task) ends when the last handle to the host is dropped.
+fn spawn_event_reader(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>,
+    host: std::sync::Weak<InternetHost>,
+    side: Side,
+) -> Arc<ChatLog> {
     let chat = Arc::new(ChatLog::default());
     let log = chat.clone();
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
-            if let NodeEvent::Session(Event::Chat { name, text, .. }) = e {
-                log.push(ChatLine {
+            let NodeEvent::Session(e) = e else { continue };
+            match (e, &side) {
+                (Event::Chat { name, text, .. }, _) => log.push(ChatLine {
                     from: name,
                     text,
                     mine: false,
-                });
+                }),
+                (
+                    Event::FileWanted {
+                        link,
+                        hash,
+                        offset,
+                        len,
+                    },
+                    Side::Hub(files),
+                ) => {
+                    if let Some(host) = host.upgrade() {
+                        files.serve(&host.node, link, hash, offset, len);
+                    }
+                }
+                (
+                    e @ (Event::HostWads(_)
+                    | Event::FileData { .. }
+                    | Event::FileFetched { .. }
+                    | Event::LinkClosed { .. }
+                    | Event::Joined { .. }),
+                    Side::Client(tx),
+                ) => {
+                    let _ = tx.send(e);
+                }
+                _ => {}
             }
         }
     });
@@ -57,22 +99,45 @@ fn spawn_event_reader(mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent
 
 impl InternetHost {
     /// A session node for `cfg` (the hub, or a client) with a fresh kernel sink, its events read
-    /// for the chat. Must run inside the tokio runtime.
-    fn start(cfg: Config, hub: bool) -> Arc<InternetHost> {
+    /// for the chat and the game's files (see [`Side`]). Must run inside the tokio runtime.
+    fn start(cfg: Config, side: Side) -> Arc<InternetHost> {
         let sink = KernelSink::new();
         let name = cfg.name.clone();
-        let (node, events) = if hub {
-            WebRtcNode::hub(cfg, sink.clone())
-        } else {
-            WebRtcNode::client(cfg, sink.clone())
+        let (node, events) = match side {
+            Side::Hub(_) => WebRtcNode::hub(cfg, sink.clone()),
+            Side::Client(_) => WebRtcNode::client(cfg, sink.clone()),
         };
-        let chat = spawn_event_reader(events);
-        Arc::new(InternetHost {
+        Arc::new_cyclic(|me| {
+            let chat = spawn_event_reader(events, me.clone(), side);
+            InternetHost {
+                node,
+                sink,
+                name,
+                chat,
+                files_here: std::sync::Mutex::new(FilesHere::default()),
+            }
+        })
+    }
+
+    /// A HostIO over a node someone else drives (a dedicated room's hub, whose events the
+    /// room reads itself): no chat is kept, no files are served.
+    pub fn over(node: WebRtcNode, sink: Arc<KernelSink>, name: String) -> InternetHost {
+        InternetHost {
             node,
             sink,
             name,
-            chat,
-        })
+            chat: Arc::new(ChatLog::default()),
+            files_here: std::sync::Mutex::new(FilesHere::default()),
+        }
+    }
+
+    /// The files a joiner plays with, when the host's list named other ones than it asked with:
+    /// the IWAD (if another) and the PWADs it found in its cache or downloaded.
+    pub fn files_here(&self) -> FilesHere {
+        self.files_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -175,6 +240,21 @@ pub fn session_config(name: &str, iwad: &Path) -> Result<Config> {
     ))
 }
 
+/// [`session_config`] for a host whose game is `iwad` and `pwads` (in load order): joiners
+/// must have the same PWADs too, and those who lack some are sent them (PWADs up to `cap`
+/// bytes, the IWAD if it is a free one; [`crate::wadshare`]).
+pub fn session_config_sharing(
+    name: &str,
+    iwad: &Path,
+    pwads: &[PathBuf],
+    cap: u64,
+) -> Result<(Config, HostFiles)> {
+    let (wads, offer, files) = crate::wadshare::host_files(iwad, pwads, cap)?;
+    let mut cfg = Config::new(name, wads);
+    cfg.offer = offer;
+    Ok((cfg, files))
+}
+
 fn rtc_bind(bind: Option<Ipv4Addr>) -> Option<Vec<SocketAddr>> {
     bind.map(|ip| vec![SocketAddr::from((ip, 0))])
 }
@@ -227,24 +307,53 @@ pub fn rtc_options_with(bind: Option<Ipv4Addr>, ice_servers: Vec<IceServer>) -> 
 
 /// A joiner's client node on a connected link: waits for the host's welcome and returns the
 /// HostIO and the hub's virtual address.
+///
+/// When the host plays other files than `cfg` names, its list comes first: the joiner fetches
+/// what it lacks into `fetching`'s cache (or says which file it cannot get), then is welcomed;
+/// [`InternetHost::files_here`] then says which files to play with.
 async fn attach_client(
     cfg: Config,
     link: doomlink_net::webrtc::peer::RtcLink,
+    fetching: Option<Fetching>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
-    let host = InternetHost::start(cfg, false);
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let host = InternetHost::start(cfg, Side::Client(tx));
     let client = &host.node;
     client.add_link(link)?;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut exchange = Exchange::new(fetching);
+    let limit = Duration::from_secs(15);
+    let mut deadline = Instant::now() + limit;
     let hub = loop {
         if let Some(h) = client.with_session(|s, _| s.local_addr().and(s.hub_addr())) {
             break h;
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the host did not welcome us within 15 s (a different IWAD?)"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let wait = tokio::time::sleep(Duration::from_millis(20));
+        tokio::select! {
+            e = events.recv() => {
+                let Some(e) = e else { anyhow::bail!("the connection to the host ended") };
+                if let Err(err) = exchange.event(client, &e) {
+                    client.close(ByeReason::Quit);
+                    return Err(err);
+                }
+                if matches!(e, Event::FileData { .. }) {
+                    // Bytes keep coming: the host is there.
+                    deadline = Instant::now() + limit;
+                }
+                if let Event::LinkClosed { reason, .. } = e {
+                    anyhow::bail!("the host closed the connection ({reason:?})");
+                }
+            }
+            _ = wait => {}
+        }
+        if exchange.stalled() || Instant::now() >= deadline {
+            client.close(ByeReason::Quit);
+            match exchange.stopped_download() {
+                Some(line) => anyhow::bail!(line),
+                None => anyhow::bail!("the host did not welcome us within 15 s"),
+            }
+        }
     };
+    *host.files_here.lock().unwrap_or_else(|e| e.into_inner()) = exchange.files_here();
     let sink = host.sink.clone();
     Ok((host, sink, hub))
 }
@@ -310,7 +419,7 @@ impl ManualOffer {
                 .accept(answer)
                 .await
                 .map_err(|e| manual_connect_error(e, started, false))?;
-            let host = InternetHost::start(cfg, true);
+            let host = InternetHost::start(cfg, Side::Hub(HostFiles::default()));
             host.node.add_link(link)?;
             let sink = host.sink.clone();
             Ok((host, sink))
@@ -364,7 +473,7 @@ impl ManualAnswer {
                 .connect()
                 .await
                 .map_err(|e| manual_connect_error(e, started, true))?;
-            attach_client(cfg, link).await
+            attach_client(cfg, link, None).await
         })
     }
 }
@@ -406,6 +515,7 @@ pub fn host(
         ClientTls::default(),
         0,
         "",
+        HostFiles::default(),
     )
 }
 
@@ -423,6 +533,7 @@ pub fn host_with(
     tls: ClientTls,
     players: u8,
     iwad_file: &str,
+    files: HostFiles,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -433,7 +544,7 @@ pub fn host_with(
     opts.tls = tls;
     opts.players = players;
     opts.iwad = Some((cfg.wads.iwad, iwad_file.to_string()));
-    rt.block_on(host_hub(opts, cfg))
+    rt.block_on(host_hub_sharing(opts, cfg, files))
 }
 
 /// Registers a room at a rendezvous (`opts`) and takes its joiners into a hub node for as long
@@ -442,11 +553,21 @@ pub async fn host_hub(
     opts: HostOptions,
     cfg: Config,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
+    host_hub_sharing(opts, cfg, HostFiles::default()).await
+}
+
+/// [`host_hub`] sending joiners who lack them the game's `files` (`cfg.offer` lists them; see
+/// [`session_config_sharing`]).
+pub async fn host_hub_sharing(
+    opts: HostOptions,
+    cfg: Config,
+    files: HostFiles,
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     let expected = opts.players;
     let mut room = host_room(opts).await?;
     let invite = room.invite.clone();
     let own_name = cfg.name.clone();
-    let host = InternetHost::start(cfg, true);
+    let host = InternetHost::start(cfg, Side::Hub(files));
     let taker = host.node.clone();
     let node = host.node.clone();
     room.follow_players(expected, move || {
@@ -484,7 +605,7 @@ pub fn join(
     cfg: Config,
     bind: Option<Ipv4Addr>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
-    join_with(rt, invite, cfg, bind, &[], ClientTls::default())
+    join_with(rt, invite, cfg, bind, &[], ClientTls::default(), None)
 }
 
 /// [`join`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
@@ -497,6 +618,7 @@ pub fn join_with(
     bind: Option<Ipv4Addr>,
     stun: &[String],
     tls: ClientTls,
+    fetching: Option<Fetching>,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let mut rtc = rtc_options(bind, stun)?;
     rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
@@ -505,7 +627,7 @@ pub fn join_with(
         rtc,
         tls,
     };
-    rt.block_on(join_client(invite, opts, cfg))
+    rt.block_on(join_client_fetching(invite, opts, cfg, fetching))
 }
 
 /// Connects to the host of `invite` and waits for its welcome: the HostIO, its sink, and the
@@ -515,8 +637,19 @@ pub async fn join_client(
     opts: JoinOptions,
     cfg: Config,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
+    join_client_fetching(invite, opts, cfg, None).await
+}
+
+/// [`join_client`] fetching the host's files this computer lacks into `fetching`'s cache
+/// (see [`attach_client`]).
+pub async fn join_client_fetching(
+    invite: &InviteLink,
+    opts: JoinOptions,
+    cfg: Config,
+    fetching: Option<Fetching>,
+) -> Result<(Arc<InternetHost>, Arc<KernelSink>, Ipv4Addr)> {
     let joined = join_room(invite, opts).await?;
-    attach_client(cfg, joined.link).await
+    attach_client(cfg, joined.link, fetching).await
 }
 
 /// The IWAD to join the room of `invite` with: what the room plays, asked of its rendezvous

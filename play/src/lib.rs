@@ -28,6 +28,8 @@ pub mod log;
 pub mod netplay;
 pub mod netview;
 pub mod sink;
+pub mod wadcache;
+pub mod wadshare;
 
 pub use doomlink_kernel as kernel;
 pub use doomlink_net as net;

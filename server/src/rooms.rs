@@ -21,7 +21,6 @@ use doomlink_net::webrtc::mux::{MuxCounters, RtcMux};
 use doomlink_net::webrtc::node::WebRtcNode;
 use doomlink_net::Config;
 use doomlink_play::internet::{session_config, InternetHost};
-use doomlink_play::netview::ChatLog;
 use doomlink_play::sink::KernelSink;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -375,12 +374,7 @@ impl Rooms {
             });
         }
         let host_io = Arc::new(RoomIo {
-            inner: InternetHost {
-                node: hub.clone(),
-                sink: sink.clone(),
-                name: spec.name.clone(),
-                chat: Arc::new(ChatLog::default()),
-            },
+            inner: InternetHost::over(hub.clone(), sink.clone(), spec.name.clone()),
             tics: tics.clone(),
             lan: lan.clone(),
             rtc: rtc.clone(),

@@ -13,6 +13,7 @@ pub mod natlab;
 pub mod netns;
 
 pub mod procs;
+pub mod pwad;
 pub mod relay;
 pub use procs::*;
 

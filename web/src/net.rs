@@ -209,6 +209,25 @@ impl PageSession {
                     set("name", name.into());
                     set("text", text.into());
                 }
+                Event::HostWads(list) => {
+                    // The page cannot fetch a host's files yet: it says which ones, and stops.
+                    let names: Vec<String> = list
+                        .iter()
+                        .filter(|e| !e.iwad)
+                        .map(|e| format!("{} ({} bytes)", e.name, e.size))
+                        .collect();
+                    set("kind", "closed".into());
+                    let why = format!(
+                        "the host plays files this page does not have ({}); join from the \
+                         doomlink app, which fetches them",
+                        names.join(", ")
+                    );
+                    set("why", why.into());
+                }
+                // A client that fetches nothing is never sent bytes, nor asked for them.
+                Event::FileData { .. } | Event::FileFetched { .. } | Event::FileWanted { .. } => {
+                    set("kind", "none".into());
+                }
             },
         }
         o.into()

@@ -1,0 +1,428 @@
+//! The WADs a joiner received from hosts: stored once, by SHA-256, under the data directory
+//! (`wads/<sha256>/<name>`; the name is the host's, a plain file name, kept because Chocolate
+//! Doom tells a DEHACKED file from a WAD by it), and found again by hash on the next join.
+//!
+//! Owns one way to receive a file: [`WadCache::receive`] writes the bytes, in order, to a
+//! temporary file beside the cache (owner-only), hashing as they come; [`Download::finish`]
+//! checks the size and the hash, fsyncs, and renames it into place. Anything else — a byte
+//! out of place, more bytes than announced, a hash that differs, a full disk, the host gone
+//! (the download dropped unfinished) — removes the temporary file: the cache never holds part
+//! of a file, nor a file whose hash is not its name. Temporary files a crash left are removed
+//! when the cache is opened.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use doomlink_net::iwads::hex;
+use doomlink_net::relay::wire::{plain_file_name, WadEntry, WadHash};
+
+/// What a joiner accepts from a host unless its settings say otherwise: room for a megawad
+/// with its music, not for a disk's worth of junk.
+pub const DEFAULT_DOWNLOAD_CAP: u64 = 256 * 1024 * 1024;
+
+const PARTIAL: &str = ".partial-";
+
+/// Why a file from a host was not stored; each says which file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{name}: {size} bytes is over the {cap}-byte limit for files from a host; not downloaded (raise it in Settings)")]
+    OverCap { name: String, size: u64, cap: u64 },
+    #[error("{0}: not a file name a host may give; not downloaded")]
+    BadName(String),
+    #[error(
+        "{name}: the host sent bytes out of place (at {offset}, expected {expected}); nothing kept"
+    )]
+    BadChunk {
+        name: String,
+        offset: u64,
+        expected: u64,
+    },
+    #[error("{name}: the host sent a different file (its SHA-256 is not the one announced); nothing kept")]
+    HashMismatch { name: String },
+    #[error("{name}: the transfer ended at {got} of {size} bytes; nothing kept")]
+    Incomplete { name: String, got: u64, size: u64 },
+    #[error("{name}: cannot store it in {dir}: {err}; nothing kept")]
+    Disk {
+        name: String,
+        dir: PathBuf,
+        err: io::Error,
+    },
+}
+
+/// The cache of WADs received from hosts.
+#[derive(Debug, Clone)]
+pub struct WadCache {
+    dir: PathBuf,
+}
+
+impl WadCache {
+    /// The cache under `data_dir` (made if missing); temporary files an interrupted download
+    /// left are removed.
+    pub fn open(data_dir: &Path) -> io::Result<WadCache> {
+        let dir = data_dir.join("wads");
+        std::fs::create_dir_all(&dir)?;
+        for e in std::fs::read_dir(&dir)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(PARTIAL) else {
+                continue;
+            };
+            // `<hash>-<pid>`: another process's download in progress is left alone.
+            let pid = rest.rsplit('-').next().unwrap_or("");
+            let running = !pid.is_empty() && Path::new("/proc").join(pid).exists();
+            if !running || pid == std::process::id().to_string() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        Ok(WadCache { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where file `hash` is, if the cache has it (whatever name it came under).
+    pub fn find(&self, hash: &WadHash) -> Option<PathBuf> {
+        let d = self.dir.join(hex(hash));
+        std::fs::read_dir(&d)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.is_file())
+    }
+
+    /// Starts receiving `entry` (at most `cap` bytes accepted).
+    pub fn receive(&self, entry: &WadEntry, cap: u64) -> Result<Download, DownloadError> {
+        if !plain_file_name(&entry.name) {
+            return Err(DownloadError::BadName(entry.name.clone()));
+        }
+        if entry.size > cap {
+            return Err(DownloadError::OverCap {
+                name: entry.name.clone(),
+                size: entry.size,
+                cap,
+            });
+        }
+        let tmp = self.dir.join(format!(
+            "{PARTIAL}{}-{}",
+            hex(&entry.hash),
+            std::process::id()
+        ));
+        let file = private_create(&tmp).map_err(|err| self.disk(entry, err))?;
+        Ok(Download {
+            entry: entry.clone(),
+            dir: self.dir.clone(),
+            tmp,
+            file: Some(file),
+            hasher: Sha256::new(),
+            written: 0,
+        })
+    }
+
+    fn disk(&self, entry: &WadEntry, err: io::Error) -> DownloadError {
+        DownloadError::Disk {
+            name: entry.name.clone(),
+            dir: self.dir.clone(),
+            err,
+        }
+    }
+}
+
+/// A file being received; dropped unfinished, it leaves nothing behind.
+#[derive(Debug)]
+pub struct Download {
+    entry: WadEntry,
+    dir: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl Download {
+    pub fn entry(&self) -> &WadEntry {
+        &self.entry
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends the bytes at `offset`, which must be where the last ones ended.
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DownloadError> {
+        let name = || self.entry.name.clone();
+        if offset != self.written || offset + data.len() as u64 > self.entry.size {
+            return Err(DownloadError::BadChunk {
+                name: name(),
+                offset,
+                expected: self.written,
+            });
+        }
+        let file = self.file.as_mut().expect("open until finished");
+        if let Err(err) = file.write_all(data) {
+            return Err(DownloadError::Disk {
+                name: name(),
+                dir: self.dir.clone(),
+                err,
+            });
+        }
+        self.hasher.update(data);
+        self.written += data.len() as u64;
+        Ok(())
+    }
+
+    /// Checks the size and the hash, and moves the file into the cache: its path there.
+    pub fn finish(mut self) -> Result<PathBuf, DownloadError> {
+        let name = self.entry.name.clone();
+        if self.written != self.entry.size {
+            return Err(DownloadError::Incomplete {
+                name,
+                got: self.written,
+                size: self.entry.size,
+            });
+        }
+        let got: WadHash = std::mem::take(&mut self.hasher).finalize().into();
+        if got != self.entry.hash {
+            return Err(DownloadError::HashMismatch { name });
+        }
+        let disk = |err| DownloadError::Disk {
+            name: name.clone(),
+            dir: self.dir.clone(),
+            err,
+        };
+        let file = self.file.take().expect("open until finished");
+        file.sync_all().map_err(disk)?;
+        drop(file);
+        let home = self.dir.join(hex(&self.entry.hash));
+        std::fs::create_dir_all(&home).map_err(disk)?;
+        let dest = home.join(&self.entry.name);
+        std::fs::rename(&self.tmp, &dest).map_err(disk)?;
+        if let Ok(d) = File::open(&home) {
+            let _ = d.sync_all();
+        }
+        Ok(dest)
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        // Still open: not finished (or finishing failed before the rename).
+        if self.file.is_some() || self.tmp.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn private_create(path: &Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("doomlink-wadcache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn entry(bytes: &[u8], name: &str) -> WadEntry {
+        WadEntry {
+            hash: Sha256::digest(bytes).into(),
+            size: bytes.len() as u64,
+            name: name.into(),
+            iwad: false,
+            offered: true,
+        }
+    }
+
+    /// Everything under the cache directory, as paths relative to it.
+    fn listing(c: &WadCache) -> Vec<String> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(c.dir()).unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+                    v.push(format!("{n}/{}", f.file_name().to_string_lossy()));
+                }
+            } else {
+                v.push(n);
+            }
+        }
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_file_received_in_pieces_is_found_again_by_hash() {
+        let d = scratch("ok");
+        let c = WadCache::open(&d).unwrap();
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let e = entry(&bytes, "maps.wad");
+        assert_eq!(c.find(&e.hash), None);
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        for (i, piece) in bytes.chunks(12_288).enumerate() {
+            dl.write((i * 12_288) as u64, piece).unwrap();
+        }
+        let at = dl.finish().unwrap();
+        assert_eq!(std::fs::read(&at).unwrap(), bytes);
+        assert_eq!(at.file_name().unwrap(), "maps.wad");
+        assert_eq!(c.find(&e.hash), Some(at.clone()));
+        assert_eq!(listing(&c), vec![format!("{}/maps.wad", hex(&e.hash))]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&at).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "owner-only");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_bad_chunk_a_wrong_hash_or_a_host_gone_leave_nothing() {
+        let d = scratch("bad");
+        let c = WadCache::open(&d).unwrap();
+        let bytes = vec![7u8; 30_000];
+        let e = entry(&bytes, "maps.wad");
+
+        // Bytes out of place.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..100]).unwrap();
+        let err = dl.write(200, &bytes[200..300]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DownloadError::BadChunk {
+                    offset: 200,
+                    expected: 100,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        drop(dl);
+        assert!(listing(&c).is_empty(), "{:?}", listing(&c));
+
+        // More than announced.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes).unwrap();
+        assert!(matches!(
+            dl.write(30_000, &[1]),
+            Err(DownloadError::BadChunk { .. })
+        ));
+        drop(dl);
+        assert!(listing(&c).is_empty());
+
+        // The right size, other bytes: a corrupted chunk.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        let mut bad = bytes.clone();
+        bad[12_345] ^= 1;
+        dl.write(0, &bad).unwrap();
+        let err = dl.finish().unwrap_err();
+        assert!(matches!(err, DownloadError::HashMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("maps.wad"), "{err}");
+        assert!(listing(&c).is_empty());
+        assert_eq!(c.find(&e.hash), None);
+
+        // The host gone half-way: finished early, or dropped.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..1000]).unwrap();
+        let err = dl.finish().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DownloadError::Incomplete {
+                    got: 1000,
+                    size: 30_000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..1000]).unwrap();
+        drop(dl);
+        assert!(listing(&c).is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn files_over_the_cap_and_names_that_are_paths_are_refused_before_a_byte() {
+        let d = scratch("cap");
+        let c = WadCache::open(&d).unwrap();
+        let e = entry(&[1; 2000], "big.wad");
+        let err = c.receive(&e, 1999).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DownloadError::OverCap {
+                    size: 2000,
+                    cap: 1999,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(c.receive(&e, 2000).is_ok());
+        for name in ["../evil.wad", "/tmp/evil.wad", ".bashrc", "a/b.wad"] {
+            let e = entry(&[1; 10], name);
+            assert!(matches!(
+                c.receive(&e, DEFAULT_DOWNLOAD_CAP),
+                Err(DownloadError::BadName(_))
+            ));
+        }
+        assert!(listing(&c).is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_full_disk_is_one_error_and_leaves_nothing() {
+        // /dev/full: every write fails with ENOSPC, as a full disk does.
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let d = scratch("full");
+        let c = WadCache::open(&d).unwrap();
+        let bytes = vec![3u8; 5000];
+        let e = entry(&bytes, "maps.wad");
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        let tmp = dl.tmp.clone();
+        dl.file = Some(std::fs::OpenOptions::new().write(true).open(full).unwrap());
+        let err = dl.write(0, &bytes).unwrap_err();
+        assert!(matches!(err, DownloadError::Disk { .. }), "{err}");
+        assert!(err.to_string().contains("No space left"), "{err}");
+        drop(dl);
+        assert!(!tmp.exists());
+        assert!(listing(&c).is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_download_are_removed_on_open() {
+        let d = scratch("left");
+        std::fs::create_dir_all(d.join("wads")).unwrap();
+        // A pid that cannot be running (above the kernel's pid_max).
+        let stale = d
+            .join("wads")
+            .join(format!("{PARTIAL}{}-99999999", "ab".repeat(32)));
+        std::fs::write(&stale, b"half").unwrap();
+        let c = WadCache::open(&d).unwrap();
+        assert!(!stale.exists());
+        assert!(listing(&c).is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

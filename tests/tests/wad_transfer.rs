@@ -1,0 +1,206 @@
+//! WADs travel with an Internet game, through the real binary on 127.0.0.1: a host plays a
+//! PWAD the test makes (Freedoom's E1M1 without its monsters, padded past several requests),
+//! a joiner without it downloads it from the host before it is welcomed, keeps it in its data
+//! dir's cache by hash, and both play the game with equal demos; the same joiner's next join
+//! downloads nothing. A file over the joiner's cap is refused with one line before a byte
+//! moves, and a host that goes away mid-download leaves one line and nothing in the cache.
+
+use doomlink_e2e::pwad::write_changed_e1m1;
+use doomlink_e2e::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn rtc_peer(dir: &Path, seed: u64, tics: u32, record: &str) -> Vec<String> {
+    peer_args(Bind::Rtc("127.0.0.1"), dir, seed, tics, record)
+}
+
+/// A host of a 2-player deathmatch on E1M1 with `pwad`, at the rendezvous on `port`.
+fn host(port: u16, dir: &Path, pwad: &Path, tics: u32) -> (KillOnDrop, String) {
+    let mut cmd = Command::new(doomlink());
+    cmd.args([
+        "host",
+        "--internet",
+        "--rendezvous",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .args(["--players", "2", "--deathmatch", "--warp", "1", "1"])
+    .arg("--file")
+    .arg(pwad)
+    .args(rtc_peer(dir, 51, tics, "host"))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(log_file(&dir.join("err")));
+    spawn_until_link(&mut cmd, &dir.join("err"))
+}
+
+/// Every file under the joiner's WAD cache, relative to it.
+fn cache_listing(data_dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    let root = data_dir.join("wads");
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match std::fs::read_dir(e.path()) {
+            Ok(inner) => v.extend(
+                inner
+                    .flatten()
+                    .map(|f| format!("{name}/{}", f.file_name().to_string_lossy())),
+            ),
+            Err(_) => v.push(name),
+        }
+    }
+    v.sort();
+    v
+}
+
+fn sha256_hex(p: &Path) -> String {
+    doomlink_net::iwads::hex(&doomlink_net::iwads::sha256_file(p).unwrap())
+}
+
+/// One game: a fresh rendezvous and host with `pwad`; the joiner with data dir `join_dir`
+/// plays `tics` with it. Returns the joiner's stderr.
+fn play_one_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
+    let rv = Scratch::new(&format!("wads-rv-{tag}"));
+    let (_serve, port) = serve(rv.path(), &[]);
+    let h = Scratch::new(&format!("wads-host-{tag}"));
+    let (mut host, link) = host(port, h.path(), pwad, tics);
+    let started = Instant::now();
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(rtc_peer(join_dir, 52, tics, tag))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&join_dir.join(format!("{tag}.err"))))
+            .spawn()
+            .unwrap(),
+    );
+    let limit = game_limit(tics);
+    wait_success(
+        &mut join.0,
+        limit,
+        "the joiner",
+        &join_dir.join(format!("{tag}.err")),
+    );
+    let rest = limit.saturating_sub(started.elapsed());
+    wait_success(&mut host.0, rest, "the host", &h.path().join("err"));
+    assert_demos_equal(
+        &[
+            h.path().join("host.lmp"),
+            join_dir.join(format!("{tag}.lmp")),
+        ],
+        2,
+        tics,
+    );
+    read_log(&join_dir.join(format!("{tag}.err")))
+}
+
+#[test]
+fn a_joiner_downloads_the_hosts_pwad_once_and_plays_it() {
+    let files = Scratch::new("wads-files");
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    let removed = write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 1 << 20);
+    assert!(removed > 0, "E1M1 had monsters to remove");
+    let j = Scratch::new("wads-join");
+
+    let err = play_one_game(&pwad, j.path(), test_tics(), "first");
+    assert!(
+        err.contains("downloaded nomonsters-e1m1.wad from the host"),
+        "{err}"
+    );
+    let want = format!("{}/nomonsters-e1m1.wad", sha256_hex(&pwad));
+    assert_eq!(cache_listing(j.path()), vec![want.clone()]);
+    let cached: PathBuf = j.path().join("wads").join(&want);
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&pwad).unwrap()
+    );
+
+    // The next game with the same PWAD: found in the cache by hash, nothing downloaded.
+    let err = play_one_game(&pwad, j.path(), 300, "second");
+    assert!(!err.contains("downloaded"), "{err}");
+    assert_eq!(cache_listing(j.path()), vec![want]);
+}
+
+#[test]
+fn a_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
+    let files = Scratch::new("wads-cap-files");
+    let pwad = files.path().join("big.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 3 << 20);
+    let rv = Scratch::new("wads-cap-rv");
+    let (_serve, port) = serve(rv.path(), &[]);
+    let h = Scratch::new("wads-cap-host");
+    let (mut host, link) = host(port, h.path(), &pwad, 100);
+    let j = Scratch::new("wads-cap-join");
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["join", &link, "--max-download", "2"])
+            .args(rtc_peer(j.path(), 53, 100, "join")),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let size = std::fs::metadata(&pwad).unwrap().len();
+    assert!(
+        err.contains(&format!("big.wad ({size} bytes), over the 2097152 bytes")),
+        "{err}"
+    );
+    assert!(cache_listing(j.path()).is_empty());
+    assert!(!j.path().join("join.lmp").exists());
+    assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
+}
+
+#[test]
+fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
+    let files = Scratch::new("wads-gone-files");
+    let pwad = files.path().join("huge.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 200 << 20);
+    let rv = Scratch::new("wads-gone-rv");
+    let (_serve, port) = serve(rv.path(), &[]);
+    let h = Scratch::new("wads-gone-host");
+    let (mut host, link) = host(port, h.path(), &pwad, 100);
+    let j = Scratch::new("wads-gone-join");
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(rtc_peer(j.path(), 54, 100, "join"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&j.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    // The download has begun once its temporary file is there: then the host goes.
+    let started = Instant::now();
+    while !cache_listing(j.path())
+        .iter()
+        .any(|f| f.starts_with(".partial-"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no download started: {}",
+            read_log(&j.path().join("err"))
+        );
+        assert!(
+            join.0.try_wait().unwrap().is_none(),
+            "{}",
+            read_log(&j.path().join("err"))
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = host.0.kill();
+    let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
+    let err = read_log(&j.path().join("err"));
+    assert!(!st.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("huge.wad") && err.contains("nothing kept"),
+        "{err}"
+    );
+    assert!(
+        cache_listing(j.path()).is_empty(),
+        "{:?}",
+        cache_listing(j.path())
+    );
+}
