@@ -8,8 +8,8 @@
 
 use crate::game::{GameSettings, ServerRole};
 use crate::internet::{
-    host_hub, iwad_for_room_preferring, join_client, rtc_options_with, runtime, session_config,
-    InternetHost,
+    host_hub_sharing, iwad_for_room_preferring, join_client_fetching, rtc_options_with, runtime,
+    session_config, session_config_sharing, InternetHost,
 };
 use crate::launch::Hosted;
 use crate::launch::Launched;
@@ -17,6 +17,8 @@ use crate::netplay::{
     CodeExchange, HostOptions, InternetOptions, ManualSide, NetGameRequest, NetplayError,
 };
 use crate::netview::NetView;
+use crate::wadcache::{WadCache, DEFAULT_DOWNLOAD_CAP};
+use crate::wadshare::{own_files, Fetching, DEFAULT_SEND_CAP};
 use doomlink_kernel::Kernel;
 use doomlink_net::identity::Identity;
 use doomlink_net::online::{HostOptions as RoomOptions, JoinOptions};
@@ -87,7 +89,14 @@ impl InternetNetplay {
             )
         })?;
         let rt = runtime().map_err(failed)?;
-        let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
+        // Joiners who lack the game's PWADs (or its free IWAD) are sent them.
+        let (cfg, files) = session_config_sharing(
+            &request.player_name,
+            &request.game.iwad,
+            &request.game.pwads,
+            DEFAULT_SEND_CAP,
+        )
+        .map_err(failed)?;
         let data_dir = &request.game.data_dir;
         std::fs::create_dir_all(data_dir).map_err(|e| {
             NetplayError::Failed(format!("cannot create {}: {e}", data_dir.display()))
@@ -101,7 +110,7 @@ impl InternetNetplay {
         room_opts.players = options.game.players.unwrap_or(0);
         room_opts.iwad = Some((cfg.wads.iwad, crate::iwad::file_name(&request.game.iwad)));
         let (host, _sink, invite) = rt
-            .block_on(host_hub(room_opts, cfg))
+            .block_on(host_hub_sharing(room_opts, cfg, files))
             .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
         let link = invite.to_doomlink_url();
         // On stdout too, on a line of its own as `doomlink host --internet` prints it: for a
@@ -133,8 +142,19 @@ impl InternetNetplay {
         let tls = request.internet.trust();
         request.game.iwad =
             iwad_for_room_preferring(&rt, &invite, &tls, &request.game.iwad).map_err(failed)?;
-        let request = &request;
-        let cfg = session_config(&request.player_name, &request.game.iwad).map_err(failed)?;
+        let (cfg, _) = session_config_sharing(
+            &request.player_name,
+            &request.game.iwad,
+            &request.game.pwads,
+            0,
+        )
+        .map_err(failed)?;
+        // What the host plays and this computer lacks comes from the host, into the cache.
+        let fetching = Fetching {
+            cache: WadCache::open(&request.game.data_dir).map_err(failed)?,
+            cap: DEFAULT_DOWNLOAD_CAP,
+            own: own_files(&request.game.iwad, &request.game.pwads).map_err(failed)?,
+        };
         let mut rtc = self.rtc(&request.internet);
         rtc.connect_timeout = JOIN_CONNECT_TIMEOUT;
         let opts = JoinOptions {
@@ -143,10 +163,17 @@ impl InternetNetplay {
             tls: request.internet.trust(),
         };
         let (host, _sink, hub) = rt
-            .block_on(join_client(&invite, opts, cfg))
+            .block_on(join_client_fetching(&invite, opts, cfg, Some(fetching)))
             .map_err(|e| NetplayError::Failed(format!("cannot join {}: {e}", invite.rendezvous)))?;
+        let here = host.files_here();
+        if here.listed {
+            request.game.pwads = here.pwads;
+            if let Some(iwad) = here.iwad {
+                request.game.iwad = iwad;
+            }
+        }
         let args = vec!["-connect".to_string(), format!("{hub}:{GAME_PORT}")];
-        let (guest, kernel) = start_guest(&host, request, args)?;
+        let (guest, kernel) = start_guest(&host, &request, args)?;
         let net: Arc<dyn NetView> = host.clone();
         Ok(Launched {
             guest,
