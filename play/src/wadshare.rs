@@ -150,6 +150,8 @@ pub struct FilesHere {
     pub pwads: Vec<PathBuf>,
     /// The names of the files downloaded for this join (empty when the cache had them all).
     pub downloaded: Vec<String>,
+    /// From the first request to the last byte checked and stored.
+    pub download_time: Duration,
 }
 
 /// What a joiner does with the host's list: for each file, where it is here (the joiner's
@@ -212,6 +214,7 @@ pub struct Exchange {
     current: Option<(usize, Download)>,
     here: FilesHere,
     last_progress: Instant,
+    fetch_started: Option<Instant>,
     /// Bytes received for this join, and the total to fetch: for the progress line.
     pub received: u64,
     pub to_fetch: u64,
@@ -227,6 +230,7 @@ impl Exchange {
             current: None,
             here: FilesHere::default(),
             last_progress: Instant::now(),
+            fetch_started: None,
             received: 0,
             to_fetch: 0,
         }
@@ -328,12 +332,14 @@ impl Exchange {
             // Stays a Fetch until it is done (then Cached): `next` runs only between fetches.
             self.current = Some((i, dl));
             self.last_progress = Instant::now();
+            self.fetch_started.get_or_insert_with(Instant::now);
             node.with_session(|s, now| s.fetch_file(now, hash))?;
             return Ok(());
         }
         let mut here = FilesHere {
             listed: true,
             downloaded: std::mem::take(&mut self.here.downloaded),
+            download_time: self.fetch_started.map_or(Duration::ZERO, |t| t.elapsed()),
             ..FilesHere::default()
         };
         for (e, s) in self.list.iter().zip(&self.steps) {

@@ -18,8 +18,9 @@ use crate::relay::wire::{FileData, FileRequest, WadEntry, WadHash, WadSet, MAX_F
 pub use crate::relay::wire::MAX_FILE_REQUEST;
 
 /// Requests a client keeps outstanding on its link, so bytes keep flowing while the next
-/// request travels; the most a hub holds for one link.
-pub const REQUESTS_IN_FLIGHT: usize = 2;
+/// request travels; the most a hub holds for one link (2 MiB). With 2 instead, a 20 MiB file
+/// over WebRTC on loopback took 1.5 s (median of 5) instead of 0.53 s (`wad_transfer` bench).
+pub const REQUESTS_IN_FLIGHT: usize = 8;
 
 /// The hub's side of one waiting joiner: it was sent the file list; the ranges it asked for
 /// that are not yet sent in full (file, next offset to send, end).

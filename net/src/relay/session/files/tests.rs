@@ -17,9 +17,9 @@ fn game_wads() -> WadSet {
     }
 }
 
-/// The PWAD's bytes: longer than two requests, so the window moves.
+/// The PWAD's bytes: longer than a window of requests, so the window moves.
 fn pwad_bytes() -> Vec<u8> {
-    (0..(2 * MAX_FILE_REQUEST as usize + 5000))
+    (0..((REQUESTS_IN_FLIGHT + 1) * MAX_FILE_REQUEST as usize + 5000))
         .map(|i| (i * 7 % 251) as u8)
         .collect()
 }
