@@ -210,18 +210,24 @@ impl PageSession {
                     set("text", text.into());
                 }
                 Event::HostWads(list) => {
-                    // The page cannot fetch a host's files yet: it says which ones, and stops.
-                    let names: Vec<String> = list
+                    // The page cannot fetch a host's files yet: it says which it lacks, and
+                    // stops. Another IWAD is the player's to choose, as when a host refuses it.
+                    let own = self.session.config().wads.iwad;
+                    let pwads: Vec<String> = list
                         .iter()
                         .filter(|e| !e.iwad)
                         .map(|e| format!("{} ({} bytes)", e.name, e.size))
                         .collect();
+                    let why = if pwads.is_empty() || list.iter().any(|e| e.iwad && e.hash != own) {
+                        bye_text(ByeReason::WadMismatch)
+                    } else {
+                        format!(
+                            "the host plays files this page does not have ({}); join from the \
+                             doomlink app, which fetches them",
+                            pwads.join(", ")
+                        )
+                    };
                     set("kind", "closed".into());
-                    let why = format!(
-                        "the host plays files this page does not have ({}); join from the \
-                         doomlink app, which fetches them",
-                        names.join(", ")
-                    );
                     set("why", why.into());
                 }
                 // A client that fetches nothing is never sent bytes, nor asked for them.
