@@ -215,9 +215,6 @@ pub struct Exchange {
     here: FilesHere,
     last_progress: Instant,
     fetch_started: Option<Instant>,
-    /// Bytes received for this join, and the total to fetch: for the progress line.
-    pub received: u64,
-    pub to_fetch: u64,
 }
 
 impl Exchange {
@@ -231,8 +228,6 @@ impl Exchange {
             here: FilesHere::default(),
             last_progress: Instant::now(),
             fetch_started: None,
-            received: 0,
-            to_fetch: 0,
         }
     }
 
@@ -278,14 +273,6 @@ impl Exchange {
                 };
                 self.steps = plan(list, f)?;
                 self.list = list.clone();
-                self.to_fetch = self
-                    .steps
-                    .iter()
-                    .map(|s| match s {
-                        Step::Fetch(e) => e.size,
-                        _ => 0,
-                    })
-                    .sum();
                 self.next(node)
             }
             Event::FileData { offset, data, .. } => {
@@ -293,7 +280,6 @@ impl Exchange {
                     bail!("the host sent file bytes nobody asked for");
                 };
                 dl.write(*offset, data)?;
-                self.received += data.len() as u64;
                 self.last_progress = Instant::now();
                 Ok(())
             }
