@@ -252,12 +252,17 @@ fn doom_config(g: &GameArgs, args: Vec<String>) -> Result<guest::DoomConfig> {
     ))
 }
 
+/// The data directory: `--data-dir`, or the platform's.
+fn data_dir(g: &GameArgs) -> PathBuf {
+    g.data_dir.clone().unwrap_or_else(guest::default_data_dir)
+}
+
 /// [`doom_config`] with an IWAD chosen another way (the one a room plays).
 fn doom_config_with(g: &GameArgs, args: Vec<String>, iwad: PathBuf) -> guest::DoomConfig {
     guest::DoomConfig {
         iwad,
         pwads: g.files.clone(),
-        data_dir: g.data_dir.clone().unwrap_or_else(guest::default_data_dir),
+        data_dir: data_dir(g),
         video: false,
         audio_rate: None,
         tics: g.tics,
@@ -603,6 +608,17 @@ fn host(a: HostArgs) -> Result<i32> {
         let net: Arc<dyn NetView> = host.clone();
         return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
     }
+    // Joiners who lack the game's files get them on the game's port number (TCP); without the
+    // service the game is still hosted (joiners then need the files already).
+    let files_at = SocketAddr::from((a.lan_args.lan_bind, a.port));
+    let _files = doomlink_play::lanfiles::serve_lan_files(
+        files_at,
+        &cfg.iwad,
+        &cfg.pwads,
+        doomlink_play::wadshare::DEFAULT_SEND_CAP,
+    )
+    .map_err(|e| eprintln!("doomlink: {e:#}; joiners must have the game's files"))
+    .ok();
     let (host, sink) = lan_host(&a.lan_args, &a.name, true)?;
     let net: Arc<dyn NetView> = host.clone();
     play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
@@ -725,12 +741,40 @@ fn join(a: JoinArgs) -> Result<i32> {
         .ok()
         .and_then(|mut it| it.find(|s| s.is_ipv4()))
         .with_context(|| format!("not an address: {:?} (want ADDRESS[:PORT])", a.target))?;
+    // A doomlink host says what it plays and sends what this computer lacks; a native one
+    // says nothing, and the game is played with this computer's files.
+    let own_iwad = iwad::resolve_iwad(a.game.iwad.as_deref());
+    let fetching = doomlink_play::wadshare::Fetching {
+        own: match &own_iwad {
+            Ok(iwad) => doomlink_play::wadshare::own_files(iwad, &a.game.files)?,
+            Err(_) => doomlink_play::wadshare::own_files_of(&a.game.files)?,
+        },
+        cache: doomlink_play::wadcache::WadCache::open(&data_dir(&a.game)).with_context(|| {
+            format!(
+                "cannot make the WAD cache in {}",
+                data_dir(&a.game).display()
+            )
+        })?,
+        cap: a.max_download.saturating_mul(1 << 20),
+    };
+    let here = doomlink_play::lanfiles::fetch_lan_files(real, &fetching)?;
     let (host, sink) = lan_host(&a.lan_args, &a.name, false)?;
     let server = host.bridge.map_remote(real)?;
     let mut args = vec!["-connect".to_string(), server.to_string()];
     args.extend(name_args(&a.name));
     args.extend(a.game.doom_args.iter().cloned());
-    let cfg = doom_config(&a.game, args)?;
+    let cfg = match here {
+        Some(here) => {
+            for name in &here.downloaded {
+                eprintln!("doomlink: downloaded {name} from the host");
+            }
+            guest::DoomConfig {
+                pwads: here.pwads,
+                ..doom_config_with(&a.game, args, here.iwad.context("the host listed no IWAD")?)
+            }
+        }
+        None => doom_config_with(&a.game, args, own_iwad?),
+    };
     let net: Arc<dyn NetView> = host.clone();
     play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
 }

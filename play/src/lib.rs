@@ -8,6 +8,8 @@
 //!   tracing subscriber every command installs (`RUST_LOG`)
 //! - `netview`: what a netgame shows of its network (peers, paths, chat); `sink`: datagrams
 //!   from a transport into the kernel
+//! - `wadshare`, `wadcache`, `lanfiles`: a game's files for joiners who lack them (the policy,
+//!   the joiner's cache, the LAN service)
 //! - `internet`: the kernel's HostIO on a WebRTC session (rendezvous rooms, invite links,
 //!   manual codes)
 //! - `netplay`: network play behind one interface ([`netplay::Netplay`]), and its LAN and
@@ -23,6 +25,7 @@ pub mod game;
 pub mod guest;
 pub mod internet;
 pub mod iwad;
+pub mod lanfiles;
 pub mod launch;
 pub mod log;
 pub mod netplay;

@@ -101,6 +101,19 @@ fn shareable_name(p: &Path) -> String {
 }
 
 impl HostFiles {
+    /// Reads `buf.len()` bytes of the offered file `hash` from `offset`.
+    pub fn read_at(&self, hash: &WadHash, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let path = self.by_hash.get(hash).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "a file the host does not send",
+            )
+        })?;
+        let mut f = std::fs::File::open(path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
+    }
+
     /// Answers a joiner's request ([`Event::FileWanted`]) from disk. A file that cannot be read
     /// any more is logged; the joiner's download then stalls and fails with its own message.
     pub fn serve(&self, node: &WebRtcNode, link: LinkId, hash: WadHash, offset: u64, len: u32) {
@@ -108,10 +121,8 @@ impl HostFiles {
             return;
         };
         let read = || -> std::io::Result<Vec<u8>> {
-            let mut f = std::fs::File::open(path)?;
-            f.seek(SeekFrom::Start(offset))?;
             let mut buf = vec![0; len as usize];
-            f.read_exact(&mut buf)?;
+            self.read_at(&hash, offset, &mut buf)?;
             Ok(buf)
         };
         match read() {
@@ -152,6 +163,31 @@ pub struct FilesHere {
     pub downloaded: Vec<String>,
     /// From the first request to the last byte checked and stored.
     pub download_time: Duration,
+}
+
+impl FilesHere {
+    /// The game's files once every step of the host's `list` is [`Step::Here`].
+    pub fn from_steps(
+        list: &[WadEntry],
+        steps: &[Step],
+        downloaded: Vec<String>,
+        download_time: Duration,
+    ) -> FilesHere {
+        let mut here = FilesHere {
+            listed: true,
+            downloaded,
+            download_time,
+            ..FilesHere::default()
+        };
+        for (e, s) in list.iter().zip(steps) {
+            match (e.iwad, s) {
+                (true, Step::Here(p)) => here.iwad = Some(p.clone()),
+                (false, Step::Here(p)) => here.pwads.push(p.clone()),
+                _ => {}
+            }
+        }
+        here
+    }
 }
 
 /// What a joiner does with the host's list: for each file, where it is here (the joiner's
@@ -322,20 +358,12 @@ impl Exchange {
             node.with_session(|s, now| s.fetch_file(now, hash))?;
             return Ok(());
         }
-        let mut here = FilesHere {
-            listed: true,
-            downloaded: std::mem::take(&mut self.here.downloaded),
-            download_time: self.fetch_started.map_or(Duration::ZERO, |t| t.elapsed()),
-            ..FilesHere::default()
-        };
-        for (e, s) in self.list.iter().zip(&self.steps) {
-            match (e.iwad, s) {
-                (true, Step::Here(p)) => here.iwad = Some(p.clone()),
-                (false, Step::Here(p)) => here.pwads.push(p.clone()),
-                _ => {}
-            }
-        }
-        self.here = here;
+        self.here = FilesHere::from_steps(
+            &self.list,
+            &self.steps,
+            std::mem::take(&mut self.here.downloaded),
+            self.fetch_started.map_or(Duration::ZERO, |t| t.elapsed()),
+        );
         let wads = WadSet {
             iwad: self
                 .list
@@ -356,8 +384,15 @@ impl Exchange {
 
 /// A joiner's own files by hash (its IWAD and the PWADs it was given), for [`Exchange::new`].
 pub fn own_files(iwad: &Path, pwads: &[PathBuf]) -> Result<HashMap<WadHash, PathBuf>> {
-    std::iter::once(iwad)
-        .chain(pwads.iter().map(|p| p.as_path()))
+    let mut own = own_files_of(pwads)?;
+    own.extend(own_files_of(&[iwad.to_path_buf()])?);
+    Ok(own)
+}
+
+/// [`own_files`] for a joiner without an IWAD of its own (a host may send a free one).
+pub fn own_files_of(files: &[PathBuf]) -> Result<HashMap<WadHash, PathBuf>> {
+    files
+        .iter()
         .map(|p| {
             let h = sha256_file(p).with_context(|| format!("{}: cannot read it", p.display()))?;
             Ok((h, p.to_path_buf()))

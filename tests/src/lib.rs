@@ -285,7 +285,10 @@ pub fn free_server_port() -> u16 {
     let base = 20000 + (std::process::id() % 500) * 40;
     loop {
         let p = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 19000) as u16;
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+        // A LAN host serves its files on the same number over TCP.
+        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        {
             return p;
         }
     }

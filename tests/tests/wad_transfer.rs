@@ -1,9 +1,11 @@
-//! WADs travel with an Internet game, through the real binary on 127.0.0.1: a host plays a
+//! WADs travel with a game, through the real binary on 127.0.0.1: a host plays a
 //! PWAD the test makes (Freedoom's E1M1 without its monsters, padded past several requests),
 //! a joiner without it downloads it from the host before it is welcomed, keeps it in its data
 //! dir's cache by hash, and both play the game with equal demos; the same joiner's next join
 //! downloads nothing. A file over the joiner's cap is refused with one line before a byte
 //! moves, and a host that goes away mid-download leaves one line and nothing in the cache.
+//! Over WebRTC (an invite link at a rendezvous) and over the LAN (the host's file service on
+//! its game's port number).
 
 use doomlink_e2e::pwad::write_changed_e1m1;
 use doomlink_e2e::*;
@@ -203,4 +205,142 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
         "{:?}",
         cache_listing(j.path())
     );
+}
+
+/// One LAN game on a fresh port: a host with `pwad`, the joiner with data dir `join_dir` plays
+/// `tics` with it. Returns the joiner's stderr.
+fn play_one_lan_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
+    let port = free_server_port();
+    let h = Scratch::new(&format!("wads-lan-host-{tag}"));
+    let mut host = KillOnDrop(
+        Command::new(doomlink())
+            .args(["host", "--lan", "--port", &port.to_string()])
+            .args(["--players", "2", "--deathmatch", "--warp", "1", "1"])
+            .arg("--file")
+            .arg(pwad)
+            .args(peer_args(
+                Bind::Lan("127.0.0.1"),
+                h.path(),
+                61,
+                tics,
+                "host",
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&h.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    // The joiner asks for the host's files as it starts: wait until the service is up.
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the host serves no files: {}",
+            read_log(&h.path().join("err"))
+        );
+        assert!(
+            host.0.try_wait().unwrap().is_none(),
+            "{}",
+            read_log(&h.path().join("err"))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let err_log = join_dir.join(format!("{tag}.err"));
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &format!("127.0.0.1:{port}")])
+            .args(peer_args(Bind::Lan("127.0.0.1"), join_dir, 62, tics, tag))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&err_log))
+            .spawn()
+            .unwrap(),
+    );
+    let limit = game_limit(tics);
+    wait_success(&mut join.0, limit, "the joiner", &err_log);
+    let rest = limit.saturating_sub(started.elapsed());
+    wait_success(&mut host.0, rest, "the host", &h.path().join("err"));
+    assert_demos_equal(
+        &[
+            h.path().join("host.lmp"),
+            join_dir.join(format!("{tag}.lmp")),
+        ],
+        2,
+        tics,
+    );
+    read_log(&err_log)
+}
+
+#[test]
+fn a_lan_joiner_downloads_the_hosts_pwad_once_and_plays_it() {
+    let files = Scratch::new("wads-lan-files");
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 1 << 20);
+    let j = Scratch::new("wads-lan-join");
+
+    let err = play_one_lan_game(&pwad, j.path(), test_tics(), "first");
+    assert!(
+        err.contains("downloaded nomonsters-e1m1.wad from the host"),
+        "{err}"
+    );
+    let want = format!("{}/nomonsters-e1m1.wad", sha256_hex(&pwad));
+    assert_eq!(cache_listing(j.path()), vec![want.clone()]);
+
+    let err = play_one_lan_game(&pwad, j.path(), 300, "second");
+    assert!(!err.contains("downloaded"), "{err}");
+    assert_eq!(cache_listing(j.path()), vec![want]);
+}
+
+#[test]
+fn a_lan_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
+    let files = Scratch::new("wads-lan-cap-files");
+    let pwad = files.path().join("big.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 3 << 20);
+    let port = free_server_port();
+    let h = Scratch::new("wads-lan-cap-host");
+    let mut host = KillOnDrop(
+        Command::new(doomlink())
+            .args([
+                "host",
+                "--lan",
+                "--port",
+                &port.to_string(),
+                "--players",
+                "2",
+            ])
+            .arg("--file")
+            .arg(&pwad)
+            .args(peer_args(Bind::Lan("127.0.0.1"), h.path(), 63, 100, "host"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&h.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the host serves no files"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let j = Scratch::new("wads-lan-cap-join");
+    let out = run_with_deadline(
+        Command::new(doomlink())
+            .args(["join", &format!("127.0.0.1:{port}"), "--max-download", "2"])
+            .args(peer_args(Bind::Lan("127.0.0.1"), j.path(), 64, 100, "join")),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let size = std::fs::metadata(&pwad).unwrap().len();
+    assert!(
+        err.contains(&format!("big.wad ({size} bytes), over the 2097152 bytes")),
+        "{err}"
+    );
+    assert!(cache_listing(j.path()).is_empty());
+    assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
 }

@@ -18,7 +18,11 @@
 //! never the game's), the guest's unicast traffic tells the side state who its peers are (and
 //! the bytes each sent, which bound what the side protocol may send it), and a timer thread
 //! sends the pings that are due.
+//!
+//! [`files`] is the game's files for joiners who lack them: TCP on the game's port number, beside
+//! the bridge, not through it.
 
+pub mod files;
 pub mod nat;
 pub mod query;
 pub mod side;

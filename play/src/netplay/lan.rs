@@ -147,6 +147,7 @@ impl LanNetplay {
         request: &crate::netplay::NetGameRequest,
         args: Vec<String>,
         server: Option<std::net::SocketAddr>,
+        files: Option<doomlink_net::lan::files::FileServer>,
     ) -> Result<crate::launch::Launched, crate::netplay::NetplayError> {
         use crate::netplay::NetplayError::Failed;
         let sink = KernelSink::new();
@@ -175,7 +176,7 @@ impl LanNetplay {
             start_net_guest(host.clone(), &sink, request, args).map_err(Failed)?;
         Ok(crate::launch::Launched {
             guest,
-            keep_alive: Some(Box::new(kernel)),
+            keep_alive: Some(Box::new((kernel, files))),
             net: Some(host),
         })
     }
@@ -193,7 +194,17 @@ impl LanNetplay {
         std::net::UdpSocket::bind((self.bind_ip, options.port))
             .map_err(|e| Failed(format!("cannot host on UDP port {}: {e}", options.port)))?;
         let args = options.server_args(options.port, &request.player_name);
-        self.start(request, args, None)
+        // Joiners who lack the game's files get them on the game's port number (TCP);
+        // without the service the game is still hosted (joiners then need the files already).
+        let files = crate::lanfiles::serve_lan_files(
+            std::net::SocketAddr::from((self.bind_ip, options.port)),
+            &request.game.iwad,
+            &request.game.pwads,
+            crate::wadshare::DEFAULT_SEND_CAP,
+        )
+        .map_err(|e| eprintln!("doomlink: {e:#}; joiners must have the game's files"))
+        .ok();
+        self.start(request, args, None, files)
     }
 
     pub fn join(
@@ -213,7 +224,24 @@ impl LanNetplay {
             .ok()
             .and_then(|mut it| it.find(|s| s.is_ipv4()))
             .ok_or_else(|| Failed(format!("cannot find {address}")))?;
-        self.start(request, Vec::new(), Some(real))
+        // A doomlink host says what it plays and sends what this computer lacks; a native
+        // one says nothing, and the game is played with this computer's files.
+        let failed = |e: anyhow::Error| Failed(format!("{e:#}"));
+        let fetching = crate::wadshare::Fetching {
+            cache: crate::wadcache::WadCache::open(&request.game.data_dir)
+                .map_err(|e| Failed(format!("cannot make the WAD cache: {e}")))?,
+            cap: crate::wadcache::DEFAULT_DOWNLOAD_CAP,
+            own: crate::wadshare::own_files(&request.game.iwad, &request.game.pwads)
+                .map_err(failed)?,
+        };
+        let mut request = request.clone();
+        if let Some(here) = crate::lanfiles::fetch_lan_files(real, &fetching).map_err(failed)? {
+            request.game.pwads = here.pwads;
+            if let Some(iwad) = here.iwad {
+                request.game.iwad = iwad;
+            }
+        }
+        self.start(&request, Vec::new(), Some(real), None)
     }
 
     pub fn lan_games(&self) -> Result<Vec<crate::netplay::LanGame>, crate::netplay::NetplayError> {
