@@ -600,7 +600,7 @@ fn host(a: HostArgs) -> Result<i32> {
             &a.rtc.stun,
             a.rtc.trust(),
             a.players.unwrap_or(0),
-            &iwad::file_name(&cfg.iwad),
+            Some(&settings),
             files,
         )?;
         // The link on a line of its own, for people and scripts to pick up.
@@ -665,29 +665,47 @@ fn join(a: JoinArgs) -> Result<i32> {
             None
         };
         let rt = internet::runtime()?;
-        let iwad = match &invite {
-            // The room says what it plays: the IWAD that matches, or why none does, now.
-            Some(invite) => {
-                let tls = a.rtc.trust();
-                internet::iwad_for_room(&rt, invite, &tls, a.game.iwad.as_deref())?
-            }
-            None => iwad::resolve_iwad(a.game.iwad.as_deref())?,
+        let cache =
+            doomlink_play::wadcache::WadCache::open(&data_dir(&a.game)).with_context(|| {
+                format!(
+                    "cannot make the WAD cache in {}",
+                    data_dir(&a.game).display()
+                )
+            })?;
+        // The room says what it plays and who is in it: the IWAD that matches, or why none
+        // does, now; then what this computer has and will download, or why the join cannot work.
+        let (game, room) = match &invite {
+            Some(invite) => doomlink_play::roomgame::peek_everything(&rt, invite, &a.rtc.trust()),
+            None => Default::default(),
         };
-        let cfg0 = doom_config_with(&a.game, Vec::new(), iwad);
+        let given = a.game.iwad.as_deref();
+        let cap = a.max_download.saturating_mul(1 << 20);
+        // None: this computer lacks the room's IWAD, a free one the host sends.
+        let iwad = doomlink_play::roomgame::iwad_for_game(&game, given, Some(&cache), cap)?;
+        let cfg0 = doom_config_with(&a.game, Vec::new(), iwad.clone().unwrap_or_default());
+        let name = a.name.as_deref().unwrap_or("player");
         // Its own PWADs count too: a host that plays them does not send them again.
-        let (session, _) = internet::session_config_sharing(
-            a.name.as_deref().unwrap_or("player"),
-            &cfg0.iwad,
-            &cfg0.pwads,
-            0,
-        )?;
-        let fetching = doomlink_play::wadshare::Fetching {
-            own: doomlink_play::wadshare::own_files(&cfg0.iwad, &cfg0.pwads)?,
-            cache: doomlink_play::wadcache::WadCache::open(&cfg0.data_dir).with_context(|| {
-                format!("cannot make the WAD cache in {}", cfg0.data_dir.display())
-            })?,
-            cap: a.max_download.saturating_mul(1 << 20),
+        let (session, own) = match &iwad {
+            Some(iwad) => (
+                internet::session_config_sharing(name, iwad, &cfg0.pwads, 0)?.0,
+                doomlink_play::wadshare::own_files(iwad, &cfg0.pwads)?,
+            ),
+            None => (
+                internet::session_config_without_iwad(name, &cfg0.pwads)?,
+                doomlink_play::wadshare::own_files_of(&cfg0.pwads)?,
+            ),
         };
+        let fetching = doomlink_play::wadshare::Fetching { own, cache, cap };
+        if invite.is_some() {
+            let preview = doomlink_play::roomgame::JoinPreview::new(&game, room, given, &fetching);
+            if let Some(why) = preview.blocker() {
+                bail!("{why}");
+            }
+            // On stdout: what the command found (stderr keeps progress and the one-line errors).
+            for line in preview.lines() {
+                println!("{line}");
+            }
+        }
         let (host, sink, hub) = match invite {
             Some(invite) => internet::join_with(
                 &rt,
@@ -728,6 +746,9 @@ fn join(a: JoinArgs) -> Result<i32> {
             },
             false => guest::DoomConfig { args, ..cfg0 },
         };
+        if cfg.iwad.as_os_str().is_empty() {
+            bail!("the host listed no IWAD, and this computer has none to play with");
+        }
         let net: Arc<dyn NetView> = host.clone();
         return play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net));
     }

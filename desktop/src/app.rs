@@ -248,7 +248,7 @@ impl DoomlinkApp {
             .internet()
             .map(|i| i.trust())
             .unwrap_or_default();
-        match self.home.offer_join(text, trust) {
+        match self.home.offer_join(text, trust, &self.data_dir) {
             Ok(Some(action)) => self.home_action(ctx, action),
             Ok(None) => {}
             Err(e) => eprintln!("doomlink: {e}"),

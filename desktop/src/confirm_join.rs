@@ -6,15 +6,18 @@
 //!
 //! What is shown comes from the link itself, which the parser has checked (the rendezvous is a
 //! host name or address and a port, the room id is `[A-Za-z0-9_-]`), and the host's name, its
-//! players' names and the IWAD it plays (with whether this computer has it), which the
-//! rendezvous gives to whoever holds the link's secret (stripped of control and bidi characters
-//! on arrival). Asking changes nothing at the rendezvous; the host hears nothing.
+//! players' names and what it plays (the IWAD, the PWADs with sizes, mode, map, skill; for each
+//! file, whether this computer has it or will download it), which the rendezvous gives to
+//! whoever holds the link's secret (stripped of control and bidi characters on arrival). A join
+//! that cannot work (a file neither here nor to be had, the room full) says why and offers no
+//! Join. Asking changes nothing at the rendezvous; the host hears nothing.
 
-use doomlink_play::internet::RoomIwad;
 use doomlink_play::net::online::RoomPeek;
 use doomlink_play::net::signaling::invite::InviteLink;
 use doomlink_play::net::tls_client::ClientTls;
+use doomlink_play::roomgame::{FileHere, JoinPreview, PreviewFile};
 use eframe::egui::{self, RichText};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,12 +35,14 @@ pub struct OutsideInvite {
     /// The start of the host's certificate fingerprint (the link's `fp`).
     host_key: String,
     expires: Option<u64>,
+    /// Where downloaded WADs are kept (what is there counts as here).
+    data_dir: PathBuf,
 }
 
 enum HostName {
     Asking,
     /// The room, and what it plays if it says.
-    Known(RoomPeek, Option<RoomIwad>),
+    Known(RoomPeek, Box<JoinPreview>),
     /// The rendezvous did not answer (why is on stderr).
     Unknown,
 }
@@ -52,7 +57,7 @@ pub enum Answer {
 impl OutsideInvite {
     /// The question for `text` if it is a valid invite link; `None` for anything else (an
     /// address or an offer code is joined or refused as typed).
-    pub fn from_text(text: &str, trust: ClientTls) -> Option<OutsideInvite> {
+    pub fn from_text(text: &str, trust: ClientTls, data_dir: PathBuf) -> Option<OutsideInvite> {
         let link = InviteLink::parse(text.trim()).ok()?;
         let fp = link.fingerprint.to_base64url();
         Some(OutsideInvite {
@@ -64,6 +69,7 @@ impl OutsideInvite {
             room: link.room,
             host_key: fp.chars().take(16).collect(),
             expires: link.expires,
+            data_dir,
         })
     }
 
@@ -78,39 +84,46 @@ impl OutsideInvite {
         if std::mem::replace(&mut self.asked, true) {
             return;
         }
-        let (link, trust, host, ctx, summary) = (
+        let (link, trust, host, ctx, summary, data_dir) = (
             self.link.clone(),
             self.trust.clone(),
             self.host.clone(),
             ctx.clone(),
             self.summary(),
+            self.data_dir.clone(),
         );
         let _ = std::thread::Builder::new()
             .name("doomlink-peek".into())
             .spawn(move || {
-                let answer = match doomlink_play::internet::peek(&link, &trust) {
-                    Ok(room) => {
-                        eprintln!(
-                            "doomlink: {summary} is hosted by {:?}; players: {:?} of {}",
-                            room.host, room.players, room.expected
-                        );
-                        let game = doomlink_play::internet::peek_iwad(&link, &trust)
-                            .unwrap_or_else(|e| {
-                                eprintln!("doomlink: what {summary} plays: {e:#}");
-                                None
-                            });
-                        if let Some(g) = &game {
-                            match &g.here {
-                                Ok(p) => eprintln!(
-                                    "doomlink: {summary} plays {}; here: {}",
-                                    g.described,
-                                    p.display()
-                                ),
-                                Err(why) => eprintln!("doomlink: {summary}: {why}"),
-                            }
-                        }
-                        HostName::Known(room, game)
+                let peeked = match doomlink_play::wadcache::WadCache::open(&data_dir) {
+                    Ok(cache) => {
+                        let f = doomlink_play::wadshare::Fetching {
+                            cache,
+                            cap: doomlink_play::wadcache::DEFAULT_DOWNLOAD_CAP,
+                            own: Default::default(),
+                        };
+                        doomlink_play::internet::peek_join(&link, &trust, &f)
+                            .map_err(|e| format!("{e:#}"))
                     }
+                    Err(e) => Err(format!("the WAD cache in {}: {e}", data_dir.display())),
+                };
+                let answer = match peeked {
+                    Ok(preview) => match preview.room.clone() {
+                        Some(room) => {
+                            eprintln!(
+                                "doomlink: {summary} is hosted by {:?}; players: {:?} of {}",
+                                room.host, room.players, room.expected
+                            );
+                            for line in preview.lines() {
+                                eprintln!("doomlink: {summary}: {line}");
+                            }
+                            HostName::Known(room, Box::new(preview))
+                        }
+                        None => {
+                            eprintln!("doomlink: who hosts {summary}: the rendezvous did not say");
+                            HostName::Unknown
+                        }
+                    },
                     Err(e) => {
                         eprintln!("doomlink: who hosts {summary}: {e:#}");
                         HostName::Unknown
@@ -124,6 +137,7 @@ impl OutsideInvite {
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Answer> {
         self.ask_who(ui.ctx());
         let mut answer = None;
+        let mut blocked = None;
         egui::Frame::group(ui.style())
             .inner_margin(14.0)
             .show(ui, |ui| {
@@ -149,23 +163,36 @@ impl OutsideInvite {
                             ),
                         };
                         ui.end_row();
-                        if let HostName::Known(room, game) = &*asked {
+                        if let HostName::Known(room, preview) = &*asked {
                             ui.label("Players");
                             ui.label(players_line(room));
                             ui.end_row();
-                            if let Some(g) = game {
-                                ui.label("Game");
-                                ui.label(&g.described);
-                                ui.end_row();
-                                ui.label("Here");
-                                match &g.here {
-                                    Ok(p) => ui.label(format!("found: {}", p.display())),
-                                    Err(why) => {
-                                        ui.label(RichText::new(why).color(egui::Color32::LIGHT_RED))
-                                    }
-                                };
+                            if let Some(iwad) = &preview.iwad {
+                                ui.label("IWAD");
+                                file_cell(ui, iwad);
                                 ui.end_row();
                             }
+                            for (i, pwad) in preview.pwads.iter().enumerate() {
+                                ui.label(if i == 0 { "PWADs" } else { "" });
+                                file_cell(ui, pwad);
+                                ui.end_row();
+                            }
+                            if !preview.settings.is_empty() {
+                                ui.label("Game");
+                                ui.label(&preview.settings);
+                                ui.end_row();
+                            }
+                            let (n, bytes) = preview.to_download();
+                            if n > 0 {
+                                ui.label("Download");
+                                ui.label(format!(
+                                    "{n} file{} from the host, {}, kept for next time",
+                                    if n == 1 { "" } else { "s" },
+                                    doomlink_play::roomgame::size_text(bytes)
+                                ));
+                                ui.end_row();
+                            }
+                            blocked = preview.blocker();
                         }
                         drop(asked);
                         ui.label("Rendezvous");
@@ -184,8 +211,18 @@ impl OutsideInvite {
                         }
                     });
                 ui.add_space(8.0);
+                if let Some(why) = &blocked {
+                    ui.label(
+                        RichText::new(format!("Cannot join: {why}"))
+                            .color(egui::Color32::LIGHT_RED),
+                    );
+                }
                 ui.horizontal(|ui| {
-                    if ui.button(RichText::new("Join").strong()).clicked() {
+                    let join = ui.add_enabled(
+                        blocked.is_none(),
+                        egui::Button::new(RichText::new("Join").strong()),
+                    );
+                    if join.clicked() {
                         answer = Some(Answer::Join);
                     }
                     if ui.button("Not now").clicked() {
@@ -195,7 +232,7 @@ impl OutsideInvite {
             });
         answer.or_else(|| {
             ui.input(|i| {
-                if i.key_pressed(egui::Key::Enter) {
+                if i.key_pressed(egui::Key::Enter) && blocked.is_none() {
                     Some(Answer::Join)
                 } else if i.key_pressed(egui::Key::Escape) {
                     Some(Answer::NotNow)
@@ -205,6 +242,19 @@ impl OutsideInvite {
             })
         })
     }
+}
+
+/// A file's name and whether this computer has it, will download it, or cannot have it.
+fn file_cell(ui: &mut egui::Ui, f: &PreviewFile) {
+    let (text, colour) = match &f.here {
+        FileHere::Here(p) => (format!("{}: here ({})", f.described, p.display()), None),
+        FileHere::Download(_) => (format!("{}: to download from the host", f.described), None),
+        FileHere::Missing(why) => (why.clone(), Some(egui::Color32::LIGHT_RED)),
+    };
+    match colour {
+        Some(c) => ui.label(RichText::new(text).color(c)),
+        None => ui.label(text),
+    };
 }
 
 /// "alice, bob (2 of 4)": who is in the room and how many the game waits for, as the host
@@ -250,13 +300,21 @@ mod tests {
     fn only_invite_links_are_asked_about() {
         let fp = "A".repeat(43);
         let link = format!("doomlink://join/rv.example.org:7342/Room_1?fp={fp}#secretsecretsecret");
-        let q = OutsideInvite::from_text(&link, ClientTls::default()).unwrap();
+        let q = OutsideInvite::from_text(&link, ClientTls::default(), PathBuf::new()).unwrap();
         assert_eq!(q.summary(), "room Room_1 at rv.example.org:7342");
         assert_eq!(q.host_key.len(), 16);
-        assert!(OutsideInvite::from_text("192.168.1.20:2342", ClientTls::default()).is_none());
-        assert!(
-            OutsideInvite::from_text("doomlink://join/x/r!om#s", ClientTls::default()).is_none()
-        );
+        assert!(OutsideInvite::from_text(
+            "192.168.1.20:2342",
+            ClientTls::default(),
+            PathBuf::new()
+        )
+        .is_none());
+        assert!(OutsideInvite::from_text(
+            "doomlink://join/x/r!om#s",
+            ClientTls::default(),
+            PathBuf::new()
+        )
+        .is_none());
     }
 
     #[test]

@@ -104,10 +104,11 @@ impl HomeScreen {
         &mut self,
         text: &str,
         trust: doomlink_play::net::tls_client::ClientTls,
+        data_dir: &std::path::Path,
     ) -> Result<Option<HomeAction>, JoinTextError> {
         self.page = Page::Join;
         self.join.address = text.trim().to_string();
-        if let Some(q) = OutsideInvite::from_text(text, trust) {
+        if let Some(q) = OutsideInvite::from_text(text, trust, data_dir.to_path_buf()) {
             eprintln!("doomlink: asking before joining {}", q.summary());
             self.join.error = None;
             self.join.asking = Some(q);

@@ -14,7 +14,7 @@ use doomlink_net::identity::Identity;
 use doomlink_net::online::{host_room, HostOptions};
 use doomlink_net::rendezvous::iwads::{IwadShelf, DOWNLOADS_PER_SOURCE};
 use doomlink_net::rendezvous::Limits;
-use doomlink_net::signaling::Message;
+use doomlink_net::signaling::{GameFile, GameInfo, Message};
 use doomlink_net::webrtc::peer::RtcOptions;
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
@@ -139,7 +139,20 @@ async fn a_host_says_what_it_plays_and_the_join_secret_reads_it() {
         Identity::ephemeral().expect("an identity"),
     );
     opts.rtc = RtcOptions::default();
-    opts.iwad = Some(([0xab; 32], "freedoom2.wad".into()));
+    let said = GameInfo {
+        iwad: "ab".repeat(32),
+        iwad_file: "freedoom2.wad".into(),
+        iwad_size: 1234,
+        files: vec![GameFile {
+            sha256: "cd".repeat(32),
+            name: "maps.wad".into(),
+            size: 99,
+        }],
+        mode: "deathmatch".into(),
+        map: "MAP01".into(),
+        skill: 2,
+    };
+    opts.game = Some(said.clone());
     let room = host_room(opts).await.expect("a room");
     let peek = |secret: String| Message::PeekGame {
         room: room.room.clone(),
@@ -162,10 +175,7 @@ async fn a_host_says_what_it_plays_and_the_join_secret_reads_it() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let got = ask(peek(room.invite.secret.clone())).await;
-        let want = Message::Game {
-            iwad: "ab".repeat(32),
-            iwad_file: "freedoom2.wad".into(),
-        };
+        let want = Message::Game(said.clone());
         if got == want {
             break;
         }

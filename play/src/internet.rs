@@ -255,6 +255,26 @@ pub fn session_config_sharing(
     Ok((cfg, files))
 }
 
+/// A joiner's session settings when it has no IWAD and the room's free one comes from the
+/// host: its PWADs, and no IWAD hash (all zeros, which no file has), so the host lists its
+/// files and the exchange fetches the IWAD with what else is missing.
+pub fn session_config_without_iwad(name: &str, pwads: &[PathBuf]) -> Result<Config> {
+    let pwads = pwads
+        .iter()
+        .map(|p| {
+            doomlink_net::iwads::sha256_file(p)
+                .with_context(|| format!("{}: cannot read it", p.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Config::new(
+        name,
+        WadSet {
+            iwad: [0; 32],
+            pwads,
+        },
+    ))
+}
+
 fn rtc_bind(bind: Option<Ipv4Addr>) -> Option<Vec<SocketAddr>> {
     bind.map(|ip| vec![SocketAddr::from((ip, 0))])
 }
@@ -514,14 +534,14 @@ pub fn host(
         &[],
         ClientTls::default(),
         0,
-        "",
+        None,
         HostFiles::default(),
     )
 }
 
 /// [`host`] with extra STUN servers (besides the rendezvous's), checking a TLS rendezvous's
 /// certificate against `tls`, telling whoever asks with the link that the game waits for
-/// `players` (0: not said) and that it plays the IWAD file `iwad_file` (the hash is `cfg`'s).
+/// `players` (0: not said) and what it plays (`cfg`'s files, and `settings` if given).
 #[allow(clippy::too_many_arguments)]
 pub fn host_with(
     rt: &tokio::runtime::Runtime,
@@ -532,7 +552,7 @@ pub fn host_with(
     stun: &[String],
     tls: ClientTls,
     players: u8,
-    iwad_file: &str,
+    settings: Option<&crate::game::GameSettings>,
     files: HostFiles,
 ) -> Result<(Arc<InternetHost>, Arc<KernelSink>, InviteLink)> {
     std::fs::create_dir_all(data_dir)
@@ -543,7 +563,7 @@ pub fn host_with(
     opts.rtc = rtc_options(bind, stun)?;
     opts.tls = tls;
     opts.players = players;
-    opts.iwad = Some((cfg.wads.iwad, iwad_file.to_string()));
+    opts.game = Some(crate::roomgame::game_info(&cfg, settings));
     rt.block_on(host_hub_sharing(opts, cfg, files))
 }
 
@@ -652,64 +672,52 @@ pub async fn join_client_fetching(
     attach_client(cfg, joined.link, fetching).await
 }
 
-/// The IWAD to join the room of `invite` with: what the room plays, asked of its rendezvous
-/// first ([`peek_game`]): the `given` file if it is that IWAD (an error naming the host's if
-/// not), else the one on this computer that is ([`iwad::iwad_for_host`]); when the room does not
-/// say (an older host or service) or the rendezvous cannot be asked, `given` or the best IWAD
-/// found, as before (the host still refuses another, and the join says so).
-pub fn iwad_for_room(
-    rt: &tokio::runtime::Runtime,
-    invite: &InviteLink,
-    tls: &ClientTls,
-    given: Option<&Path>,
-) -> Result<PathBuf> {
-    match rt.block_on(peek_game(invite, tls)) {
-        Ok(Some((hash, file))) => Ok(iwad::iwad_for_host(&hash, &file, given)?),
-        Ok(None) | Err(_) => Ok(iwad::resolve_iwad(given)?),
-    }
-}
-
-/// [`iwad_for_room`] for a player whose IWAD is a preference rather than a choice (the
-/// window's, from Settings or the search): `preferred` if the room plays it or does not say,
-/// else the room's IWAD from this computer, else the error naming it.
+/// The IWAD to join the room of `invite` with, for a player whose IWAD is a preference rather
+/// than a choice (the window's, from Settings or the search): `preferred` if the room plays it,
+/// does not say, or plays a free IWAD this computer lacks (the host sends it); else the room's
+/// from the cache or this computer, else the error naming it.
 pub fn iwad_for_room_preferring(
     rt: &tokio::runtime::Runtime,
     invite: &InviteLink,
     tls: &ClientTls,
     preferred: &Path,
+    cache: Option<&crate::wadcache::WadCache>,
 ) -> Result<PathBuf> {
-    match rt.block_on(peek_game(invite, tls)) {
-        Ok(Some((hash, _))) if iwad::sha256_file(preferred).is_ok_and(|h| h == hash) => {
+    let game = rt.block_on(peek_game(invite, tls)).unwrap_or_default();
+    match game.iwad() {
+        Some((hash, _)) if iwad::sha256_file(preferred).is_ok_and(|h| h == hash) => {
             Ok(preferred.to_path_buf())
         }
-        Ok(Some((hash, file))) => Ok(iwad::iwad_for_host(&hash, &file, None)?),
-        Ok(None) | Err(_) => Ok(preferred.to_path_buf()),
+        Some((hash, file)) => {
+            if let Some(p) = cache.and_then(|c| c.find(&hash)) {
+                return Ok(p);
+            }
+            match iwad::iwad_for_host(&hash, &file, None) {
+                Ok(p) => Ok(p),
+                Err(_) if doomlink_net::iwads::free_iwad(&hash).is_some() => {
+                    Ok(preferred.to_path_buf())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        None => Ok(preferred.to_path_buf()),
     }
 }
 
-/// What a room plays, as a question before joining shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomIwad {
-    /// `freedoom2.wad, Freedoom: Phase 2 (0.12.1)`, or the file name and the start of its hash.
-    pub described: String,
-    /// Where this computer has it, or the one line saying it has not and what to do.
-    pub here: Result<PathBuf, String>,
-}
-
-/// What the room of invite `link` plays, asked of its rendezvous without joining, and whether
-/// this computer has it; `None` when the room does not say. Blocks for at most a few seconds.
-pub fn peek_iwad(link: &str, tls: &ClientTls) -> Result<Option<RoomIwad>> {
+/// The room of invite `link` as the question before joining shows it: who is in it, what it
+/// plays and what this computer has of that (`f`), asked of its rendezvous without joining.
+/// Blocks for a few seconds at most.
+pub fn peek_join(
+    link: &str,
+    tls: &ClientTls,
+    f: &Fetching,
+) -> Result<crate::roomgame::JoinPreview> {
     let invite = InviteLink::parse(link)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let Some((hash, file)) = rt.block_on(peek_game(&invite, tls))? else {
-        return Ok(None);
-    };
-    Ok(Some(RoomIwad {
-        described: iwad::describe(&hash, &file),
-        here: iwad::iwad_for_host(&hash, &file, None).map_err(|e| e.to_string()),
-    }))
+    let (game, room) = crate::roomgame::peek_everything(&rt, &invite, tls);
+    Ok(crate::roomgame::JoinPreview::new(&game, room, None, f))
 }
 
 /// Who hosts the room of invite `link` (the name it registered with) and who is in it, asked of

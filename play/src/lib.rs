@@ -10,6 +10,7 @@
 //!   from a transport into the kernel
 //! - `wadshare`, `wadcache`, `lanfiles`: a game's files for joiners who lack them (the policy,
 //!   the joiner's cache, the LAN service)
+//! - `roomgame`: what a room plays, told to the rendezvous and read before joining
 //! - `internet`: the kernel's HostIO on a WebRTC session (rendezvous rooms, invite links,
 //!   manual codes)
 //! - `netplay`: network play behind one interface ([`netplay::Netplay`]), and its LAN and
@@ -30,6 +31,7 @@ pub mod launch;
 pub mod log;
 pub mod netplay;
 pub mod netview;
+pub mod roomgame;
 pub mod sink;
 pub mod wadcache;
 pub mod wadshare;

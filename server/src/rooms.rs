@@ -333,9 +333,9 @@ impl Rooms {
         let mut opts = HostOptions::new(local, self.inner.identity.clone());
         opts.tls = cfg.local_tls.clone().unwrap_or_default();
         opts.name = spec.name.clone();
-        opts.iwad = Some((
-            session.wads.iwad,
-            doomlink_play::iwad::file_name(&spec.iwad),
+        opts.game = Some(doomlink_play::roomgame::game_info(
+            &session,
+            Some(&spec.game),
         ));
         opts.mux = Some(edge.clone());
         let rtc = own_edge.then_some(edge);

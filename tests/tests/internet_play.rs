@@ -447,7 +447,8 @@ fn peer_args_without_iwad(dir: &Path, seed: u64, tics: u32, record: &str) -> Vec
 }
 
 /// The room says what it plays (freedoom1.wad here): a joiner given another IWAD is refused
-/// at once with one line naming the host's, a joiner with no IWAD anywhere is told which to get,
+/// at once with one line naming the host's, a joiner with no IWAD anywhere that takes no
+/// downloads (`--max-download 0`; else the host sends its free IWAD) is told which to get,
 /// and a joiner that names none plays with the right one although the best one found on this
 /// machine (freedoom2.wad) is another: both demos equal.
 #[test]
@@ -473,7 +474,7 @@ fn a_joiner_takes_the_iwad_the_room_plays_or_says_which_it_needs() {
     std::fs::create_dir_all(&nowhere).unwrap();
     let out = run_with_deadline(
         Command::new(doomlink())
-            .args(["join", &link])
+            .args(["join", &link, "--max-download", "0"])
             .args(peer_args_without_iwad(j.path(), 42, 100, "join"))
             .env("HOME", &nowhere)
             .env("XDG_DATA_DIRS", &nowhere)

@@ -60,7 +60,8 @@ fn sha256_hex(p: &Path) -> String {
 }
 
 /// One game: a fresh rendezvous and host with `pwad`; the joiner with data dir `join_dir`
-/// plays `tics` with it. Returns the joiner's stderr.
+/// plays `tics` with it. Returns the joiner's stdout (what the room plays, said before
+/// joining) and stderr.
 fn play_one_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
     let rv = Scratch::new(&format!("wads-rv-{tag}"));
     let (_serve, port) = serve(rv.path(), &[]);
@@ -72,7 +73,7 @@ fn play_one_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
             .args(["join", &link])
             .args(rtc_peer(join_dir, 52, tics, tag))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log_file(&join_dir.join(format!("{tag}.out"))))
             .stderr(log_file(&join_dir.join(format!("{tag}.err"))))
             .spawn()
             .unwrap(),
@@ -94,7 +95,11 @@ fn play_one_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
         2,
         tics,
     );
-    read_log(&join_dir.join(format!("{tag}.err")))
+    format!(
+        "{}{}",
+        read_log(&join_dir.join(format!("{tag}.out"))),
+        read_log(&join_dir.join(format!("{tag}.err")))
+    )
 }
 
 #[test]
@@ -106,6 +111,19 @@ fn a_joiner_downloads_the_hosts_pwad_once_and_plays_it() {
     let j = Scratch::new("wads-join");
 
     let err = play_one_game(&pwad, j.path(), test_tics(), "first");
+    // Before joining, the room says what it plays and what will be downloaded.
+    let size = std::fs::metadata(&pwad).unwrap().len();
+    for said in [
+        "it plays freedoom1.wad, Freedoom: Phase 1".to_string(),
+        format!(
+            "with nomonsters-e1m1.wad ({}): to download from the host",
+            doomlink_play::roomgame::size_text(size)
+        ),
+        "game: deathmatch, E1M1".to_string(),
+        "the room is ".to_string(),
+    ] {
+        assert!(err.contains(&said), "{said:?} in {err}");
+    }
     assert!(
         err.contains("downloaded nomonsters-e1m1.wad from the host"),
         "{err}"
@@ -121,6 +139,10 @@ fn a_joiner_downloads_the_hosts_pwad_once_and_plays_it() {
     // The next game with the same PWAD: found in the cache by hash, nothing downloaded.
     let err = play_one_game(&pwad, j.path(), 300, "second");
     assert!(!err.contains("downloaded"), "{err}");
+    assert!(
+        err.contains("with nomonsters-e1m1.wad (") && err.contains("): here ("),
+        "{err}"
+    );
     assert_eq!(cache_listing(j.path()), vec![want]);
 }
 
@@ -343,4 +365,68 @@ fn a_lan_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
     );
     assert!(cache_listing(j.path()).is_empty());
     assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
+}
+
+/// A joiner with no IWAD anywhere (and no `--iwad`) joins a room that plays a free one: the
+/// question before joining says it will be downloaded, the host sends it with the PWAD, and
+/// both play with equal demos.
+#[test]
+fn a_joiner_without_any_iwad_gets_the_rooms_free_iwad_from_the_host() {
+    let files = Scratch::new("wads-iwad-files");
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
+    let rv = Scratch::new("wads-iwad-rv");
+    let (_serve, port) = serve(rv.path(), &[]);
+    let h = Scratch::new("wads-iwad-host");
+    let tics = 300;
+    let (mut host, link) = host(port, h.path(), &pwad, tics);
+    let j = Scratch::new("wads-iwad-join");
+    let nowhere = j.path().join("no-wads");
+    std::fs::create_dir_all(&nowhere).unwrap();
+    let mut args = rtc_peer(j.path(), 55, tics, "join");
+    let at = args.iter().position(|a| a == "--iwad").unwrap();
+    args.drain(at..at + 2);
+    let started = Instant::now();
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(&args)
+            .env("HOME", &nowhere)
+            .env("XDG_DATA_DIRS", &nowhere)
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("DOOMWADDIR")
+            .env_remove("DOOMWADPATH")
+            .stdin(Stdio::null())
+            .stdout(log_file(&j.path().join("out")))
+            .stderr(log_file(&j.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    let limit = game_limit(tics) + Duration::from_secs(30);
+    wait_success(&mut join.0, limit, "the joiner", &j.path().join("err"));
+    let rest = limit.saturating_sub(started.elapsed());
+    wait_success(&mut host.0, rest, "the host", &h.path().join("err"));
+    assert_demos_equal(
+        &[h.path().join("host.lmp"), j.path().join("join.lmp")],
+        2,
+        tics,
+    );
+    let out = read_log(&j.path().join("out"));
+    assert!(
+        out.contains(
+            "it plays freedoom1.wad, Freedoom: Phase 1 (0.12.1): to download from the host"
+        ),
+        "{out}"
+    );
+    let err = read_log(&j.path().join("err"));
+    assert!(
+        err.contains("downloaded freedoom1.wad from the host"),
+        "{err}"
+    );
+    let want = format!("{}/freedoom1.wad", sha256_hex(Path::new(FREEDOOM1)));
+    assert!(
+        cache_listing(j.path()).contains(&want),
+        "{:?}",
+        cache_listing(j.path())
+    );
 }

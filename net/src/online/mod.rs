@@ -186,10 +186,11 @@ pub struct HostOptions {
     /// How many players the game waits for (0: not said): told, with who is in, to whoever
     /// asks with the link ([`HostedRoom::follow_players`]).
     pub players: u8,
-    /// The IWAD the game plays, its SHA-256 and file name: told to the rendezvous for whoever
-    /// asks with the link before joining ([`Message::PeekGame`]; the browser player fetches a
-    /// free IWAD the service has, or checks the player's own file against it). None: not said.
-    pub iwad: Option<(crate::relay::wire::WadHash, String)>,
+    /// What the game plays (IWAD, PWADs with sizes, mode, map, skill): told to the rendezvous
+    /// for whoever asks with the link before joining ([`Message::PeekGame`]: a joiner says what
+    /// it has and what it will download; the browser player fetches a free IWAD the service
+    /// has, or checks the player's own file against it). None: not said.
+    pub game: Option<crate::signaling::GameInfo>,
     /// Bind addresses and such; the ICE servers come from the rendezvous (any given here are
     /// used too).
     pub rtc: RtcOptions,
@@ -207,7 +208,7 @@ impl HostOptions {
             name: String::new(),
             identity,
             players: 0,
-            iwad: None,
+            game: None,
             rtc: RtcOptions::default(),
             mux: None,
         }
@@ -354,13 +355,12 @@ async fn open_room(opts: HostOptions, first: Message) -> Result<HostedRoom, Onli
             } => (room, host_secret, join_secret, expires, ice),
             other => return Err(OnlineError::Protocol(format!("{other:?}"))),
         };
-    if let Some((hash, file)) = &opts.iwad {
+    if let Some(game) = &opts.game {
         // A rendezvous that predates the message refuses it; the host loop lets that pass.
-        sig.send(Message::Game {
-            iwad: crate::iwads::hex(hash),
-            iwad_file: crate::relay::wire::truncate_utf8(file, MAX_NAME_LEN).to_string(),
-        })
-        .await?;
+        let mut game = game.clone();
+        game.iwad_file =
+            crate::relay::wire::truncate_utf8(&game.iwad_file, MAX_NAME_LEN).to_string();
+        sig.send(Message::Game(game)).await?;
     }
     let invite = InviteLink {
         rendezvous: rv.host_port.clone(),

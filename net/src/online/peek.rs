@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{OnlineError, RendezvousAddr, Signaling};
 use crate::signaling::invite::InviteLink;
-use crate::signaling::{ErrorCode, Message};
+use crate::signaling::{ErrorCode, GameInfo, Message};
 use crate::tls_client::ClientTls;
 
 /// What the rendezvous tells about a room before joining it.
@@ -44,35 +44,22 @@ pub async fn peek_room(invite: &InviteLink, tls: &ClientTls) -> Result<RoomPeek,
     }
 }
 
-/// What the room of an invite link plays, asked with its join secret before joining: the
-/// IWAD's SHA-256 and file name as the host told the rendezvous ([`HostOptions::iwad`]), or
-/// `None` when it did not (an older host) or the rendezvous does not know the question (an
-/// older service). Nothing reaches the host.
-pub async fn peek_game(
-    invite: &InviteLink,
-    tls: &ClientTls,
-) -> Result<Option<(crate::relay::wire::WadHash, String)>, OnlineError> {
+/// What the room of an invite link plays, asked with its join secret before joining, as the
+/// host told the rendezvous ([`HostOptions::game`](super::HostOptions::game)); an empty
+/// [`GameInfo`] when it did not (an older host) or the rendezvous does not know the question
+/// (an older service). Nothing reaches the host.
+pub async fn peek_game(invite: &InviteLink, tls: &ClientTls) -> Result<GameInfo, OnlineError> {
     let ask = Message::PeekGame {
         room: invite.room.clone(),
         secret: invite.secret.clone(),
     };
     match ask_rendezvous(invite, tls, ask).await {
-        Ok(Message::Game { iwad, iwad_file }) => {
-            let mut hash = [0u8; 32];
-            for (b, pair) in hash.iter_mut().zip(iwad.as_bytes().chunks(2)) {
-                let hex = std::str::from_utf8(pair).ok();
-                *b = hex
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .unwrap_or(0);
-            }
-            // The decoder took only 64 hex digits or nothing.
-            Ok((iwad.len() == 64).then_some((hash, iwad_file)))
-        }
+        Ok(Message::Game(game)) => Ok(game),
         Ok(other) => Err(OnlineError::Protocol(format!("{other:?}"))),
         Err(OnlineError::Refused {
             code: ErrorCode::BadMessage,
             ..
-        }) => Ok(None),
+        }) => Ok(GameInfo::default()),
         Err(e) => Err(e),
     }
 }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::signaling::{ErrorCode, IceServer, Message};
+use crate::signaling::{ErrorCode, GameInfo, IceServer, Message};
 
 /// A connection's id, given by the server.
 pub type ConnId = u64;
@@ -91,9 +91,8 @@ struct Room {
     /// Who is in the room and how many the game waits for, as the host last said.
     players: Vec<String>,
     expected: u8,
-    /// What the room plays as the host said ([`Message::Game`]): IWAD hash (hex) and file
-    /// name, empty until it says.
-    game: (String, String),
+    /// What the room plays as the host said ([`Message::Game`]), empty until it says.
+    game: GameInfo,
     host_secret: String,
     join_secret: String,
     host: Option<ConnId>,
@@ -390,13 +389,7 @@ impl Registry {
                         conn,
                         err(ErrorCode::UnknownRoom, "the room's invite has expired"),
                     )],
-                    Some(r) if peek_game => vec![(
-                        conn,
-                        Message::Game {
-                            iwad: r.game.0.clone(),
-                            iwad_file: r.game.1.clone(),
-                        },
-                    )],
+                    Some(r) if peek_game => vec![(conn, Message::Game(r.game.clone()))],
                     Some(r) => vec![(
                         conn,
                         Message::RoomInfo {
@@ -407,12 +400,12 @@ impl Registry {
                     )],
                 }
             }
-            Message::Game { iwad, iwad_file } => {
+            Message::Game(game) => {
                 if role != Role::Host {
                     return not_allowed("only the host says what its room plays");
                 }
                 if let Some(r) = room_id.as_ref().and_then(|id| self.rooms.get_mut(id)) {
-                    r.game = (iwad, iwad_file);
+                    r.game = game;
                 }
                 vec![]
             }
@@ -692,16 +685,31 @@ mod tests {
             room: room.clone(),
             secret: secret.into(),
         };
-        let game = |iwad: &str, file: &str| Message::Game {
-            iwad: iwad.into(),
-            iwad_file: file.into(),
+        let game = |iwad: &str, file: &str| {
+            Message::Game(GameInfo {
+                iwad: iwad.into(),
+                iwad_file: file.into(),
+                ..GameInfo::default()
+            })
         };
         // Before the host says: an empty answer.
         assert_eq!(
             reg.handle(now, 2, peek(&join_secret), &mut m),
             vec![(2, game("", ""))]
         );
-        let said = game(&"ab".repeat(32), "freedoom2.wad");
+        let said = Message::Game(GameInfo {
+            iwad: "ab".repeat(32),
+            iwad_file: "freedoom2.wad".into(),
+            iwad_size: 1000,
+            files: vec![crate::signaling::GameFile {
+                sha256: "ef".repeat(32),
+                name: "maps.wad".into(),
+                size: 99,
+            }],
+            mode: "deathmatch".into(),
+            map: "E1M1".into(),
+            skill: 3,
+        });
         assert_eq!(reg.handle(now, 1, said.clone(), &mut m), vec![]);
         assert_eq!(
             reg.handle(now, 3, peek(&join_secret), &mut m),

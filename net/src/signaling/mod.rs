@@ -38,7 +38,10 @@
 //! feature): a browser's page builds them for wasm32.
 
 pub mod fingerprint;
+pub mod game;
 pub mod invite;
+
+pub use game::{GameFile, GameInfo};
 
 use serde::{Deserialize, Serialize};
 
@@ -201,15 +204,10 @@ pub enum Message {
         expected: u8,
     },
     /// Host → service: what the room plays (sent once, after `hosted`), for whoever asks with
-    /// [`Message::PeekGame`]; and the service's answer to that. `iwad` is the IWAD's SHA-256 in
-    /// lower-case hex, or empty when the host did not say; `iwad_file` its file name. A service
-    /// that predates this message answers the host `bad_message`, and the room goes on.
-    Game {
-        #[serde(default)]
-        iwad: String,
-        #[serde(default)]
-        iwad_file: String,
-    },
+    /// [`Message::PeekGame`]; and the service's answer to that ([`GameInfo`]: the IWAD, the
+    /// PWADs with sizes, mode, map, skill). A service that predates this message answers the
+    /// host `bad_message`, and the room goes on.
+    Game(GameInfo),
     /// What a room plays, asked with its join secret before joining (the browser player fetches
     /// a free IWAD the service has, or checks the player's own file). Answered with a
     /// [`Message::Game`]. Changes nothing.
@@ -342,10 +340,8 @@ impl Message {
             Message::Host { name }
             | Message::Join { name, .. }
             | Message::Peer { name, .. }
-            | Message::RoomInfo { host: name, .. }
-            | Message::Game {
-                iwad_file: name, ..
-            } => clean(name),
+            | Message::RoomInfo { host: name, .. } => clean(name),
+            Message::Game(g) => g.clean(clean),
             Message::Closed { reason } => clean(reason),
             Message::Error { message, .. } => clean(message),
             _ => {}
@@ -420,13 +416,7 @@ impl Message {
                 room(r)?;
                 secret(s)
             }
-            Message::Game { iwad, iwad_file } => {
-                let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-                if !iwad.is_empty() && (iwad.len() != 64 || !iwad.bytes().all(hex)) {
-                    return Err(SignalError::Invalid("iwad hash"));
-                }
-                check_len("iwad_file", iwad_file, MAX_NAME_LEN)
-            }
+            Message::Game(g) => g.check(),
             Message::RoomInfo { host, players, .. } => {
                 check_len("name", host, MAX_NAME_LEN)?;
                 check_names(players)
@@ -556,14 +546,12 @@ mod tests {
                 message: "full".into(),
             },
             Message::Keepalive,
-            Message::Game {
+            Message::Game(GameInfo {
                 iwad: "c72de2af7e2d0c17f6213e751a167e2f1913278aaf37ae6957854fe3cd6588ca".into(),
                 iwad_file: "freedoom2.wad".into(),
-            },
-            Message::Game {
-                iwad: String::new(),
-                iwad_file: String::new(),
-            },
+                ..GameInfo::default()
+            }),
+            Message::Game(GameInfo::default()),
             Message::PeekGame {
                 room: "abcd1234".into(),
                 secret: "0123456789abcdefABCD".into(),

@@ -108,7 +108,7 @@ impl InternetNetplay {
         room_opts.rtc = self.rtc(&request.internet);
         room_opts.tls = request.internet.trust();
         room_opts.players = options.game.players.unwrap_or(0);
-        room_opts.iwad = Some((cfg.wads.iwad, crate::iwad::file_name(&request.game.iwad)));
+        room_opts.game = Some(crate::roomgame::game_info(&cfg, Some(&options.game)));
         let (host, _sink, invite) = rt
             .block_on(host_hub_sharing(room_opts, cfg, files))
             .map_err(|e| NetplayError::Failed(format!("cannot host over the Internet: {e}")))?;
@@ -140,8 +140,10 @@ impl InternetNetplay {
         // The room's IWAD if this computer has it and Settings' is another; why not, if not.
         let mut request = request.clone();
         let tls = request.internet.trust();
+        let cache = WadCache::open(&request.game.data_dir).map_err(failed)?;
         request.game.iwad =
-            iwad_for_room_preferring(&rt, &invite, &tls, &request.game.iwad).map_err(failed)?;
+            iwad_for_room_preferring(&rt, &invite, &tls, &request.game.iwad, Some(&cache))
+                .map_err(failed)?;
         let (cfg, _) = session_config_sharing(
             &request.player_name,
             &request.game.iwad,
@@ -151,7 +153,7 @@ impl InternetNetplay {
         .map_err(failed)?;
         // What the host plays and this computer lacks comes from the host, into the cache.
         let fetching = Fetching {
-            cache: WadCache::open(&request.game.data_dir).map_err(failed)?,
+            cache,
             cap: DEFAULT_DOWNLOAD_CAP,
             own: own_files(&request.game.iwad, &request.game.pwads).map_err(failed)?,
         };
