@@ -36,6 +36,10 @@ pub struct RoomRequest {
     /// refuse unknown fields) still take requests without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lan_port: Option<u16>,
+    /// PWADs and DEHACKED files among the service's (`pwads`), by file name, in load order:
+    /// the room's game, sent to joiners who lack them. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// What a request's JSON (or a `[[room]]` table) is read as: the room's keys and the game's,
@@ -66,6 +70,8 @@ struct FlatRoomRequest {
     iwad: Option<String>,
     #[serde(default)]
     lan_port: Option<u16>,
+    #[serde(default)]
+    files: Vec<String>,
 }
 
 impl From<FlatRoomRequest> for RoomRequest {
@@ -84,6 +90,7 @@ impl From<FlatRoomRequest> for RoomRequest {
             },
             iwad: f.iwad,
             lan_port: f.lan_port,
+            files: f.files,
         }
     }
 }

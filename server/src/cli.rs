@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// An IWAD dedicated rooms may use (repeat; the first is the default).
     #[arg(long, value_name = "FILE")]
     pub iwad: Vec<PathBuf>,
+    /// A PWAD or DEHACKED file dedicated rooms may play (repeat; a room names it by file name:
+    /// `files` in the config, `room create --file`). Joiners who lack it are sent it.
+    #[arg(long, value_name = "FILE")]
+    pub pwad: Vec<PathBuf>,
     /// Dedicated rooms at most (0: none).
     #[arg(long, value_name = "N")]
     pub max_rooms: Option<usize>,
@@ -110,6 +114,10 @@ pub struct RoomCreateArgs {
     /// address goes to stderr, stdout keeps the link alone. Default: invite link only.
     #[arg(long, value_name = "PORT")]
     pub lan_port: Option<u16>,
+    /// One of the service's PWADs or DEHACKED files (`pwads`, `--pwad`), by file name (repeat,
+    /// in load order): the room plays it and sends it to joiners who lack it.
+    #[arg(long = "file", value_name = "NAME")]
+    pub files: Vec<String>,
     #[command(flatten)]
     pub options: GameOptionArgs,
 }
@@ -134,6 +142,7 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
             (a.listen, a.public_addr.clone(), a.stun_port, a.turn_port);
         let token = admin_token(a.admin_token_file.as_deref())?;
         let (data_dir, iwads, web_dir) = (a.data_dir.clone(), a.iwad.clone(), a.web_dir.clone());
+        let pwads = a.pwad.clone();
         let (max_rooms, drain, rtc) = (a.max_rooms, a.drain_seconds, a.rtc_bind);
         let (lan_bind, rtc_port) = (a.lan_bind, a.rtc_port);
         let tls = a
@@ -165,6 +174,9 @@ pub fn serve(a: ServeArgs) -> Result<i32> {
             }
             if !iwads.is_empty() {
                 s.iwads = iwads.clone();
+            }
+            if !pwads.is_empty() {
+                s.pwads = pwads.clone();
             }
             if let Some(v) = max_rooms {
                 s.limits.rooms = v;
@@ -262,6 +274,7 @@ pub fn room(a: RoomArgs) -> Result<i32> {
         },
         iwad: c.iwad.clone(),
         lan_port: c.lan_port,
+        files: c.files.clone(),
     };
     let trust = c
         .ca_file

@@ -68,6 +68,8 @@ pub struct ServeFile {
     pub rtc_edge: Option<RtcEdge>,
     pub lan_bind: Option<Ipv4Addr>,
     pub iwads: Option<Vec<PathBuf>>,
+    /// PWADs and DEHACKED files rooms may play (`files` in a room names them).
+    pub pwads: Option<Vec<PathBuf>>,
     /// The browser player's files (what `scripts/build-web` makes), served under `/play/`.
     pub web_dir: Option<PathBuf>,
     pub drain_seconds: Option<u64>,
@@ -144,6 +146,33 @@ pub struct RoomSpec {
     /// The real UDP port the room also takes LAN-transport players at (`doomlink join IP:PORT`,
     /// stock Chocolate Doom `-connect`); None: WebRTC only.
     pub lan_port: Option<u16>,
+    /// The room's PWADs and DEHACKED files, in load order (sent to joiners who lack them).
+    pub files: Vec<PathBuf>,
+}
+
+/// A room's `files` (file names) as paths among the service's `pwads`: each must be one of
+/// them (a name, never a path: a room request must not make the service read other files),
+/// at most 16, none twice.
+pub fn files_of(names: &[String], pwads: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let max = doomlink_net::relay::wire::MAX_PWADS;
+    if names.len() > max {
+        return Err(format!("{max} files at most"));
+    }
+    let mut v: Vec<PathBuf> = Vec::new();
+    for n in names {
+        let p = pwads
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|f| f.to_string_lossy() == n.as_str())
+            })
+            .ok_or_else(|| format!("{n:?} is not one of this service's pwads"))?;
+        if v.contains(p) {
+            return Err(format!("{n:?} twice"));
+        }
+        v.push(p.clone());
+    }
+    Ok(v)
 }
 
 /// The whole, validated configuration.
@@ -169,6 +198,8 @@ pub struct ServeSettings {
     pub lan_bind: Option<Ipv4Addr>,
     /// The IWADs rooms may use; the first is the default.
     pub iwads: Vec<PathBuf>,
+    /// The PWADs and DEHACKED files rooms may play, named by file name in a room's `files`.
+    pub pwads: Vec<PathBuf>,
     /// The browser player's files, served under `/play/` with the service's doom.wasm.
     pub web_dir: Option<PathBuf>,
     /// How long SIGTERM waits for games to end before telling players the room closes.
@@ -220,6 +251,7 @@ impl Default for ServeSettings {
             rtc_edge: RtcEdge::PerRoom,
             lan_bind: None,
             iwads: Vec::new(),
+            pwads: Vec::new(),
             web_dir: None,
             drain_seconds: 20,
             turn_allow_peers: Vec::new(),
@@ -389,6 +421,15 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
             ));
         }
     }
+    s.pwads = file.pwads.unwrap_or_default();
+    for (i, w) in s.pwads.iter().enumerate() {
+        if !w.is_file() {
+            return Err(invalid(
+                format!("pwads[{i}]"),
+                format!("{}: no such file", w.display()),
+            ));
+        }
+    }
     let mut names = std::collections::HashSet::new();
     let mut lan_ports = std::collections::HashSet::new();
     for (i, r) in file.rooms.iter().enumerate() {
@@ -432,11 +473,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ServeSettings, ConfigError> {
         };
         let game = game_of(r, s.limits.players_per_room)
             .map_err(|e| invalid(format!("{key}.{}", e.field), e.message))?;
+        let files = files_of(&r.files, &s.pwads).map_err(|m| invalid(format!("{key}.files"), m))?;
         s.standing.push(RoomSpec {
             name,
             iwad,
             game,
             lan_port,
+            files,
         });
     }
     if s.standing.len() > s.limits.rooms {
@@ -574,6 +617,46 @@ pub fn game_of(req: &RoomRequest, max_players: u8) -> Result<GameSettings, Setti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rooms_files_are_names_among_the_services_pwads() {
+        let pwads = vec![PathBuf::from("/srv/a.wad"), PathBuf::from("/srv/b.deh")];
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            files_of(&names(&["b.deh", "a.wad"]), &pwads),
+            Ok(vec![
+                PathBuf::from("/srv/b.deh"),
+                PathBuf::from("/srv/a.wad")
+            ])
+        );
+        // A path is not a name, even of a listed file; nor is another file, or one twice.
+        for bad in [
+            &["/srv/a.wad"][..],
+            &["../a.wad"],
+            &["c.wad"],
+            &["a.wad", "a.wad"],
+        ] {
+            assert!(files_of(&names(bad), &pwads).is_err(), "{bad:?}");
+        }
+        assert!(files_of(&vec!["a.wad".to_string(); 17], &pwads).is_err());
+        // A [[room]] naming one that is not listed is refused with its key.
+        let dir = std::env::temp_dir().join(format!("doomlink-cfg-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let iwad = dir.join("x.wad");
+        std::fs::write(&iwad, b"IWAD").unwrap();
+        let cfg = dir.join("serve.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "iwads = [\"{}\"]\n[[room]]\nname = \"r\"\nfiles = [\"maps.wad\"]\n",
+                iwad.display()
+            ),
+        )
+        .unwrap();
+        let e = load(&cfg).unwrap_err().to_string();
+        assert!(e.starts_with("room[0].files"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_bad_key_is_named() {

@@ -380,6 +380,7 @@ mod tests {
                 ..GameSettings::default()
             },
             lan_port: None,
+            files: Vec::new(),
         }
     }
 

@@ -8,20 +8,33 @@ use doomlink_kernel::OutputSink;
 use doomlink_net::chocolate::GameSettings;
 use doomlink_net::lan::GuestSink;
 use doomlink_net::webrtc::mux::RtcMux;
-use doomlink_net::webrtc::node::NodeEvent;
+use doomlink_net::webrtc::node::{NodeEvent, WebRtcNode};
+use doomlink_net::Event;
 use doomlink_play::internet::InternetHost;
 use doomlink_play::sink::KernelSink;
+use doomlink_play::wadshare::HostFiles;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
-/// Drains a hub's events (nobody reads a dedicated room's chat), logging joins and leaves.
+/// Drains a hub's events (nobody reads a dedicated room's chat), logging joins and leaves,
+/// and answers joiners' requests for the room's files from disk.
 pub(crate) fn spawn_event_drain(
     room: String,
     mut events: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>,
+    hub: WebRtcNode,
+    files: HostFiles,
 ) {
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
-            tracing::debug!(room = %room, event = ?e, "hub");
+            match e {
+                NodeEvent::Session(Event::FileWanted {
+                    link,
+                    hash,
+                    offset,
+                    len,
+                }) => files.serve(&hub, link, hash, offset, len),
+                e => tracing::debug!(room = %room, event = ?e, "hub"),
+            }
         }
     });
 }

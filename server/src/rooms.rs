@@ -20,14 +20,18 @@ use doomlink_net::rendezvous::{CreatedRoom, RoomError, RoomRequest};
 use doomlink_net::webrtc::mux::{MuxCounters, RtcMux};
 use doomlink_net::webrtc::node::WebRtcNode;
 use doomlink_net::Config;
-use doomlink_play::internet::{session_config, InternetHost};
+use doomlink_play::internet::{session_config_sharing, InternetHost};
 use doomlink_play::sink::KernelSink;
+use doomlink_play::wadshare::{HostFiles, DEFAULT_SEND_CAP};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// A room's IWAD and PWADs, as a key.
+type RoomFiles = (PathBuf, Vec<PathBuf>);
 
 /// What the rooms need from the service.
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub struct RoomsConfig {
     /// Room data (the service's identity) lives here.
     pub data_dir: PathBuf,
     pub iwads: Vec<PathBuf>,
+    /// The PWADs rooms may play (a room request names them by file name).
+    pub pwads: Vec<PathBuf>,
     pub limits: RoomLimits,
     /// Where the rooms' WebRTC socket binds (tests: 127.0.0.1); None: every interface.
     pub rtc_bind: Option<Ipv4Addr>,
@@ -146,7 +152,8 @@ pub(crate) struct Inner {
     rt: tokio::runtime::Handle,
     /// Serialises guest starts, so a new guest thread is told apart from the others.
     spawn_lock: Mutex<()>,
-    wad_hashes: Mutex<HashMap<PathBuf, Config>>,
+    /// Session settings and the files they offer, by IWAD and PWADs (hashing is slow).
+    wad_hashes: Mutex<HashMap<RoomFiles, (Config, HostFiles)>>,
     pub(crate) draining: AtomicBool,
     pub(crate) created_total: AtomicU64,
     pub(crate) failed_total: AtomicU64,
@@ -200,10 +207,11 @@ impl Rooms {
     }
 
     /// New limits and IWADs (SIGHUP). Running rooms keep theirs.
-    pub fn set_limits(&self, limits: RoomLimits, iwads: Vec<PathBuf>) {
+    pub fn set_limits(&self, limits: RoomLimits, iwads: Vec<PathBuf>, pwads: Vec<PathBuf>) {
         let mut c = lock(&self.inner.cfg);
         c.limits = limits;
         c.iwads = iwads;
+        c.pwads = pwads;
     }
 
     /// Names of the standing rooms running now.
@@ -256,15 +264,24 @@ impl Rooms {
         tracing::info!(rooms = rooms.len(), "dedicated rooms drained");
     }
 
-    fn config_for(&self, iwad: &Path, name: &str) -> Result<Config, RoomError> {
-        if let Some(c) = lock(&self.inner.wad_hashes).get(iwad) {
+    /// The room's session settings (its files, which joiners who lack them are sent: PWADs,
+    /// and the IWAD if it is a free one) and the files to serve.
+    fn config_for(
+        &self,
+        iwad: &Path,
+        files: &[PathBuf],
+        name: &str,
+    ) -> Result<(Config, HostFiles), RoomError> {
+        let key = (iwad.to_path_buf(), files.to_vec());
+        if let Some((c, f)) = lock(&self.inner.wad_hashes).get(&key) {
             let mut c = c.clone();
             c.name = name.to_string();
-            return Ok(c);
+            return Ok((c, f.clone()));
         }
-        let c = session_config(name, iwad).map_err(|e| RoomError::Failed(format!("{e:#}")))?;
-        lock(&self.inner.wad_hashes).insert(iwad.to_path_buf(), c.clone());
-        Ok(c)
+        let made = session_config_sharing(name, iwad, files, DEFAULT_SEND_CAP)
+            .map_err(|e| RoomError::Failed(format!("{e:#}")))?;
+        lock(&self.inner.wad_hashes).insert(key, made.clone());
+        Ok(made)
     }
 
     pub(crate) async fn start(&self, spec: RoomSpec, kind: Kind) -> Result<CreatedRoom, RoomError> {
@@ -295,10 +312,10 @@ impl Rooms {
         cfg: RoomsConfig,
     ) -> Result<CreatedRoom, RoomError> {
         let fail = |e: String| RoomError::Failed(e);
-        let session = {
+        let (session, files) = {
             let this = self.clone();
-            let (iwad, name) = (spec.iwad.clone(), spec.name.clone());
-            tokio::task::spawn_blocking(move || this.config_for(&iwad, &name))
+            let (iwad, pwads, name) = (spec.iwad.clone(), spec.files.clone(), spec.name.clone());
+            tokio::task::spawn_blocking(move || this.config_for(&iwad, &pwads, &name))
                 .await
                 .map_err(|e| fail(e.to_string()))??
         };
@@ -358,7 +375,7 @@ impl Rooms {
         if let Some(l) = &lan {
             let _ = l.hub.set(hub.clone());
         }
-        spawn_event_drain(id.clone(), events);
+        spawn_event_drain(id.clone(), events, hub.clone(), files);
         {
             // The room's players for the join question: WebRTC players by name, LAN players
             // (whose names the game keeps to itself) as such.
@@ -708,11 +725,14 @@ impl Rooms {
                     .map_err(|m| RoomError::Invalid(format!("lan_port: {m}")))?
             }
         };
+        let files = crate::config::files_of(&req.files, &cfg.pwads)
+            .map_err(|m| RoomError::Invalid(format!("files: {m}")))?;
         Ok(RoomSpec {
             name: req.name.clone().unwrap_or_else(|| "room".into()),
             iwad,
             game,
             lan_port,
+            files,
         })
     }
 }

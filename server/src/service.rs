@@ -91,6 +91,7 @@ pub fn serve(svc: Service) -> anyhow::Result<()> {
             public_rendezvous: format!("{public_host}:{}", http.port()),
             data_dir: data_dir.clone(),
             iwads: s.iwads.clone(),
+            pwads: s.pwads.clone(),
             limits: s.limits.clone(),
             rtc_bind: s.rtc_bind,
             rtc_port: s.rtc_port,
@@ -230,7 +231,7 @@ async fn reload(
         tracing::warn!("SIGHUP: addresses, ports, TURN servers, data_dir and the TLS files' paths changed in the file take a restart; kept as they are");
     }
     admin.set_token(new.admin_token.clone());
-    rooms.set_limits(new.limits.clone(), new.iwads.clone());
+    rooms.set_limits(new.limits.clone(), new.iwads.clone(), new.pwads.clone());
     let running = rooms.standing_names();
     for old in &current.standing {
         let kept = new.standing.iter().find(|n| n.name == old.name);

@@ -1,7 +1,8 @@
 //! A 20 MiB PWAD from host to joiner over WebRTC on 127.0.0.1 (the relay session's file
-//! exchange on the reliable channel, into the joiner's cache, SHA-256 checked) against a raw
-//! TCP copy of the same bytes over loopback in the same run (the anchor), and what the host's
-//! hub does meanwhile for another player already in: the round trip of its pings.
+//! exchange on the reliable channel, into the joiner's cache, SHA-256 checked) and through a LAN
+//! host's file service (TCP, into the cache the same way), against a raw TCP copy of the same
+//! bytes over loopback in the same run (the anchor), and what the host's hub does meanwhile for
+//! another player already in: the round trip of its pings.
 //!
 //! One transfer: a fresh joiner (empty cache) joins the room and fetches the PWAD (timed from its
 //! first request to the file checked and stored in its cache); the same joiner joins again with
@@ -141,7 +142,14 @@ fn main() {
         })
     };
 
-    let (mut webrtc, mut tcp) = (Vec::new(), Vec::new());
+    let lan_service = doomlink_play::lanfiles::serve_lan_files(
+        "127.0.0.1:0".parse().unwrap(),
+        Path::new(FREEDOOM1),
+        std::slice::from_ref(&pwad),
+        DEFAULT_SEND_CAP,
+    )
+    .unwrap();
+    let (mut webrtc, mut tcp, mut lan) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let d = Scratch::new(&format!("bench-wads-join{round}"));
         let (first, cold) = join(&rt, &invite, d.path());
@@ -153,6 +161,17 @@ fn main() {
         second.node.close(ByeReason::Quit);
         webrtc.push(here.download_time);
         tcp.push(tcp_copy(bytes.clone()));
+        let l = Scratch::new(&format!("bench-wads-lan{round}"));
+        let fetching = Fetching {
+            cache: WadCache::open(l.path()).unwrap(),
+            cap: DEFAULT_SEND_CAP,
+            own: own_files(Path::new(FREEDOOM1), &[]).unwrap(),
+        };
+        let got = doomlink_play::lanfiles::fetch_lan_files(lan_service.local_addr(), &fetching)
+            .unwrap()
+            .expect("the LAN service answers");
+        assert_eq!(got.downloaded, vec!["big.wad".to_string()]);
+        lan.push(got.download_time);
         println!(
             "round {round}: join with the download {:.0} ms, cached {:.0} ms",
             cold.as_secs_f64() * 1e3,
@@ -182,7 +201,7 @@ fn main() {
         v.sort();
         v[v.len() / 2]
     };
-    let (w, t) = (median(&mut webrtc), median(&mut tcp));
+    let (w, t, n) = (median(&mut webrtc), median(&mut tcp), median(&mut lan));
     let rate = |d: Duration| size / d.as_secs_f64().max(1e-9) / 1e6;
     println!(
         "{:.1} MB PWAD, median of {ROUNDS} (WebRTC best {:.0} ms):",
@@ -199,7 +218,13 @@ fn main() {
         t.as_secs_f64() * 1e3,
         rate(t)
     );
+    println!(
+        "  LAN file service:      {:>8.1} ms  {:>8.1} MB/s",
+        n.as_secs_f64() * 1e3,
+        rate(n)
+    );
     println!("  ratio WebRTC/TCP rate: {:>8.4}×", rate(w) / rate(t));
+    println!("  ratio LAN/TCP rate:    {:>8.4}×", rate(n) / rate(t));
     let (dp50, dp99) = p50_p99(during);
     let (qp50, qp99) = p50_p99(quiet);
     println!(

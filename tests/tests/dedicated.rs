@@ -926,3 +926,83 @@ fn lan_players_join_a_room() {
     assert_demos_equal(&demos2, 2, tics2);
     assert_room_game(&demos2[0]);
 }
+
+/// A room made with `room create --file NAME` plays one of the service's `pwads`: two joiners
+/// without it are sent it (3 MiB, past what the shared edge lets a link hold unacknowledged)
+/// and play the room's game with equal demos; a name that is not one of the service's is
+/// refused in one line.
+#[test]
+fn a_room_sends_its_pwad_to_joiners_who_lack_it() {
+    let dir = Scratch::new("dedpwad");
+    let pwad = dir.path().join("nomonsters-e1m1.wad");
+    pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 3 << 20);
+    let svc = Service::with_config(
+        dir.path(),
+        &format!(
+            "admin_token = \"{TOKEN}\"\niwads = [\"{FREEDOOM1}\"]\npwads = [\"{}\"]\n\
+             rtc_edge = \"shared\"\n[limits]\nrooms = 1\n",
+            pwad.display()
+        ),
+        &[],
+        &[],
+        0,
+    );
+    let on = format!("127.0.0.1:{}", svc.port);
+    let out = room_create(&on, TOKEN, &["--file", "other.wad"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("\"other.wad\" is not one of this service's pwads"),
+        "{err}"
+    );
+
+    let out = room_create(
+        &on,
+        TOKEN,
+        &[
+            "--players",
+            "2",
+            "--deathmatch",
+            "--warp",
+            "1",
+            "1",
+            "--file",
+            "nomonsters-e1m1.wad",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let tics = test_tics().min(300);
+    let dirs: Vec<Scratch> = (0..2)
+        .map(|k| Scratch::new(&format!("dedpwad-{k}")))
+        .collect();
+    let mut ps: Vec<KillOnDrop> = (0..2)
+        .map(|k| {
+            joiner(
+                &link,
+                Bind::Rtc("127.0.0.1"),
+                dirs[k].path(),
+                800 + k as u64,
+                tics,
+                None,
+                "p",
+            )
+        })
+        .collect();
+    wait_all_played(&mut ps, &dirs, Duration::from_secs(150), "", &svc);
+    let demos: Vec<PathBuf> = dirs.iter().map(|d| d.path().join("p.lmp")).collect();
+    assert_demos_equal(&demos, 2, tics);
+    let want = std::fs::read(&pwad).unwrap();
+    for d in &dirs {
+        let err = read_log(&d.path().join("err"));
+        assert!(
+            err.contains("downloaded nomonsters-e1m1.wad from the host"),
+            "{err}"
+        );
+        let hash = doomlink_net::iwads::hex(&doomlink_net::iwads::sha256_file(&pwad).unwrap());
+        let kept = d.path().join("wads").join(hash).join("nomonsters-e1m1.wad");
+        assert!(std::fs::read(&kept).unwrap() == want, "{}", kept.display());
+    }
+}

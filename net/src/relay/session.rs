@@ -40,7 +40,7 @@ mod files;
 mod hub;
 mod types;
 
-pub use files::{FileError, MAX_FILE_REQUEST, REQUESTS_IN_FLIGHT};
+pub use files::{FileError, MAX_FILE_REQUEST, REQUESTS_IN_FLIGHT, REQUEST_LEN};
 
 pub use types::{
     CloseReason, Config, Delivery, Event, LinkId, LinkView, Output, Role, SendError, SessionError,

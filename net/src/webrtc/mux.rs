@@ -120,6 +120,12 @@ pub const MAX_REMOTE_CANDIDATES: usize = 64;
 /// Bytes a link's channel may have sent and not yet acknowledged: minutes of a game's frames
 /// to a slow peer, so only a peer that stopped reading (or a flood) reaches it.
 pub const SEND_QUEUE_CAP: usize = 1 << 20;
+// A joiner fetching the room's files keeps this much asked for: it must fit, with the game's
+// frames beside it.
+const _: () = assert!(
+    crate::relay::session::REQUESTS_IN_FLIGHT * crate::relay::session::REQUEST_LEN as usize
+        <= SEND_QUEUE_CAP * 3 / 4
+);
 
 /// Grace between a link's close and the end of its core: SCTP may still resend the Bye.
 const CLOSE_GRACE: Duration = Duration::from_millis(300);

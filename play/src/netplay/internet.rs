@@ -209,6 +209,13 @@ impl InternetNetplay {
                 .map(|f| f.to_string_lossy().into_owned()),
             // Players reach a room made from the window by its link only.
             lan_port: None,
+            // The server plays PWADs it has, by file name: ask for this player's.
+            files: request
+                .game
+                .pwads
+                .iter()
+                .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .collect(),
         };
         let created = runtime()
             .map_err(failed)?

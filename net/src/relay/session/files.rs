@@ -3,7 +3,7 @@
 //! The hub answers a Hello that names other WADs with the game's file list ([`Frame::Wads`],
 //! [`Config::offer`]) instead of a refusal, and keeps the link waiting: the client fetches
 //! what it lacks of the offered files, one file at a time, [`REQUESTS_IN_FLIGHT`] requests of
-//! at most [`MAX_FILE_REQUEST`] bytes ahead, and says Hello again with the game's WADs. The hub
+//! [`REQUEST_LEN`] bytes ahead (a hub takes up to [`MAX_FILE_REQUEST`]), and says Hello again with the game's WADs. The hub
 //! hands each request to the app ([`Event::FileWanted`]), which reads the file and answers with
 //! [`Session::send_file_data`]; the client hands each piece, in order, to the app
 //! ([`Event::FileData`]), which stores it and checks the whole against the hash. The session
@@ -18,9 +18,16 @@ use crate::relay::wire::{FileData, FileRequest, WadEntry, WadHash, WadSet, MAX_F
 pub use crate::relay::wire::MAX_FILE_REQUEST;
 
 /// Requests a client keeps outstanding on its link, so bytes keep flowing while the next
-/// request travels; the most a hub holds for one link (2 MiB). With 2 instead, a 20 MiB file
-/// over WebRTC on loopback took 1.5 s (median of 5) instead of 0.53 s (`wad_transfer` bench).
+/// request travels; the most a hub holds for one link.
 pub const REQUESTS_IN_FLIGHT: usize = 8;
+
+/// What a client asks for at a time (a hub takes up to [`MAX_FILE_REQUEST`]): 8 × 96 KiB =
+/// 768 KiB in flight, under the 1 MiB a dedicated service's WebRTC edge lets a link hold
+/// unacknowledged (`webrtc::mux::SEND_QUEUE_CAP`) with room for the game's own frames. Bytes in
+/// flight set the rate: over WebRTC on loopback, 2 MiB moved a 20 MiB file in 0.53 s, 512 KiB
+/// in 1.5 s (`wad_transfer` bench).
+pub const REQUEST_LEN: u32 = 96 * 1024;
+const _: () = assert!(REQUEST_LEN <= MAX_FILE_REQUEST);
 
 /// The hub's side of one waiting joiner: it was sent the file list; the ranges it asked for
 /// that are not yet sent in full (file, next offset to send, end).
@@ -238,17 +245,17 @@ impl Session {
     }
 
     /// Client: asks for the next ranges while fewer than [`REQUESTS_IN_FLIGHT`] are unanswered
-    /// (every range but the file's last is a whole [`MAX_FILE_REQUEST`]).
+    /// (every range but the file's last is a whole [`REQUEST_LEN`]).
     fn request_more(&mut self) {
         let Some(link) = self.pending_link() else {
             return;
         };
-        let window = (REQUESTS_IN_FLIGHT as u64 - 1) * u64::from(MAX_FILE_REQUEST);
+        let window = (REQUESTS_IN_FLIGHT as u64 - 1) * u64::from(REQUEST_LEN);
         while let Some(f) = self.fetch.as_mut() {
             if f.requested == f.size || f.requested - f.received > window {
                 break;
             }
-            let len = (f.size - f.requested).min(u64::from(MAX_FILE_REQUEST)) as u32;
+            let len = (f.size - f.requested).min(u64::from(REQUEST_LEN)) as u32;
             let req = Frame::FileRequest(FileRequest {
                 hash: f.hash,
                 offset: f.requested,

@@ -19,7 +19,7 @@ fn game_wads() -> WadSet {
 
 /// The PWAD's bytes: longer than a window of requests, so the window moves.
 fn pwad_bytes() -> Vec<u8> {
-    (0..((REQUESTS_IN_FLIGHT + 1) * MAX_FILE_REQUEST as usize + 5000))
+    (0..((REQUESTS_IN_FLIGHT + 1) * REQUEST_LEN as usize + 5000))
         .map(|i| (i * 7 % 251) as u8)
         .collect()
 }
@@ -285,8 +285,8 @@ fn the_client_keeps_at_most_the_window_in_flight() {
         .collect();
     assert_eq!(asked.len(), REQUESTS_IN_FLIGHT);
     assert_eq!(asked[0].offset, 0);
-    assert_eq!(asked[1].offset, u64::from(MAX_FILE_REQUEST));
-    assert!(asked.iter().all(|r| r.len == MAX_FILE_REQUEST));
+    assert_eq!(asked[1].offset, u64::from(REQUEST_LEN));
+    assert!(asked.iter().all(|r| r.len == REQUEST_LEN));
 }
 
 #[test]
