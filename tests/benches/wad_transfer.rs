@@ -173,8 +173,9 @@ fn main() {
         assert_eq!(got.downloaded, vec!["big.wad".to_string()]);
         lan.push(got.download_time);
         println!(
-            "round {round}: join with the download {:.0} ms, cached {:.0} ms",
+            "round {round}: join with the download {:.0} ms (the download {:.0} ms), cached {:.0} ms",
             cold.as_secs_f64() * 1e3,
+            here.download_time.as_secs_f64() * 1e3,
             warm.as_secs_f64() * 1e3
         );
     }
