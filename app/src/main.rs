@@ -665,13 +665,14 @@ fn join(a: JoinArgs) -> Result<i32> {
             None
         };
         let rt = internet::runtime()?;
-        let cache =
-            doomlink_play::wadcache::WadCache::open(&data_dir(&a.game)).with_context(|| {
+        let cache = doomlink_play::wadcache::WadCache::open(&data_dir(&a.game))
+            .with_context(|| {
                 format!(
                     "cannot make the WAD cache in {}",
                     data_dir(&a.game).display()
                 )
-            })?;
+            })?
+            .watched(report_downloads());
         // The room says what it plays and who is in it: the IWAD that matches, or why none
         // does, now; then what this computer has and will download, or why the join cannot work.
         let (game, room) = match &invite {
@@ -770,12 +771,14 @@ fn join(a: JoinArgs) -> Result<i32> {
             Ok(iwad) => doomlink_play::wadshare::own_files(iwad, &a.game.files)?,
             Err(_) => doomlink_play::wadshare::own_files_of(&a.game.files)?,
         },
-        cache: doomlink_play::wadcache::WadCache::open(&data_dir(&a.game)).with_context(|| {
-            format!(
-                "cannot make the WAD cache in {}",
-                data_dir(&a.game).display()
-            )
-        })?,
+        cache: doomlink_play::wadcache::WadCache::open(&data_dir(&a.game))
+            .with_context(|| {
+                format!(
+                    "cannot make the WAD cache in {}",
+                    data_dir(&a.game).display()
+                )
+            })?
+            .watched(report_downloads()),
         cap: a.max_download.saturating_mul(1 << 20),
     };
     let here = doomlink_play::lanfiles::fetch_lan_files(real, &fetching)?;
@@ -798,6 +801,23 @@ fn join(a: JoinArgs) -> Result<i32> {
     };
     let net: Arc<dyn NetView> = host.clone();
     play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
+}
+
+/// A download's progress for a joiner on a terminal: a line on stderr every 2 s while one
+/// runs (the files' names and what came in at the end are printed by the join).
+fn report_downloads() -> doomlink_play::wadcache::DownloadProgress {
+    use doomlink_play::wadcache::DownloadProgress;
+    let progress = DownloadProgress::default();
+    let watched = progress.clone();
+    let _ = std::thread::Builder::new()
+        .name("download-progress".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            if let Some(p) = watched.get() {
+                eprintln!("doomlink: downloading {}", DownloadProgress::line(&p));
+            }
+        });
+    progress
 }
 
 /// `doomlink lan-list`: Chocolate Doom's own LAN query, one game a line on stdout.

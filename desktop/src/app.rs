@@ -11,6 +11,7 @@ use doomlink_play::netplay::{
     parse_join_target, CodeExchange, InternetOptions, JoinTarget, ManualSide, NetAction,
     NetGameRequest, NetStart, Netplay, Transport,
 };
+use doomlink_play::wadcache::DownloadProgress;
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -388,6 +389,7 @@ impl DoomlinkApp {
                     game,
                     player_name: self.settings.player_name.clone(),
                     internet,
+                    progress: Default::default(),
                 };
                 let action = if manual {
                     NetAction::HostManual(options)
@@ -415,6 +417,7 @@ impl DoomlinkApp {
                     game,
                     player_name: self.settings.player_name.clone(),
                     internet,
+                    progress: Default::default(),
                 };
                 self.launch_net(ctx, request, NetAction::Join(address));
             }
@@ -464,6 +467,7 @@ impl DoomlinkApp {
                 .player_name
                 .unwrap_or_else(|| self.settings.player_name.clone()),
             internet,
+            progress: Default::default(),
         };
         self.launch_net(ctx, request, start.action);
     }
@@ -489,7 +493,9 @@ impl DoomlinkApp {
                     Ok(JoinTarget::Invite(_)) => "joining over the Internet".to_string(),
                     _ => format!("joining {address}"),
                 };
-                let p = PendingLaunch::net(label, ctx, move || np.join(&request, &address));
+                let progress = request.progress.clone();
+                let mut p = PendingLaunch::net(label, ctx, move || np.join(&request, &address));
+                p.download = Some(progress);
                 self.go(ctx, Transition::Launch(p));
             }
         }
@@ -635,13 +641,36 @@ impl eframe::App for DoomlinkApp {
             }
             Screen::Starting(p) => {
                 let label = p.label.clone();
-                egui::CentralPanel::default().show(ui, |ui| {
-                    ui.centered_and_justified(|ui| {
-                        ui.horizontal_centered(|ui| {
-                            ui.spinner();
-                            ui.label(RichText::new(format!("Starting {label}…")).size(18.0));
+                let download = p.download.as_ref().and_then(|d| d.get());
+                egui::CentralPanel::default().show(ui, |ui| match download {
+                    // The host's files this computer lacks, coming in before the game.
+                    Some(d) => {
+                        ui.vertical_centered(|ui| {
+                            ui.add_space(ui.available_height() / 3.0);
+                            ui.label(
+                                RichText::new(format!(
+                                    "Downloading from the host: {}",
+                                    DownloadProgress::line(&d)
+                                ))
+                                .size(18.0),
+                            );
+                            ui.add_space(8.0);
+                            let done = d.received as f32 / d.size.max(1) as f32;
+                            ui.add(
+                                egui::ProgressBar::new(done)
+                                    .desired_width(360.0)
+                                    .show_percentage(),
+                            );
                         });
-                    });
+                    }
+                    None => {
+                        ui.centered_and_justified(|ui| {
+                            ui.horizontal_centered(|ui| {
+                                ui.spinner();
+                                ui.label(RichText::new(format!("Starting {label}…")).size(18.0));
+                            });
+                        });
+                    }
                 });
                 ctx.request_repaint_after(std::time::Duration::from_millis(100));
             }

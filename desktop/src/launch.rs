@@ -15,6 +15,8 @@ pub struct PendingLaunch {
     /// What is being started, for the "Starting…" screen.
     pub label: String,
     pub since: Instant,
+    /// A join's download of the host's files, shown with a progress bar while one runs.
+    pub download: Option<doomlink_play::wadcache::DownloadProgress>,
 }
 
 impl PendingLaunch {
@@ -40,12 +42,14 @@ impl PendingLaunch {
                 rx,
                 label,
                 since: Instant::now(),
+                download: None,
             };
         }
         PendingLaunch {
             rx,
             label,
             since: Instant::now(),
+            download: None,
         }
     }
 

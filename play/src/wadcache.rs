@@ -56,6 +56,37 @@ pub enum DownloadError {
 #[derive(Debug, Clone)]
 pub struct WadCache {
     dir: PathBuf,
+    progress: DownloadProgress,
+}
+
+/// The download under way, for a screen or a terminal to show: shared with the cache that
+/// receives it ([`WadCache::watched`]), empty when none is.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadProgress(std::sync::Arc<std::sync::Mutex<Option<Progress>>>);
+
+/// How far one download is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub name: String,
+    pub received: u64,
+    pub size: u64,
+}
+
+impl DownloadProgress {
+    /// The download under way, if one is.
+    pub fn get(&self) -> Option<Progress> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, p: Option<Progress>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = p;
+    }
+
+    /// `maps.wad: 12.3 of 21.1 MB`.
+    pub fn line(p: &Progress) -> String {
+        let mb = |b: u64| b as f64 / 1e6;
+        format!("{}: {:.1} of {:.1} MB", p.name, mb(p.received), mb(p.size))
+    }
 }
 
 impl WadCache {
@@ -76,7 +107,16 @@ impl WadCache {
                 let _ = std::fs::remove_file(e.path());
             }
         }
-        Ok(WadCache { dir })
+        Ok(WadCache {
+            dir,
+            progress: DownloadProgress::default(),
+        })
+    }
+
+    /// The same cache, telling `progress` how each download goes.
+    pub fn watched(mut self, progress: DownloadProgress) -> WadCache {
+        self.progress = progress;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -111,14 +151,17 @@ impl WadCache {
             std::process::id()
         ));
         let file = private_create(&tmp).map_err(|err| self.disk(entry, err))?;
-        Ok(Download {
+        let dl = Download {
             entry: entry.clone(),
             dir: self.dir.clone(),
             tmp,
             file: Some(file),
             hasher: Sha256::new(),
             written: 0,
-        })
+            progress: self.progress.clone(),
+        };
+        dl.report();
+        Ok(dl)
     }
 
     fn disk(&self, entry: &WadEntry, err: io::Error) -> DownloadError {
@@ -139,9 +182,18 @@ pub struct Download {
     file: Option<File>,
     hasher: Sha256,
     written: u64,
+    progress: DownloadProgress,
 }
 
 impl Download {
+    fn report(&self) {
+        self.progress.set(Some(Progress {
+            name: self.entry.name.clone(),
+            received: self.written,
+            size: self.entry.size,
+        }));
+    }
+
     pub fn entry(&self) -> &WadEntry {
         &self.entry
     }
@@ -171,6 +223,7 @@ impl Download {
         }
         self.hasher.update(data);
         self.written += data.len() as u64;
+        self.report();
         Ok(())
     }
 
@@ -209,6 +262,8 @@ impl Download {
 
 impl Drop for Download {
     fn drop(&mut self) {
+        // Finished or not, it is no longer under way.
+        self.progress.set(None);
         // Still open: not finished (or finishing failed before the rename).
         if self.file.is_some() || self.tmp.exists() {
             let _ = std::fs::remove_file(&self.tmp);
@@ -264,6 +319,34 @@ mod tests {
         }
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_watched_download_says_how_far_it_is_until_it_ends() {
+        let d = scratch("progress");
+        let progress = DownloadProgress::default();
+        let c = WadCache::open(&d).unwrap().watched(progress.clone());
+        let bytes = vec![7u8; 3000];
+        let e = entry(&bytes, "maps.wad");
+        assert_eq!(progress.get(), None);
+        let mut dl = c.receive(&e, 10_000).unwrap();
+        dl.write(0, &bytes[..1000]).unwrap();
+        let p = progress.get().unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.received, p.size),
+            ("maps.wad", 1000, 3000)
+        );
+        assert_eq!(DownloadProgress::line(&p), "maps.wad: 0.0 of 0.0 MB");
+        dl.write(1000, &bytes[1000..]).unwrap();
+        dl.finish().unwrap();
+        assert_eq!(progress.get(), None, "done: nothing under way");
+        // One that fails is no longer under way either.
+        let other = entry(&[1u8; 10], "other.wad");
+        let dl = c.receive(&other, 10_000).unwrap();
+        assert!(progress.get().is_some());
+        drop(dl);
+        assert_eq!(progress.get(), None);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn request(dir: &std::path::Path, tics: u32) -> NetGameRequest {
         },
         player_name: "Alice".into(),
         internet: Default::default(),
+        progress: Default::default(),
     }
 }
 

@@ -217,11 +217,17 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
     let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
     let err = read_log(&j.path().join("err"));
     assert!(!st.success(), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Progress lines every 2 s while the download ran, then the failure in one line.
+    let lines: Vec<&str> = err.trim().lines().collect();
+    let (progress, rest): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .partition(|l| l.starts_with("doomlink: downloading huge.wad: "));
+    assert_eq!(rest.len(), 1, "{err}");
     assert!(
-        err.contains("huge.wad") && err.contains("nothing kept"),
+        rest[0].contains("huge.wad") && rest[0].contains("nothing kept"),
         "{err}"
     );
+    assert!(progress.iter().all(|l| l.ends_with(" of 209.8 MB")), "{err}");
     assert!(
         cache_listing(j.path()).is_empty(),
         "{:?}",

@@ -140,7 +140,9 @@ impl InternetNetplay {
         // The room's IWAD if this computer has it and Settings' is another; why not, if not.
         let mut request = request.clone();
         let tls = request.internet.trust();
-        let cache = WadCache::open(&request.game.data_dir).map_err(failed)?;
+        let cache = WadCache::open(&request.game.data_dir)
+            .map_err(failed)?
+            .watched(request.progress.clone());
         request.game.iwad =
             iwad_for_room_preferring(&rt, &invite, &tls, &request.game.iwad, Some(&cache))
                 .map_err(failed)?;

@@ -229,7 +229,8 @@ impl LanNetplay {
         let failed = |e: anyhow::Error| Failed(format!("{e:#}"));
         let fetching = crate::wadshare::Fetching {
             cache: crate::wadcache::WadCache::open(&request.game.data_dir)
-                .map_err(|e| Failed(format!("cannot make the WAD cache: {e}")))?,
+                .map_err(|e| Failed(format!("cannot make the WAD cache: {e}")))?
+                .watched(request.progress.clone()),
             cap: crate::wadcache::DEFAULT_DOWNLOAD_CAP,
             own: crate::wadshare::own_files(&request.game.iwad, &request.game.pwads)
                 .map_err(failed)?,

@@ -128,6 +128,8 @@ pub struct NetGameRequest {
     pub player_name: String,
     /// Used by Internet play only.
     pub internet: InternetOptions,
+    /// A joiner's download of the host's files, for the screen that waits on the join.
+    pub progress: crate::wadcache::DownloadProgress,
 }
 
 /// A netgame the window starts as it opens (`doomlink host` / `doomlink join` without
