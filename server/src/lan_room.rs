@@ -87,6 +87,8 @@ pub(crate) struct LanRoom {
     published: Mutex<LanFigures>,
     /// QUERYs the guest may still answer now ([`QUERY_BURST`], [`QUERIES_PER_SEC`]).
     queries: Mutex<TokenBucket>,
+    /// The room's files for LAN joiners who lack them (TCP on the same port number).
+    files: Mutex<Option<doomlink_net::lan::files::FileServer>>,
 }
 
 /// QUERYs (server browsers) a room's guest answers at once, and then per second.
@@ -138,6 +140,7 @@ impl LanRoom {
                 QUERY_BURST,
                 Instant::now(),
             )),
+            files: Mutex::new(None),
         });
         let cfg = LanConfig {
             bind_ip,
@@ -258,8 +261,25 @@ impl LanRoom {
 
     /// Closes the port (the room is closing). Its LAN players are told as a native server's
     /// shutdown tells them (NET_SV_Shutdown): a DISCONNECT each.
+    /// Serves the room's files to LAN joiners (`list` as the session offers them, read from
+    /// `files`) on TCP at the room's port, until the room closes. Without it (the TCP port
+    /// taken), LAN joiners need the files already.
+    pub(crate) fn serve_files(
+        &self,
+        bind_ip: Ipv4Addr,
+        list: Vec<doomlink_net::relay::wire::WadEntry>,
+        files: doomlink_play::wadshare::HostFiles,
+    ) {
+        let at = std::net::SocketAddr::from((bind_ip, self.port));
+        match doomlink_net::lan::files::FileServer::start(at, list, Arc::new(files)) {
+            Ok(server) => *lock(&self.files) = Some(server),
+            Err(e) => tracing::warn!(port = self.port, "the room's files on TCP: {e}"),
+        }
+    }
+
     pub(crate) fn close(&self) {
         self.accepting.store(false, Ordering::Relaxed);
+        lock(&self.files).take();
         let Some(b) = lock(&self.bridge).take() else {
             return;
         };

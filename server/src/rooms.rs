@@ -343,6 +343,13 @@ impl Rooms {
                 .map_err(|e| fail(format!("lan_port {port}: {e}")))?,
             ),
         };
+        if let Some(l) = &lan {
+            l.serve_files(
+                cfg.lan_bind.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                session.offer.clone(),
+                files.clone(),
+            );
+        }
         let local = match &cfg.local_tls {
             Some(_) => format!("wss://{}", cfg.local_rendezvous),
             None => cfg.local_rendezvous.to_string(),

@@ -928,9 +928,10 @@ fn lan_players_join_a_room() {
 }
 
 /// A room made with `room create --file NAME` plays one of the service's `pwads`: two joiners
-/// without it are sent it (3 MiB, past what the shared edge lets a link hold unacknowledged)
-/// and play the room's game with equal demos; a name that is not one of the service's is
-/// refused in one line.
+/// without it, one by link (3 MiB over WebRTC, past what the shared edge lets a link hold
+/// unacknowledged) and one at the room's LAN port (its file service, TCP on the same number),
+/// are sent it and play the room's game with equal demos; a name that is not one of the
+/// service's is refused in one line.
 #[test]
 fn a_room_sends_its_pwad_to_joiners_who_lack_it() {
     let dir = Scratch::new("dedpwad");
@@ -943,10 +944,11 @@ fn a_room_sends_its_pwad_to_joiners_who_lack_it() {
              rtc_edge = \"shared\"\n[limits]\nrooms = 1\n",
             pwad.display()
         ),
-        &[],
+        &["--lan-bind", "127.0.0.1"],
         &[],
         0,
     );
+    let lan_port = free_server_port();
     let on = format!("127.0.0.1:{}", svc.port);
     let out = room_create(&on, TOKEN, &["--file", "other.wad"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -969,6 +971,8 @@ fn a_room_sends_its_pwad_to_joiners_who_lack_it() {
             "1",
             "--file",
             "nomonsters-e1m1.wad",
+            "--lan-port",
+            &lan_port.to_string(),
         ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -978,11 +982,18 @@ fn a_room_sends_its_pwad_to_joiners_who_lack_it() {
     let dirs: Vec<Scratch> = (0..2)
         .map(|k| Scratch::new(&format!("dedpwad-{k}")))
         .collect();
-    let mut ps: Vec<KillOnDrop> = (0..2)
-        .map(|k| {
+    let lan_target = format!("127.0.0.1:{lan_port}");
+    let ways = [
+        (link.as_str(), Bind::Rtc("127.0.0.1")),
+        (lan_target.as_str(), Bind::Lan("127.0.0.1")),
+    ];
+    let mut ps: Vec<KillOnDrop> = ways
+        .iter()
+        .enumerate()
+        .map(|(k, (target, bind))| {
             joiner(
-                &link,
-                Bind::Rtc("127.0.0.1"),
+                target,
+                *bind,
                 dirs[k].path(),
                 800 + k as u64,
                 tics,

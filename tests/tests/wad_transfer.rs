@@ -227,7 +227,10 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
         rest[0].contains("huge.wad") && rest[0].contains("nothing kept"),
         "{err}"
     );
-    assert!(progress.iter().all(|l| l.ends_with(" of 209.8 MB")), "{err}");
+    assert!(
+        progress.iter().all(|l| l.ends_with(" of 209.8 MB")),
+        "{err}"
+    );
     assert!(
         cache_listing(j.path()).is_empty(),
         "{:?}",
