@@ -37,6 +37,8 @@ pub struct OutsideInvite {
     expires: Option<u64>,
     /// Where downloaded WADs are kept (what is there counts as here).
     data_dir: PathBuf,
+    /// The player typed or pasted the link on the Join page (not opened from outside).
+    typed: bool,
 }
 
 enum HostName {
@@ -70,7 +72,16 @@ impl OutsideInvite {
             host_key: fp.chars().take(16).collect(),
             expires: link.expires,
             data_dir,
+            typed: false,
         })
+    }
+
+    /// The question for a link the player typed on the Join page: the same, without the
+    /// warning about links opened from outside.
+    pub fn typed(text: &str, trust: ClientTls, data_dir: PathBuf) -> Option<OutsideInvite> {
+        let mut q = OutsideInvite::from_text(text, trust, data_dir)?;
+        q.typed = true;
+        Some(q)
     }
 
     /// One line for the terminal: which room at which rendezvous.
@@ -142,7 +153,11 @@ impl OutsideInvite {
             .inner_margin(14.0)
             .show(ui, |ui| {
                 ui.label(RichText::new("Join this game?").strong().size(18.0));
-                ui.label("A link was opened from outside doomlink. Join only if you expected it:");
+                ui.label(if self.typed {
+                    "What the link leads to, and what this computer has of its game:"
+                } else {
+                    "A link was opened from outside doomlink. Join only if you expected it:"
+                });
                 ui.add_space(6.0);
                 egui::Grid::new("outside-invite")
                     .num_columns(2)

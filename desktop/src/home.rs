@@ -165,7 +165,10 @@ impl HomeScreen {
                         }
                         a
                     }
-                    Page::Join => self.join.ui(ui),
+                    Page::Join => {
+                        let trust = internet.as_ref().map(|i| i.trust()).unwrap_or_default();
+                        self.join.ui(ui, trust, facts.data_dir)
+                    }
                     Page::Lan => self.lan.ui(ui, facts.netplay),
                     Page::Settings => settings_page(ui, settings, facts),
                 };
@@ -402,7 +405,8 @@ impl HostPage {
 struct JoinPage {
     address: String,
     error: Option<String>,
-    /// An invite link from outside, waiting for the player's answer.
+    /// An invite link waiting for the player's answer: one from outside, or one typed here
+    /// (then the question shows what the room plays and needs before the join starts).
     asking: Option<OutsideInvite>,
 }
 
@@ -421,7 +425,31 @@ impl JoinPage {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui) -> Option<HomeAction> {
+    /// Join pressed on the typed text: an invite link is asked about first (what the room
+    /// plays, what this computer lacks, whether it can work); anything else joins or says
+    /// what is wrong.
+    fn join_typed(
+        &mut self,
+        trust: doomlink_play::net::tls_client::ClientTls,
+        data_dir: &std::path::Path,
+    ) -> Option<HomeAction> {
+        let action = self.submit().ok()?;
+        match OutsideInvite::typed(&self.address, trust, data_dir.to_path_buf()) {
+            Some(q) => {
+                eprintln!("doomlink: asking before joining {}", q.summary());
+                self.asking = Some(q);
+                None
+            }
+            None => Some(action),
+        }
+    }
+
+    fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        trust: doomlink_play::net::tls_client::ClientTls,
+        data_dir: &std::path::Path,
+    ) -> Option<HomeAction> {
         ui.heading("Join a game");
         if let Some(q) = &mut self.asking {
             ui.add_space(10.0);
@@ -454,7 +482,7 @@ impl JoinPage {
                 );
                 let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if ui.button("Join").clicked() || enter {
-                    action = self.submit().ok();
+                    action = self.join_typed(trust.clone(), data_dir);
                 }
             });
             if let Some(e) = &self.error {
@@ -693,5 +721,40 @@ fn internet_settings(ui: &mut egui::Ui, s: &mut Settings) {
         });
     if let Err(e) = s.internet() {
         ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_link_is_asked_about_and_an_address_joins_at_once() {
+        let data = std::path::Path::new("/nonexistent");
+        let fp = "A".repeat(43);
+        let mut page = JoinPage {
+            address: format!("doomlink://join/127.0.0.1:9/Room_1?fp={fp}#secretsecretsecret"),
+            ..JoinPage::default()
+        };
+        assert!(page.join_typed(Default::default(), data).is_none());
+        let q = page.asking.as_ref().expect("a link waits for the answer");
+        assert_eq!(q.summary(), "room Room_1 at 127.0.0.1:9");
+
+        let mut page = JoinPage {
+            address: "192.168.1.20:2342".into(),
+            ..JoinPage::default()
+        };
+        assert!(matches!(
+            page.join_typed(Default::default(), data),
+            Some(HomeAction::Join(a)) if a == "192.168.1.20:2342"
+        ));
+        assert!(page.asking.is_none());
+
+        let mut page = JoinPage {
+            address: "doomlink://join/x/r!om#s".into(),
+            ..JoinPage::default()
+        };
+        assert!(page.join_typed(Default::default(), data).is_none());
+        assert!(page.asking.is_none() && page.error.is_some());
     }
 }
