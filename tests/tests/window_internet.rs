@@ -156,7 +156,7 @@ fn confirm_join(x: &Xvfb, w: &Path, h: &Path, logs: impl Fn() -> String + Copy) 
         "the window naming the room's IWAD",
         || {
             read_log(&w.join("stderr")).contains(&format!(
-                "plays freedoom1.wad, Freedoom: Phase 1 (0.12.1); here: {FREEDOOM1}"
+                "it plays freedoom1.wad, Freedoom: Phase 1 (0.12.1): here ({FREEDOOM1})"
             ))
         },
         logs,
