@@ -191,16 +191,23 @@ impl FilesHere {
 }
 
 /// What a joiner does with the host's list: for each file, where it is here (the joiner's
-/// own files, by hash, then the cache), or that it must be fetched; an error naming the first
-/// file it can neither find nor fetch.
+/// own files, by hash, then the cache, and for the IWAD the IWAD search), or that it must be
+/// fetched; an error naming the first file it can neither find nor fetch.
 pub fn plan(list: &[WadEntry], f: &Fetching) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     for e in list {
+        // An IWAD may also be where IWADs are kept (a LAN joiner's default IWAD is another).
+        let installed = || {
+            e.iwad
+                .then(|| crate::iwad::iwad_for_host(&e.hash, &e.name, None).ok())
+                .flatten()
+        };
         let here = f
             .own
             .get(&e.hash)
             .cloned()
-            .or_else(|| f.cache.find(&e.hash));
+            .or_else(|| f.cache.find(&e.hash))
+            .or_else(installed);
         if let Some(p) = here {
             steps.push(Step::Here(p));
             continue;

@@ -32,6 +32,9 @@
 //!   those settings, so all agree. The room's server launches the game itself once the room's
 //!   player count is in (`-doomlink-autostart`, assets' dl_netserver.h); the controller may
 //!   still start it earlier (its `-nodes` or the lobby's `start`), as natively.
+//! - A room's PWADs are named by file name among the operator's `pwads` (never a path from a
+//!   request); the room's session offers them with a free IWAD, its event drain answers joiners'
+//!   requests from disk, and its LAN port serves them over TCP (net's `lan::files`).
 //! - A room whose guest traps, I_Errors or exits is closed (its players get Bye HubClosing), logged
 //!   and counted (`doomlink_rooms_failed_total`); other rooms go on. Standing rooms (from the
 //!   config) start a new guest — a new game — after each game ends (its players all gone);

@@ -162,17 +162,8 @@ fn a_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
             .args(rtc_peer(j.path(), 53, 100, "join")),
         Duration::from_secs(60),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    let size = std::fs::metadata(&pwad).unwrap().len();
-    assert!(
-        err.contains(&format!("big.wad ({size} bytes), over the 2097152 bytes")),
-        "{err}"
-    );
-    assert!(cache_listing(j.path()).is_empty());
+    assert_refused_over_cap(&out, &pwad, j.path(), &mut host);
     assert!(!j.path().join("join.lmp").exists());
-    assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
 }
 
 #[test]
@@ -238,45 +229,64 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
     );
 }
 
-/// One LAN game on a fresh port: a host with `pwad`, the joiner with data dir `join_dir` plays
-/// `tics` with it. Returns the joiner's stderr.
-fn play_one_lan_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
+/// A LAN host of a 2-player deathmatch on E1M1 with `pwad`, on a free port; returned once its
+/// file service answers (a joiner asks for the host's files as it starts).
+fn lan_host(dir: &Path, pwad: &Path, tics: u32, seed: u64) -> (KillOnDrop, u16) {
     let port = free_server_port();
-    let h = Scratch::new(&format!("wads-lan-host-{tag}"));
     let mut host = KillOnDrop(
         Command::new(doomlink())
             .args(["host", "--lan", "--port", &port.to_string()])
             .args(["--players", "2", "--deathmatch", "--warp", "1", "1"])
             .arg("--file")
             .arg(pwad)
-            .args(peer_args(
-                Bind::Lan("127.0.0.1"),
-                h.path(),
-                61,
-                tics,
-                "host",
-            ))
+            .args(peer_args(Bind::Lan("127.0.0.1"), dir, seed, tics, "host"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log_file(&h.path().join("err")))
+            .stderr(log_file(&dir.join("err")))
             .spawn()
             .unwrap(),
     );
-    // The joiner asks for the host's files as it starts: wait until the service is up.
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let err = || read_log(&dir.join("err"));
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the host serves no files: {}",
-            read_log(&h.path().join("err"))
+            err()
         );
-        assert!(
-            host.0.try_wait().unwrap().is_none(),
-            "{}",
-            read_log(&h.path().join("err"))
-        );
+        assert!(host.0.try_wait().unwrap().is_none(), "{}", err());
         std::thread::sleep(Duration::from_millis(20));
     }
+    (host, port)
+}
+
+/// A join refused for a file over its `--max-download 2`: one line naming `pwad` and the cap,
+/// nothing in the cache, the host unhurt.
+fn assert_refused_over_cap(
+    out: &std::process::Output,
+    pwad: &Path,
+    join_dir: &Path,
+    host: &mut KillOnDrop,
+) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let size = std::fs::metadata(pwad).unwrap().len();
+    let name = pwad.file_name().unwrap().to_string_lossy();
+    assert!(
+        err.contains(&format!("{name} ({size} bytes), over the 2097152 bytes")),
+        "{err}"
+    );
+    assert!(cache_listing(join_dir).is_empty());
+    assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
+}
+
+/// One LAN game on a fresh port: a host with `pwad`, the joiner with data dir `join_dir` plays
+/// `tics` with it. Returns the joiner's stderr.
+fn play_one_lan_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
+    let h = Scratch::new(&format!("wads-lan-host-{tag}"));
+    let (mut host, port) = lan_host(h.path(), pwad, tics, 61);
+    let started = Instant::now();
     let err_log = join_dir.join(format!("{tag}.err"));
     let mut join = KillOnDrop(
         Command::new(doomlink())
@@ -328,35 +338,8 @@ fn a_lan_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
     let files = Scratch::new("wads-lan-cap-files");
     let pwad = files.path().join("big.wad");
     write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 3 << 20);
-    let port = free_server_port();
     let h = Scratch::new("wads-lan-cap-host");
-    let mut host = KillOnDrop(
-        Command::new(doomlink())
-            .args([
-                "host",
-                "--lan",
-                "--port",
-                &port.to_string(),
-                "--players",
-                "2",
-            ])
-            .arg("--file")
-            .arg(&pwad)
-            .args(peer_args(Bind::Lan("127.0.0.1"), h.path(), 63, 100, "host"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&h.path().join("err")))
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the host serves no files"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut host, port) = lan_host(h.path(), &pwad, 100, 63);
     let j = Scratch::new("wads-lan-cap-join");
     let out = run_with_deadline(
         Command::new(doomlink())
@@ -364,16 +347,7 @@ fn a_lan_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
             .args(peer_args(Bind::Lan("127.0.0.1"), j.path(), 64, 100, "join")),
         Duration::from_secs(60),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    let size = std::fs::metadata(&pwad).unwrap().len();
-    assert!(
-        err.contains(&format!("big.wad ({size} bytes), over the 2097152 bytes")),
-        "{err}"
-    );
-    assert!(cache_listing(j.path()).is_empty());
-    assert!(host.0.try_wait().unwrap().is_none(), "the host is not hurt");
+    assert_refused_over_cap(&out, &pwad, j.path(), &mut host);
 }
 
 /// A joiner with no IWAD anywhere (and no `--iwad`) joins a room that plays a free one: the
