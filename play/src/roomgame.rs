@@ -270,19 +270,8 @@ pub fn peek_everything(
 mod tests {
     use super::*;
     use doomlink_net::relay::wire::WadEntry;
-    use std::collections::HashMap;
 
-    fn fetching(tag: &str, cap: u64) -> (Fetching, PathBuf) {
-        let d =
-            std::env::temp_dir().join(format!("doomlink-roomgame-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        let f = Fetching {
-            cache: WadCache::open(&d).unwrap(),
-            cap,
-            own: HashMap::new(),
-        };
-        (f, d)
-    }
+    use crate::wadshare::tests::fetching;
 
     fn file(hash: u8, name: &str, size: u64) -> GameFile {
         GameFile {

@@ -408,7 +408,7 @@ pub fn own_files_of(files: &[PathBuf]) -> Result<HashMap<WadHash, PathBuf>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
@@ -422,9 +422,11 @@ mod tests {
         }
     }
 
-    fn fetching(tag: &str, cap: u64) -> (Fetching, PathBuf) {
+    /// A joiner's fetching with nothing of its own and an empty cache in a fresh temporary
+    /// directory (returned, for the test to remove), for this module's tests and others'.
+    pub(crate) fn fetching(tag: &str, cap: u64) -> (Fetching, PathBuf) {
         let d =
-            std::env::temp_dir().join(format!("doomlink-wadshare-{tag}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("doomlink-fetching-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         let f = Fetching {
             cache: WadCache::open(&d).unwrap(),

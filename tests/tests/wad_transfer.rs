@@ -59,6 +59,32 @@ fn sha256_hex(p: &Path) -> String {
     doomlink_net::iwads::hex(&doomlink_net::iwads::sha256_file(p).unwrap())
 }
 
+/// Waits for the joiner (stderr in `join_dir/TAG.err`) and the host (in `host_dir/err`) to
+/// play their game started at `started` to its end, and checks their demos are equal.
+fn finish_game(
+    host: &mut KillOnDrop,
+    host_dir: &Path,
+    join: &mut KillOnDrop,
+    join_dir: &Path,
+    started: Instant,
+    tics: u32,
+    tag: &str,
+) {
+    let limit = game_limit(tics);
+    let join_err = join_dir.join(format!("{tag}.err"));
+    wait_success(&mut join.0, limit, "the joiner", &join_err);
+    let rest = limit.saturating_sub(started.elapsed());
+    wait_success(&mut host.0, rest, "the host", &host_dir.join("err"));
+    assert_demos_equal(
+        &[
+            host_dir.join("host.lmp"),
+            join_dir.join(format!("{tag}.lmp")),
+        ],
+        2,
+        tics,
+    );
+}
+
 /// One game: a fresh rendezvous and host with `pwad`; the joiner with data dir `join_dir`
 /// plays `tics` with it. Returns the joiner's stdout (what the room plays, said before
 /// joining) and stderr.
@@ -78,23 +104,7 @@ fn play_one_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> String {
             .spawn()
             .unwrap(),
     );
-    let limit = game_limit(tics);
-    wait_success(
-        &mut join.0,
-        limit,
-        "the joiner",
-        &join_dir.join(format!("{tag}.err")),
-    );
-    let rest = limit.saturating_sub(started.elapsed());
-    wait_success(&mut host.0, rest, "the host", &h.path().join("err"));
-    assert_demos_equal(
-        &[
-            h.path().join("host.lmp"),
-            join_dir.join(format!("{tag}.lmp")),
-        ],
-        2,
-        tics,
-    );
+    finish_game(&mut host, h.path(), &mut join, join_dir, started, tics, tag);
     format!(
         "{}{}",
         read_log(&join_dir.join(format!("{tag}.out"))),
@@ -298,18 +308,7 @@ fn play_one_lan_game(pwad: &Path, join_dir: &Path, tics: u32, tag: &str) -> Stri
             .spawn()
             .unwrap(),
     );
-    let limit = game_limit(tics);
-    wait_success(&mut join.0, limit, "the joiner", &err_log);
-    let rest = limit.saturating_sub(started.elapsed());
-    wait_success(&mut host.0, rest, "the host", &h.path().join("err"));
-    assert_demos_equal(
-        &[
-            h.path().join("host.lmp"),
-            join_dir.join(format!("{tag}.lmp")),
-        ],
-        2,
-        tics,
-    );
+    finish_game(&mut host, h.path(), &mut join, join_dir, started, tics, tag);
     read_log(&err_log)
 }
 
