@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use doomlink_net::lan::files::{FileClient, FileServer, FileSource};
+use anyhow::{bail, Context, Result};
+use doomlink_net::lan::files::{FetchError, FileClient, FileServer, FileSource};
 use doomlink_net::relay::wire::WadHash;
 
-use crate::wadshare::{host_files, plan, Fetching, FilesHere, HostFiles, Step};
+use crate::wadcache::KEPT;
+use crate::wadshare::{host_files, plan, Downloaded, Fetching, FilesHere, HostFiles, Step};
 
 impl FileSource for HostFiles {
     fn read_at(&self, hash: &WadHash, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
@@ -37,7 +38,8 @@ pub fn serve_lan_files(
 
 /// Asks the host at `server` (its game's address) for its files and fetches what this computer
 /// lacks: the game's files, or None when the host serves none (a native Chocolate Doom host).
-/// An error is one line naming what cannot be had; nothing partial is kept.
+/// An error is one line naming what cannot be had (the part of a download that merely
+/// stopped is kept for the next join to resume).
 pub fn fetch_lan_files(server: SocketAddr, f: &Fetching) -> Result<Option<FilesHere>> {
     let Some(mut client) = FileClient::connect(server)? else {
         return Ok(None);
@@ -53,14 +55,22 @@ pub fn fetch_lan_files(server: SocketAddr, f: &Fetching) -> Result<Option<FilesH
         };
         fetched_any = true;
         let mut dl = f.cache.receive(entry, f.cap)?;
-        client
-            .fetch(
-                entry,
-                |offset: u64, data: &[u8]| Ok(dl.write(offset, data)?),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}; nothing kept"))?;
+        let from = dl.received();
+        let fetched = client.fetch(entry, from, |offset: u64, data: &[u8]| {
+            Ok(dl.write(offset, data)?)
+        });
+        match fetched {
+            Ok(()) => {}
+            // Bytes that could not be stored, or a host that broke the protocol: none kept.
+            Err(e @ (FetchError::Protocol(_) | FetchError::Frame(_) | FetchError::Store(_))) => {
+                dl.discard();
+                bail!("{e}; nothing kept")
+            }
+            // The host went, stopped answering, or the network failed: what came is kept.
+            Err(e) => bail!("{e}; {KEPT}"),
+        }
+        downloaded.push(Downloaded::of(&dl));
         let path = dl.finish()?;
-        downloaded.push(entry.name.clone());
         *step = Step::Here(path);
     }
     let time = if fetched_any {

@@ -3,12 +3,18 @@
 //! Doom tells a DEHACKED file from a WAD by it), and found again by hash on the next join.
 //!
 //! Owns one way to receive a file: [`WadCache::receive`] writes the bytes, in order, to a
-//! temporary file beside the cache (owner-only), hashing as they come; [`Download::finish`]
-//! checks the size and the hash, fsyncs, and renames it into place. Anything else — a byte
-//! out of place, more bytes than announced, a hash that differs, a full disk, the host gone
-//! (the download dropped unfinished) — removes the temporary file: the cache never holds part
-//! of a file, nor a file whose hash is not its name. Temporary files a crash left are removed
-//! when the cache is opened.
+//! temporary file beside the cache (owner-only, `.partial-<sha256>-<pid>`), hashing as they
+//! come; [`Download::finish`] checks the size and the hash, fsyncs, and renames it into place.
+//! The cache never holds part of a file, nor a file whose hash is not its name.
+//!
+//! A download that merely stops — the host gone, the link dropped, the program quit — keeps its
+//! temporary file, and the next [`WadCache::receive`] of the same hash (from any host) resumes
+//! it: it rehashes the bytes kept and asks only for the rest. The final SHA-256 check still
+//! covers every byte, so a part kept from a lying host fails there and is removed. Anything
+//! that shows the bytes are wrong or cannot be stored — a byte out of place, more bytes than
+//! announced, a hash that differs, a full disk, or [`Download::discard`] — removes the
+//! temporary file. Kept parts older than [`KEEP_PARTS_FOR`], and all but the newest
+//! [`MAX_KEPT_PARTS`], are removed when the cache is opened.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -24,6 +30,24 @@ use doomlink_net::relay::wire::{plain_file_name, WadEntry, WadHash};
 pub const DEFAULT_DOWNLOAD_CAP: u64 = 256 * 1024 * 1024;
 
 const PARTIAL: &str = ".partial-";
+
+/// How a download that stopped ends its one line.
+pub const KEPT: &str = "the part received is kept, and the next join resumes it";
+
+/// How long the part of an unfinished download is kept for a later join to resume.
+pub const KEEP_PARTS_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// How many unfinished downloads' parts are kept at most (the newest): each is under the
+/// joiner's cap, so this bounds the disk they take.
+pub const MAX_KEPT_PARTS: usize = 4;
+
+/// The temporary files of this process's downloads under way: a second download of the same
+/// file into the same cache, while one is under way, must not take the first one's file.
+static UNDER_WAY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn under_way() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNDER_WAY.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Why a file from a host was not stored; each says which file and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +66,10 @@ pub enum DownloadError {
     },
     #[error("{name}: the host sent a different file (its SHA-256 is not the one announced); nothing kept")]
     HashMismatch { name: String },
-    #[error("{name}: the transfer ended at {got} of {size} bytes; nothing kept")]
+    #[error("{name}: the transfer ended at {got} of {size} bytes; {KEPT}")]
     Incomplete { name: String, got: u64, size: u64 },
+    #[error("{name}: it is being downloaded already")]
+    Busy { name: String },
     #[error("{name}: cannot store it in {dir}: {err}; nothing kept")]
     Disk {
         name: String,
@@ -95,18 +121,26 @@ impl WadCache {
     pub fn open(data_dir: &Path) -> io::Result<WadCache> {
         let dir = data_dir.join("wads");
         std::fs::create_dir_all(&dir)?;
-        for e in std::fs::read_dir(&dir)?.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(PARTIAL) else {
-                continue;
-            };
-            // `<hash>-<pid>`: another process's download in progress is left alone.
-            let pid = rest.rsplit('-').next().unwrap_or("");
-            let running = !pid.is_empty() && Path::new("/proc").join(pid).exists();
-            if !running || pid == std::process::id().to_string() {
-                let _ = std::fs::remove_file(e.path());
+        // Parts of unfinished downloads, newest first: the recent ones are kept for resuming.
+        let mut parts: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(PARTIAL))
+            .filter(|e| !is_someone_elses(&e.path()))
+            .map(|e| {
+                let t = e.metadata().and_then(|m| m.modified());
+                (t.unwrap_or(std::time::UNIX_EPOCH), e.path())
+            })
+            .collect();
+        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let now = std::time::SystemTime::now();
+        let active = under_way();
+        for (i, (t, path)) in parts.iter().enumerate() {
+            let old = now.duration_since(*t).is_ok_and(|age| age > KEEP_PARTS_FOR);
+            if (old || i >= MAX_KEPT_PARTS) && !active.contains(path) {
+                let _ = std::fs::remove_file(path);
             }
         }
+        drop(active);
         Ok(WadCache {
             dir,
             progress: DownloadProgress::default(),
@@ -150,18 +184,53 @@ impl WadCache {
             hex(&entry.hash),
             std::process::id()
         ));
-        let file = private_create(&tmp).map_err(|err| self.disk(entry, err))?;
-        let dl = Download {
+        let mut active = under_way();
+        if active.contains(&tmp) {
+            return Err(DownloadError::Busy {
+                name: entry.name.clone(),
+            });
+        }
+        let mut dl = Download {
             entry: entry.clone(),
             dir: self.dir.clone(),
-            tmp,
-            file: Some(file),
+            tmp: tmp.clone(),
+            file: None,
             hasher: Sha256::new(),
             written: 0,
+            resumed_from: 0,
+            spoiled: false,
             progress: self.progress.clone(),
         };
+        let kept = self.kept_part(&entry.hash, &tmp);
+        let resumed = match kept {
+            Some(from) => dl.resume(&from),
+            None => Ok(false),
+        };
+        if !resumed.unwrap_or(false) {
+            dl.hasher = Sha256::new();
+            dl.written = 0;
+            dl.file = Some(private_create(&tmp).map_err(|err| self.disk(entry, err))?);
+        }
+        active.push(tmp);
+        drop(active);
+        dl.resumed_from = dl.written;
         dl.report();
         Ok(dl)
+    }
+
+    /// The part an unfinished download of `hash` kept, if there is one no running download
+    /// has: this process's own (`tmp`, not under way), or one a program that has ended left.
+    fn kept_part(&self, hash: &WadHash, tmp: &Path) -> Option<PathBuf> {
+        if tmp.exists() {
+            return Some(tmp.to_path_buf());
+        }
+        let prefix = format!("{PARTIAL}{}-", hex(hash));
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .find(|p| !is_someone_elses(p))
     }
 
     fn disk(&self, entry: &WadEntry, err: io::Error) -> DownloadError {
@@ -173,7 +242,8 @@ impl WadCache {
     }
 }
 
-/// A file being received; dropped unfinished, it leaves nothing behind.
+/// A file being received. Dropped unfinished, it keeps what it received for the next
+/// download of the same file to resume, unless its bytes proved wrong.
 #[derive(Debug)]
 pub struct Download {
     entry: WadEntry,
@@ -182,10 +252,47 @@ pub struct Download {
     file: Option<File>,
     hasher: Sha256,
     written: u64,
+    /// Where this download started: the bytes an earlier one kept.
+    resumed_from: u64,
+    /// Its bytes are wrong or could not be stored: nothing of it is kept.
+    spoiled: bool,
     progress: DownloadProgress,
 }
 
 impl Download {
+    /// Takes over `kept`, the part of an earlier download: rehashes it and appends from its
+    /// end. False (and `kept` removed) when it cannot be the start of this file.
+    fn resume(&mut self, kept: &Path) -> io::Result<bool> {
+        let len = std::fs::metadata(kept)?.len();
+        if len == 0 || len > self.entry.size {
+            let _ = std::fs::remove_file(kept);
+            return Ok(false);
+        }
+        if kept != self.tmp {
+            std::fs::rename(kept, &self.tmp)?;
+        }
+        let mut read = File::open(&self.tmp)?;
+        let hashed = io::copy(&mut read, &mut self.hasher)?;
+        if hashed != len {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Ok(false);
+        }
+        let file = std::fs::OpenOptions::new().append(true).open(&self.tmp)?;
+        self.file = Some(file);
+        self.written = len;
+        Ok(true)
+    }
+
+    /// Where this download started: 0, or the length of the part an earlier one kept.
+    pub fn resumed_from(&self) -> u64 {
+        self.resumed_from
+    }
+
+    /// Ends it keeping nothing: the host's bytes cannot be trusted.
+    pub fn discard(mut self) {
+        self.spoiled = true;
+    }
+
     fn report(&self) {
         self.progress.set(Some(Progress {
             name: self.entry.name.clone(),
@@ -207,6 +314,7 @@ impl Download {
     pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DownloadError> {
         let name = || self.entry.name.clone();
         if offset != self.written || offset + data.len() as u64 > self.entry.size {
+            self.spoiled = true;
             return Err(DownloadError::BadChunk {
                 name: name(),
                 offset,
@@ -215,6 +323,8 @@ impl Download {
         }
         let file = self.file.as_mut().expect("open until finished");
         if let Err(err) = file.write_all(data) {
+            // A full disk: the part would only hold space the player needs.
+            self.spoiled = true;
             return Err(DownloadError::Disk {
                 name: name(),
                 dir: self.dir.clone(),
@@ -237,6 +347,8 @@ impl Download {
                 size: self.entry.size,
             });
         }
+        // From here on, a failure leaves nothing worth resuming.
+        self.spoiled = true;
         let got: WadHash = std::mem::take(&mut self.hasher).finalize().into();
         if got != self.entry.hash {
             return Err(DownloadError::HashMismatch { name });
@@ -264,11 +376,26 @@ impl Drop for Download {
     fn drop(&mut self) {
         // Finished or not, it is no longer under way.
         self.progress.set(None);
-        // Still open: not finished (or finishing failed before the rename).
-        if self.file.is_some() || self.tmp.exists() {
-            let _ = std::fs::remove_file(&self.tmp);
+        under_way().retain(|p| p != &self.tmp);
+        // Renamed into place when finished; otherwise kept only to be resumed.
+        let keep = !self.spoiled && self.written > 0;
+        match self.file.take() {
+            Some(f) if keep => {
+                let _ = f.sync_data();
+            }
+            _ => {
+                let _ = std::fs::remove_file(&self.tmp);
+            }
         }
     }
+}
+
+/// Whether `part` (`.partial-<hash>-<pid>`) belongs to another program's download under way.
+fn is_someone_elses(part: &Path) -> bool {
+    let name = part.file_name().unwrap_or_default().to_string_lossy();
+    let pid = name.rsplit('-').next().unwrap_or("");
+    let running = !pid.is_empty() && Path::new("/proc").join(pid).exists();
+    running && pid != std::process::id().to_string()
 }
 
 fn private_create(path: &Path) -> io::Result<File> {
@@ -375,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_chunk_a_wrong_hash_or_a_host_gone_leave_nothing() {
+    fn a_bad_chunk_or_a_wrong_hash_leave_nothing() {
         let d = scratch("bad");
         let c = WadCache::open(&d).unwrap();
         let bytes = vec![7u8; 30_000];
@@ -420,8 +547,31 @@ mod tests {
         assert!(listing(&c).is_empty());
         assert_eq!(c.find(&e.hash), None);
 
-        // The host gone half-way: finished early, or dropped.
+        // Bytes out of place after a good start: the good start is not kept either.
         let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..1000]).unwrap();
+        assert!(dl.write(999, &bytes[999..1001]).is_err());
+        drop(dl);
+        assert!(listing(&c).is_empty());
+        // A host whose bytes the caller found wrong another way.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..1000]).unwrap();
+        dl.discard();
+        assert!(listing(&c).is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_download_that_stops_is_resumed_by_the_next_one() {
+        let d = scratch("resume");
+        let progress = DownloadProgress::default();
+        let c = WadCache::open(&d).unwrap().watched(progress.clone());
+        let bytes: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+        let e = entry(&bytes, "maps.wad");
+
+        // The host gone half-way: finished early, then dropped.
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 0);
         dl.write(0, &bytes[..1000]).unwrap();
         let err = dl.finish().unwrap_err();
         assert!(
@@ -435,10 +585,54 @@ mod tests {
             ),
             "{err}"
         );
+        assert!(err.to_string().contains("resumes"), "{err}");
+        assert_eq!(c.find(&e.hash), None, "no part of a file in the cache");
+        assert_eq!(listing(&c).len(), 1, "the part kept: {:?}", listing(&c));
+
+        // The next download (a cache opened again, as by the next join) starts where it ended.
+        let c = WadCache::open(&d).unwrap().watched(progress.clone());
         let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
-        dl.write(0, &bytes[..1000]).unwrap();
+        assert_eq!(dl.resumed_from(), 1000);
+        assert_eq!(progress.get().unwrap().received, 1000);
+        // While it is under way, a second one of the same file does not take its bytes.
+        assert!(matches!(
+            c.receive(&e, DEFAULT_DOWNLOAD_CAP),
+            Err(DownloadError::Busy { .. })
+        ));
+        assert!(
+            dl.write(0, &bytes[..10]).is_err(),
+            "only from where it ended"
+        );
         drop(dl);
-        assert!(listing(&c).is_empty());
+        assert_eq!(listing(&c), Vec::<String>::new(), "a wrong byte spoils it");
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 0);
+        dl.write(0, &bytes[..20_000]).unwrap();
+        drop(dl);
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 20_000);
+        dl.write(20_000, &bytes[20_000..]).unwrap();
+        let at = dl.finish().unwrap();
+        assert_eq!(std::fs::read(&at).unwrap(), bytes, "rehashed and completed");
+        assert_eq!(listing(&c), vec![format!("{}/maps.wad", hex(&e.hash))]);
+
+        // A part kept from a host that sent other bytes fails the final check, and goes.
+        let other: Vec<u8> = bytes.iter().map(|b| b ^ 0x55).collect();
+        let e2 = entry(&other, "other.wad");
+        let mut dl = c.receive(&e2, DEFAULT_DOWNLOAD_CAP).unwrap();
+        dl.write(0, &bytes[..5000]).unwrap(); // a lying host's start
+        drop(dl);
+        let mut dl = c.receive(&e2, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 5000);
+        dl.write(5000, &other[5000..]).unwrap();
+        assert!(matches!(
+            dl.finish(),
+            Err(DownloadError::HashMismatch { .. })
+        ));
+        assert_eq!(c.find(&e2.hash), None);
+        assert_eq!(listing(&c).len(), 1, "{:?}", listing(&c));
+        let dl = c.receive(&e2, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 0, "starts over");
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -494,18 +688,55 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
-    #[test]
-    fn leftovers_of_a_crashed_download_are_removed_on_open() {
-        let d = scratch("left");
+    /// A part as a program that has ended left it, last written `age` ago.
+    fn left_part(d: &Path, hash: &WadHash, bytes: &[u8], age: std::time::Duration) -> PathBuf {
         std::fs::create_dir_all(d.join("wads")).unwrap();
         // A pid that cannot be running (above the kernel's pid_max).
-        let stale = d
+        let part = d
             .join("wads")
-            .join(format!("{PARTIAL}{}-99999999", "ab".repeat(32)));
-        std::fs::write(&stale, b"half").unwrap();
+            .join(format!("{PARTIAL}{}-99999999", hex(hash)));
+        std::fs::write(&part, bytes).unwrap();
+        let f = File::options().write(true).open(&part).unwrap();
+        f.set_modified(std::time::SystemTime::now() - age).unwrap();
+        part
+    }
+
+    #[test]
+    fn a_crashed_downloads_part_is_resumed_and_old_or_surplus_parts_are_removed() {
+        let d = scratch("left");
+        let bytes = vec![9u8; 4000];
+        let e = entry(&bytes, "maps.wad");
+        let hour = std::time::Duration::from_secs(3600);
+        let crashed = left_part(&d, &e.hash, &bytes[..1500], hour);
+        let stale = left_part(&d, &[0xab; 32], b"half", KEEP_PARTS_FOR + hour);
+        let surplus: Vec<PathBuf> = (0..MAX_KEPT_PARTS as u8)
+            .map(|i| left_part(&d, &[i; 32], b"part", hour * (2 + u32::from(i))))
+            .collect();
         let c = WadCache::open(&d).unwrap();
-        assert!(!stale.exists());
-        assert!(listing(&c).is_empty());
+        assert!(!stale.exists(), "older than kept for");
+        assert!(crashed.exists(), "the newest are kept");
+        assert_eq!(
+            surplus.iter().filter(|p| p.exists()).count(),
+            MAX_KEPT_PARTS - 1
+        );
+        assert!(
+            !surplus.last().unwrap().exists(),
+            "the oldest beyond the limit goes"
+        );
+        let mut dl = c.receive(&e, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 1500);
+        assert!(!crashed.exists(), "taken over by this download");
+        dl.write(1500, &bytes[1500..]).unwrap();
+        assert_eq!(std::fs::read(dl.finish().unwrap()).unwrap(), bytes);
+        // A part longer than the file cannot be its start: it goes, and the download starts over.
+        let long = left_part(&d, &e.hash, &[9u8; 5000], hour);
+        let e_again = WadEntry {
+            name: "again.wad".into(),
+            ..e.clone()
+        };
+        let dl = c.receive(&e_again, DEFAULT_DOWNLOAD_CAP).unwrap();
+        assert_eq!(dl.resumed_from(), 0);
+        assert!(!long.exists());
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -18,10 +18,10 @@ use anyhow::{bail, Context, Result};
 use doomlink_net::iwads::{free_iwad, sha256_file};
 use doomlink_net::relay::wire::{truncate_utf8, WadEntry, WadHash, MAX_FILE_NAME_LEN};
 use doomlink_net::webrtc::node::WebRtcNode;
-use doomlink_net::{Event, LinkId, WadSet};
+use doomlink_net::{ByeReason, CloseReason, Event, LinkId, WadSet};
 
 use crate::iwad::describe;
-use crate::wadcache::{Download, WadCache};
+use crate::wadcache::{Download, WadCache, KEPT};
 
 /// What a host sends a joiner unless told otherwise: as a joiner's default accepts.
 pub const DEFAULT_SEND_CAP: u64 = crate::wadcache::DEFAULT_DOWNLOAD_CAP;
@@ -159,8 +159,8 @@ pub struct FilesHere {
     pub iwad: Option<PathBuf>,
     /// The PWADs, in the host's load order.
     pub pwads: Vec<PathBuf>,
-    /// The names of the files downloaded for this join (empty when the cache had them all).
-    pub downloaded: Vec<String>,
+    /// The files downloaded for this join (empty when the cache had them all).
+    pub downloaded: Vec<Downloaded>,
     /// From the first request to the last byte checked and stored.
     pub download_time: Duration,
 }
@@ -170,7 +170,7 @@ impl FilesHere {
     pub fn from_steps(
         list: &[WadEntry],
         steps: &[Step],
-        downloaded: Vec<String>,
+        downloaded: Vec<Downloaded>,
         download_time: Duration,
     ) -> FilesHere {
         let mut here = FilesHere {
@@ -187,6 +187,32 @@ impl FilesHere {
             }
         }
         here
+    }
+}
+
+/// A file downloaded for a join: `maps.wad`, or `maps.wad (resumed at 12.3 MB)` when an
+/// earlier download of it had kept its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub name: String,
+    pub resumed_from: u64,
+}
+
+impl Downloaded {
+    pub fn of(dl: &Download) -> Downloaded {
+        Downloaded {
+            name: dl.entry().name.clone(),
+            resumed_from: dl.resumed_from(),
+        }
+    }
+}
+
+impl std::fmt::Display for Downloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.resumed_from {
+            0 => write!(f, "{}", self.name),
+            at => write!(f, "{} (resumed at {:.1} MB)", self.name, at as f64 / 1e6),
+        }
     }
 }
 
@@ -284,7 +310,7 @@ impl Exchange {
     pub fn stopped_download(&self) -> Option<String> {
         let (_, dl) = self.current.as_ref()?;
         Some(format!(
-            "the download of {} stopped at {} of {} bytes (the host is gone?); nothing kept",
+            "the download of {} stopped at {} of {} bytes (the host is gone?); {KEPT}",
             dl.entry().name,
             dl.received(),
             dl.entry().size
@@ -296,7 +322,8 @@ impl Exchange {
         self.here.clone()
     }
 
-    /// Handles one session event; an error ends the join (nothing partial is kept).
+    /// Handles one session event; an error ends the join (a download that merely stopped
+    /// keeps its part for the next join to resume; one whose bytes proved wrong keeps nothing).
     pub fn event(&mut self, node: &WebRtcNode, e: &Event) -> Result<()> {
         match e {
             Event::HostWads(list) => {
@@ -330,15 +357,21 @@ impl Exchange {
                 let Some((i, dl)) = self.current.take() else {
                     bail!("the host ended a download nobody asked for");
                 };
-                let name = dl.entry().name.clone();
+                let done = Downloaded::of(&dl);
                 let path = dl.finish()?;
-                self.here.downloaded.push(name);
+                self.here.downloaded.push(done);
                 self.steps[i] = Step::Here(path);
                 self.next(node)
             }
-            Event::LinkClosed { .. } => match &self.current {
+            Event::LinkClosed { reason, .. } => match self.current.take() {
+                // This end found the host's bytes out of place: none of them is kept.
+                Some((_, dl)) if *reason == CloseReason::Refused(ByeReason::ProtocolError) => {
+                    let name = dl.entry().name.clone();
+                    dl.discard();
+                    bail!("the host sent {name} out of order; nothing kept")
+                }
                 Some((_, dl)) => bail!(
-                    "the host went away during the download of {} ({} of {} bytes); nothing kept",
+                    "the host went away during the download of {} ({} of {} bytes); {KEPT}",
                     dl.entry().name,
                     dl.received(),
                     dl.entry().size
@@ -357,12 +390,12 @@ impl Exchange {
             };
             let f = self.fetching.as_ref().context("nothing may be fetched")?;
             let dl = f.cache.receive(entry, f.cap)?;
-            let hash = entry.hash;
+            let (hash, from) = (entry.hash, dl.received());
             // Stays a Fetch until it is done (then Cached): `next` runs only between fetches.
             self.current = Some((i, dl));
             self.last_progress = Instant::now();
             self.fetch_started.get_or_insert_with(Instant::now);
-            node.with_session(|s, now| s.fetch_file(now, hash))?;
+            node.with_session(|s, now| s.fetch_file(now, hash, from))?;
             return Ok(());
         }
         self.here = FilesHere::from_steps(

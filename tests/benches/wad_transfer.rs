@@ -25,7 +25,7 @@ use doomlink_play::internet::{
     host_hub_sharing, join_client_fetching, runtime, session_config_sharing, InternetHost,
 };
 use doomlink_play::wadcache::WadCache;
-use doomlink_play::wadshare::{own_files, Fetching, DEFAULT_SEND_CAP};
+use doomlink_play::wadshare::{own_files, Downloaded, Fetching, DEFAULT_SEND_CAP};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +59,14 @@ fn join(
 }
 
 /// The same bytes through a loopback TCP connection: writer thread, reader here.
+/// A whole file downloaded (nothing kept from before).
+fn downloaded(name: &str) -> Downloaded {
+    Downloaded {
+        name: name.into(),
+        resumed_from: 0,
+    }
+}
+
 fn tcp_copy(bytes: Arc<Vec<u8>>) -> Duration {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -154,7 +162,7 @@ fn main() {
         let d = Scratch::new(&format!("bench-wads-join{round}"));
         let (first, cold) = join(&rt, &invite, d.path());
         let here = first.files_here();
-        assert_eq!(here.downloaded, vec!["big.wad".to_string()]);
+        assert_eq!(here.downloaded[..], [downloaded("big.wad")]);
         first.node.close(ByeReason::Quit);
         let (second, warm) = join(&rt, &invite, d.path());
         assert!(second.files_here().downloaded.is_empty());
@@ -170,7 +178,7 @@ fn main() {
         let got = doomlink_play::lanfiles::fetch_lan_files(lan_service.local_addr(), &fetching)
             .unwrap()
             .expect("the LAN service answers");
-        assert_eq!(got.downloaded, vec!["big.wad".to_string()]);
+        assert_eq!(got.downloaded[..], [downloaded("big.wad")]);
         lan.push(got.download_time);
         println!(
             "round {round}: join with the download {:.0} ms (the download {:.0} ms), cached {:.0} ms",

@@ -3,7 +3,8 @@
 //! a joiner without it downloads it from the host before it is welcomed, keeps it in its data
 //! dir's cache by hash, and both play the game with equal demos; the same joiner's next join
 //! downloads nothing. A file over the joiner's cap is refused with one line before a byte
-//! moves, and a host that goes away mid-download leaves one line and nothing in the cache.
+//! moves; a host that goes away mid-download leaves one line and, beside the cache, the part
+//! received, which the next join (to another host of the same file) resumes.
 //! Over WebRTC (an invite link at a rendezvous) and over the LAN (the host's file service on
 //! its game's port number).
 
@@ -176,15 +177,27 @@ fn a_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
     assert!(!j.path().join("join.lmp").exists());
 }
 
+/// The size of the part of an unfinished download in the joiner's cache, if there is one.
+fn kept_part(data_dir: &Path) -> Option<u64> {
+    let part = cache_listing(data_dir)
+        .into_iter()
+        .find(|f| f.starts_with(".partial-"))?;
+    Some(
+        std::fs::metadata(data_dir.join("wads").join(part))
+            .ok()?
+            .len(),
+    )
+}
+
 #[test]
-fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
+fn a_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
     let files = Scratch::new("wads-gone-files");
     let pwad = files.path().join("huge.wad");
     write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 200 << 20);
     let rv = Scratch::new("wads-gone-rv");
     let (_serve, port) = serve(rv.path(), &[]);
     let h = Scratch::new("wads-gone-host");
-    let (mut host, link) = host(port, h.path(), &pwad, 100);
+    let (mut host1, link) = host(port, h.path(), &pwad, 100);
     let j = Scratch::new("wads-gone-join");
     let mut join = KillOnDrop(
         Command::new(doomlink())
@@ -196,15 +209,12 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
             .spawn()
             .unwrap(),
     );
-    // The download has begun once its temporary file is there: then the host goes.
+    // Once a few MB have arrived, the host goes.
     let started = Instant::now();
-    while !cache_listing(j.path())
-        .iter()
-        .any(|f| f.starts_with(".partial-"))
-    {
+    while kept_part(j.path()).unwrap_or(0) < 4 << 20 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no download started: {}",
+            "no download under way: {}",
             read_log(&j.path().join("err"))
         );
         assert!(
@@ -214,7 +224,7 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = host.0.kill();
+    let _ = host1.0.kill();
     let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
     let err = read_log(&j.path().join("err"));
     assert!(!st.success(), "{err}");
@@ -225,17 +235,51 @@ fn a_host_gone_mid_download_leaves_one_line_and_nothing_in_the_cache() {
         .partition(|l| l.starts_with("doomlink: downloading huge.wad: "));
     assert_eq!(rest.len(), 1, "{err}");
     assert!(
-        rest[0].contains("huge.wad") && rest[0].contains("nothing kept"),
+        rest[0].contains("huge.wad") && rest[0].contains("the next join resumes it"),
         "{err}"
     );
     assert!(
         progress.iter().all(|l| l.ends_with(" of 209.8 MB")),
         "{err}"
     );
-    assert!(
-        cache_listing(j.path()).is_empty(),
-        "{:?}",
-        cache_listing(j.path())
+    // Nothing in the cache proper: only the part, beside it.
+    let listing = cache_listing(j.path());
+    assert_eq!(listing.len(), 1, "{listing:?}");
+    let kept = kept_part(j.path()).expect("the part is kept");
+    assert!(kept >= 4 << 20, "{kept}");
+
+    // The next join, to another host of the same file, asks only for the rest.
+    let h2 = Scratch::new("wads-gone-host2");
+    let (mut host2, link) = host(port, h2.path(), &pwad, 100);
+    let started = Instant::now();
+    let mut join = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(rtc_peer(j.path(), 54, 100, "again"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&j.path().join("again.err")))
+            .spawn()
+            .unwrap(),
+    );
+    finish_game(
+        &mut host2,
+        h2.path(),
+        &mut join,
+        j.path(),
+        started,
+        100,
+        "again",
+    );
+    let err = read_log(&j.path().join("again.err"));
+    let said = format!(
+        "doomlink: downloaded huge.wad (resumed at {:.1} MB) from the host",
+        kept as f64 / 1e6
+    );
+    assert!(err.contains(&said), "want {said:?} in: {err}");
+    assert_eq!(
+        cache_listing(j.path()),
+        vec![format!("{}/huge.wad", sha256_hex(&pwad))]
     );
 }
 

@@ -368,15 +368,17 @@ impl FileClient {
         &self.list
     }
 
-    /// Fetches the whole of `entry` (one of [`FileClient::list`]'s), handing `store` each chunk
-    /// with its offset, in order.
+    /// Fetches `entry` (one of [`FileClient::list`]'s) from byte `from` (0, or where an
+    /// earlier download stopped) to its end, handing `store` each chunk with its offset, in
+    /// order.
     pub fn fetch(
         &mut self,
         entry: &WadEntry,
+        from: u64,
         mut store: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), FetchError> {
-        let mut next_request = 0u64;
-        let mut received = 0u64;
+        let mut next_request = from;
+        let mut received = from;
         // The ends of the requests sent and not yet answered in full.
         let mut pending: VecDeque<u64> = VecDeque::new();
         let closed = |received| FetchError::Closed {

@@ -61,8 +61,16 @@ fn server(offered: &[(&str, Vec<u8>)], kept: &[(&str, Vec<u8>)], idle: Duration)
 }
 
 fn collect(client: &mut FileClient, e: &WadEntry) -> Result<Vec<u8>, FetchError> {
-    let mut got = Vec::new();
-    client.fetch(e, |off: u64, d: &[u8]| {
+    collect_from(client, e, Vec::new())
+}
+
+/// [`collect`] after `got`, the bytes an earlier download kept.
+fn collect_from(
+    client: &mut FileClient,
+    e: &WadEntry,
+    mut got: Vec<u8>,
+) -> Result<Vec<u8>, FetchError> {
+    client.fetch(e, got.len() as u64, |off: u64, d: &[u8]| {
         assert_eq!(off as usize, got.len());
         got.extend_from_slice(d);
         Ok(())
@@ -120,6 +128,25 @@ fn a_joiner_gets_the_list_and_whole_files_across_many_requests() {
     assert_eq!(collect(&mut c, &list[0]).unwrap(), big);
     // The same connection serves the next file.
     assert_eq!(collect(&mut c, &list[1]).unwrap(), small);
+}
+
+#[test]
+fn a_joiner_resumes_from_the_bytes_it_kept() {
+    let big = bytes(2 * MAX_FILE_REQUEST as usize + 777, 3);
+    let s = server(&[("big.wad", big.clone())], &[], IDLE_LIMIT);
+    let mut c = FileClient::connect(s.local_addr()).unwrap().unwrap();
+    let e = c.list()[0].clone();
+    // Only the rest is asked for and handed over, from where the kept part ends.
+    let kept = MAX_FILE_REQUEST as usize + 5;
+    assert_eq!(collect_from(&mut c, &e, big[..kept].to_vec()).unwrap(), big);
+    // All of it kept: nothing to ask.
+    let mut calls = 0;
+    c.fetch(&e, e.size, |_: u64, _: &[u8]| {
+        calls += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(calls, 0);
 }
 
 #[test]
@@ -320,7 +347,7 @@ fn a_store_that_fails_ends_the_download_with_its_error() {
     let mut c = FileClient::connect(s.local_addr()).unwrap().unwrap();
     let e = c.list()[0].clone();
     let err = c
-        .fetch(&e, |_: u64, _: &[u8]| Err("the disk is full".into()))
+        .fetch(&e, 0, |_: u64, _: &[u8]| Err("the disk is full".into()))
         .unwrap_err();
     assert_eq!(err.to_string(), "the disk is full");
 }

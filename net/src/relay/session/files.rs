@@ -174,9 +174,15 @@ impl Session {
         self.event(Event::HostWads(list));
     }
 
-    /// Client: fetches file `hash` of the host's list ([`Event::HostWads`]); its bytes come as
-    /// [`Event::FileData`], then [`Event::FileFetched`]. One file at a time.
-    pub fn fetch_file(&mut self, _now: Instant, hash: WadHash) -> Result<(), SessionError> {
+    /// Client: fetches file `hash` of the host's list ([`Event::HostWads`]) from byte `from`
+    /// (0, or where an earlier download of it stopped); its bytes come as [`Event::FileData`],
+    /// then [`Event::FileFetched`]. One file at a time.
+    pub fn fetch_file(
+        &mut self,
+        _now: Instant,
+        hash: WadHash,
+        from: u64,
+    ) -> Result<(), SessionError> {
         let list = self.host_wads.as_ref().ok_or(FileError::NoList)?;
         let size = list
             .iter()
@@ -186,15 +192,15 @@ impl Session {
         if self.fetch.is_some() {
             return Err(FileError::Busy.into());
         }
-        if size == 0 {
+        if from >= size {
             self.event(Event::FileFetched { hash });
             return Ok(());
         }
         self.fetch = Some(Fetch {
             hash,
             size,
-            requested: 0,
-            received: 0,
+            requested: from,
+            received: from,
         });
         self.request_more();
         Ok(())

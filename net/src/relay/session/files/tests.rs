@@ -170,7 +170,7 @@ fn a_joiner_without_the_pwad_fetches_it_and_is_welcomed() {
     let mut p = Pair::new(without_pwad(), offer(false));
     assert_eq!(p.listed.as_deref(), Some(&offer(false)[..]));
     assert!(!p.joined && p.closed.is_empty(), "waits with the list");
-    p.client.fetch_file(p.now, PWAD).unwrap();
+    p.client.fetch_file(p.now, PWAD, 0).unwrap();
     p.run();
     assert_eq!(p.fetched, vec![PWAD]);
     assert!(p.received == pwad_bytes(), "every byte, in order");
@@ -178,6 +178,33 @@ fn a_joiner_without_the_pwad_fetches_it_and_is_welcomed() {
     p.run();
     assert!(p.joined, "welcomed with the game's WADs");
     assert_eq!(p.hub.roster().count(), 2);
+}
+
+#[test]
+fn a_joiner_resumes_a_fetch_from_where_an_earlier_one_stopped() {
+    let mut p = Pair::new(without_pwad(), offer(false));
+    let from = REQUEST_LEN as usize + 123;
+    // What an earlier download kept: the host is asked only for the rest.
+    p.received = pwad_bytes()[..from].to_vec();
+    p.client.fetch_file(p.now, PWAD, from as u64).unwrap();
+    p.run();
+    assert_eq!(p.fetched, vec![PWAD]);
+    assert!(
+        p.received == pwad_bytes(),
+        "the rest, in order, from `from`"
+    );
+    // A part as long as the file: fetched, with nothing asked.
+    let mut p = Pair::new(without_pwad(), offer(false));
+    p.received = pwad_bytes();
+    p.client
+        .fetch_file(p.now, PWAD, pwad_bytes().len() as u64)
+        .unwrap();
+    p.run();
+    assert_eq!(p.fetched, vec![PWAD]);
+    assert!(p.received == pwad_bytes());
+    p.client.hello_again(p.now, game_wads()).unwrap();
+    p.run();
+    assert!(p.joined);
 }
 
 #[test]
@@ -207,7 +234,7 @@ fn only_offered_files_can_be_fetched() {
     let mut p = Pair::new(without_pwad(), offer(false));
     // The app's own mistake: an error, nothing sent.
     assert_eq!(
-        p.client.fetch_file(p.now, COMMERCIAL),
+        p.client.fetch_file(p.now, COMMERCIAL, 0),
         Err(SessionError::Files(FileError::NotOffered))
     );
     // A hostile client asking anyway is told Bye and closed.
@@ -273,7 +300,7 @@ fn more_requests_in_flight_than_allowed_close_the_link() {
 fn the_client_keeps_at_most_the_window_in_flight() {
     let mut p = Pair::new(without_pwad(), offer(false));
     p.serve = false;
-    p.client.fetch_file(p.now, PWAD).unwrap();
+    p.client.fetch_file(p.now, PWAD, 0).unwrap();
     let asked: Vec<FileRequest> = std::iter::from_fn(|| p.client.poll_output())
         .filter_map(|o| match o {
             Output::Transmit(t) => match Frame::parse(&t.frame).unwrap() {
@@ -306,7 +333,7 @@ fn bytes_out_of_order_or_unasked_close_the_link() {
     // Out of order: the hub skips ahead.
     let mut p = Pair::new(without_pwad(), offer(false));
     p.serve = false;
-    p.client.fetch_file(p.now, PWAD).unwrap();
+    p.client.fetch_file(p.now, PWAD, 0).unwrap();
     p.run();
     p.hub_sends(Frame::FileData(FileData {
         hash: PWAD,
@@ -375,7 +402,7 @@ fn a_fetching_link_lives_while_bytes_come_and_dies_when_they_stop() {
     let timeout = p.client.config().link_timeout;
     // Long past the handshake's deadline, but heard from just now: alive.
     p.now += timeout + Duration::from_secs(5);
-    p.client.fetch_file(p.now, PWAD).unwrap();
+    p.client.fetch_file(p.now, PWAD, 0).unwrap();
     p.run();
     p.hub.handle_timeout(p.now);
     p.client.handle_timeout(p.now);
