@@ -620,6 +620,11 @@ fn host(a: HostArgs) -> Result<i32> {
     .map_err(|e| eprintln!("doomlink: {e:#}; joiners must have the game's files"))
     .ok();
     let (host, sink) = lan_host(&a.lan_args, &a.name, true)?;
+    // Native Chocolate Doom joiners cannot fetch: a lobby message names what the game plays.
+    host.bridge
+        .name_files_to_native_clients(&doomlink_play::lanfiles::game_file_names(
+            &cfg.iwad, &cfg.pwads,
+        ));
     let net: Arc<dyn NetView> = host.clone();
     play_headless_net(host, Some(&sink), &cfg, a.game.bot_input, Some(net))
 }

@@ -83,6 +83,9 @@ fn check_decoders(bytes: &[u8]) {
     let _ = Hello::parse(bytes);
     let _ = Welcome::parse(bytes);
     let _ = Bye::parse(bytes);
+    // Chocolate Doom's lobby packets, as the LAN bridge reads every datagram it carries.
+    let _ = doomlink_net::chocolate::wads::syn_sums(bytes);
+    let _ = doomlink_net::chocolate::wads::waiting_data_sums(bytes);
 }
 
 fn addr() -> impl Strategy<Value = Ipv4Addr> {

@@ -36,6 +36,21 @@ pub fn serve_lan_files(
         .with_context(|| format!("cannot serve the game's files on TCP {bind}"))
 }
 
+/// The names a native client whose WADs differ is told the game plays
+/// ([`doomlink_net::lan::LanBridge::name_files_to_native_clients`]): the IWAD's, then the
+/// PWADs', in load order.
+pub fn game_file_names(iwad: &Path, pwads: &[PathBuf]) -> Vec<String> {
+    std::iter::once(iwad)
+        .chain(pwads.iter().map(PathBuf::as_path))
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 /// Asks the host at `server` (its game's address) for its files and fetches what this computer
 /// lacks: the game's files, or None when the host serves none (a native Chocolate Doom host).
 /// An error is one line naming what cannot be had (the part of a download that merely

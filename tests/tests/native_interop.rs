@@ -17,6 +17,10 @@
 //! client asks the public master server for a hole punch when a server is slow to answer its
 //! SYN, and there that request goes nowhere. Servers are always private (no master server). The
 //! native clients run with SDL's dummy video and audio drivers.
+//!
+//! A native client cannot fetch a doomlink host's PWADs: one whose WADs differ is told in its
+//! lobby what the game plays (a console message, which Chocolate Doom prints), one with the
+//! game's files is told nothing.
 
 use doomlink_e2e::netns::loopback_only_network_for_this_thread;
 use doomlink_e2e::*;
@@ -90,9 +94,13 @@ fn doomlink_peer(args: &[&str], dir: &Path, seed: u64, tics: u32, record: &str) 
     )
 }
 
+/// A native client; its stdout line-buffered (`stdbuf`), so that what it prints in the lobby is
+/// in its log at once.
 fn native_doom(native: Native, args: &[&str], dir: &Path) -> Child {
     logged(
-        Command::new(native.bin("chocolate-doom"))
+        Command::new("stdbuf")
+            .arg("-oL")
+            .arg(native.bin("chocolate-doom"))
             .args(["-iwad", FREEDOOM1, "-nogui", "-nosound"])
             .args(args)
             .current_dir(dir)
@@ -241,4 +249,67 @@ fn doomlink_joins_a_native_3_0_server() {
 #[test]
 fn doomlink_joins_a_native_3_1_1_server() {
     doomlink_joins_a_native_server(Native::Upstream311);
+}
+
+/// A doomlink LAN host with a PWAD; a native 3.0 client without it, a native 3.1.1 client with
+/// it. Only the one without is told, in its lobby, the files the game plays.
+#[test]
+fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
+    isolate(&[Native::Debian30, Native::Upstream311]);
+    let files = Scratch::new("interop-wads");
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    doomlink_e2e::pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
+    let port = free_server_port().to_string();
+    let host_dir = Scratch::new("interop-wads-host");
+    // Four players: the game waits in its lobby for one more than come.
+    let _host = KillOnDrop(doomlink_peer(
+        &[
+            "host",
+            "--lan",
+            "--port",
+            &port,
+            "--players",
+            "4",
+            "--file",
+            pwad.to_str().unwrap(),
+        ],
+        host_dir.path(),
+        7,
+        test_tics(),
+        "host",
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let connect = format!("127.0.0.1:{port}");
+    let with_dir = Scratch::new("interop-wads-with");
+    let _with = KillOnDrop(native_doom(
+        Native::Upstream311,
+        &["-connect", &connect, "-file", pwad.to_str().unwrap()],
+        with_dir.path(),
+    ));
+    let without_dir = Scratch::new("interop-wads-without");
+    let _without = KillOnDrop(native_doom(
+        Native::Debian30,
+        &["-connect", &connect],
+        without_dir.path(),
+    ));
+    let told = "Message from server:\nYour WADs differ: this game plays freedoom1.wad + nomonsters-e1m1.wad";
+    let started = std::time::Instant::now();
+    while !read_log(&without_dir.path().join("log")).contains(told) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not told: {}\n{}",
+            logs(without_dir.path()),
+            logs(host_dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Waiting data comes every second: by now the one with the files has had several.
+    std::thread::sleep(Duration::from_secs(3));
+    let with_log = read_log(&with_dir.path().join("log"));
+    assert!(
+        with_log.contains("D_InitNetGame: Connected to"),
+        "the one with the files is in the lobby too: {}",
+        logs(with_dir.path())
+    );
+    assert!(!with_log.contains("Message from server"), "{with_log}");
 }

@@ -7,8 +7,9 @@
 //! carries an 8-bit sequence number next (`NET_Conn_NewReliable`). Then the body:
 //!
 //! ```text
-//! SYN          u32 magic, str protocol or version, connect data, str player name
+//! SYN          u32 magic, str version, protocol list, connect data, str player name
 //! REJECTED     str reason
+//! WAITING_DATA, CONSOLE_MESSAGE, and the SYN's WAD sums: see [`wads`]
 //! GAMESTART    (reliable) net_gamesettings_t: see Settings
 //! GAMEDATA     never reliable: tic numbers, acks and ticcmds
 //! QUERY/QUERY_RESPONSE   lan::query's (the server browser's two packets)
@@ -20,10 +21,12 @@
 //! Who uses it: the LAN query (its packet types), the LAN side protocol (its magic is no
 //! packet type), the dedicated rooms of `doomlink serve` (they turn a full room's joiners away
 //! with [`reject`], tell a SYN from junk, time GAMEDATA and rewrite a GAMESTART's
-//! [`Settings`]), and the test bots, which speak the client's side.
+//! [`Settings`]), the LAN bridge (it tells a native client whose WADs differ what the game
+//! plays, [`wads`]), and the test bots, which speak the client's side.
 
 pub mod lobby;
 pub mod settings;
+pub mod wads;
 
 pub use settings::{GameMode, GameSettings, ServerRole, SettingsError};
 
@@ -101,6 +104,10 @@ pub enum PacketError {
     UnknownType(u16),
     #[error("a {0:?} packet is not sent that way (reliable or not)")]
     Delivery(PacketType),
+    #[error("a {got:?} packet, not a {want:?}")]
+    NotA { want: PacketType, got: PacketType },
+    #[error("a SYN without 3.0's magic number")]
+    Magic,
 }
 
 fn short(len: usize, what: &'static str) -> PacketError {

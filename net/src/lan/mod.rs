@@ -20,10 +20,12 @@
 //! sends the pings that are due.
 //!
 //! [`files`] is the game's files for joiners who lack them: TCP on the game's port number, beside
-//! the bridge, not through it.
+//! the bridge, not through it. A native client whose WADs differ is told which files the game
+//! plays by [`notice`], once the host names them ([`LanBridge::name_files_to_native_clients`]).
 
 pub mod files;
 pub mod nat;
+pub mod notice;
 pub mod query;
 pub mod side;
 
@@ -153,6 +155,7 @@ struct Inner {
     side: Option<Mutex<LanSide>>,
     /// Chat heard and said, the newest [`CHAT_KEEP`] lines, and how many were ever added.
     chat: Mutex<(VecDeque<SideChat>, u64)>,
+    notice: Mutex<Option<notice::WadNotice>>,
 }
 
 /// The bridge. Cheap to clone.
@@ -187,6 +190,7 @@ impl LanBridge {
                 stats: LanStats::default(),
                 side,
                 chat: Mutex::new((VecDeque::new(), 0)),
+                notice: Mutex::new(None),
             }),
         };
         if bridge.inner.side.is_some() {
@@ -431,6 +435,12 @@ impl LanBridge {
         }
     }
 
+    /// From now on, a native client whose WADs differ from the game's is told, once, that the
+    /// game plays `files` (the IWAD's and PWADs' names, in load order).
+    pub fn name_files_to_native_clients(&self, files: &[String]) {
+        *lock(&self.inner.notice) = Some(notice::WadNotice::new(files));
+    }
+
     /// A guest datagram from its socket on `src_port` to the virtual `dst`.
     pub fn send(&self, src_port: u16, dst: SocketAddrV4, data: &[u8]) -> Result<(), LanError> {
         let out = match lock(&self.inner.nat).outbound(Instant::now(), dst) {
@@ -456,7 +466,15 @@ impl LanBridge {
         if let (Outbound::Unicast(real), Some(side)) = (out, &self.inner.side) {
             lock(side).guest_sent(Instant::now(), src_port, real);
         }
-        match socket.send_to(data, to) {
+        let told = match (out, lock(&self.inner.notice).as_mut()) {
+            (Outbound::Unicast(real), Some(n)) => n.outbound(real, data),
+            _ => None,
+        };
+        let sent = socket.send_to(data, to);
+        if let Some(message) = told {
+            let _ = socket.send_to(&message, to);
+        }
+        match sent {
             Ok(_) => {
                 self.inner
                     .stats
@@ -506,6 +524,9 @@ impl LanBridge {
         }
         if let Some(side) = &self.inner.side {
             lock(side).guest_received(Instant::now(), from, data.len());
+        }
+        if let Some(n) = lock(&self.inner.notice).as_mut() {
+            n.inbound(from, data);
         }
         let src = match lock(&self.inner.nat).inbound(Instant::now(), from) {
             Ok(v) => v,

@@ -163,6 +163,14 @@ impl LanNetplay {
             ..Default::default()
         };
         let bridge = LanBridge::new(cfg, sink.clone()).map_err(|e| Failed(e.to_string()))?;
+        if server.is_none() {
+            // Native Chocolate Doom joiners cannot fetch: a lobby message names the files.
+            let game = &request.game;
+            bridge.name_files_to_native_clients(&crate::lanfiles::game_file_names(
+                &game.iwad,
+                &game.pwads,
+            ));
+        }
         let mut args = args;
         if let Some(real) = server {
             let v = bridge.map_remote(real).map_err(|e| Failed(e.to_string()))?;
