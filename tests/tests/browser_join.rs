@@ -5,9 +5,10 @@
 //! /data, equals the host's; so do three players' in a dedicated room, two of them browsers. A
 //! person's way in is the invite page's "Play in the browser": the page asks the room which IWAD
 //! it plays, fetches it from the service when that is a free one the service has (once: then it
-//! is kept in the browser), else checks the player's own file before joining. A link whose
-//! fingerprint is not the host's is refused in the page with the desktop's one-line error, and
-//! so is another IWAD.
+//! is kept in the browser), else checks the player's own file before joining. A host's PWAD the
+//! page lacks is fetched from the host and loaded: the demos of a game on a changed map agree.
+//! A link whose fingerprint is not the host's is refused in the page with the desktop's one-line
+//! error, and so is another IWAD.
 //!
 //! Network safety: each test runs in a network namespace of its own (its thread's; Chromium
 //! gathers no candidate on loopback): the service on 127.0.0.1, the host's WebRTC and the
@@ -22,7 +23,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Joins `link` from the page as "browser" with freedoom1 (fetched from the service) and, once
-/// welcomed, starts Chocolate Doom connected to the host with `extra` arguments, recording
+/// welcomed (with the host's PWADs, fetched from it, when it plays some), starts Chocolate Doom
+/// connected to the host with `extra` arguments, recording
 /// `join.lmp`, ending after `tics` gametics. "started", or the page's error.
 const JOIN_AND_PLAY: &str = "const [link, tics, extra] = arguments;\
     const done = arguments[arguments.length - 1];\
@@ -32,9 +34,10 @@ const JOIN_AND_PLAY: &str = "const [link, tics, extra] = arguments;\
       const game = await window.joinGame({ link, name: 'browser', iwadHash });\
       window.doomExit = null;\
       const player = window.startDoom({\
-        args: ['doom', '-iwad', '/iwad/freedoom1.wad', '-connect', `${game.hub}:2342`,\
-               '-record', 'join', ...extra],\
-        env: [`DOOMLINK_TICS=${tics}`], files: { '/iwad/freedoom1.wad': iwad },\
+        args: ['doom', '-iwad', '/iwad/freedoom1.wad', ...game.files.args,\
+               '-connect', `${game.hub}:2342`, '-record', 'join', ...extra],\
+        env: [`DOOMLINK_TICS=${tics}`],\
+        files: { '/iwad/freedoom1.wad': iwad, ...game.files.files },\
         collect: ['join.lmp'], network: (d) => game.send(d) });\
       game.attach(player);\
       window.game = game;\
@@ -148,6 +151,44 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
     assert_demos_equal(&[h.path().join("host.lmp"), demo], 2, tics);
     let rtt = browser.execute("return window.game.rttMs();", json!([]));
     println!("session RTT seen by the browser: {rtt} ms");
+}
+
+#[test]
+fn a_browser_fetches_the_hosts_pwad_and_both_record_the_same_game() {
+    let _one = one_game_at_a_time();
+    let tics = test_tics().min(2000);
+    let svc = service();
+    let h = Scratch::new("browser-pwad-host");
+    // Freedoom's E1M1 without its monsters: a page that played without it would desync.
+    let pwad = h.path().join("nomonsters-e1m1.wad");
+    let removed =
+        doomlink_e2e::pwad::write_changed_e1m1(std::path::Path::new(FREEDOOM1), &pwad, 3 << 20);
+    assert!(removed > 0);
+    let mut extra: Vec<String> = ["--players", "2", "--deathmatch", "--warp", "1", "1"]
+        .map(String::from)
+        .to_vec();
+    extra.extend(["--file".to_string(), pwad.to_str().unwrap().to_string()]);
+    extra.extend(peer_args(
+        Bind::Rtc(PRIVATE_HOST_IP),
+        h.path(),
+        23,
+        tics,
+        "host",
+    ));
+    let (mut host, link) = host(&svc, &extra);
+    let browser = page(&svc);
+    let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
+    assert_eq!(joined, json!("started"), "the browser did not join");
+    let args = browser.execute("return window.game.files.args;", json!([]));
+    assert_eq!(args, json!(["-file", "/pwad/0/nomonsters-e1m1.wad"]));
+    let demo = browser_demo(&browser, h.path().join("browser.lmp"));
+    wait_success(
+        &mut host.0,
+        Duration::from_secs(60),
+        "the host",
+        &svc.dir.path().join("host-err"),
+    );
+    assert_demos_equal(&[h.path().join("host.lmp"), demo], 2, tics);
 }
 
 #[test]

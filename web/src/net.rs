@@ -14,23 +14,71 @@
 //!                                          └► poll: joined, peer_joined, peer_left, closed, chat
 //! page timer at nextTimeoutMs ─► timeout (pings, the 10 s liveness)
 //! ```
+//!
+//! A host whose game has PWADs (or DEHACKED files) the page lacks lists them before it lets the
+//! page in; the page fetches them over the control channel, as the desktop joiner does
+//! ([`PageFetch`]: the session's file exchange, SHA-256 checked, held in memory, at most
+//! [`PAGE_DOWNLOAD_CAP`] bytes in all), hands them to the page's script to load, and says Hello
+//! again with the game's WADs. The IWAD is the player's (or the service's free one): one the
+//! host plays otherwise is refused, as before.
 
 use doomlink_net::relay::session::{CloseReason, Config, Event, LinkId, Output, Session};
-use doomlink_net::relay::wire::{ByeReason, Channel};
+use doomlink_net::relay::wire::{ByeReason, Channel, WadEntry};
 use doomlink_net::signaling::fingerprint::Fingerprint;
 use doomlink_net::signaling::invite::InviteLink;
 use doomlink_net::signaling::Message;
 use doomlink_net::{LinkStats, WadSet};
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use sha2::{Digest, Sha256};
 use std::net::Ipv4Addr;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
+
+/// What a page fetches from a host at most, all files together: they are held in the page's
+/// memory (and copied to the guest's).
+pub const PAGE_DOWNLOAD_CAP: u64 = 128 * 1024 * 1024;
 
 /// A client session: the page's link to the host, as a desktop joiner's.
 #[wasm_bindgen]
 pub struct PageSession {
     session: Session,
     link: Option<LinkId>,
+    fetch: Option<PageFetch>,
+}
+
+/// The host's PWADs being fetched: its list (IWAD first, as the host loads them), the one under
+/// way, and those already here.
+struct PageFetch {
+    list: Vec<WadEntry>,
+    /// Index in `list` of the file under way.
+    at: usize,
+    bytes: Vec<u8>,
+    hasher: Sha256,
+    done: Vec<(String, Vec<u8>)>,
+}
+
+/// What the page does with the host's list: fetch these (the PWADs), or the one line why not.
+fn plan_fetch(list: &[WadEntry], own_iwad: &[u8; 32]) -> Result<Vec<usize>, String> {
+    if list.iter().any(|e| e.iwad && &e.hash != own_iwad) {
+        return Err(bye_text(ByeReason::WadMismatch));
+    }
+    let pwads: Vec<usize> = (0..list.len()).filter(|&i| !list[i].iwad).collect();
+    if let Some(e) = pwads.iter().map(|&i| &list[i]).find(|e| !e.offered) {
+        return Err(format!(
+            "the host plays {} ({} bytes), which it does not send: join from the doomlink app \
+             with that file",
+            e.name, e.size
+        ));
+    }
+    let total: u64 = pwads.iter().map(|&i| list[i].size).sum();
+    if total > PAGE_DOWNLOAD_CAP {
+        return Err(format!(
+            "the host's files are {:.1} MB, over the {} MB a page fetches: join from the doomlink app",
+            total as f64 / 1e6,
+            PAGE_DOWNLOAD_CAP >> 20
+        ));
+    }
+    Ok(pwads)
 }
 
 #[wasm_bindgen]
@@ -60,6 +108,7 @@ impl PageSession {
         Ok(PageSession {
             session: Session::client(cfg, Instant::now()),
             link: None,
+            fetch: None,
         })
     }
 
@@ -154,7 +203,10 @@ impl PageSession {
     /// The next thing to do, or `undefined`: `{kind: "transmit", control, frame}`,
     /// `{kind: "deliver", srcIp, srcPort, dstPort, data}`, `{kind: "joined", addr, hub,
     /// peers}`, `{kind: "peer_joined", name}`, `{kind: "peer_left", name, why}`,
-    /// `{kind: "closed", why}`, `{kind: "chat", name, text}`, `{kind: "lobby", name, text}`.
+    /// `{kind: "closed", why}`, `{kind: "chat", name, text}`, `{kind: "lobby", name, text}`;
+    /// while the host's files come: `{kind: "files", names, bytes}` (what will be fetched),
+    /// `{kind: "file_progress", name, received, size}`, `{kind: "files_ready", files: [{name,
+    /// data}]}` (before the Welcome).
     pub fn poll(&mut self) -> JsValue {
         let Some(out) = self.session.poll_output() else {
             return JsValue::UNDEFINED;
@@ -210,28 +262,64 @@ impl PageSession {
                     set("text", text.into());
                 }
                 Event::HostWads(list) => {
-                    // The page cannot fetch a host's files yet: it says which it lacks, and
-                    // stops. Another IWAD is the player's to choose, as when a host refuses it.
                     let own = self.session.config().wads.iwad;
-                    let pwads: Vec<String> = list
-                        .iter()
-                        .filter(|e| !e.iwad)
-                        .map(|e| format!("{} ({} bytes)", e.name, e.size))
-                        .collect();
-                    let why = if pwads.is_empty() || list.iter().any(|e| e.iwad && e.hash != own) {
-                        bye_text(ByeReason::WadMismatch)
-                    } else {
-                        format!(
-                            "the host plays files this page does not have ({}); join from the \
-                             doomlink app, which fetches them",
-                            pwads.join(", ")
-                        )
-                    };
-                    set("kind", "closed".into());
-                    set("why", why.into());
+                    match plan_fetch(&list, &own) {
+                        Ok(pwads) => {
+                            let names: Array = pwads
+                                .iter()
+                                .map(|&i| JsValue::from_str(&list[i].name))
+                                .collect();
+                            let total: u64 = pwads.iter().map(|&i| list[i].size).sum();
+                            set("kind", "files".into());
+                            set("names", names.into());
+                            set("bytes", (total as f64).into());
+                            self.fetch = Some(PageFetch {
+                                list,
+                                at: 0,
+                                bytes: Vec::new(),
+                                hasher: Sha256::new(),
+                                done: Vec::new(),
+                            });
+                            if let Err(why) = self.fetch_next() {
+                                set("kind", "closed".into());
+                                set("why", why.into());
+                            }
+                        }
+                        Err(why) => {
+                            self.close();
+                            set("kind", "closed".into());
+                            set("why", why.into());
+                        }
+                    }
                 }
-                // A client that fetches nothing is never sent bytes, nor asked for them.
-                Event::FileData { .. } | Event::FileFetched { .. } | Event::FileWanted { .. } => {
+                Event::FileData { data, .. } => {
+                    let Some(f) = self.fetch.as_mut() else {
+                        set("kind", "none".into());
+                        return o.into();
+                    };
+                    // The session passes only the next bytes, in order, of the file asked for.
+                    f.hasher.update(&data);
+                    f.bytes.extend_from_slice(&data);
+                    let e = &f.list[f.at];
+                    set("kind", "file_progress".into());
+                    set("name", e.name.clone().into());
+                    set("received", (f.bytes.len() as f64).into());
+                    set("size", (e.size as f64).into());
+                }
+                Event::FileFetched { .. } => match self.file_fetched() {
+                    Ok(Some(files)) => {
+                        set("kind", "files_ready".into());
+                        set("files", files.into());
+                    }
+                    Ok(None) => set("kind", "none".into()),
+                    Err(why) => {
+                        self.close();
+                        set("kind", "closed".into());
+                        set("why", why.into());
+                    }
+                },
+                // A client serves nothing.
+                Event::FileWanted { .. } => {
                     set("kind", "none".into());
                 }
             },
@@ -241,6 +329,62 @@ impl PageSession {
 }
 
 impl PageSession {
+    /// Asks for the next PWAD of the host's list, or, with all here, says Hello again.
+    fn fetch_next(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        let Some(f) = self.fetch.as_mut() else {
+            return Ok(());
+        };
+        while f.at < f.list.len() && f.list[f.at].iwad {
+            f.at += 1;
+        }
+        if let Some(e) = f.list.get(f.at) {
+            return self
+                .session
+                .fetch_file(now, e.hash, 0)
+                .map_err(|e| e.to_string());
+        }
+        let wads = WadSet {
+            iwad: self.session.config().wads.iwad,
+            pwads: f.list.iter().filter(|e| !e.iwad).map(|e| e.hash).collect(),
+        };
+        self.session
+            .hello_again(now, wads)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The file under way is here: checked, kept, and the next asked for. With every file here,
+    /// the files for the page's script: `[{name, data}]` in the host's load order.
+    fn file_fetched(&mut self) -> Result<Option<Array>, String> {
+        let Some(f) = self.fetch.as_mut() else {
+            return Ok(None);
+        };
+        let e = &f.list[f.at];
+        let got: [u8; 32] = std::mem::take(&mut f.hasher).finalize().into();
+        if got != e.hash || f.bytes.len() as u64 != e.size {
+            return Err(format!(
+                "the host sent a different {} (its SHA-256 is not the one announced)",
+                e.name
+            ));
+        }
+        f.done.push((e.name.clone(), std::mem::take(&mut f.bytes)));
+        f.at += 1;
+        self.fetch_next()?;
+        let f = self.fetch.as_ref().expect("still fetching");
+        if f.at < f.list.len() {
+            return Ok(None);
+        }
+        let files = Array::new();
+        for (name, data) in &f.done {
+            let o = Object::new();
+            let _ = Reflect::set(&o, &"name".into(), &JsValue::from_str(name));
+            let _ = Reflect::set(&o, &"data".into(), &Uint8Array::from(&data[..]).into());
+            files.push(&o);
+        }
+        self.fetch = None;
+        Ok(Some(files))
+    }
+
     /// The link's figures, once there is a link.
     fn stats(&self) -> Option<&LinkStats> {
         self.link.and_then(|l| self.session.link_stats(l))

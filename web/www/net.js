@@ -94,7 +94,8 @@ export async function peekGame(link) {
 // Joins the game of invite `link` as `name`, with the IWAD whose SHA-256 is `iwadHash`
 // (Uint8Array). `status(text)` hears each step; `pingMs`: how often the session pings the host
 // (default 1000; each round trip is kept in `game.rttSamples`, milliseconds, for a benchmark). Resolves once the host has welcomed us, to the
-// game: { hub (the host's address in the game's network), peers (names), attach(player) (routes
+// game: { hub (the host's address in the game's network), peers (names), files ({ files, args }:
+// the host's PWADs, fetched, for the guest to load), attach(player) (routes
 // the guest's datagrams both ways), rttMs(), leave(), closed (a promise of the reason the game's
 // link closed), events (a callback slot: chat, peers joining and leaving) }. Rejects with a
 // one-line Error: a bad or expired link, the rendezvous's refusal, a host whose certificate is
@@ -105,7 +106,7 @@ export async function joinGame({ link, name, iwadHash, status = () => {}, pingMs
   status('Asking the rendezvous for the room…');
   const { pc, datagram, control } = await connect(invite, name, status);
   status('Connected; waiting for the host to let us in…');
-  return startSession({ pc, datagram, control, name, iwadHash, pingMs });
+  return startSession({ pc, datagram, control, name, iwadHash, pingMs, status });
 }
 
 // Signaling and WebRTC up to both channels open, with the host's certificate checked.
@@ -206,13 +207,36 @@ function connect(invite, name, status) {
   });
 }
 
-// The relay session on a connected link: resolves once the host welcomed us.
-function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
+const mb = (bytes) => (bytes / 1e6).toFixed(1);
+
+// The host's files as the guest loads them, as the desktop does (play/src/guest.rs): each at
+// /pwad/<i>/<name>, DEHACKED patches with -deh, the others with -file, in the host's order.
+// { files: { guest path: Uint8Array }, args: [...] }.
+function mountedFiles(list) {
+  const files = {};
+  const wads = [];
+  const dehs = [];
+  list.forEach(({ name, data }, i) => {
+    const path = `/pwad/${i}/${name}`;
+    files[path] = data;
+    (/\.(deh|bex)$/i.test(name) ? dehs : wads).push(path);
+  });
+  const args = [];
+  if (wads.length) args.push('-file', ...wads);
+  if (dehs.length) args.push('-deh', ...dehs);
+  return { files, args };
+}
+
+// The relay session on a connected link: resolves once the host welcomed us. A host whose game
+// has files the page lacks sends them first: `game.files` ({ files, args }) is what the guest
+// must load then (empty otherwise); `status` hears the download's progress.
+function startSession({ pc, datagram, control, name, iwadHash, pingMs, status }) {
   const session = new PageSession(name, iwadHash, pingMs);
   let player = null;
   let timer = null;
   let closedWith = null;
-  const game = { events: () => {}, rttSamples: [] };
+  let shownAt = 0;
+  const game = { events: () => {}, rttSamples: [], files: { files: {}, args: [] } };
   let pongs = 0;
   let welcomed;
   const welcome = new Promise((resolve, reject) => { welcomed = { resolve, reject }; });
@@ -237,6 +261,20 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
           game.hub = out.hub;
           game.peers = out.peers;
           welcomed.resolve(game);
+          break;
+        case 'files':
+          status(`Downloading ${out.names.join(', ')} from the host (${mb(out.bytes)} MB)…`);
+          break;
+        case 'file_progress':
+          game.progressed?.();
+          if (performance.now() - shownAt > 250 || out.received === out.size) {
+            shownAt = performance.now();
+            status(`Downloading ${out.name} from the host: ${mb(out.received)} of ${mb(out.size)} MB`);
+          }
+          break;
+        case 'files_ready':
+          game.files = mountedFiles(out.files);
+          status('Downloaded; waiting for the host to let us in…');
           break;
         case 'closed':
           closedWith ??= out.why;
@@ -305,11 +343,18 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs }) {
     },
   });
 
+  // The host has WELCOME_MS to let us in, counted again from each piece of a download.
+  let limit = null;
+  const wait = () => {
+    clearTimeout(limit);
+    limit = setTimeout(
+      () => welcomed.reject(new Error(`the host did not let us in within ${WELCOME_MS / 1000} s`)),
+      WELCOME_MS,
+    );
+  };
+  game.progressed = wait;
   session.linkUp();
+  wait();
   drain();
-  const limit = setTimeout(
-    () => welcomed.reject(new Error(`the host did not let us in within ${WELCOME_MS / 1000} s`)),
-    WELCOME_MS,
-  );
   return welcome.finally(() => clearTimeout(limit));
 }
