@@ -6,7 +6,8 @@
 //! person's way in is the invite page's "Play in the browser": the page asks the room which IWAD
 //! it plays, fetches it from the service when that is a free one the service has (once: then it
 //! is kept in the browser), else checks the player's own file before joining. A host's PWAD the
-//! page lacks is fetched from the host and loaded: the demos of a game on a changed map agree.
+//! page lacks is fetched from the host and loaded (the demos of a game on a changed map agree),
+//! and kept: the next game with it fetches nothing.
 //! A link whose fingerprint is not the host's is refused in the page with the desktop's one-line
 //! error, and so is another IWAD.
 //!
@@ -154,7 +155,7 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
 }
 
 #[test]
-fn a_browser_fetches_the_hosts_pwad_and_both_record_the_same_game() {
+fn a_browser_fetches_the_hosts_pwad_once_and_both_record_the_same_game() {
     let _one = one_game_at_a_time();
     let tics = test_tics().min(2000);
     let svc = service();
@@ -175,20 +176,56 @@ fn a_browser_fetches_the_hosts_pwad_and_both_record_the_same_game() {
         tics,
         "host",
     ));
-    let (mut host, link) = host(&svc, &extra);
+    let (mut first, link) = host(&svc, &extra);
     let browser = page(&svc);
     let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
     assert_eq!(joined, json!("started"), "the browser did not join");
-    let args = browser.execute("return window.game.files.args;", json!([]));
-    assert_eq!(args, json!(["-file", "/pwad/0/nomonsters-e1m1.wad"]));
+    let files = browser.execute("return window.game.files;", json!([]));
+    assert_eq!(
+        files["args"],
+        json!(["-file", "/pwad/0/nomonsters-e1m1.wad"])
+    );
+    assert_eq!(files["fetched"], json!(["nomonsters-e1m1.wad"]));
     let demo = browser_demo(&browser, h.path().join("browser.lmp"));
     wait_success(
-        &mut host.0,
+        &mut first.0,
         Duration::from_secs(60),
         "the host",
         &svc.dir.path().join("host-err"),
     );
     assert_demos_equal(&[h.path().join("host.lmp"), demo], 2, tics);
+
+    // The next game with the same PWAD, from the same browser: kept, so nothing is fetched.
+    let tics = tics.min(300);
+    let h2 = Scratch::new("browser-pwad-host2");
+    let mut extra: Vec<String> = ["--players", "2", "--deathmatch", "--warp", "1", "1"]
+        .map(String::from)
+        .to_vec();
+    extra.extend(["--file".to_string(), pwad.to_str().unwrap().to_string()]);
+    extra.extend(peer_args(
+        Bind::Rtc(PRIVATE_HOST_IP),
+        h2.path(),
+        24,
+        tics,
+        "host",
+    ));
+    let (mut host2, link) = host(&svc, &extra);
+    let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
+    assert_eq!(joined, json!("started"), "the browser did not join again");
+    let files = browser.execute("return window.game.files;", json!([]));
+    assert_eq!(
+        files["args"],
+        json!(["-file", "/pwad/0/nomonsters-e1m1.wad"])
+    );
+    assert_eq!(files["fetched"], json!([]), "kept from the first game");
+    let demo = browser_demo(&browser, h2.path().join("browser.lmp"));
+    wait_success(
+        &mut host2.0,
+        Duration::from_secs(60),
+        "the host",
+        &svc.dir.path().join("host-err"),
+    );
+    assert_demos_equal(&[h2.path().join("host.lmp"), demo], 2, tics);
 }
 
 #[test]

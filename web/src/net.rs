@@ -44,17 +44,27 @@ pub struct PageSession {
     session: Session,
     link: Option<LinkId>,
     fetch: Option<PageFetch>,
+    /// Every PWAD is here and the Hello went again: `files_ready` is the next thing polled.
+    ready: Option<Array>,
 }
 
-/// The host's PWADs being fetched: its list (IWAD first, as the host loads them), the one under
-/// way, and those already here.
+/// The host's PWADs being fetched: its list (IWAD first, as the host loads them), each PWAD's
+/// bytes once here (kept by the page, or fetched), and the one under way.
 struct PageFetch {
     list: Vec<WadEntry>,
+    /// Per entry of `list`: its bytes once here, and whether they were fetched now.
+    here: Vec<Option<(Vec<u8>, bool)>>,
     /// Index in `list` of the file under way.
-    at: usize,
+    at: Option<usize>,
     bytes: Vec<u8>,
     hasher: Sha256,
-    done: Vec<(String, Vec<u8>)>,
+}
+
+impl PageFetch {
+    /// The next PWAD not here yet.
+    fn missing(&self) -> Option<usize> {
+        (0..self.list.len()).find(|&i| !self.list[i].iwad && self.here[i].is_none())
+    }
 }
 
 /// What the page does with the host's list: fetch these (the PWADs), or the one line why not.
@@ -109,6 +119,7 @@ impl PageSession {
             session: Session::client(cfg, Instant::now()),
             link: None,
             fetch: None,
+            ready: None,
         })
     }
 
@@ -200,20 +211,51 @@ impl PageSession {
             .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
     }
 
+    /// A file of the host's list this page kept (`sha256` in hex): used instead of fetching
+    /// it if its bytes hash to that. False if they do not, or the host does not list it.
+    pub fn provide(&mut self, sha256: &str, data: &[u8]) -> bool {
+        let Some(f) = self.fetch.as_mut() else {
+            return false;
+        };
+        let got: [u8; 32] = Sha256::digest(data).into();
+        if doomlink_net::iwads::hex(&got) != sha256.to_ascii_lowercase() {
+            return false;
+        }
+        let Some(i) = (0..f.list.len())
+            .find(|&i| !f.list[i].iwad && f.list[i].hash == got && f.here[i].is_none())
+        else {
+            return false;
+        };
+        f.here[i] = Some((data.to_vec(), false));
+        true
+    }
+
+    /// Fetches the host's PWADs not [provided](PageSession::provide), one after another.
+    #[wasm_bindgen(js_name = fetchMissing)]
+    pub fn fetch_missing(&mut self) -> Result<(), JsError> {
+        self.fetch_next().map_err(|e| JsError::new(&e))
+    }
+
     /// The next thing to do, or `undefined`: `{kind: "transmit", control, frame}`,
     /// `{kind: "deliver", srcIp, srcPort, dstPort, data}`, `{kind: "joined", addr, hub,
     /// peers}`, `{kind: "peer_joined", name}`, `{kind: "peer_left", name, why}`,
     /// `{kind: "closed", why}`, `{kind: "chat", name, text}`, `{kind: "lobby", name, text}`;
-    /// while the host's files come: `{kind: "files", names, bytes}` (what will be fetched),
-    /// `{kind: "file_progress", name, received, size}`, `{kind: "files_ready", files: [{name,
-    /// data}]}` (before the Welcome).
+    /// when the host's game has PWADs this page lacks: `{kind: "files", files: [{name, size,
+    /// sha256}], bytes}` (the script hands over those it kept, [`PageSession::provide`], then
+    /// calls [`PageSession::fetch_missing`]), `{kind: "file_progress", name, received, size}`,
+    /// `{kind: "files_ready", files: [{name, sha256, data, fetched}]}` (before the Welcome).
     pub fn poll(&mut self) -> JsValue {
-        let Some(out) = self.session.poll_output() else {
-            return JsValue::UNDEFINED;
-        };
         let o = Object::new();
         let set = |k: &str, v: JsValue| {
             let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        if let Some(files) = self.ready.take() {
+            set("kind", "files_ready".into());
+            set("files", files.into());
+            return o.into();
+        }
+        let Some(out) = self.session.poll_output() else {
+            return JsValue::UNDEFINED;
         };
         match out {
             Output::Transmit(t) => {
@@ -265,25 +307,31 @@ impl PageSession {
                     let own = self.session.config().wads.iwad;
                     match plan_fetch(&list, &own) {
                         Ok(pwads) => {
-                            let names: Array = pwads
+                            let entries: Array = pwads
                                 .iter()
-                                .map(|&i| JsValue::from_str(&list[i].name))
+                                .map(|&i| {
+                                    let e = &list[i];
+                                    let o = Object::new();
+                                    let set = |k: &str, v: JsValue| {
+                                        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+                                    };
+                                    set("name", e.name.clone().into());
+                                    set("size", (e.size as f64).into());
+                                    set("sha256", doomlink_net::iwads::hex(&e.hash).into());
+                                    JsValue::from(o)
+                                })
                                 .collect();
                             let total: u64 = pwads.iter().map(|&i| list[i].size).sum();
                             set("kind", "files".into());
-                            set("names", names.into());
+                            set("files", entries.into());
                             set("bytes", (total as f64).into());
                             self.fetch = Some(PageFetch {
+                                here: vec![None; list.len()],
                                 list,
-                                at: 0,
+                                at: None,
                                 bytes: Vec::new(),
                                 hasher: Sha256::new(),
-                                done: Vec::new(),
                             });
-                            if let Err(why) = self.fetch_next() {
-                                set("kind", "closed".into());
-                                set("why", why.into());
-                            }
                         }
                         Err(why) => {
                             self.close();
@@ -293,25 +341,21 @@ impl PageSession {
                     }
                 }
                 Event::FileData { data, .. } => {
-                    let Some(f) = self.fetch.as_mut() else {
+                    let Some((at, f)) = self.fetch.as_mut().and_then(|f| Some((f.at?, f))) else {
                         set("kind", "none".into());
                         return o.into();
                     };
                     // The session passes only the next bytes, in order, of the file asked for.
                     f.hasher.update(&data);
                     f.bytes.extend_from_slice(&data);
-                    let e = &f.list[f.at];
+                    let e = &f.list[at];
                     set("kind", "file_progress".into());
                     set("name", e.name.clone().into());
                     set("received", (f.bytes.len() as f64).into());
                     set("size", (e.size as f64).into());
                 }
                 Event::FileFetched { .. } => match self.file_fetched() {
-                    Ok(Some(files)) => {
-                        set("kind", "files_ready".into());
-                        set("files", files.into());
-                    }
-                    Ok(None) => set("kind", "none".into()),
+                    Ok(()) => set("kind", "none".into()),
                     Err(why) => {
                         self.close();
                         set("kind", "closed".into());
@@ -329,37 +373,57 @@ impl PageSession {
 }
 
 impl PageSession {
-    /// Asks for the next PWAD of the host's list, or, with all here, says Hello again.
+    /// Asks for the next PWAD of the host's list not here, or, with all here, says Hello
+    /// again and makes the files ready for the script.
     fn fetch_next(&mut self) -> Result<(), String> {
         let now = Instant::now();
         let Some(f) = self.fetch.as_mut() else {
             return Ok(());
         };
-        while f.at < f.list.len() && f.list[f.at].iwad {
-            f.at += 1;
-        }
-        if let Some(e) = f.list.get(f.at) {
+        if let Some(i) = f.missing() {
+            f.at = Some(i);
+            f.bytes = Vec::new();
+            f.hasher = Sha256::new();
             return self
                 .session
-                .fetch_file(now, e.hash, 0)
+                .fetch_file(now, f.list[i].hash, 0)
                 .map_err(|e| e.to_string());
         }
         let wads = WadSet {
             iwad: self.session.config().wads.iwad,
             pwads: f.list.iter().filter(|e| !e.iwad).map(|e| e.hash).collect(),
         };
+        let files = Array::new();
+        for (e, here) in f.list.iter().zip(&f.here) {
+            let Some((data, fetched)) = here else {
+                continue;
+            };
+            let o = Object::new();
+            let set = |k: &str, v: JsValue| {
+                let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+            };
+            set("name", e.name.clone().into());
+            set("sha256", doomlink_net::iwads::hex(&e.hash).into());
+            set("data", Uint8Array::from(&data[..]).into());
+            set("fetched", (*fetched).into());
+            files.push(&o);
+        }
+        self.fetch = None;
+        self.ready = Some(files);
         self.session
             .hello_again(now, wads)
             .map_err(|e| e.to_string())
     }
 
-    /// The file under way is here: checked, kept, and the next asked for. With every file here,
-    /// the files for the page's script: `[{name, data}]` in the host's load order.
-    fn file_fetched(&mut self) -> Result<Option<Array>, String> {
+    /// The file under way is here: checked, kept, and the next asked for.
+    fn file_fetched(&mut self) -> Result<(), String> {
         let Some(f) = self.fetch.as_mut() else {
-            return Ok(None);
+            return Ok(());
         };
-        let e = &f.list[f.at];
+        let Some(at) = f.at.take() else {
+            return Ok(());
+        };
+        let e = &f.list[at];
         let got: [u8; 32] = std::mem::take(&mut f.hasher).finalize().into();
         if got != e.hash || f.bytes.len() as u64 != e.size {
             return Err(format!(
@@ -367,22 +431,8 @@ impl PageSession {
                 e.name
             ));
         }
-        f.done.push((e.name.clone(), std::mem::take(&mut f.bytes)));
-        f.at += 1;
-        self.fetch_next()?;
-        let f = self.fetch.as_ref().expect("still fetching");
-        if f.at < f.list.len() {
-            return Ok(None);
-        }
-        let files = Array::new();
-        for (name, data) in &f.done {
-            let o = Object::new();
-            let _ = Reflect::set(&o, &"name".into(), &JsValue::from_str(name));
-            let _ = Reflect::set(&o, &"data".into(), &Uint8Array::from(&data[..]).into());
-            files.push(&o);
-        }
-        self.fetch = None;
-        Ok(Some(files))
+        f.here[at] = Some((std::mem::take(&mut f.bytes), true));
+        self.fetch_next()
     }
 
     /// The link's figures, once there is a link.

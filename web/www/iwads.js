@@ -1,4 +1,4 @@
-// The IWAD a game needs, kept in this browser: fetched once from the service that serves the
+// The files a game needs, kept in this browser. The IWAD: fetched once from the service that serves the
 // page (`/play/iwad/<sha256>`: only free IWADs, Freedoom and FreeDM, are ever there), its
 // SHA-256 checked before it is kept or used, and kept in the browser's Cache Storage under that
 // URL for the next game. Nothing unchecked is kept, and nothing kept is used unchecked.
@@ -75,4 +75,37 @@ export async function fetchIwad(sha256, progress = () => {}) {
     // Full or refused storage: play with it now, fetch it again next time.
   }
   return { bytes: bytes.buffer, kept };
+}
+
+// The host's PWADs a game fetched, kept the same way (Cache Storage, under a key by SHA-256 on
+// the page's own origin, never fetched from it) so that the next game with them fetches nothing.
+const PWADS = 'doomlink-pwads';
+const pwadKey = (sha256) => new URL(`pwad/${sha256}`, location.href).href;
+const pwadStore = () => (self.caches ? caches.open(PWADS) : Promise.resolve(null));
+
+// The kept PWAD with this hash (a Uint8Array whose hash was checked now), or null.
+export async function keptPwad(sha256) {
+  const cache = await pwadStore().catch(() => null);
+  const kept = await cache?.match(pwadKey(sha256));
+  if (!kept) return null;
+  const bytes = new Uint8Array(await kept.arrayBuffer());
+  if (await sha256Hex(bytes) === sha256) return bytes;
+  await cache.delete(pwadKey(sha256));
+  return null;
+}
+
+// Keeps a PWAD the session fetched and checked; false if the browser's storage refused it.
+export async function keepPwad(sha256, bytes) {
+  // A copy now: the game may hand the original to its worker before the storage takes it.
+  const copy = bytes.slice();
+  try {
+    const cache = await pwadStore();
+    if (!cache) return false;
+    await cache.put(pwadKey(sha256), new Response(copy, {
+      headers: { 'content-type': 'application/octet-stream' },
+    }));
+    return true;
+  } catch (_) {
+    return false;
+  }
 }

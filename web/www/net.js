@@ -7,6 +7,7 @@ import init, {
   PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
   freeIwad, parseLobby,
 } from './doomlink_web.js';
+import { keptPwad, keepPwad } from './iwads.js';
 
 // Chocolate Doom's port: the host's server listens on it, as on the desktop.
 export const GAME_PORT = 2342;
@@ -94,8 +95,9 @@ export async function peekGame(link) {
 // Joins the game of invite `link` as `name`, with the IWAD whose SHA-256 is `iwadHash`
 // (Uint8Array). `status(text)` hears each step; `pingMs`: how often the session pings the host
 // (default 1000; each round trip is kept in `game.rttSamples`, milliseconds, for a benchmark). Resolves once the host has welcomed us, to the
-// game: { hub (the host's address in the game's network), peers (names), files ({ files, args }:
-// the host's PWADs, fetched, for the guest to load), attach(player) (routes
+// game: { hub (the host's address in the game's network), peers (names), files ({ files, args,
+// fetched }: the host's PWADs for the guest to load, and the names of those fetched now rather
+// than kept in this browser), attach(player) (routes
 // the guest's datagrams both ways), rttMs(), leave(), closed (a promise of the reason the game's
 // link closed), events (a callback slot: chat, peers joining and leaving) }. Rejects with a
 // one-line Error: a bad or expired link, the rendezvous's refusal, a host whose certificate is
@@ -228,15 +230,16 @@ function mountedFiles(list) {
 }
 
 // The relay session on a connected link: resolves once the host welcomed us. A host whose game
-// has files the page lacks sends them first: `game.files` ({ files, args }) is what the guest
-// must load then (empty otherwise); `status` hears the download's progress.
+// has PWADs the page lacks lists them first: those kept in this browser are used, the rest are
+// fetched (and kept); `game.files` ({ files, args, fetched }) is what the guest must load then
+// (empty otherwise); `status` hears the download's progress.
 function startSession({ pc, datagram, control, name, iwadHash, pingMs, status }) {
   const session = new PageSession(name, iwadHash, pingMs);
   let player = null;
   let timer = null;
   let closedWith = null;
   let shownAt = 0;
-  const game = { events: () => {}, rttSamples: [], files: { files: {}, args: [] } };
+  const game = { events: () => {}, rttSamples: [], files: { files: {}, args: [], fetched: [] } };
   let pongs = 0;
   let welcomed;
   const welcome = new Promise((resolve, reject) => { welcomed = { resolve, reject }; });
@@ -263,7 +266,8 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs, status })
           welcomed.resolve(game);
           break;
         case 'files':
-          status(`Downloading ${out.names.join(', ')} from the host (${mb(out.bytes)} MB)…`);
+          // The PWADs this browser kept are used as they are; the rest come from the host.
+          haveFiles(out.files).catch((e) => welcomed.reject(e));
           break;
         case 'file_progress':
           game.progressed?.();
@@ -274,7 +278,9 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs, status })
           break;
         case 'files_ready':
           game.files = mountedFiles(out.files);
-          status('Downloaded; waiting for the host to let us in…');
+          game.files.fetched = out.files.filter((f) => f.fetched).map((f) => f.name);
+          for (const f of out.files) if (f.fetched) keepPwad(f.sha256, f.data);
+          status('Waiting for the host to let us in…');
           break;
         case 'closed':
           closedWith ??= out.why;
@@ -294,6 +300,21 @@ function startSession({ pc, datagram, control, name, iwadHash, pingMs, status })
     if (ms >= 0 && closedWith === null) {
       timer = setTimeout(() => { session.timeout(); drain(); }, ms);
     }
+  };
+
+  // The host's PWADs: those kept in this browser handed to the session, then the rest fetched.
+  const haveFiles = async (files) => {
+    const missing = [];
+    for (const f of files) {
+      const kept = await keptPwad(f.sha256);
+      if (!(kept && session.provide(f.sha256, kept))) missing.push(f);
+    }
+    if (missing.length) {
+      const bytes = missing.reduce((n, f) => n + f.size, 0);
+      status(`Downloading ${missing.map((f) => f.name).join(', ')} from the host (${mb(bytes)} MB)…`);
+    }
+    session.fetchMissing();
+    drain();
   };
 
   // A frame says which it is: both channels feed the session alike.
