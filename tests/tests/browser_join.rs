@@ -162,8 +162,7 @@ fn a_browser_fetches_the_hosts_pwad_once_and_both_record_the_same_game() {
     let h = Scratch::new("browser-pwad-host");
     // Freedoom's E1M1 without its monsters: a page that played without it would desync.
     let pwad = h.path().join("nomonsters-e1m1.wad");
-    let removed =
-        doomlink_e2e::pwad::write_changed_e1m1(std::path::Path::new(FREEDOOM1), &pwad, 3 << 20);
+    let removed = pwad::write_changed_e1m1(std::path::Path::new(FREEDOOM1), &pwad, 3 << 20);
     assert!(removed > 0);
     let mut extra: Vec<String> = ["--players", "2", "--deathmatch", "--warp", "1", "1"]
         .map(String::from)

@@ -258,7 +258,7 @@ fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
     isolate(&[Native::Debian30, Native::Upstream311]);
     let files = Scratch::new("interop-wads");
     let pwad = files.path().join("nomonsters-e1m1.wad");
-    doomlink_e2e::pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
+    pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
     let port = free_server_port().to_string();
     let host_dir = Scratch::new("interop-wads-host");
     // Four players: the game waits in its lobby for one more than come.
