@@ -32,28 +32,8 @@ struct Histogram {
 impl Histogram {
     fn read(port: u16) -> Histogram {
         let metrics = http_get(port, "/metrics");
-        let mut by_le: std::collections::BTreeMap<String, u64> = Default::default();
-        for l in metrics.lines() {
-            let Some(rest) = l.strip_prefix("doomlink_room_tic_delay_seconds_bucket{") else {
-                continue;
-            };
-            let le = rest.split("le=\"").nth(1).and_then(|x| x.split('"').next());
-            let v: u64 = rest
-                .rsplit(' ')
-                .next()
-                .and_then(|x| x.parse().ok())
-                .unwrap_or(0);
-            if let Some(le) = le {
-                *by_le.entry(le.to_string()).or_default() += v;
-            }
-        }
-        let mut buckets: Vec<(f64, u64)> = by_le
-            .into_iter()
-            .map(|(le, n)| (le.parse().unwrap_or(f64::INFINITY), n))
-            .collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         Histogram {
-            buckets,
+            buckets: tic_delay_buckets(&metrics),
             sum: metric_sum(&metrics, "doomlink_room_tic_delay_seconds_sum{"),
         }
     }

@@ -108,6 +108,18 @@ pub fn metric_sum(metrics: &str, prefix: &str) -> f64 {
 
 /// p99 upper bound (seconds) from the service's tic delay histogram, summed over rooms.
 pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
+    let buckets = tic_delay_buckets(metrics);
+    let total = buckets.last().map_or(0, |b| b.1);
+    if total == 0 {
+        return (None, 0);
+    }
+    let want = (total as f64 * 0.99).ceil() as u64;
+    (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
+}
+
+/// The `doomlink_room_tic_delay_seconds` histogram in Prometheus text `metrics`, summed over
+/// rooms: its cumulative buckets (upper bound in seconds, count), lowest bound first.
+pub fn tic_delay_buckets(metrics: &str) -> Vec<(f64, u64)> {
     let mut by_le: std::collections::BTreeMap<String, u64> = Default::default();
     for l in metrics.lines() {
         let Some(rest) = l.strip_prefix("doomlink_room_tic_delay_seconds_bucket{") else {
@@ -127,13 +139,8 @@ pub fn tic_p99(metrics: &str) -> (Option<f64>, u64) {
         .into_iter()
         .map(|(le, n)| (le.parse().unwrap_or(f64::INFINITY), n))
         .collect();
-    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let total = buckets.last().map_or(0, |b| b.1);
-    if total == 0 {
-        return (None, 0);
-    }
-    let want = (total as f64 * 0.99).ceil() as u64;
-    (buckets.iter().find(|b| b.1 >= want).map(|b| b.0), total)
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
 }
 
 /// `n` distinct UDP ports free on 127.0.0.1 now, all below the kernel's ephemeral range: a port

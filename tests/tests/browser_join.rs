@@ -98,7 +98,16 @@ fn host(svc: &Service, extra: &[String]) -> (KillOnDrop, String) {
     spawn_until_link(&mut cmd, &svc.dir.path().join("host-err"))
 }
 
+/// The player page in a fresh browser, once the service listens (it may be starting still).
 fn page(svc: &Service) -> Browser {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", svc.port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the service does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let browser = Browser::start();
     browser.open(&format!("http://127.0.0.1:{}/play/index.html", svc.port));
     browser.wait_for("window.ready", Duration::from_secs(30));
@@ -154,29 +163,30 @@ fn a_browser_joins_a_desktop_host_and_both_record_the_same_game() {
     println!("session RTT seen by the browser: {rtt} ms");
 }
 
-#[test]
-fn a_browser_fetches_the_hosts_pwad_once_and_both_record_the_same_game() {
-    let _one = one_game_at_a_time();
-    let tics = test_tics().min(2000);
-    let svc = service();
-    let h = Scratch::new("browser-pwad-host");
-    // Freedoom's E1M1 without its monsters: a page that played without it would desync.
-    let pwad = h.path().join("nomonsters-e1m1.wad");
-    let removed = pwad::write_changed_e1m1(std::path::Path::new(FREEDOOM1), &pwad, 3 << 20);
-    assert!(removed > 0);
+/// A game of `tics` between a desktop host playing `pwad` (its files in `dir`, seed `seed`) and
+/// the page's player, joined from `browser`: checks the page loaded the PWAD and whether it
+/// `fetched` it (else it was kept from before), and that both demos agree.
+fn play_pwad_game(
+    svc: &Service,
+    browser: &Browser,
+    pwad: &std::path::Path,
+    dir: &std::path::Path,
+    seed: u64,
+    tics: u32,
+    fetched: bool,
+) {
     let mut extra: Vec<String> = ["--players", "2", "--deathmatch", "--warp", "1", "1"]
         .map(String::from)
         .to_vec();
     extra.extend(["--file".to_string(), pwad.to_str().unwrap().to_string()]);
     extra.extend(peer_args(
         Bind::Rtc(PRIVATE_HOST_IP),
-        h.path(),
-        23,
+        dir,
+        seed,
         tics,
         "host",
     ));
-    let (mut first, link) = host(&svc, &extra);
-    let browser = page(&svc);
+    let (mut host, link) = host(svc, &extra);
     let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
     assert_eq!(joined, json!("started"), "the browser did not join");
     let files = browser.execute("return window.game.files;", json!([]));
@@ -184,47 +194,38 @@ fn a_browser_fetches_the_hosts_pwad_once_and_both_record_the_same_game() {
         files["args"],
         json!(["-file", "/pwad/0/nomonsters-e1m1.wad"])
     );
-    assert_eq!(files["fetched"], json!(["nomonsters-e1m1.wad"]));
-    let demo = browser_demo(&browser, h.path().join("browser.lmp"));
+    let want: &[&str] = if fetched {
+        &["nomonsters-e1m1.wad"]
+    } else {
+        &[]
+    };
+    assert_eq!(files["fetched"], json!(want), "fetched or kept");
+    let demo = browser_demo(browser, dir.join("browser.lmp"));
     wait_success(
-        &mut first.0,
+        &mut host.0,
         Duration::from_secs(60),
         "the host",
         &svc.dir.path().join("host-err"),
     );
-    assert_demos_equal(&[h.path().join("host.lmp"), demo], 2, tics);
+    assert_demos_equal(&[dir.join("host.lmp"), demo], 2, tics);
+}
 
+#[test]
+fn a_browser_fetches_the_hosts_pwad_once_and_both_record_the_same_game() {
+    let _one = one_game_at_a_time();
+    let tics = test_tics().min(2000);
+    let svc = service();
+    let files = Scratch::new("browser-pwad-files");
+    // Freedoom's E1M1 without its monsters: a page that played without it would desync.
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    let removed = pwad::write_changed_e1m1(std::path::Path::new(FREEDOOM1), &pwad, 3 << 20);
+    assert!(removed > 0);
+    let browser = page(&svc);
+    let h = Scratch::new("browser-pwad-host");
+    play_pwad_game(&svc, &browser, &pwad, h.path(), 23, tics, true);
     // The next game with the same PWAD, from the same browser: kept, so nothing is fetched.
-    let tics = tics.min(300);
     let h2 = Scratch::new("browser-pwad-host2");
-    let mut extra: Vec<String> = ["--players", "2", "--deathmatch", "--warp", "1", "1"]
-        .map(String::from)
-        .to_vec();
-    extra.extend(["--file".to_string(), pwad.to_str().unwrap().to_string()]);
-    extra.extend(peer_args(
-        Bind::Rtc(PRIVATE_HOST_IP),
-        h2.path(),
-        24,
-        tics,
-        "host",
-    ));
-    let (mut host2, link) = host(&svc, &extra);
-    let joined = browser.execute_async(JOIN_AND_PLAY, json!([link, tics, []]));
-    assert_eq!(joined, json!("started"), "the browser did not join again");
-    let files = browser.execute("return window.game.files;", json!([]));
-    assert_eq!(
-        files["args"],
-        json!(["-file", "/pwad/0/nomonsters-e1m1.wad"])
-    );
-    assert_eq!(files["fetched"], json!([]), "kept from the first game");
-    let demo = browser_demo(&browser, h2.path().join("browser.lmp"));
-    wait_success(
-        &mut host2.0,
-        Duration::from_secs(60),
-        "the host",
-        &svc.dir.path().join("host-err"),
-    );
-    assert_demos_equal(&[h2.path().join("host.lmp"), demo], 2, tics);
+    play_pwad_game(&svc, &browser, &pwad, h2.path(), 24, tics.min(300), false);
 }
 
 #[test]

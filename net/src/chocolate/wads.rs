@@ -136,6 +136,46 @@ pub fn console_message(text: &str) -> Vec<u8> {
     p
 }
 
+/// Packets as Chocolate Doom writes them, for tests here and of their readers.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::{PacketType, Sha1, SYN_MAGIC};
+
+    fn string(p: &mut Vec<u8>, s: &str) {
+        p.extend_from_slice(s.as_bytes());
+        p.push(0);
+    }
+
+    /// A 3.0 client's SYN as `NET_CL_SendSYN` writes it, from player `name`.
+    pub(crate) fn syn(wad: Sha1, deh: Sha1, name: &str) -> Vec<u8> {
+        let mut p = (PacketType::Syn as u16).to_be_bytes().to_vec();
+        p.extend(SYN_MAGIC.to_be_bytes());
+        string(&mut p, "Chocolate Doom 3.0.1");
+        p.push(1);
+        string(&mut p, "CHOCOLATE_DOOM_0");
+        p.extend([3, 0, 0, 0, 4, 1]);
+        p.extend(wad);
+        p.extend(deh);
+        p.push(0);
+        string(&mut p, name);
+        p
+    }
+
+    /// Waiting data as `NET_SV_SendWaitingData` writes it, with `players` players.
+    pub(crate) fn waiting(players: u8, wad: Sha1, deh: Sha1) -> Vec<u8> {
+        let mut p = (PacketType::WaitingData as u16).to_be_bytes().to_vec();
+        p.extend([players, 0, 0, 4, 0, 1]);
+        for i in 0..players {
+            string(&mut p, &format!("player{i}"));
+            string(&mut p, "");
+        }
+        p.extend(wad);
+        p.extend(deh);
+        p.push(1);
+        p
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,38 +183,12 @@ mod tests {
     const WAD: Sha1 = [0x11; 20];
     const DEH: Sha1 = [0x22; 20];
 
-    fn string(p: &mut Vec<u8>, s: &str) {
-        p.extend_from_slice(s.as_bytes());
-        p.push(0);
-    }
-
-    /// A SYN as `NET_CL_SendSYN` writes it.
     fn syn() -> Vec<u8> {
-        let mut p = (PacketType::Syn as u16).to_be_bytes().to_vec();
-        p.extend(SYN_MAGIC.to_be_bytes());
-        string(&mut p, "Chocolate Doom 3.0.1");
-        p.push(1);
-        string(&mut p, "CHOCOLATE_DOOM_0");
-        p.extend([3, 0, 0, 0, 4, 1]);
-        p.extend(WAD);
-        p.extend(DEH);
-        p.push(0);
-        string(&mut p, "Player");
-        p
+        build::syn(WAD, DEH, "Player")
     }
 
-    /// Waiting data as `NET_SV_SendWaitingData` writes it, with `players` players.
     fn waiting(players: u8) -> Vec<u8> {
-        let mut p = (PacketType::WaitingData as u16).to_be_bytes().to_vec();
-        p.extend([players, 0, 0, 4, 0, 1]);
-        for i in 0..players {
-            string(&mut p, &format!("player{i}"));
-            string(&mut p, "");
-        }
-        p.extend(WAD);
-        p.extend(DEH);
-        p.push(1);
-        p
+        build::waiting(players, WAD, DEH)
     }
 
     #[test]

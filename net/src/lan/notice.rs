@@ -98,42 +98,21 @@ fn message(files: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chocolate::{Header, PacketType, SYN_MAGIC};
+    use crate::chocolate::wads::build;
+    use crate::chocolate::{Header, PacketType};
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([192, 168, 1, 20], port))
     }
 
-    fn string(p: &mut Vec<u8>, s: &str) {
-        p.extend_from_slice(s.as_bytes());
-        p.push(0);
-    }
-
     /// A 3.0 client's SYN with WAD sum `wad`, player `name`.
     fn syn(wad: u8, name: &str) -> Vec<u8> {
-        let mut p = (PacketType::Syn as u16).to_be_bytes().to_vec();
-        p.extend(SYN_MAGIC.to_be_bytes());
-        string(&mut p, "Chocolate Doom 3.0.1");
-        p.push(1);
-        string(&mut p, "CHOCOLATE_DOOM_0");
-        p.extend([3, 0, 0, 0, 4, 1]);
-        p.extend([wad; 20]);
-        p.extend([0; 20]);
-        p.push(0);
-        string(&mut p, name);
-        p
+        build::syn([wad; 20], [0; 20], name)
     }
 
     /// The server's waiting data for a game with WAD sum `wad`.
     fn waiting(wad: u8) -> Vec<u8> {
-        let mut p = (PacketType::WaitingData as u16).to_be_bytes().to_vec();
-        p.extend([1, 0, 0, 4, 0, 1]);
-        string(&mut p, "host");
-        string(&mut p, "");
-        p.extend([wad; 20]);
-        p.extend([0; 20]);
-        p.push(1);
-        p
+        build::waiting(1, [wad; 20], [0; 20])
     }
 
     fn text(packet: &[u8]) -> String {
