@@ -177,6 +177,21 @@ fn a_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
     assert!(!j.path().join("join.lmp").exists());
 }
 
+/// `doomlink join LINK` for 100 tics with data dir `dir`, recording `record`, its stderr in
+/// `dir/err_file`.
+fn join_quietly(link: &str, dir: &Path, record: &str, err_file: &str) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", link])
+            .args(rtc_peer(dir, 54, 100, record))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.join(err_file)))
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// The size of the part of an unfinished download in the joiner's cache, if there is one.
 fn kept_part(data_dir: &Path) -> Option<u64> {
     let part = cache_listing(data_dir)
@@ -199,16 +214,7 @@ fn a_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
     let h = Scratch::new("wads-gone-host");
     let (mut host1, link) = host(port, h.path(), &pwad, 100);
     let j = Scratch::new("wads-gone-join");
-    let mut join = KillOnDrop(
-        Command::new(doomlink())
-            .args(["join", &link])
-            .args(rtc_peer(j.path(), 54, 100, "join"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&j.path().join("err")))
-            .spawn()
-            .unwrap(),
-    );
+    let mut join = join_quietly(&link, j.path(), "join", "err");
     // Once a few MB have arrived, the host goes.
     let started = Instant::now();
     while kept_part(j.path()).unwrap_or(0) < 4 << 20 {
@@ -252,16 +258,7 @@ fn a_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
     let h2 = Scratch::new("wads-gone-host2");
     let (mut host2, link) = host(port, h2.path(), &pwad, 100);
     let started = Instant::now();
-    let mut join = KillOnDrop(
-        Command::new(doomlink())
-            .args(["join", &link])
-            .args(rtc_peer(j.path(), 54, 100, "again"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&j.path().join("again.err")))
-            .spawn()
-            .unwrap(),
-    );
+    let mut join = join_quietly(&link, j.path(), "again", "again.err");
     finish_game(
         &mut host2,
         h2.path(),

@@ -200,13 +200,19 @@ pub fn is_query(data: &[u8]) -> bool {
 /// `NET_SV_SendReject`'s packet: the client shows the reason and gives up. Smaller than the
 /// SYN it answers for any reason shorter than a player's name, so it amplifies nothing.
 pub fn reject(reason: &str) -> Vec<u8> {
-    let mut p = Vec::with_capacity(3 + reason.len());
+    string_packet(PacketType::Rejected, reason)
+}
+
+/// An unreliable packet of type `kind` whose body is one string, `text` (an inner NUL, which
+/// would cut it short, left out).
+fn string_packet(kind: PacketType, text: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(3 + text.len());
     Header {
-        kind: PacketType::Rejected,
+        kind,
         reliable: None,
     }
     .emit(&mut p);
-    p.extend(reason.bytes().filter(|b| *b != 0));
+    p.extend(text.bytes().filter(|b| *b != 0));
     p.push(0);
     p
 }

@@ -125,15 +125,7 @@ pub fn waiting_data_sums(data: &[u8]) -> Result<WadSums, PacketError> {
 /// A CONSOLE_MESSAGE, unreliable (a client reads it either way; a reliable one would take a
 /// sequence number from the server's own connection).
 pub fn console_message(text: &str) -> Vec<u8> {
-    let mut p = Vec::with_capacity(3 + text.len());
-    Header {
-        kind: PacketType::ConsoleMessage,
-        reliable: None,
-    }
-    .emit(&mut p);
-    p.extend(text.bytes().filter(|&b| b != 0));
-    p.push(0);
-    p
+    super::string_packet(PacketType::ConsoleMessage, text)
 }
 
 /// Packets as Chocolate Doom writes them, for tests here and of their readers.
