@@ -6,7 +6,7 @@
 //! moves; a host that goes away mid-download leaves one line and, beside the cache, the part
 //! received, which the next join (to another host of the same file) resumes.
 //! Over WebRTC (an invite link at a rendezvous) and over the LAN (the host's file service on
-//! its game's port number).
+//! its game's port number; the LAN cut in a namespace whose loopback is slowed to cut it).
 
 use doomlink_e2e::pwad::write_changed_e1m1;
 use doomlink_e2e::*;
@@ -388,6 +388,98 @@ fn a_lan_file_over_the_joiners_cap_is_refused_before_a_byte_moves() {
         Duration::from_secs(60),
     );
     assert_refused_over_cap(&out, &pwad, j.path(), &mut host);
+}
+
+/// The LAN side of a download cut by the host going: the same 200 MB PWAD through a LAN host's
+/// file service, in a network namespace of the test's own whose loopback is held to 400 Mbit/s
+/// (the service moves it in well under a second on a bare loopback, too fast to cut at a known
+/// point). The host goes once a few MB have arrived: one line, the part kept beside the cache;
+/// another LAN host of the same file: the joiner asks only for the rest, and they play.
+#[test]
+fn a_lan_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
+    doomlink();
+    let files = Scratch::new("wads-lan-gone-files");
+    let pwad = files.path().join("huge.wad");
+    write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 200 << 20);
+    netns::loopback_only_network_for_this_thread();
+    netns::must(
+        "tc",
+        &[
+            "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "400mbit", "burst", "256kb",
+            "latency", "100ms",
+        ],
+    );
+    let h = Scratch::new("wads-lan-gone-host");
+    let (mut host1, port) = lan_host(h.path(), &pwad, 100, 65);
+    let j = Scratch::new("wads-lan-gone-join");
+    let lan_join = |record: &str, err_file: &str, port: u16| {
+        KillOnDrop(
+            Command::new(doomlink())
+                .args(["join", &format!("127.0.0.1:{port}")])
+                .args(peer_args(Bind::Lan("127.0.0.1"), j.path(), 66, 100, record))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file(&j.path().join(err_file)))
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut join = lan_join("join", "err", port);
+    let started = Instant::now();
+    while kept_part(j.path()).unwrap_or(0) < 4 << 20 {
+        let err = || read_log(&j.path().join("err"));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no download under way: {}",
+            err()
+        );
+        assert!(join.0.try_wait().unwrap().is_none(), "{}", err());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = host1.0.kill();
+    let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
+    let err = read_log(&j.path().join("err"));
+    assert!(!st.success(), "{err}");
+    let failures: Vec<&str> = err
+        .trim()
+        .lines()
+        .filter(|l| !l.starts_with("doomlink: downloading huge.wad: "))
+        .collect();
+    assert_eq!(failures.len(), 1, "{err}");
+    assert!(failures[0].contains("the next join resumes it"), "{err}");
+    assert_eq!(
+        cache_listing(j.path()).len(),
+        1,
+        "{:?}",
+        cache_listing(j.path())
+    );
+    let kept = kept_part(j.path()).expect("the part is kept");
+    let size = std::fs::metadata(&pwad).unwrap().len();
+    assert!(kept >= 4 << 20 && kept < size, "{kept} of {size}");
+
+    let h2 = Scratch::new("wads-lan-gone-host2");
+    let (mut host2, port) = lan_host(h2.path(), &pwad, 100, 67);
+    let started = Instant::now();
+    let mut join = lan_join("again", "again.err", port);
+    finish_game(
+        &mut host2,
+        h2.path(),
+        &mut join,
+        j.path(),
+        started,
+        100,
+        "again",
+    );
+    let err = read_log(&j.path().join("again.err"));
+    let said = format!(
+        "doomlink: downloaded huge.wad (resumed at {:.1} MB) from the host",
+        kept as f64 / 1e6
+    );
+    assert!(err.contains(&said), "want {said:?} in: {err}");
+    assert_eq!(
+        cache_listing(j.path()),
+        vec![format!("{}/huge.wad", sha256_hex(&pwad))]
+    );
 }
 
 /// A joiner with no IWAD anywhere (and no `--iwad`) joins a room that plays a free one: the
