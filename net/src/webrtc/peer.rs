@@ -309,7 +309,11 @@ impl RtcLink {
             .build();
         let settings = setting_engine(opts);
         let (tx, events) = mpsc::unbounded_channel();
-        let pc = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        if let Some(runtime) = super::runtime::PeerRuntime::new() {
+            builder = builder.with_runtime(runtime);
+        }
+        let pc = builder
             .with_configuration(config)
             .with_setting_engine(settings)
             .with_handler(Arc::new(Handler { tx }))
