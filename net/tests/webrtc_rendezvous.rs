@@ -169,6 +169,20 @@ async fn join_trusting(
     }
 }
 
+/// The node's links once each has its path (or after 5 s). A link's path is asked of its peer
+/// connection when the link is added, alongside the session's handshake: it may come a moment
+/// after the join.
+async fn links_with_paths(node: &WebRtcNode) -> Vec<doomlink_net::webrtc::node::LinkReport> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let links = node.links();
+        if links.iter().all(|l| l.path.is_some()) || tokio::time::Instant::now() > deadline {
+            return links;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn star(n_clients: usize) {
     star_on(n_clients, Edge::None).await
 }
@@ -193,7 +207,7 @@ async fn star_on(n_clients: usize, mux: Edge) {
         );
     }
     // Paths on loopback are direct (host candidates).
-    let links = hub.node.links();
+    let links = links_with_paths(&hub.node).await;
     assert_eq!(links.len(), n_clients);
     for l in &links {
         let path = l.path.as_ref().expect("path reported");
@@ -470,10 +484,13 @@ async fn a_forced_relay_reports_relayed_and_carries_datagrams() {
     init_tracing();
     let rv = TestRendezvous::start(Limits::default()).await;
     let (hub, client, _) = relayed_pair(&rv).await;
-    let links = hub.node.links();
+    let links = links_with_paths(&hub.node).await;
     let path = links[0].path.clone().expect("path reported");
     assert_eq!(path.kind, PathKind::Relayed, "{path:?}");
-    let cpath = client.node.links()[0].path.clone().expect("client path");
+    let cpath = links_with_paths(&client.node).await[0]
+        .path
+        .clone()
+        .expect("client path");
     assert_eq!(cpath.kind, PathKind::Relayed, "{cpath:?}");
     // The relayed addresses are the rendezvous's TURN relay on loopback.
     assert!(path.local_addr.starts_with("127.0.0.1:"), "{path:?}");
@@ -525,8 +542,14 @@ async fn a_forced_relay_goes_through_an_external_coturn_with_the_builtin_turn_of
             .is_some_and(|p| coturn.relay_ports.contains(&p))
     };
     for path in [
-        hub.node.links()[0].path.clone().expect("hub path"),
-        client.node.links()[0].path.clone().expect("client path"),
+        links_with_paths(&hub.node).await[0]
+            .path
+            .clone()
+            .expect("hub path"),
+        links_with_paths(&client.node).await[0]
+            .path
+            .clone()
+            .expect("client path"),
     ] {
         assert_eq!(path.kind, PathKind::Relayed, "{path:?}");
         assert!(

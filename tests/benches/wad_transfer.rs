@@ -114,6 +114,9 @@ fn main() {
 
     let mut opts = HostOptions::new(rv_addr, Identity::ephemeral().unwrap());
     opts.rtc = RtcOptions::loopback();
+    // As the app's host does (`internet::rtc_options_with`): a joiner first known as
+    // peer-reflexive is taken at once, not after webrtc's default 1 s.
+    opts.rtc.prflx_acceptance_min_wait = Some(Duration::ZERO);
     let (session, host_files) = session_config_sharing(
         "host",
         Path::new(FREEDOOM1),

@@ -31,7 +31,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -232,6 +232,19 @@ pub enum PcEvent {
 
 struct Handler {
     tx: mpsc::UnboundedSender<PcEvent>,
+    /// The control channel, once made: what [`wake_driver`] wakes the driver through when DTLS
+    /// connects (weak: the peer connection holds this handler).
+    waker: Arc<OnceLock<Weak<dyn DataChannel>>>,
+}
+
+impl Handler {
+    /// SCTP's INIT, queued as DTLS connects, leaves only on the driver's next pass: see
+    /// [`wake_driver`].
+    fn next_step_started(&self) {
+        if let Some(dc) = self.waker.get().and_then(Weak::upgrade) {
+            wake_driver(&dc);
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -251,6 +264,9 @@ impl PeerConnectionEventHandler for Handler {
         }
     }
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if state == RTCPeerConnectionState::Connected {
+            self.next_step_started();
+        }
         let _ = self.tx.send(PcEvent::State(state));
     }
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
@@ -309,6 +325,7 @@ impl RtcLink {
             .build();
         let settings = setting_engine(opts);
         let (tx, events) = mpsc::unbounded_channel();
+        let waker = Arc::new(OnceLock::new());
         let mut builder = PeerConnectionBuilder::new();
         if let Some(runtime) = super::runtime::PeerRuntime::new() {
             builder = builder.with_runtime(runtime);
@@ -316,7 +333,10 @@ impl RtcLink {
         let pc = builder
             .with_configuration(config)
             .with_setting_engine(settings)
-            .with_handler(Arc::new(Handler { tx }))
+            .with_handler(Arc::new(Handler {
+                tx,
+                waker: waker.clone(),
+            }))
             .with_udp_addrs(opts.bind.clone())
             .build()
             .await
@@ -332,6 +352,7 @@ impl RtcLink {
             .create_data_channel(label, Some(init))
             .await
             .map_err(rtc_err)?;
+        let _ = waker.set(Arc::downgrade(&ctrl));
         Ok(RtcLink {
             pc,
             dgram,
@@ -635,7 +656,7 @@ fn fmt_addr(ip: &str, port: u16) -> String {
 /// Sends one frame on a channel (used by the node's writer tasks).
 ///
 /// On a TURN-relayed path (`relayed`), then wakes webrtc's driver loop once more
-/// ([`flush_relayed`]): without that, a frame there waits in webrtc's TURN client until
+/// ([`wake_driver`]): without that, a frame there waits in webrtc's TURN client until
 /// something else wakes the loop. A direct path does not need it, and skipping it there saves
 /// a task, a timer and two driver passes per frame (a dedicated room sends ~150 frames a
 /// second).
@@ -646,13 +667,23 @@ pub(crate) async fn send_frame(
 ) -> Result<(), RtcError> {
     dc.send(BytesMut::from(frame)).await.map_err(rtc_err)?;
     if relayed {
-        flush_relayed(dc);
+        wake_driver(dc);
     }
     Ok(())
 }
 
-/// Works around a webrtc 0.21.1 driver ordering bug that holds TURN-relayed packets back.
+/// Works around a webrtc 0.21.1 driver ordering bug that holds packets back until the driver's
+/// next pass: TURN-relayed frames (below), and SCTP's first packet.
 ///
+/// Connecting: SCTP's INIT is queued as the core completes DTLS, after the pass has drained the
+/// core's output, and nothing sends it until the next wake: ICE's 200 ms check timer, on an idle
+/// new link. A loopback capture showed those 200 ms between DTLS's last flight and the INIT on
+/// every join; the link's event handler now wakes the driver when DTLS connects. DTLS's own
+/// ClientHello waits the same way once ICE connects (about half the joins on loopback), but
+/// there a wake cannot be had: every public call that wakes the driver needs the data channel
+/// to exist in the core, which it does only once SCTP is up.
+///
+/// Relayed frames:
 /// One pass of the driver loop (webrtc-0.21.1 src/peer_connection/driver.rs:850,
 /// `poll_writes`) first drains the TURN relayer's output (:1952, "1.b") and only then drains
 /// the core's packets (:1972, "1.c") — and a packet for a relayed pair goes *into* the relayer
@@ -669,7 +700,7 @@ pub(crate) async fn send_frame(
 /// must land after the pass that took our frame has started: one yield catches a driver that
 /// is already running, and a 1 ms timer catches one that was not scheduled yet. On a direct
 /// path the spare wakes cost an idle pass or two (~20 µs at p50 on a busy 2-core loopback).
-fn flush_relayed(dc: &Arc<dyn DataChannel>) {
+fn wake_driver(dc: &Arc<dyn DataChannel>) {
     let dc = dc.clone();
     tokio::spawn(async move {
         let nudge = || async {
