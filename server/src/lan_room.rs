@@ -160,6 +160,13 @@ impl LanRoom {
             side: Some(SideConfig::new(&spec.name, SideRole::Host)),
         };
         let bridge = LanBridge::new(cfg, lan.clone())?;
+        // A native Chocolate Doom joiner cannot fetch the room's files: one whose WADs differ
+        // from the game's (its controller's, which Chocolate Doom compares them with) is told
+        // which files the room plays.
+        bridge.name_files_to_native_clients(&doomlink_play::lanfiles::game_file_names(
+            &spec.iwad,
+            &spec.files,
+        ));
         // The bridge knows ports by the guest's number; the room's is keyed by the real one
         // (so that rooms do not all want 2342) and the guest's 2342 is put in on delivery.
         // Pumped: the room's guest thread reads the port while it waits (RoomIo's wait_fd), so

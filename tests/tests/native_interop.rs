@@ -20,7 +20,7 @@
 //!
 //! A native client cannot fetch a doomlink host's PWADs: one whose WADs differ is told in its
 //! lobby what the game plays (a console message, which Chocolate Doom prints), one with the
-//! game's files is told nothing.
+//! game's files is told nothing; the same at a dedicated room's LAN port.
 
 use doomlink_e2e::netns::loopback_only_network_for_this_thread;
 use doomlink_e2e::*;
@@ -259,7 +259,7 @@ fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
     let files = Scratch::new("interop-wads");
     let pwad = files.path().join("nomonsters-e1m1.wad");
     pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
-    let port = free_server_port().to_string();
+    let port = free_server_port();
     let host_dir = Scratch::new("interop-wads-host");
     // Four players: the game waits in its lobby for one more than come.
     let _host = KillOnDrop(doomlink_peer(
@@ -267,7 +267,7 @@ fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
             "host",
             "--lan",
             "--port",
-            &port,
+            &port.to_string(),
             "--players",
             "4",
             "--file",
@@ -279,13 +279,89 @@ fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
         "host",
     ));
     std::thread::sleep(Duration::from_millis(500));
+    natives_with_and_without_the_pwad_are_told_what_they_need(
+        port,
+        &pwad,
+        Native::Upstream311,
+        host_dir.path(),
+    );
+}
+
+/// The same in a dedicated room of `doomlink serve` at its `lan_port`: the room's guest is a
+/// server alone, so the game's files Chocolate Doom compares a joiner's with are its
+/// controller's, the first player in. A native client with the room's PWAD comes first; the one
+/// without it is told what the room plays, the first is told nothing.
+#[test]
+fn a_native_client_without_a_dedicated_rooms_pwad_is_told_what_the_room_plays() {
+    isolate(&[Native::Debian30]);
+    let files = Scratch::new("interop-room-wads");
+    let pwad = files.path().join("nomonsters-e1m1.wad");
+    pwad::write_changed_e1m1(Path::new(FREEDOOM1), &pwad, 0);
+    let lan_port = free_server_port();
+    let dir = Scratch::new("interop-room-serve");
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "iwads = [\"{FREEDOOM1}\"]\npwads = [\"{}\"]\n\n[[room]]\nname = \"lan\"\n\
+             players = 4\nfiles = [\"nomonsters-e1m1.wad\"]\nlan_port = {lan_port}\n",
+            pwad.display()
+        ),
+    )
+    .unwrap();
+    let (mut cmd, _) = serve_command(&doomlink(), dir.path());
+    let _serve = KillOnDrop(logged(
+        cmd.args(["--config", cfg.to_str().unwrap()]).args([
+            "--rtc-bind",
+            "127.0.0.1",
+            "--lan-bind",
+            "127.0.0.1",
+        ]),
+        dir.path(),
+    ));
+    let started = std::time::Instant::now();
+    while !read_log(&dir.path().join("err")).contains("dedicated room open") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the room did not open: {}",
+            logs(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    natives_with_and_without_the_pwad_are_told_what_they_need(
+        lan_port,
+        &pwad,
+        Native::Debian30,
+        dir.path(),
+    );
+}
+
+/// A native client (`with`) that plays `pwad` joins the game at `port` first, then a native
+/// 3.0 without it: the second is told in its lobby what the game plays, the first nothing.
+fn natives_with_and_without_the_pwad_are_told_what_they_need(
+    port: u16,
+    pwad: &Path,
+    with: Native,
+    host_dir: &Path,
+) {
     let connect = format!("127.0.0.1:{port}");
     let with_dir = Scratch::new("interop-wads-with");
     let _with = KillOnDrop(native_doom(
-        Native::Upstream311,
+        with,
         &["-connect", &connect, "-file", pwad.to_str().unwrap()],
         with_dir.path(),
     ));
+    // The one with the files first in: in a dedicated room it is the controller.
+    let started = std::time::Instant::now();
+    while !read_log(&with_dir.path().join("log")).contains("D_InitNetGame: Connected to") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not connected: {}\n{}",
+            logs(with_dir.path()),
+            logs(host_dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let without_dir = Scratch::new("interop-wads-without");
     let _without = KillOnDrop(native_doom(
         Native::Debian30,
@@ -299,7 +375,7 @@ fn a_native_client_without_the_hosts_pwad_is_told_what_the_game_plays() {
             started.elapsed() < Duration::from_secs(30),
             "not told: {}\n{}",
             logs(without_dir.path()),
-            logs(host_dir.path())
+            logs(host_dir)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
