@@ -327,7 +327,7 @@ impl RtcLink {
         let (tx, events) = mpsc::unbounded_channel();
         let waker = Arc::new(OnceLock::new());
         let mut builder = PeerConnectionBuilder::new();
-        if let Some(runtime) = super::runtime::PeerRuntime::new() {
+        if let Some(runtime) = super::runtime::PeerRuntime::wrapping_default() {
             builder = builder.with_runtime(runtime);
         }
         let pc = builder

@@ -44,8 +44,9 @@ impl fmt::Debug for PeerRuntime {
 }
 
 impl PeerRuntime {
-    /// Around webrtc's default runtime (tokio's), or None if webrtc was built without one.
-    pub fn new() -> Option<Arc<dyn Runtime>> {
+    /// Around webrtc's default runtime (tokio's), ready to hand to a peer connection; None if
+    /// webrtc was built without one.
+    pub fn wrapping_default() -> Option<Arc<dyn Runtime>> {
         let inner = webrtc::runtime::default_runtime()?;
         Some(Arc::new(PeerRuntime {
             inner,
@@ -139,7 +140,7 @@ mod tests {
         let _guard = rt.enter();
         let fresh = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let default = socket2::SockRef::from(&fresh).recv_buffer_size().unwrap();
-        let runtime = PeerRuntime::new().expect("webrtc's tokio runtime");
+        let runtime = PeerRuntime::wrapping_default().expect("webrtc's tokio runtime");
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let probe = socket.try_clone().unwrap();
         let wrapped = runtime.wrap_udp_socket(socket).unwrap();
