@@ -319,21 +319,27 @@ fn a_native_client_without_a_dedicated_rooms_pwad_is_told_what_the_room_plays() 
         ]),
         dir.path(),
     ));
-    let started = std::time::Instant::now();
-    while !read_log(&dir.path().join("err")).contains("dedicated room open") {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the room did not open: {}",
-            logs(dir.path())
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_logged(dir.path(), "err", "dedicated room open", dir.path());
     natives_with_and_without_the_pwad_are_told_what_they_need(
         lan_port,
         &pwad,
         Native::Debian30,
         dir.path(),
     );
+}
+
+/// Waits up to 30 s for `text` in `dir`'s log `file`; fails with both `dir`'s and `other`'s logs.
+fn wait_logged(dir: &Path, file: &str, text: &str, other: &Path) {
+    let started = std::time::Instant::now();
+    while !read_log(&dir.join(file)).contains(text) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no {text:?} in {file}: {}\n{}",
+            logs(dir),
+            logs(other)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A native client (`with`) that plays `pwad` joins the game at `port` first, then a native
@@ -352,16 +358,12 @@ fn natives_with_and_without_the_pwad_are_told_what_they_need(
         with_dir.path(),
     ));
     // The one with the files first in: in a dedicated room it is the controller.
-    let started = std::time::Instant::now();
-    while !read_log(&with_dir.path().join("log")).contains("D_InitNetGame: Connected to") {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not connected: {}\n{}",
-            logs(with_dir.path()),
-            logs(host_dir)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_logged(
+        with_dir.path(),
+        "log",
+        "D_InitNetGame: Connected to",
+        host_dir,
+    );
     let without_dir = Scratch::new("interop-wads-without");
     let _without = KillOnDrop(native_doom(
         Native::Debian30,
@@ -369,16 +371,7 @@ fn natives_with_and_without_the_pwad_are_told_what_they_need(
         without_dir.path(),
     ));
     let told = "Message from server:\nYour WADs differ: this game plays freedoom1.wad + nomonsters-e1m1.wad";
-    let started = std::time::Instant::now();
-    while !read_log(&without_dir.path().join("log")).contains(told) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not told: {}\n{}",
-            logs(without_dir.path()),
-            logs(host_dir)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_logged(without_dir.path(), "log", told, host_dir);
     // Waiting data comes every second: by now the one with the files has had several.
     std::thread::sleep(Duration::from_secs(3));
     let with_log = read_log(&with_dir.path().join("log"));

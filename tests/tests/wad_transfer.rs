@@ -215,24 +215,49 @@ fn a_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
     let (mut host1, link) = host(port, h.path(), &pwad, 100);
     let j = Scratch::new("wads-gone-join");
     let mut join = join_quietly(&link, j.path(), "join", "err");
-    // Once a few MB have arrived, the host goes.
+    let (kept, failed) = cut_once_a_part_is_kept(&mut host1, &mut join, j.path(), &pwad);
+    assert!(failed.contains("huge.wad"), "{failed}");
+
+    // The next join, to another host of the same file, asks only for the rest.
+    let h2 = Scratch::new("wads-gone-host2");
+    let (mut host2, link) = host(port, h2.path(), &pwad, 100);
     let started = Instant::now();
-    while kept_part(j.path()).unwrap_or(0) < 4 << 20 {
+    let mut join = join_quietly(&link, j.path(), "again", "again.err");
+    assert_resumed_and_played(
+        &mut host2,
+        h2.path(),
+        &mut join,
+        j.path(),
+        started,
+        kept,
+        &pwad,
+    );
+}
+
+/// Waits until the joiner (stderr in `join_dir/err`) has kept a few MB of its download of
+/// `pwad` (huge.wad), then kills `host`: the joiner ends with one failing line after its
+/// progress lines (each of 209.8 MB) saying the part is kept, and the part is the only file in
+/// its cache. Returns the part's size and the failing line.
+fn cut_once_a_part_is_kept(
+    host: &mut KillOnDrop,
+    join: &mut KillOnDrop,
+    join_dir: &Path,
+    pwad: &Path,
+) -> (u64, String) {
+    let err = || read_log(&join_dir.join("err"));
+    let started = Instant::now();
+    while kept_part(join_dir).unwrap_or(0) < 4 << 20 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "no download under way: {}",
-            read_log(&j.path().join("err"))
+            err()
         );
-        assert!(
-            join.0.try_wait().unwrap().is_none(),
-            "{}",
-            read_log(&j.path().join("err"))
-        );
+        assert!(join.0.try_wait().unwrap().is_none(), "{}", err());
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = host1.0.kill();
+    let _ = host.0.kill();
     let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
-    let err = read_log(&j.path().join("err"));
+    let err = err();
     assert!(!st.success(), "{err}");
     // Progress lines every 2 s while the download ran, then the failure in one line.
     let lines: Vec<&str> = err.trim().lines().collect();
@@ -240,43 +265,42 @@ fn a_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
         .iter()
         .partition(|l| l.starts_with("doomlink: downloading huge.wad: "));
     assert_eq!(rest.len(), 1, "{err}");
-    assert!(
-        rest[0].contains("huge.wad") && rest[0].contains("the next join resumes it"),
-        "{err}"
-    );
+    assert!(rest[0].contains("the next join resumes it"), "{err}");
     assert!(
         progress.iter().all(|l| l.ends_with(" of 209.8 MB")),
         "{err}"
     );
     // Nothing in the cache proper: only the part, beside it.
-    let listing = cache_listing(j.path());
+    let listing = cache_listing(join_dir);
     assert_eq!(listing.len(), 1, "{listing:?}");
-    let kept = kept_part(j.path()).expect("the part is kept");
-    assert!(kept >= 4 << 20, "{kept}");
+    let kept = kept_part(join_dir).expect("the part is kept");
+    let size = std::fs::metadata(pwad).unwrap().len();
+    assert!(kept >= 4 << 20 && kept < size, "{kept} of {size}");
+    (kept, rest[0].to_string())
+}
 
-    // The next join, to another host of the same file, asks only for the rest.
-    let h2 = Scratch::new("wads-gone-host2");
-    let (mut host2, link) = host(port, h2.path(), &pwad, 100);
-    let started = Instant::now();
-    let mut join = join_quietly(&link, j.path(), "again", "again.err");
-    finish_game(
-        &mut host2,
-        h2.path(),
-        &mut join,
-        j.path(),
-        started,
-        100,
-        "again",
-    );
-    let err = read_log(&j.path().join("again.err"));
+/// The game of the joiner's next join (to `host`, started at `started`) is played to its end
+/// with equal demos, its stderr (`again.err`) says the download resumed at the `kept` size, and
+/// the cache holds `pwad` under its hash and nothing else.
+fn assert_resumed_and_played(
+    host: &mut KillOnDrop,
+    host_dir: &Path,
+    join: &mut KillOnDrop,
+    join_dir: &Path,
+    started: Instant,
+    kept: u64,
+    pwad: &Path,
+) {
+    finish_game(host, host_dir, join, join_dir, started, 100, "again");
+    let err = read_log(&join_dir.join("again.err"));
     let said = format!(
         "doomlink: downloaded huge.wad (resumed at {:.1} MB) from the host",
         kept as f64 / 1e6
     );
     assert!(err.contains(&said), "want {said:?} in: {err}");
     assert_eq!(
-        cache_listing(j.path()),
-        vec![format!("{}/huge.wad", sha256_hex(&pwad))]
+        cache_listing(join_dir),
+        vec![format!("{}/huge.wad", sha256_hex(pwad))]
     );
 }
 
@@ -425,60 +449,20 @@ fn a_lan_download_cut_by_the_host_going_is_resumed_by_the_next_join() {
         )
     };
     let mut join = lan_join("join", "err", port);
-    let started = Instant::now();
-    while kept_part(j.path()).unwrap_or(0) < 4 << 20 {
-        let err = || read_log(&j.path().join("err"));
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no download under way: {}",
-            err()
-        );
-        assert!(join.0.try_wait().unwrap().is_none(), "{}", err());
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = host1.0.kill();
-    let st = wait_or_kill(&mut join.0, Duration::from_secs(60)).expect("the joiner ends");
-    let err = read_log(&j.path().join("err"));
-    assert!(!st.success(), "{err}");
-    let failures: Vec<&str> = err
-        .trim()
-        .lines()
-        .filter(|l| !l.starts_with("doomlink: downloading huge.wad: "))
-        .collect();
-    assert_eq!(failures.len(), 1, "{err}");
-    assert!(failures[0].contains("the next join resumes it"), "{err}");
-    assert_eq!(
-        cache_listing(j.path()).len(),
-        1,
-        "{:?}",
-        cache_listing(j.path())
-    );
-    let kept = kept_part(j.path()).expect("the part is kept");
-    let size = std::fs::metadata(&pwad).unwrap().len();
-    assert!(kept >= 4 << 20 && kept < size, "{kept} of {size}");
+    let (kept, _) = cut_once_a_part_is_kept(&mut host1, &mut join, j.path(), &pwad);
 
     let h2 = Scratch::new("wads-lan-gone-host2");
     let (mut host2, port) = lan_host(h2.path(), &pwad, 100, 67);
     let started = Instant::now();
     let mut join = lan_join("again", "again.err", port);
-    finish_game(
+    assert_resumed_and_played(
         &mut host2,
         h2.path(),
         &mut join,
         j.path(),
         started,
-        100,
-        "again",
-    );
-    let err = read_log(&j.path().join("again.err"));
-    let said = format!(
-        "doomlink: downloaded huge.wad (resumed at {:.1} MB) from the host",
-        kept as f64 / 1e6
-    );
-    assert!(err.contains(&said), "want {said:?} in: {err}");
-    assert_eq!(
-        cache_listing(j.path()),
-        vec![format!("{}/huge.wad", sha256_hex(&pwad))]
+        kept,
+        &pwad,
     );
 }
 
