@@ -678,11 +678,9 @@ pub(crate) async fn send_frame(
 /// Connecting: SCTP's INIT is queued as the core completes DTLS, after the pass has drained the
 /// core's output, and nothing sends it until the next wake: ICE's 200 ms check timer, on an idle
 /// new link. A loopback capture showed those 200 ms between DTLS's last flight and the INIT on
-/// every join; the link's event handler now wakes the driver when DTLS connects. DTLS's first
-/// flight is held too: the joiner's log has the ClientHello made as ICE connects and written
-/// 200 ms later, on the next check timer. That one is not reached from here: every public call
-/// that wakes the driver needs the data channel to exist in the core, which it does only once
-/// SCTP is up (and the hello may wait inside the core, which a wake would not flush).
+/// every join; the link's event handler now wakes the driver when DTLS connects. (DTLS's
+/// ClientHello was held 200 ms too, but inside rtc's core, where no wake reaches: the vendored
+/// rtc, `vendor/rtc/PATCHED.md`, sends it as ICE selects its pair.)
 ///
 /// Relayed frames:
 /// One pass of the driver loop (webrtc-0.21.1 src/peer_connection/driver.rs:850,
