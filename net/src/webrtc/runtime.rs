@@ -32,14 +32,11 @@ pub const PEER_RECV_BUFFER: usize = 4 << 20;
 /// webrtc's default runtime with [`PEER_RECV_BUFFER`] asked for on every UDP socket.
 pub struct PeerRuntime {
     inner: Arc<dyn Runtime>,
-    recv_buffer: usize,
 }
 
 impl fmt::Debug for PeerRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerRuntime")
-            .field("recv_buffer", &self.recv_buffer)
-            .finish_non_exhaustive()
+        f.debug_struct("PeerRuntime").finish_non_exhaustive()
     }
 }
 
@@ -48,10 +45,7 @@ impl PeerRuntime {
     /// webrtc was built without one.
     pub fn wrapping_default() -> Option<Arc<dyn Runtime>> {
         let inner = webrtc::runtime::default_runtime()?;
-        Some(Arc::new(PeerRuntime {
-            inner,
-            recv_buffer: PEER_RECV_BUFFER,
-        }))
+        Some(Arc::new(PeerRuntime { inner }))
     }
 }
 
@@ -70,11 +64,8 @@ impl Runtime for PeerRuntime {
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
         // Best effort: a refusal leaves the kernel's default, which works, only slower.
-        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(self.recv_buffer) {
-            tracing::debug!(
-                "UDP receive buffer of {} bytes refused: {e}",
-                self.recv_buffer
-            );
+        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(PEER_RECV_BUFFER) {
+            tracing::debug!("UDP receive buffer of {PEER_RECV_BUFFER} bytes refused: {e}");
         }
         self.inner.wrap_udp_socket(socket)
     }
