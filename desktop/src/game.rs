@@ -9,13 +9,14 @@
 use crate::audio::AudioOutput;
 use crate::frames::{FrameDump, FramePump, FrameStats, SharedStats};
 use crate::keys::Keyboard;
-use crate::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyReader};
-use crate::overlay::{net_overlay, ChatTicker};
 use crate::settings::Settings;
 use crate::view::{game_rect, PixelRect};
 use doomlink_play::kernel::devices::InputEvent;
 use doomlink_play::kernel::ExitStatus;
 use doomlink_play::launch::Launched;
+use doomlink_play::net::chocolate::lobby::LobbyReader;
+use doomlink_screens::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyNet};
+use doomlink_screens::overlay::{net_overlay, ChatTicker};
 use eframe::egui::{self, Color32, Event, PointerButton, Rect, TextureHandle, TextureOptions};
 use eframe::egui_glow;
 use std::sync::Arc;
@@ -498,14 +499,18 @@ impl GameScreen {
                     self.ticker.update(n.chat(), Instant::now());
                 }
                 if let Some(l) = self.lobby.latest.as_ref().filter(|l| !l.launched()) {
-                    lobby_action = lobby_panel(ui, l, net.as_deref(), &mut self.chat_input);
+                    let shown = net.as_deref().map(|n| LobbyNet {
+                        peers: n.peers(),
+                        chat: n.chat(),
+                    });
+                    lobby_action = lobby_panel(ui, l, shown.as_ref(), &mut self.chat_input);
                     crate::invite::lobby_invite(ui, &self.launched);
                 } else if let Some(n) = &net {
                     let area = game_area.unwrap_or(full);
                     net_overlay(
                         &ctx,
                         area,
-                        n.as_ref(),
+                        || n.peers(),
                         &self.ticker,
                         settings.show_net_overlay,
                     );

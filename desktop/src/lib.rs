@@ -5,14 +5,17 @@
 //! - `home`: the home screen and its pages; `choice`: the IWAD/PWAD/skill/map picker they share
 //! - `game`: a running game — frames, keyboard and mouse, title, errors, lobby, quitting
 //! - `frames`: the thread that brings frames from the guest, the measurements, the frame dump
-//! - `keys`: egui keys to Doom key codes; `view`: the 4:3 letterbox arithmetic
+//! - `keys`: egui keys to Doom key codes
 //! - `launch`: starting guests off the UI thread (network play comes through doomlink-play's
 //!   `Netplay`)
 //! - `invite`: a hosted Internet game's link, Copy button and QR code beside the lobby;
 //!   `confirm_join`: the question an invite link opened from outside waits on
-//! - `settings`: the app's settings file; `lobby`: the netgame lobby records; `wads`: map lists
+//! - `settings`: the app's settings file; `wads`: map lists
 //! - `audio`: the guest's /dev/dsp ring to the sound device (cpal); `single_instance`: one window
 //!   per user and display, later starts handing their link to it
+//!
+//! The lobby panel, the network overlay and the 4:3 letterbox are doomlink-screens', which the
+//! browser page draws too.
 
 #![forbid(unsafe_code)]
 
@@ -26,11 +29,9 @@ mod home;
 pub mod invite;
 pub mod keys;
 pub mod launch;
-mod lobby;
-mod overlay;
 pub mod settings;
 pub mod single_instance;
-pub mod view;
+pub use doomlink_screens::view;
 mod wads;
 
 pub use doomlink_play::launch::{GameSetup, Launched};

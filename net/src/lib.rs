@@ -17,6 +17,8 @@
 //!   a game's settings as players and rooms choose them.
 //! - [`iwads`]: the IWADs anyone may pass on (Freedoom, FreeDM), known by SHA-256.
 //! - [`text`]: what is stripped from names and messages from the network before they are shown.
+//! - [`status`]: what a player is shown of the network: each peer's path, round trip and loss,
+//!   and the chat lines.
 //! - [`lan`]: the LAN transport: the bridge that puts a guest's UDP on real sockets, its address
 //!   table, LAN discovery with Chocolate Doom's query packets, doomlink's side protocol.
 //!
@@ -66,6 +68,7 @@ pub mod rendezvous;
 #[cfg(feature = "signaling")]
 pub mod signaling;
 pub mod sim;
+pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;

@@ -3,40 +3,8 @@
 //! overlay), and the lobby's chat. Each transport's wiring implements [`NetView`] (the LAN bridge
 //! in `netplay`, the WebRTC node in `internet`); the window only reads it.
 
-use std::net::Ipv4Addr;
+pub use doomlink_net::status::{ChatLine, PeerStatus, MAX_CHAT_BYTES};
 use std::sync::Mutex;
-use std::time::Duration;
-
-/// One peer as the network panel shows it. For a client that is the server it talks to (and,
-/// where the transport knows them, the others); for the host, each client.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PeerStatus {
-    /// The player's name, if known yet.
-    pub name: Option<String>,
-    /// The address the local guest sees this peer at, to match a lobby row (`player N NAME
-    /// ADDR` in /dev/lobby), if the transport knows it.
-    pub guest_addr: Option<Ipv4Addr>,
-    /// How the traffic goes: "LAN", "direct", "relayed (TURN)", …
-    pub path: Option<String>,
-    /// Smoothed round-trip time.
-    pub rtt: Option<Duration>,
-    /// Fraction of recent probes lost, 0.0–1.0.
-    pub loss: Option<f64>,
-    /// Guest datagrams in and out over this peer's link.
-    pub dgrams_in: u64,
-    pub dgrams_out: u64,
-    /// Datagrams dropped on this link (queue full, forged, no route, invalid).
-    pub drops: u64,
-}
-
-/// A chat line, ours or another player's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatLine {
-    pub from: String,
-    pub text: String,
-    /// True for lines this player sent.
-    pub mine: bool,
-}
 
 /// Why a chat line was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,9 +16,6 @@ pub enum ChatError {
     #[error("{0}")]
     Failed(String),
 }
-
-/// Longest chat line any transport carries.
-pub const MAX_CHAT_BYTES: usize = 200;
 
 /// A running netgame's network, as the window reads it. Called from the UI thread: cheap and
 /// never blocking on the network.

@@ -87,8 +87,8 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 6;
 /// Player names, in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 32;
-/// A chat line, in bytes of UTF-8 (the app's `MAX_CHAT_BYTES`).
-pub const MAX_TEXT_LEN: usize = 200;
+/// A chat line, in bytes of UTF-8.
+pub const MAX_TEXT_LEN: usize = crate::status::MAX_CHAT_BYTES;
 /// Players in a roster (Chocolate Doom games have at most 8, plus observers).
 pub const MAX_ROSTER: usize = 16;
 /// The largest valid side frame (a full roster of the longest names; a chat line is shorter).

@@ -1,12 +1,11 @@
 //! The netgame lobby as the guest describes it on `/dev/lobby` (assets/chocolate-doom/LOBBY.md):
 //! records parsed into a snapshot, drawn over the game view while the game waits to start, with
-//! each player's path and ping (from the game's [`NetView`], matched to the lobby's rows), the
+//! each player's path and ping (the peers' [`PeerStatus`], matched to the lobby's rows), the
 //! WAD checks, the chat, Start (for the controller) and Leave.
 
 use crate::overlay::{format_loss, format_rtt};
-pub use doomlink_play::net::chocolate::lobby::{LobbyReader, LobbySnapshot};
-use doomlink_play::netview::{ChatLine, NetView, PeerStatus, MAX_CHAT_BYTES};
-use eframe::egui;
+pub use doomlink_net::chocolate::lobby::LobbySnapshot;
+use doomlink_net::status::{ChatLine, PeerStatus, MAX_CHAT_BYTES};
 use std::net::Ipv4Addr;
 
 /// What the player asked for in the lobby panel.
@@ -96,17 +95,25 @@ pub fn match_peers<'a>(
     out
 }
 
-/// Draws the lobby panel in the middle of `ui`. `net`: the game's network (None: no figures,
-/// no chat).
+/// What the lobby panel shows of the game's network: the peers now and the chat so far.
+#[derive(Default)]
+pub struct LobbyNet {
+    pub peers: Vec<PeerStatus>,
+    pub chat: Vec<ChatLine>,
+}
+
+/// Draws the lobby panel in the middle of `ui`. `net`: the game's network (None: a game
+/// without one: no figures, no chat).
 pub fn lobby_panel(
     ui: &mut egui::Ui,
     lobby: &LobbySnapshot,
-    net: Option<&dyn NetView>,
+    net: Option<&LobbyNet>,
     input: &mut ChatInput,
 ) -> Option<LobbyAction> {
     let mut action = None;
-    let peers = net.map(|n| n.peers()).unwrap_or_default();
-    let matched = match_peers(lobby, &peers);
+    let no_peers = [];
+    let peers = net.map_or(&no_peers[..], |n| &n.peers[..]);
+    let matched = match_peers(lobby, peers);
     egui::Window::new("Waiting for players")
         .collapsible(false)
         .resizable(false)
@@ -171,7 +178,7 @@ pub fn lobby_panel(
             }
             if let Some(net) = net {
                 ui.separator();
-                if let Some(text) = chat_area(ui, &net.chat(), input) {
+                if let Some(text) = chat_area(ui, &net.chat, input) {
                     action = Some(LobbyAction::Chat(text));
                 }
             }

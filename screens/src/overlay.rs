@@ -2,12 +2,13 @@
 //! with each peer's name, path, RTT, loss and drops (shown on demand: the backquote key, kept in
 //! Settings), and the chat lines that arrive during the game, for a few seconds each.
 //!
-//! Owns the drawing and the bookkeeping of which chat lines are new; the figures come from the
-//! game's [`NetView`], whatever the transport.
+//! Owns the drawing and the bookkeeping of which chat lines are new; the figures are the peers'
+//! [`PeerStatus`], whatever the transport.
 
-use doomlink_play::netview::{ChatLine, NetView, PeerStatus};
-use eframe::egui::{self, Color32, RichText};
-use std::time::{Duration, Instant};
+use doomlink_net::status::{ChatLine, PeerStatus};
+use egui::{Color32, RichText};
+use std::time::Duration;
+use web_time::Instant;
 
 /// How long a chat line that arrived during the game stays on screen.
 pub const CHAT_SHOW_TIME: Duration = Duration::from_secs(8);
@@ -70,19 +71,19 @@ impl ChatTicker {
     }
 }
 
-/// Draws the overlay in the top-right corner of `area`: the peers if `show_peers`, the recent
-/// chat lines always (if any).
+/// Draws the overlay in the top-right corner of `area`: the peers if `show_peers` (`peers` is
+/// called only then), the recent chat lines always (if any).
 pub fn net_overlay(
     ctx: &egui::Context,
     area: egui::Rect,
-    net: &dyn NetView,
+    peers: impl FnOnce() -> Vec<PeerStatus>,
     ticker: &ChatTicker,
     show_peers: bool,
 ) {
     if !show_peers && ticker.is_empty() {
         return;
     }
-    let peers = if show_peers { net.peers() } else { Vec::new() };
+    let peers = if show_peers { peers() } else { Vec::new() };
     egui::Area::new(egui::Id::unique("doomlink-net-overlay"))
         .order(egui::Order::Foreground)
         .fixed_pos(area.right_top() + egui::vec2(-8.0, 8.0))
