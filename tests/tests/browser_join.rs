@@ -346,6 +346,19 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
     );
     let colours = browser.canvas_colours("screen");
     assert!(colours > 32, "the canvas shows no game ({colours} colours)");
+    // The picture sits where the desktop's letterbox puts it: 4:3, a whole multiple of the
+    // frame, inside the window.
+    let placed = browser.execute(
+        "const r = document.getElementById('screen').getBoundingClientRect();\
+         const d = devicePixelRatio;\
+         return [r.width * d, r.height * d, innerWidth * d, innerHeight * d].map(Math.round);",
+        json!([]),
+    );
+    let [w, h, win_w, win_h] = [0, 1, 2, 3].map(|i| placed[i].as_u64().unwrap_or(0));
+    assert!(
+        w >= 320 && w % 320 == 0 && w * 3 == h * 4 && w <= win_w && h <= win_h,
+        "the picture is {w}×{h} in a {win_w}×{win_h} window"
+    );
     assert_eq!(
         browser.execute(
             "return document.body.classList.contains('lobby');",
@@ -403,8 +416,8 @@ fn iwad_requests(browser: &Browser) -> u64 {
 }
 
 /// The service offers the free IWAD the host plays: the page says so, fetches it on Join with
-/// a progress bar, checks and keeps it, and joins; the next visit finds it kept and fetches
-/// nothing.
+/// a progress bar, checks and keeps it, and joins into the lobby panel; the next visit finds it
+/// kept and fetches nothing, and its Leave, clicked in the panel, ends the game.
 #[test]
 fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
     let _one = one_game_at_a_time();
@@ -439,22 +452,29 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
         text_of(&browser, "fetched"),
         "freedoom1.wad: kept in this browser"
     );
-    // The game waits for a third player: the page shows the lobby as the guest describes it,
-    // with the path to the host.
+    // The game waits for a third player: the page shows the desktop's lobby panel (egui, on a
+    // canvas of its own) as the guest describes it, with the path and ping to the host.
     browser.wait_for(
-        "document.body.classList.contains('lobby') && \
-         document.getElementById('lobby-path').textContent.includes('direct')",
+        "document.body.classList.contains('lobby') && window.lobbyScreen.painted() > 0 && \
+         window.lobbyScreen.text().includes('direct') && / ms$/m.test(window.lobbyScreen.text())",
         Duration::from_secs(30),
     );
-    let players = browser.execute(
-        "return [...document.querySelectorAll('#lobby-players li')].map((l) => l.textContent);",
-        json!([]),
-    );
-    assert_eq!(players, json!(["Hosty", "Fetcher (you)"]));
-    assert_eq!(
-        text_of(&browser, "lobby-state"),
-        "Waiting for the host to start the game: 2 of 4 players in."
-    );
+    let shown = browser.execute("return window.lobbyScreen.text();", json!([]));
+    let shown = shown.as_str().unwrap_or_default();
+    for line in [
+        "Waiting for players",
+        "2 of 4 players in · waiting",
+        "Hosty",
+        "Fetcher (you)",
+        "direct",
+        "The host starts the game.",
+        "Leave",
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "the lobby does not show {line:?}:\n{shown}"
+        );
+    }
     if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
         let shot = browser.screenshot();
         std::fs::write(std::path::Path::new(&dir).join("browser-lobby.png"), shot).unwrap();
@@ -480,6 +500,30 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
         iwad_requests(&browser),
         0,
         "the kept IWAD was fetched again"
+    );
+    // Leave, clicked in the lobby panel as a person clicks it: the guest leaves the lobby and
+    // the game ends on the page.
+    browser.wait_for(
+        "document.body.classList.contains('lobby') && window.lobbyScreen.at('Leave')",
+        Duration::from_secs(30),
+    );
+    let at = browser.execute(
+        "return Array.from(window.lobbyScreen.at('Leave')).map(Math.round);",
+        json!([]),
+    );
+    browser.actions(json!([{
+        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "x": at[0], "y": at[1], "origin": "viewport"},
+            {"type": "pause", "duration": 100},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pause", "duration": 50},
+            {"type": "pointerUp", "button": 0},
+        ],
+    }]));
+    browser.wait_for(
+        "document.getElementById('error').textContent.startsWith('The game ended')",
+        Duration::from_secs(30),
     );
 }
 

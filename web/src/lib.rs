@@ -18,7 +18,12 @@
 //! (`www/shared.js`). Its `/dev/dsp` plays through the page's AudioWorklet
 //! (`www/audio.js`). [`net`] is the page's side of a netgame: the relay session, invite link,
 //! signaling codec and fingerprint checks behind the page's WebRTC (`www/net.js`).
+//! The page's screens are the desktop's (doomlink-screens): `lobby_screen` (browser build only)
+//! draws its lobby panel with eframe's web runner, and [`game_rect`] places the game picture
+//! with its letterbox.
 
+#[cfg(target_arch = "wasm32")]
+pub mod lobby_screen;
 pub mod net;
 
 use doomlink_kernel::devices::FrameBuffer;
@@ -70,6 +75,10 @@ extern "C" {
     /// Hands the page a whole `/dev/lobby` record (`lobby` … `end`, assets/chocolate-doom/LOBBY.md).
     #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkLobby)]
     fn lobby_record(text: &str);
+    /// Takes the command the page's lobby panel left for the guest: 0 none, 1 `start`,
+    /// 2 `quit`.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = doomlinkLobbyCommand)]
+    fn take_lobby_command() -> u32;
 }
 
 /// The largest record [`take_datagram`] moves (the page's ring slots are this size).
@@ -225,8 +234,8 @@ impl Device for PageInput {
 }
 
 /// `/dev/lobby` for a page: the guest's lobby records go to the page whole (one `doomlinkLobby`
-/// per record, the way the guest writes them: when the lobby changes); the page sends the
-/// guest no commands, so a read finds nothing.
+/// per record, the way the guest writes them: when the lobby changes); a read finds the command
+/// the page's lobby panel left (`start`, `quit`), or nothing.
 #[derive(Default)]
 struct PageLobby {
     record: Mutex<String>,
@@ -251,9 +260,34 @@ impl Device for PageLobby {
         Ok(data.len())
     }
 
-    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
-        Ok(0)
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let line: &[u8] = match take_lobby_command() {
+            1 => b"start\n",
+            2 => b"quit\n",
+            _ => return Ok(0),
+        };
+        if buf.len() < line.len() {
+            return Err(Errno::Inval);
+        }
+        buf[..line.len()].copy_from_slice(line);
+        Ok(line.len())
     }
+}
+
+/// Where the game picture goes in a window of `win_w`×`win_h` device pixels, for frames of
+/// `frame_w`×`frame_h`: the desktop's letterbox (doomlink-screens: 4:3, whole multiples by
+/// default), as `[x, y, w, h]`. `scaling`: `integer`, `fit` or `smooth`, as the desktop's
+/// setting is written; anything else is `integer`.
+#[wasm_bindgen(js_name = gameRect)]
+pub fn game_rect(win_w: u32, win_h: u32, frame_w: u32, frame_h: u32, scaling: &str) -> Vec<u32> {
+    use doomlink_screens::view::Scaling;
+    let scaling = match scaling {
+        "fit" => Scaling::Fit,
+        "smooth" => Scaling::Smooth,
+        _ => Scaling::Integer,
+    };
+    let r = doomlink_screens::view::game_rect(win_w, win_h, frame_w, frame_h, scaling);
+    vec![r.x, r.y, r.w, r.h]
 }
 
 /// A guest's linear memory seen from the kernel's own module: the guest's exported memory,

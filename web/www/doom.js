@@ -35,10 +35,10 @@ const EV_MOUSE = 2;
 // beyond 127/8 ({ srcPort, dstIp, dstPort, data }: dstIp a u32, data an ArrayBuffer); answers go
 // back with `player.deliver(srcIp, srcPort, dstPort, bytes)`. `audio`: the guest gets /dev/dsp,
 // played through an AudioWorklet (`player.audio` once it runs). `lobby(record)`: the guest gets
-// /dev/lobby, and each lobby record it writes (assets/chocolate-doom/LOBBY.md) comes here.
-// Returns the player:
-// { exited, frames, send, deliver, stop }; `exited` resolves to { status, ms, output, files }
-// when the guest ends.
+// /dev/lobby, and each lobby record it writes (assets/chocolate-doom/LOBBY.md) comes here;
+// `player.lobbyCommand('start' | 'quit')` gives it the lobby's commands. Returns the player:
+// { exited, frames, send, deliver, lobbyCommand, stop }; `exited` resolves to { status, ms,
+// output, files } when the guest ends.
 export function startDoom({
   canvas = null, wasm = 'doom.wasm', args, env = [], files = {}, collect = [], network = null,
   audio = false, lobby = null,
@@ -117,11 +117,18 @@ export function startDoom({
     return true;
   };
 
+  // The lobby's command for the guest, read when it next looks (about every 20 ms).
+  const lobbyCommand = (command) => {
+    Atomics.store(shared, SLOT.lobbyCommand, { start: 1, quit: 2 }[command] ?? 0);
+    Atomics.add(shared, SLOT.wake, 1);
+    Atomics.notify(shared, SLOT.wake);
+  };
+
   if (canvas) attachInput(canvas, send);
   // Stereo frames the audio output has consumed.
   const audioPlayed = () => Atomics.load(shared, SLOT.audioPlayed) >>> 0;
   Object.assign(player, {
-    exited, frames, send, deliver, audioPlayed, stop: () => worker.terminate(),
+    exited, frames, send, deliver, audioPlayed, lobbyCommand, stop: () => worker.terminate(),
   });
   (async () => {
     // The output's own rate is the guest's: no resampling on the way.

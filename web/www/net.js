@@ -5,7 +5,7 @@
 // (doomlink_web.js, web/src/net.rs); this file is the browser's transport around them.
 import init, {
   PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
-  freeIwad, parseLobby,
+  freeIwad, parseLobby, LobbyScreen, gameRect as letterbox,
 } from './doomlink_web.js';
 import { keptPwad, keepPwad } from './iwads.js';
 
@@ -36,6 +36,21 @@ const CHANNELS = {
 // { state, expected, controller, you, players, maxPlayers, names: [[name, address]…],
 // checks: [[what, matches]…] }, or undefined. Call after joinGame (the module is loaded).
 export const readLobby = (record) => parseLobby(record);
+
+// Where the game picture goes in a window of winW×winH device pixels, for frames of
+// frameW×frameH, with `scaling` ('integer', 'fit', 'smooth'): the desktop's letterbox,
+// [x, y, w, h] in device pixels.
+export async function gameRect(winW, winH, frameW, frameH, scaling) {
+  await wasmReady();
+  return Array.from(letterbox(winW, winH, frameW, frameH, scaling));
+}
+
+// The desktop's lobby panel drawn on `canvas` (web/src/lobby_screen.rs); `onAction(kind, text)`
+// hears 'start', 'leave' and 'chat' (with the line). Resolves to the panel's handle.
+export async function startLobbyScreen(canvas, onAction) {
+  await wasmReady();
+  return LobbyScreen.start(canvas, onAction);
+}
 
 // Parses `link` (either form): its parts, or a one-line Error saying what is wrong with it.
 export async function readInvite(link) {

@@ -11,9 +11,10 @@ export const SLOT = {
   netRead: 5, // datagrams the worker has taken
   netDropped: 6, // datagrams the page dropped: the ring was full or one was too large
   audioPlayed: 7, // stereo frames the page's audio output has consumed (wrapping at 2^32)
+  lobbyCommand: 8, // the lobby panel's command for the guest: 0 none, 1 start, 2 quit
 };
 export const INPUT_SLOTS = 256; // events the ring holds; the page drops keys past that
-export const INPUT_AT = 8; // the ring's first Int32 (4 per event: type, data1, data2, data3)
+export const INPUT_AT = 12; // the ring's first Int32 (4 per event: type, data1, data2, data3)
 export const SHARED_INTS = INPUT_AT + INPUT_SLOTS * 4;
 export const MAX_FRAMES_AHEAD = 2; // frames posted and not yet drawn before the worker drops one
 // The datagram ring: NET_SLOTS slots of NET_SLOT_BYTES, each `u32 length` then the record the

@@ -65,6 +65,8 @@ globalThis.doomlinkPcmPlayed = () => Atomics.load(shared, SLOT.audioPlayed) >>> 
 
 // A whole lobby record of the guest's, for the page's lobby panel.
 globalThis.doomlinkLobby = (text) => postMessage({ type: 'lobby', text });
+// The command the page's lobby panel left (0: none), taken.
+globalThis.doomlinkLobbyCommand = () => Atomics.exchange(shared, SLOT.lobbyCommand, 0);
 
 globalThis.doomlinkNetPending = () =>
   Atomics.load(shared, SLOT.netRead) < Atomics.load(shared, SLOT.netWritten);

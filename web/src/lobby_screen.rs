@@ -1,0 +1,227 @@
+//! The lobby on the page: the desktop's own lobby panel (doomlink-screens), drawn by eframe's web
+//! runner on a canvas of the page while the game waits to start. The page hands it what it
+//! learns (the guest's `/dev/lobby` records, the host's path and ping, chat lines) and hears
+//! back what the player asked for: start (the controller), leave, a chat line.
+
+use doomlink_net::chocolate::lobby::{LobbyReader, LobbySnapshot};
+use doomlink_net::status::{ChatLine, PeerStatus};
+use doomlink_screens::egui;
+use doomlink_screens::lobby::{lobby_panel, ChatInput, LobbyAction, LobbyNet};
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+
+/// Chat lines kept for the panel (the desktop's log keeps as many).
+const CHAT_KEEP: usize = 100;
+
+/// What the panel draws: the latest lobby record, the network as the page sees it, the chat
+/// line being typed.
+#[derive(Default)]
+struct Shown {
+    lobby: Option<LobbySnapshot>,
+    net: LobbyNet,
+    input: ChatInput,
+    /// The runner's context, to ask for a repaint when something changes.
+    ctx: Option<egui::Context>,
+    /// Passes the runner has drawn.
+    painted: u32,
+}
+
+impl Shown {
+    fn changed(&self) {
+        if let Some(ctx) = &self.ctx {
+            ctx.request_repaint();
+        }
+    }
+
+    /// The panel in `ui`: what the player asked for, if anything.
+    fn panel(&mut self, ui: &mut egui::Ui) -> Option<LobbyAction> {
+        let lobby = self.lobby.as_ref()?;
+        lobby_panel(ui, lobby, Some(&self.net), &mut self.input)
+    }
+}
+
+struct LobbyApp {
+    shown: Rc<RefCell<Shown>>,
+    /// `on_action(kind, text)`: "start", "leave", or "chat" with the line.
+    on_action: js_sys::Function,
+}
+
+impl eframe::App for LobbyApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let action = {
+            let mut s = self.shown.borrow_mut();
+            s.painted = s.painted.wrapping_add(1);
+            s.panel(ui)
+        };
+        let (kind, text) = match action {
+            None => return,
+            Some(LobbyAction::Start) => ("start", String::new()),
+            Some(LobbyAction::Leave) => ("leave", String::new()),
+            Some(LobbyAction::Chat(text)) => ("chat", text),
+        };
+        let _ = self
+            .on_action
+            .call2(&JsValue::NULL, &kind.into(), &text.into());
+    }
+}
+
+/// The page's handle on its lobby panel.
+#[wasm_bindgen]
+pub struct LobbyScreen {
+    shown: Rc<RefCell<Shown>>,
+    runner: eframe::WebRunner,
+}
+
+#[wasm_bindgen]
+impl LobbyScreen {
+    /// Starts drawing on `canvas` (sized by the page's CSS); `on_action(kind, text)` hears what
+    /// the player asks for. Rejects with a one-line error when the canvas gets no WebGL.
+    pub async fn start(
+        canvas: web_sys::HtmlCanvasElement,
+        on_action: js_sys::Function,
+    ) -> Result<LobbyScreen, JsError> {
+        let shown = Rc::new(RefCell::new(Shown::default()));
+        let runner = eframe::WebRunner::new();
+        let app_shown = shown.clone();
+        runner
+            .start(
+                canvas,
+                eframe::WebOptions::default(),
+                Box::new(move |cc| {
+                    app_shown.borrow_mut().ctx = Some(cc.egui_ctx.clone());
+                    Ok(Box::new(LobbyApp {
+                        shown: app_shown,
+                        on_action,
+                    }))
+                }),
+            )
+            .await
+            .map_err(|e| {
+                JsError::new(&format!(
+                    "cannot draw the lobby: {}",
+                    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+                ))
+            })?;
+        Ok(LobbyScreen { shown, runner })
+    }
+
+    /// A whole `/dev/lobby` record of the page's guest (`lobby` … `end`); anything else is
+    /// ignored.
+    pub fn record(&self, text: &str) {
+        let mut reader = LobbyReader::default();
+        text.lines().for_each(|l| reader.line(l.trim_end()));
+        if let Some(lobby) = reader.latest {
+            let mut s = self.shown.borrow_mut();
+            s.lobby = Some(lobby);
+            s.changed();
+        }
+    }
+
+    /// The host as the page's session sees it: its name, its address in the game's network
+    /// (`a.b.c.d`, to find its row), the path ("direct", "relayed (TURN)", …; empty: not
+    /// known yet) and the round trip in ms (negative: not measured yet).
+    pub fn host(&self, name: &str, guest_ip: &str, path: &str, rtt_ms: f64) {
+        let peer = PeerStatus {
+            name: Some(name.to_string()).filter(|n| !n.is_empty()),
+            guest_addr: guest_ip.parse::<Ipv4Addr>().ok(),
+            path: Some(path.to_string()).filter(|p| !p.is_empty()),
+            rtt: (rtt_ms >= 0.0 && rtt_ms.is_finite())
+                .then(|| Duration::from_secs_f64(rtt_ms / 1000.0)),
+            ..PeerStatus::default()
+        };
+        let mut s = self.shown.borrow_mut();
+        s.net.peers = vec![peer];
+        s.changed();
+    }
+
+    /// A chat line heard (`mine`: one this player sent).
+    pub fn chat(&self, from: &str, text: &str, mine: bool) {
+        let mut s = self.shown.borrow_mut();
+        if s.net.chat.len() == CHAT_KEEP {
+            s.net.chat.remove(0);
+        }
+        s.net.chat.push(ChatLine {
+            from: from.to_string(),
+            text: text.to_string(),
+            mine,
+        });
+        s.changed();
+    }
+
+    /// Why the last chat line was not sent (empty: it was).
+    #[wasm_bindgen(js_name = chatError)]
+    pub fn chat_error(&self, why: &str) {
+        let mut s = self.shown.borrow_mut();
+        s.input.error = Some(why.to_string()).filter(|w| !w.is_empty());
+        s.changed();
+    }
+
+    /// The text the panel draws now, line by line (for the page's tests: the canvas has no
+    /// DOM).
+    pub fn text(&self) -> String {
+        let texts: Vec<String> = self.laid_out().into_iter().map(|(t, _)| t).collect();
+        texts.join("\n")
+    }
+
+    /// Where the panel draws `text` (a label or a button's): its centre on the canvas in CSS
+    /// pixels, `[x, y]`, or undefined. For the page's tests, which click there.
+    pub fn at(&self, text: &str) -> Option<Vec<f32>> {
+        let (_, rect) = self.laid_out().into_iter().find(|(t, _)| t == text)?;
+        Some(vec![rect.center().x, rect.center().y])
+    }
+
+    /// Passes the runner has drawn on the canvas so far.
+    pub fn painted(&self) -> u32 {
+        self.shown.borrow().painted
+    }
+
+    /// Stops drawing and lets go of the canvas.
+    pub fn close(&self) {
+        self.runner.destroy();
+    }
+}
+
+impl LobbyScreen {
+    /// The panel's text and where each piece goes: the same panel laid out once more on a
+    /// context of its own, at the canvas's size (egui's layout depends on nothing else), and
+    /// its text shapes read back.
+    fn laid_out(&self) -> Vec<(String, egui::Rect)> {
+        let mut s = self.shown.borrow_mut();
+        let size = s
+            .ctx
+            .as_ref()
+            .map_or(egui::vec2(800.0, 600.0), |c| c.content_rect().size());
+        let ctx = egui::Context::default();
+        let input = || egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
+            ..Default::default()
+        };
+        let mut texts = Vec::new();
+        // A window lays itself out unseen on its first pass; the second is the one drawn.
+        for pass in 0..2 {
+            let out = ctx.run_ui(input(), |ui| {
+                let _ = s.panel(ui);
+            });
+            if pass == 1 {
+                for clipped in out.shapes {
+                    collect_text(&clipped.shape, &mut texts);
+                }
+            }
+        }
+        texts
+    }
+}
+
+fn collect_text(shape: &egui::Shape, into: &mut Vec<(String, egui::Rect)>) {
+    match shape {
+        egui::Shape::Text(t) => into.push((
+            t.galley.text().to_string(),
+            t.galley.rect.translate(t.pos.to_vec2()),
+        )),
+        egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| collect_text(s, into)),
+        _ => {}
+    }
+}
