@@ -18,12 +18,9 @@
 //! (`www/shared.js`). Its `/dev/dsp` plays through the page's AudioWorklet
 //! (`www/audio.js`). [`net`] is the page's side of a netgame: the relay session, invite link,
 //! signaling codec and fingerprint checks behind the page's WebRTC (`www/net.js`).
-//! The page's screens are the desktop's (doomlink-screens): `lobby_screen` (browser build only)
-//! draws its lobby panel with eframe's web runner, and [`game_rect`] places the game picture
-//! with its letterbox.
+//! The page's screens (the desktop's lobby panel, the letterbox) are doomlink-web-screens', a
+//! module of their own so that the worker, which loads this one, does not load egui.
 
-#[cfg(target_arch = "wasm32")]
-pub mod lobby_screen;
 pub mod net;
 
 use doomlink_kernel::devices::FrameBuffer;
@@ -272,22 +269,6 @@ impl Device for PageLobby {
         buf[..line.len()].copy_from_slice(line);
         Ok(line.len())
     }
-}
-
-/// Where the game picture goes in a window of `win_w`×`win_h` device pixels, for frames of
-/// `frame_w`×`frame_h`: the desktop's letterbox (doomlink-screens: 4:3, whole multiples by
-/// default), as `[x, y, w, h]`. `scaling`: `integer`, `fit` or `smooth`, as the desktop's
-/// setting is written; anything else is `integer`.
-#[wasm_bindgen(js_name = gameRect)]
-pub fn game_rect(win_w: u32, win_h: u32, frame_w: u32, frame_h: u32, scaling: &str) -> Vec<u32> {
-    use doomlink_screens::view::Scaling;
-    let scaling = match scaling {
-        "fit" => Scaling::Fit,
-        "smooth" => Scaling::Smooth,
-        _ => Scaling::Integer,
-    };
-    let r = doomlink_screens::view::game_rect(win_w, win_h, frame_w, frame_h, scaling);
-    vec![r.x, r.y, r.w, r.h]
 }
 
 /// A guest's linear memory seen from the kernel's own module: the guest's exported memory,

@@ -5,8 +5,11 @@
 // (doomlink_web.js, web/src/net.rs); this file is the browser's transport around them.
 import init, {
   PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
-  freeIwad, parseLobby, LobbyScreen, gameRect as letterbox,
+  freeIwad, parseLobby,
 } from './doomlink_web.js';
+// The desktop's screens (the lobby panel, the letterbox): a module of their own, which the
+// guest's worker does not load.
+import initScreens, { LobbyScreen, gameRect as letterbox } from './doomlink_web_screens.js';
 import { keptPwad, keepPwad } from './iwads.js';
 
 // Chocolate Doom's port: the host's server listens on it, as on the desktop.
@@ -24,6 +27,8 @@ const MAX_RTT_SAMPLES = 100000;
 
 let ready = null;
 const wasmReady = () => (ready ??= init());
+let screensReady = null;
+const screensWasm = () => (screensReady ??= initScreens());
 
 // The channels as the desktop creates them (net/src/webrtc/peer.rs, channel_init): negotiated,
 // fixed ids, so neither side waits for the other to announce them.
@@ -41,14 +46,14 @@ export const readLobby = (record) => parseLobby(record);
 // frameW×frameH, with `scaling` ('integer', 'fit', 'smooth'): the desktop's letterbox,
 // [x, y, w, h] in device pixels.
 export async function gameRect(winW, winH, frameW, frameH, scaling) {
-  await wasmReady();
+  await screensWasm();
   return Array.from(letterbox(winW, winH, frameW, frameH, scaling));
 }
 
-// The desktop's lobby panel drawn on `canvas` (web/src/lobby_screen.rs); `onAction(kind, text)`
+// The desktop's lobby panel drawn on `canvas` (web-screens/src/lobby.rs); `onAction(kind, text)`
 // hears 'start', 'leave' and 'chat' (with the line). Resolves to the panel's handle.
 export async function startLobbyScreen(canvas, onAction) {
-  await wasmReady();
+  await screensWasm();
   return LobbyScreen.start(canvas, onAction);
 }
 
