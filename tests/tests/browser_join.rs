@@ -601,3 +601,89 @@ fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
     demos.push(desk.path().join("desk.lmp"));
     assert_demos_equal(&demos, 3, tics);
 }
+
+/// A browser that is first into a dedicated room controls its lobby, as the app's first player
+/// does: the page's lobby panel offers Start, and Start, clicked there as a person clicks it,
+/// starts the game for the desktop player in the room too.
+#[test]
+fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
+    let _one = one_game_at_a_time();
+    private_network_for_this_thread();
+    let bundle = web_bundle();
+    let dir = Scratch::new("browser-room-start");
+    let cfg = dir.path().join("serve.toml");
+    // Four places and two players: nothing starts by itself.
+    std::fs::write(
+        &cfg,
+        format!("[[room]]\nname = \"four\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let (mut cmd, _) = serve_command(&doomlink(), dir.path());
+    cmd.args(["--rtc-bind", PRIVATE_HOST_IP, "--config"])
+        .arg(&cfg)
+        .arg("--web-dir")
+        .arg(bundle.path())
+        .env("DOOMLINK_ADMIN_TOKEN", "test-token-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&log));
+    let mut serve = KillOnDrop(cmd.spawn().unwrap());
+    let link = serve_rooms(&mut serve.0, 1, &log).remove(0).1;
+    let browser = play_from_invite_page(&link);
+    browser.wait_for(
+        "document.body.classList.contains('offered')",
+        Duration::from_secs(30),
+    );
+    browser.click("#go");
+    browser.wait_for(
+        "document.body.classList.contains('lobby') && \
+         window.lobbyScreen.text().includes('Start the game')",
+        Duration::from_secs(60),
+    );
+    let desk = Scratch::new("browser-room-start-desk");
+    let mut desktop = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &link])
+            .args(headless_args(
+                Bind::Rtc(PRIVATE_HOST_IP),
+                desk.path(),
+                43,
+                300,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&desk.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    browser.wait_for(
+        "window.lobbyScreen.text().includes('2 of 4 players in')",
+        Duration::from_secs(60),
+    );
+    let at = browser.execute(
+        "return Array.from(window.lobbyScreen.at('Start the game')).map(Math.round);",
+        json!([]),
+    );
+    browser.actions(json!([{
+        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "x": at[0], "y": at[1], "origin": "viewport"},
+            {"type": "pause", "duration": 100},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pause", "duration": 50},
+            {"type": "pointerUp", "button": 0},
+        ],
+    }]));
+    browser.wait_for(
+        "!document.body.classList.contains('lobby') && window.doom.frames.count > 70",
+        Duration::from_secs(60),
+    );
+    // The desktop player's game ran its 300 tics: it started too.
+    wait_success(
+        &mut desktop.0,
+        Duration::from_secs(60),
+        "the desktop player",
+        &desk.path().join("err"),
+    );
+}
