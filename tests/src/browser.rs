@@ -291,6 +291,38 @@ impl Browser {
         ]}]));
     }
 
+    /// Clicks the left mouse button at (`x`, `y`) of the page's viewport, in CSS pixels, as a
+    /// person would (a trusted move, press and release): for what is drawn on a canvas.
+    pub fn click_at(&self, x: f64, y: f64) {
+        self.actions(json!([{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "x": x.round() as i64, "y": y.round() as i64,
+                 "origin": "viewport"},
+                {"type": "pause", "duration": 100},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pause", "duration": 50},
+                {"type": "pointerUp", "button": 0},
+            ],
+        }]));
+    }
+
+    /// Types `text` (WebDriver keys: "\u{E007}" is Enter) into whatever has the focus, key by
+    /// key.
+    pub fn type_keys(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": c}),
+                    json!({"type": "keyUp", "value": c}),
+                ]
+            })
+            .collect();
+        self.actions(json!([{"type": "key", "id": "keyboard", "actions": keys}]));
+    }
+
     /// Types `text` into the element `css` selects, as a person would; for a file input, `text`
     /// is a path on this machine and the browser reads that file (chromedriver runs here).
     pub fn type_into(&self, css: &str, text: &str) {

@@ -19,6 +19,7 @@ use doomlink_e2e::browser::{doom_exit, web_bundle, Browser};
 use doomlink_e2e::netns::{private_network_for_this_thread, PRIVATE_HOST_IP};
 use doomlink_e2e::*;
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -397,6 +398,35 @@ fn play_from_invite_page(link: &str) -> Browser {
     browser
 }
 
+/// Clicks what the page's lobby panel draws as `text`, where egui drew it.
+fn click_in_lobby(browser: &Browser, text: &str) {
+    let at = browser.execute(
+        "const at = window.lobbyScreen.at(arguments[0]); return at ? Array.from(at) : null;",
+        json!([text]),
+    );
+    let (Some(x), Some(y)) = (at[0].as_f64(), at[1].as_f64()) else {
+        panic!("the lobby panel does not show {text:?}");
+    };
+    browser.click_at(x, y);
+}
+
+/// Waits (up to 30 s) until the log at `path` has a line with `text`.
+fn wait_logged(path: &std::path::Path, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .contains(text)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} in {}:\n{}",
+            path.display(),
+            std::fs::read_to_string(path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn text_of(browser: &Browser, id: &str) -> String {
     let t = browser.execute(
         "return document.getElementById(arguments[0]).textContent;",
@@ -507,20 +537,7 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
         "document.body.classList.contains('lobby') && window.lobbyScreen.at('Leave')",
         Duration::from_secs(30),
     );
-    let at = browser.execute(
-        "return Array.from(window.lobbyScreen.at('Leave')).map(Math.round);",
-        json!([]),
-    );
-    browser.actions(json!([{
-        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-        "actions": [
-            {"type": "pointerMove", "x": at[0], "y": at[1], "origin": "viewport"},
-            {"type": "pause", "duration": 100},
-            {"type": "pointerDown", "button": 0},
-            {"type": "pause", "duration": 50},
-            {"type": "pointerUp", "button": 0},
-        ],
-    }]));
+    click_in_lobby(&browser, "Leave");
     browser.wait_for(
         "document.getElementById('error').textContent.startsWith('The game ended')",
         Duration::from_secs(30),
@@ -603,8 +620,8 @@ fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
 }
 
 /// A browser that is first into a dedicated room controls its lobby, as the app's first player
-/// does: the page's lobby panel offers Start, and Start, clicked there as a person clicks it,
-/// starts the game for the desktop player in the room too.
+/// does: the page's lobby panel carries chat both ways and offers Start, and Start, clicked there
+/// as a person clicks it, starts the game for the desktop player in the room too.
 #[test]
 fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
     let _one = one_game_at_a_time();
@@ -651,7 +668,7 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
                 43,
                 300,
             ))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log_file(&desk.path().join("err")))
             .spawn()
@@ -661,20 +678,23 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
         "window.lobbyScreen.text().includes('2 of 4 players in')",
         Duration::from_secs(60),
     );
-    let at = browser.execute(
-        "return Array.from(window.lobbyScreen.at('Start the game')).map(Math.round);",
-        json!([]),
+    // Chat both ways in the lobby: typed into the panel's field, and from the desktop player.
+    click_in_lobby(&browser, "Say something, Enter sends");
+    browser.type_keys("hello from the page\u{E007}");
+    wait_logged(
+        &desk.path().join("err"),
+        "doomlink: chat Browser player: hello from the page",
     );
-    browser.actions(json!([{
-        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-        "actions": [
-            {"type": "pointerMove", "x": at[0], "y": at[1], "origin": "viewport"},
-            {"type": "pause", "duration": 100},
-            {"type": "pointerDown", "button": 0},
-            {"type": "pause", "duration": 50},
-            {"type": "pointerUp", "button": 0},
-        ],
-    }]));
+    writeln!(
+        desktop.0.stdin.as_mut().unwrap(),
+        "chat hello from the desktop"
+    )
+    .unwrap();
+    browser.wait_for(
+        "window.lobbyScreen.text().includes('hello from the desktop')",
+        Duration::from_secs(30),
+    );
+    click_in_lobby(&browser, "Start the game");
     browser.wait_for(
         "!document.body.classList.contains('lobby') && window.doom.frames.count > 70",
         Duration::from_secs(60),
