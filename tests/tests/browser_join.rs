@@ -401,7 +401,7 @@ fn play_from_invite_page(link: &str) -> Browser {
 /// Clicks what the page's lobby panel draws as `text`, where egui drew it.
 fn click_in_lobby(browser: &Browser, text: &str) {
     let at = browser.execute(
-        "const at = window.lobbyScreen.at(arguments[0]); return at ? Array.from(at) : null;",
+        "const at = window.netScreens.at(arguments[0]); return at ? Array.from(at) : null;",
         json!([text]),
     );
     let (Some(x), Some(y)) = (at[0].as_f64(), at[1].as_f64()) else {
@@ -485,11 +485,11 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
     // The game waits for a third player: the page shows the desktop's lobby panel (egui, on a
     // canvas of its own) as the guest describes it, with the path and ping to the host.
     browser.wait_for(
-        "document.body.classList.contains('lobby') && window.lobbyScreen.painted() > 0 && \
-         window.lobbyScreen.text().includes('direct') && / ms$/m.test(window.lobbyScreen.text())",
+        "document.body.classList.contains('lobby') && window.netScreens.painted() > 0 && \
+         window.netScreens.text().includes('direct') && / ms$/m.test(window.netScreens.text())",
         Duration::from_secs(30),
     );
-    let shown = browser.execute("return window.lobbyScreen.text();", json!([]));
+    let shown = browser.execute("return window.netScreens.text();", json!([]));
     let shown = shown.as_str().unwrap_or_default();
     for line in [
         "Waiting for players",
@@ -534,7 +534,7 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
     // Leave, clicked in the lobby panel as a person clicks it: the guest leaves the lobby and
     // the game ends on the page.
     browser.wait_for(
-        "document.body.classList.contains('lobby') && window.lobbyScreen.at('Leave')",
+        "document.body.classList.contains('lobby') && window.netScreens.at('Leave')",
         Duration::from_secs(30),
     );
     click_in_lobby(&browser, "Leave");
@@ -621,7 +621,8 @@ fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
 
 /// A browser that is first into a dedicated room controls its lobby, as the app's first player
 /// does: the page's lobby panel carries chat both ways and offers Start, and Start, clicked there
-/// as a person clicks it, starts the game for the desktop player in the room too.
+/// as a person clicks it, starts the game for the desktop player in the room too; in the game the
+/// desktop's network overlay shows chat and, on the backquote key, the peers.
 #[test]
 fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
     let _one = one_game_at_a_time();
@@ -655,7 +656,7 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
     browser.click("#go");
     browser.wait_for(
         "document.body.classList.contains('lobby') && \
-         window.lobbyScreen.text().includes('Start the game')",
+         window.netScreens.text().includes('Start the game')",
         Duration::from_secs(60),
     );
     let desk = Scratch::new("browser-room-start-desk");
@@ -675,7 +676,7 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
             .unwrap(),
     );
     browser.wait_for(
-        "window.lobbyScreen.text().includes('2 of 4 players in')",
+        "window.netScreens.text().includes('2 of 4 players in')",
         Duration::from_secs(60),
     );
     // Chat both ways in the lobby: typed into the panel's field, and from the desktop player.
@@ -691,7 +692,7 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
     )
     .unwrap();
     browser.wait_for(
-        "window.lobbyScreen.text().includes('hello from the desktop')",
+        "window.netScreens.text().includes('hello from the desktop')",
         Duration::from_secs(30),
     );
     click_in_lobby(&browser, "Start the game");
@@ -699,6 +700,29 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
         "!document.body.classList.contains('lobby') && window.doom.frames.count > 70",
         Duration::from_secs(60),
     );
+    // In the game: a chat line shows over the picture for a while, and the backquote key (the
+    // game has the keys again) lists the peers, as on the desktop.
+    writeln!(desktop.0.stdin.as_mut().unwrap(), "chat during the game").unwrap();
+    browser.wait_for(
+        "/: during the game$/m.test(window.netScreens.text())",
+        Duration::from_secs(30),
+    );
+    browser.type_keys("`");
+    browser.wait_for(
+        "/^RTT$/m.test(window.netScreens.text())",
+        Duration::from_secs(10),
+    );
+    assert!(
+        browser
+            .execute("return document.activeElement.id;", json!([]))
+            .as_str()
+            == Some("screen"),
+        "the game has the keyboard once the lobby is gone"
+    );
+    if let Ok(dir) = std::env::var("DOOMLINK_SCREENSHOT_DIR") {
+        let shot = browser.screenshot();
+        std::fs::write(std::path::Path::new(&dir).join("browser-overlay.png"), shot).unwrap();
+    }
     // The desktop player's game ran its 300 tics: it started too.
     wait_success(
         &mut desktop.0,

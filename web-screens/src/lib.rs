@@ -2,14 +2,15 @@
 //! page. A wasm module of its own, loaded by the page alone: the guest's worker loads
 //! doomlink-web's, which has no egui.
 //!
-//! - `lobby` (browser build only): the lobby panel, drawn by eframe's web runner on a canvas of
-//!   the page while the game waits to start ([`lobby::LobbyScreen`] in the browser build)
+//! - `netgame` (browser build only): a netgame's screens, drawn by eframe's web runner on a
+//!   canvas over the game's: the lobby panel while the game waits to start, then the network
+//!   overlay (`NetScreens`)
 //! - [`game_rect`]: where the page puts the game picture, by the desktop's letterbox
 
 #![forbid(unsafe_code)]
 
 #[cfg(target_arch = "wasm32")]
-pub mod lobby;
+pub mod netgame;
 
 use wasm_bindgen::prelude::*;
 

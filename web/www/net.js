@@ -7,9 +7,9 @@ import init, {
   PageSession, parseInvite, encodeSignal, decodeSignal, checkOfferFingerprint, checkCertificate,
   freeIwad, parseLobby,
 } from './doomlink_web.js';
-// The desktop's screens (the lobby panel, the letterbox): a module of their own, which the
-// guest's worker does not load.
-import initScreens, { LobbyScreen, gameRect as letterbox } from './doomlink_web_screens.js';
+// The desktop's screens (the lobby panel, the network overlay, the letterbox): a module of their
+// own, which the guest's worker does not load.
+import initScreens, { NetScreens, gameRect as letterbox } from './doomlink_web_screens.js';
 import { keptPwad, keepPwad } from './iwads.js';
 
 // Chocolate Doom's port: the host's server listens on it, as on the desktop.
@@ -50,11 +50,12 @@ export async function gameRect(winW, winH, frameW, frameH, scaling) {
   return Array.from(letterbox(winW, winH, frameW, frameH, scaling));
 }
 
-// The desktop's lobby panel drawn on `canvas` (web-screens/src/lobby.rs); `onAction(kind, text)`
-// hears 'start', 'leave' and 'chat' (with the line). Resolves to the panel's handle.
-export async function startLobbyScreen(canvas, onAction) {
+// A netgame's screens drawn on `canvas` (web-screens/src/netgame.rs): the desktop's lobby panel
+// while the game waits to start, then its network overlay. `onAction(kind, text)` hears the
+// lobby's 'start', 'leave' and 'chat' (with the line). Resolves to the screens' handle.
+export async function startNetScreens(canvas, onAction) {
   await screensWasm();
-  return LobbyScreen.start(canvas, onAction);
+  return NetScreens.start(canvas, onAction);
 }
 
 // Parses `link` (either form): its parts, or a one-line Error saying what is wrong with it.
