@@ -100,6 +100,44 @@ fn host(svc: &Service, extra: &[String]) -> (KillOnDrop, String) {
 }
 
 /// The player page in a fresh browser, once the service listens (it may be starting still).
+/// `doomlink serve` with the player page (and freedoom1.wad beside it, for pages that fetch it)
+/// and one standing room of freedoom1 with the `[[room]]` keys `keys`, in a private network.
+struct RoomService {
+    _serve: KillOnDrop,
+    port: u16,
+    link: String,
+    dir: Scratch,
+    _bundle: Scratch,
+}
+
+fn room_service(name: &str, keys: &str) -> RoomService {
+    private_network_for_this_thread();
+    let bundle = web_bundle();
+    std::fs::copy(FREEDOOM1, bundle.path().join("freedoom1.wad")).unwrap();
+    let dir = Scratch::new(name);
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(&cfg, format!("[[room]]\niwad = \"{FREEDOOM1}\"\n{keys}")).unwrap();
+    let log = dir.path().join("serve.log");
+    let (mut cmd, port) = serve_command(&doomlink(), dir.path());
+    cmd.args(["--rtc-bind", PRIVATE_HOST_IP, "--config"])
+        .arg(&cfg)
+        .arg("--web-dir")
+        .arg(bundle.path())
+        .env("DOOMLINK_ADMIN_TOKEN", "test-token-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file(&log));
+    let mut serve = KillOnDrop(cmd.spawn().unwrap());
+    let link = serve_rooms(&mut serve.0, 1, &log).remove(0).1;
+    RoomService {
+        _serve: serve,
+        port,
+        link,
+        dir,
+        _bundle: bundle,
+    }
+}
+
 fn page(svc: &Service) -> Browser {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", svc.port)).is_err() {
@@ -550,31 +588,11 @@ fn the_page_fetches_the_hosts_free_iwad_once_and_keeps_it() {
 fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
     let _one = one_game_at_a_time();
     let tics = test_tics().min(2000);
-    private_network_for_this_thread();
-    let bundle = web_bundle();
-    std::fs::copy(FREEDOOM1, bundle.path().join("freedoom1.wad")).unwrap();
-    let dir = Scratch::new("browser-room");
-    let cfg = dir.path().join("serve.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[room]]\nname = \"three\"\niwad = \"{FREEDOOM1}\"\nplayers = 3\n\
-             mode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n"
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("serve.log");
-    let (mut cmd, port) = serve_command(&doomlink(), dir.path());
-    cmd.args(["--rtc-bind", PRIVATE_HOST_IP, "--config"])
-        .arg(&cfg)
-        .arg("--web-dir")
-        .arg(bundle.path())
-        .env("DOOMLINK_ADMIN_TOKEN", "test-token-0123456789")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file(&log));
-    let mut serve = KillOnDrop(cmd.spawn().unwrap());
-    let link = serve_rooms(&mut serve.0, 1, &log).remove(0).1;
+    let room = room_service(
+        "browser-room",
+        "name = \"three\"\nplayers = 3\nmode = \"deathmatch\"\nwarp = [1, 3]\nskill = 4\n",
+    );
+    let (dir, port, link) = (&room.dir, room.port, room.link.clone());
     let desk = Scratch::new("browser-room-desk");
     let mut desktop = KillOnDrop(
         Command::new(doomlink())
@@ -626,28 +644,9 @@ fn two_browsers_and_a_desktop_player_share_a_dedicated_room() {
 #[test]
 fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
     let _one = one_game_at_a_time();
-    private_network_for_this_thread();
-    let bundle = web_bundle();
-    let dir = Scratch::new("browser-room-start");
-    let cfg = dir.path().join("serve.toml");
     // Four places and two players: nothing starts by itself.
-    std::fs::write(
-        &cfg,
-        format!("[[room]]\nname = \"four\"\niwad = \"{FREEDOOM1}\"\nplayers = 4\n"),
-    )
-    .unwrap();
-    let log = dir.path().join("serve.log");
-    let (mut cmd, _) = serve_command(&doomlink(), dir.path());
-    cmd.args(["--rtc-bind", PRIVATE_HOST_IP, "--config"])
-        .arg(&cfg)
-        .arg("--web-dir")
-        .arg(bundle.path())
-        .env("DOOMLINK_ADMIN_TOKEN", "test-token-0123456789")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file(&log));
-    let mut serve = KillOnDrop(cmd.spawn().unwrap());
-    let link = serve_rooms(&mut serve.0, 1, &log).remove(0).1;
+    let room = room_service("browser-room-start", "name = \"four\"\nplayers = 4\n");
+    let link = room.link.clone();
     let browser = play_from_invite_page(&link);
     browser.wait_for(
         "document.body.classList.contains('offered')",
