@@ -18,8 +18,9 @@
 //! (`www/shared.js`). Its `/dev/dsp` plays through the page's AudioWorklet
 //! (`www/audio.js`). [`net`] is the page's side of a netgame: the relay session, invite link,
 //! signaling codec and fingerprint checks behind the page's WebRTC (`www/net.js`).
-//! The page's screens (the desktop's lobby panel, the letterbox) are doomlink-web-screens', a
-//! module of their own so that the worker, which loads this one, does not load egui.
+//! The page's screens (the desktop's lobby panel, overlay and letterbox) are
+//! doomlink-web-screens', a module of their own so that the worker, which loads this one, does
+//! not load egui.
 
 pub mod net;
 
