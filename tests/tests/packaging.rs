@@ -108,6 +108,7 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         // The browser player, which the app's `doomlink serve` serves from beside itself.
         "./usr/share/doomlink/web/play.html",
         "./usr/share/doomlink/web/doomlink_web_bg.wasm",
+        "./usr/share/doomlink/web/doomlink_web_screens_bg.wasm",
     ] {
         assert!(listing.contains(f), "{f} is not in the package:\n{listing}");
     }
@@ -121,6 +122,7 @@ fn the_package_installs_handles_doomlink_links_and_keeps_one_window() {
         "./usr/share/doomlink-server/web/play.html",
         "./usr/share/doomlink-server/web/net.js",
         "./usr/share/doomlink-server/web/doomlink_web_bg.wasm",
+        "./usr/share/doomlink-server/web/doomlink_web_screens_bg.wasm",
     ] {
         assert!(
             server_listing.contains(f),
