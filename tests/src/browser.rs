@@ -208,6 +208,12 @@ pub struct Browser {
 
 impl Browser {
     pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// A browser started with chromium's `flags` besides the usual ones (`--disable-webgl`:
+    /// a machine without WebGL).
+    pub fn start_with(flags: &[&str]) -> Browser {
         let port = free_server_port();
         let driver = KillOnDrop(
             Command::new("chromedriver")
@@ -218,16 +224,24 @@ impl Browser {
                 .spawn()
                 .expect("chromedriver runs (scripts/setup installs chromium-driver)"),
         );
+        // Audio plays without a click: nobody clicks in a test.
+        let args: Vec<&str> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required",
+        ]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             // A timedemo or a game runs for minutes inside one asynchronous script.
             "timeouts": {"script": 600_000},
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
-                // Audio plays without a click: nobody clicks in a test.
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-features=WebRtcHideLocalIpsWithMdns",
-                         "--autoplay-policy=no-user-gesture-required"],
+                "args": args,
             },
         }}});
         // chromedriver takes a moment to listen.

@@ -426,10 +426,13 @@ fn a_player_follows_the_invite_page_into_the_hosts_game() {
 /// A browser on the invite page of `link` (its http form), having clicked "Play in the
 /// browser".
 fn play_from_invite_page(link: &str) -> Browser {
+    play_from_invite_page_in(link, Browser::start())
+}
+
+fn play_from_invite_page_in(link: &str, browser: Browser) -> Browser {
     let web = doomlink_net::signaling::invite::InviteLink::parse(link)
         .unwrap()
         .to_web_url(false);
-    let browser = Browser::start();
     browser.open(&web);
     browser.wait_for("document.getElementById('play')", Duration::from_secs(30));
     browser.click("#play");
@@ -723,6 +726,50 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
         std::fs::write(std::path::Path::new(&dir).join("browser-overlay.png"), shot).unwrap();
     }
     // The desktop player's game ran its 300 tics: it started too.
+    wait_success(
+        &mut desktop.0,
+        Duration::from_secs(60),
+        "the desktop player",
+        &desk.path().join("err"),
+    );
+}
+
+/// A browser without WebGL cannot draw the desktop's screens: the page says so in one line and
+/// plays the game without them.
+#[test]
+fn a_browser_without_webgl_plays_without_the_lobby_panel() {
+    let _one = one_game_at_a_time();
+    let room = room_service("browser-room-nogl", "name = \"two\"\nplayers = 2\n");
+    let browser = play_from_invite_page_in(&room.link, Browser::start_with(&["--disable-webgl"]));
+    browser.wait_for(
+        "document.body.classList.contains('offered')",
+        Duration::from_secs(30),
+    );
+    browser.click("#go");
+    browser.wait_for(
+        "document.getElementById('error').textContent.endsWith('playing without the lobby panel.')",
+        Duration::from_secs(60),
+    );
+    let desk = Scratch::new("browser-room-nogl-desk");
+    let mut desktop = KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", &room.link])
+            .args(headless_args(
+                Bind::Rtc(PRIVATE_HOST_IP),
+                desk.path(),
+                47,
+                200,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&desk.path().join("err")))
+            .spawn()
+            .unwrap(),
+    );
+    browser.wait_for(
+        "window.doom && window.doom.frames.count > 70",
+        Duration::from_secs(60),
+    );
     wait_success(
         &mut desktop.0,
         Duration::from_secs(60),
