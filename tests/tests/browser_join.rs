@@ -439,6 +439,26 @@ fn play_from_invite_page_in(link: &str, browser: Browser) -> Browser {
     browser
 }
 
+/// A headless desktop player joining `link` for `tics` tics, logging to `dir`/err; its stdin
+/// takes `chat TEXT` lines.
+fn desktop_joins(link: &str, dir: &Scratch, seed: u64, tics: u32) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(doomlink())
+            .args(["join", link])
+            .args(headless_args(
+                Bind::Rtc(PRIVATE_HOST_IP),
+                dir.path(),
+                seed,
+                tics,
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir.path().join("err")))
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// Clicks what the page's lobby panel draws as `text`, where egui drew it.
 fn click_in_lobby(browser: &Browser, text: &str) {
     let at = browser.execute(
@@ -662,21 +682,7 @@ fn a_browser_first_into_a_dedicated_room_starts_the_game_from_its_lobby() {
         Duration::from_secs(60),
     );
     let desk = Scratch::new("browser-room-start-desk");
-    let mut desktop = KillOnDrop(
-        Command::new(doomlink())
-            .args(["join", &link])
-            .args(headless_args(
-                Bind::Rtc(PRIVATE_HOST_IP),
-                desk.path(),
-                43,
-                300,
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log_file(&desk.path().join("err")))
-            .spawn()
-            .unwrap(),
-    );
+    let mut desktop = desktop_joins(&link, &desk, 43, 300);
     browser.wait_for(
         "window.netScreens.text().includes('2 of 4 players in')",
         Duration::from_secs(60),
@@ -751,21 +757,7 @@ fn a_browser_without_webgl_plays_without_the_lobby_panel() {
         Duration::from_secs(60),
     );
     let desk = Scratch::new("browser-room-nogl-desk");
-    let mut desktop = KillOnDrop(
-        Command::new(doomlink())
-            .args(["join", &room.link])
-            .args(headless_args(
-                Bind::Rtc(PRIVATE_HOST_IP),
-                desk.path(),
-                47,
-                200,
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&desk.path().join("err")))
-            .spawn()
-            .unwrap(),
-    );
+    let mut desktop = desktop_joins(&room.link, &desk, 47, 200);
     browser.wait_for(
         "window.doom && window.doom.frames.count > 70",
         Duration::from_secs(60),
